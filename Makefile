@@ -1,0 +1,32 @@
+# Hospes: `make run` and `make test` are the whole set-up (CONTRACT.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit typecheck clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hospes db upgrade
+	$(BIN)/hospes serve --host 127.0.0.1 --port 8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy src
+
+# The whole suite on SQLite, then again on PostgreSQL when HOSPES_TEST_DATABASE_URL names one.
+test: $(STAMP) lint
+	$(BIN)/pytest -q -n 2 -p no:cacheprovider
+	@if [ -n "$$HOSPES_TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL ($$HOSPES_TEST_DATABASE_URL)"; \
+		HOSPES_TEST_BACKEND=postgresql $(BIN)/pytest -q -n 2 -p no:cacheprovider; \
+	fi
+
+clean:
+	rm -rf $(VENV) var

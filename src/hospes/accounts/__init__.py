@@ -1,0 +1,1 @@
+"""Client accounts, users, admins, services; passwords; sessions; login throttling."""

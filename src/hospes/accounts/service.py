@@ -1,0 +1,119 @@
+"""Operations on accounts, shared by the CLI, the admin API and the admin pages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hospes.accounts.passwords import check_strength, hash_password
+from hospes.store.models import Admin, ClientAccount, Service, User, UserClient
+
+CLIENT_STATUSES = ("Active", "Inactive", "Closed")
+SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
+ADMIN_PERMISSIONS = ("Configure OpenID Connect", "API Access", "Manage Clients", "Configure Application Links")
+# A deliberately plain check: one @, no spaces, a dot in the domain. Real proof is a verification mail.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """Bad input for an account operation; the message is fit to show."""
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise AccountError(f"{email!r} is not a valid email address.")
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def _text(value: str | None, field: str, limit: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise AccountError(f"{field} is required.")
+    if len(value) > limit:
+        raise AccountError(f"{field} must be at most {limit} characters.")
+    if any(ord(c) < 32 for c in value):
+        raise AccountError(f"{field} must not contain control characters.")
+    return value
+
+
+def find_user_by_email(s: Session, email: str) -> User | None:
+    try:
+        email = normalize_email(email)
+    except AccountError:
+        return None
+    return s.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client_id: int
+    user_id: int
+
+
+def add_client(
+    s: Session, *, email: str, first_name: str, last_name: str, password: str,
+    company: str = "", locale: str = "en", email_verified: bool = False,
+) -> NewClient:
+    """A client account with its owner user (WHMCS AddClient)."""
+    email = normalize_email(email)
+    first_name = _text(first_name, "First name", 100, required=True)
+    last_name = _text(last_name, "Last name", 100, required=True)
+    company = _text(company, "Company name", 255)
+    locale = _text(locale, "Locale", 16) or "en"
+    if (reason := check_strength(password)) is not None:
+        raise AccountError(reason)
+    if find_user_by_email(s, email) is not None:
+        raise AccountError(f"A user with the email address {email} already exists.")
+    user = User(email=email, first_name=first_name, last_name=last_name, locale=locale,
+                email_verified=email_verified, password_hash=hash_password(password))
+    s.add(user)
+    s.flush()
+    client = ClientAccount(company_name=company, owner_user_id=user.id)
+    s.add(client)
+    s.flush()
+    s.add(UserClient(user_id=user.id, client_id=client.id, role="owner", permissions=["productsso"]))
+    return NewClient(client_id=client.id, user_id=user.id)
+
+
+def add_service(
+    s: Session, *, client_id: int, product: str, domain: str = "", username: str = "", status: str = "Active"
+) -> int:
+    if s.get(ClientAccount, client_id) is None:
+        raise AccountError(f"Client ID {client_id} not found.")
+    if status not in SERVICE_STATUSES:
+        raise AccountError(f"Status must be one of {', '.join(SERVICE_STATUSES)}.")
+    service = Service(
+        client_id=client_id, product_name=_text(product, "Product name", 255, required=True),
+        domain=_text(domain, "Domain", 255), username=_text(username, "Username", 255), status=status,
+    )
+    s.add(service)
+    s.flush()
+    return service.id
+
+
+def add_admin(s: Session, *, username: str, email: str, password: str, permissions: list[str]) -> int:
+    username = _text(username, "Username", 64, required=True)
+    if not re.fullmatch(r"[A-Za-z0-9._@-]+", username):
+        raise AccountError("Username may hold only letters, digits and . _ @ -")
+    email = normalize_email(email)
+    for p in permissions:
+        if p not in ADMIN_PERMISSIONS:
+            raise AccountError(f"Unknown permission {p!r}; known: {', '.join(ADMIN_PERMISSIONS)}.")
+    if (reason := check_strength(password)) is not None:
+        raise AccountError(reason)
+    if s.scalar(select(Admin).where(Admin.username == username)) is not None:
+        raise AccountError(f"An admin named {username} already exists.")
+    admin = Admin(username=username, email=email, password_hash=hash_password(password),
+                  permissions=sorted(set(permissions)))
+    s.add(admin)
+    s.flush()
+    return admin.id
+
+
+def user_client_ids(s: Session, user_id: int) -> list[int]:
+    return list(s.scalars(select(UserClient.client_id).where(UserClient.user_id == user_id)))

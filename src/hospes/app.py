@@ -1,0 +1,91 @@
+"""Builds the ASGI application: routes and middleware, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hospes.config import Settings, ensure_secret_key, load_settings
+from hospes.oauth.provider import Provider
+from hospes.store.db import Database
+from hospes.web import authorize, clientarea, logout, oauth_endpoints
+from hospes.web.context import Web
+from hospes.web.pages import Pages
+from hospes.web.security import SecurityHeaders
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    ok = await run_in_threadpool(request.app.state.web.provider.db.ping)
+    return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
+
+
+def routes() -> list[BaseRoute]:
+    get_post = ["GET", "POST"]
+    o = oauth_endpoints
+    return [
+        # Discovery: WHMCS's path and both standard ones (CONTRACT.md).
+        Route("/oauth/openid-configuration.php", o.discovery),
+        Route("/.well-known/openid-configuration", o.discovery),
+        Route("/.well-known/oauth-authorization-server", o.discovery),
+        Route("/oauth/authorize.php", authorize.authorize, methods=get_post),
+        Route("/oauth/authorize", authorize.authorize, methods=get_post),
+        Route("/oauth/token.php", o.token_endpoint, methods=get_post),
+        Route("/oauth/token", o.token_endpoint, methods=get_post),
+        Route("/oauth/userinfo.php", o.userinfo_endpoint, methods=get_post),
+        Route("/oauth/userinfo", o.userinfo_endpoint, methods=get_post),
+        Route("/oauth/certs.php", o.jwks),
+        Route("/oauth/jwks", o.jwks),
+        Route("/oauth/revoke", o.revocation_endpoint, methods=get_post),
+        Route("/oauth/introspect", o.introspection_endpoint, methods=get_post),
+        Route("/oauth/logout", logout.end_session, methods=get_post),
+        Route("/clientarea.php", clientarea.home),
+        Route("/login", clientarea.login, methods=get_post),
+        Route("/logout", clientarea.logout, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    secret = ensure_secret_key(settings).encode()
+    db = Database(settings.sqlalchemy_url)
+    provider = Provider(settings, db)
+    pages = Pages(issuer=settings.issuer, issuer_path=settings.issuer_path, company_name=settings.company_name)
+    web = Web(provider=provider, pages=pages, secret_key=secret)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(provider.keys.ensure)
+        await run_in_threadpool(provider.keys.refresh)
+        yield
+        db.dispose()
+
+    prefix = settings.issuer_path
+    app_routes: list[BaseRoute] = [Mount(prefix, routes=routes())] if prefix else routes()
+    app = Starlette(
+        routes=app_routes,
+        middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies)],
+        lifespan=lifespan,
+    )
+    app.state.web = web
+    return app

@@ -1,0 +1,355 @@
+"""The ``hospes`` command. Each command calls the same operations the web layer calls."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from hospes.config import ConfigError, Settings, ensure_secret_key, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hospes: OAuth 2 / OpenID Connect provider.")
+db_app = typer.Typer(no_args_is_help=True, help="Database.")
+admins_app = typer.Typer(no_args_is_help=True, help="Admin users.")
+clients_app = typer.Typer(no_args_is_help=True, help="Client accounts.")
+services_app = typer.Typer(no_args_is_help=True, help="Services of client accounts.")
+creds_app = typer.Typer(no_args_is_help=True, help="OAuth credentials (OAuth clients).")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
+app.add_typer(db_app, name="db")
+app.add_typer(admins_app, name="admins")
+app.add_typer(clients_app, name="clients")
+app.add_typer(services_app, name="services")
+app.add_typer(creds_app, name="oauth-credentials")
+app.add_typer(keys_app, name="keys")
+
+T = TypeVar("T")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as a JSON object.")]
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def database() -> Iterator[Any]:
+    from hospes.store.db import Database
+    from hospes.store.migrate import upgrade
+
+    s = settings()
+    try:
+        upgrade(s.sqlalchemy_url)
+    except Exception as exc:
+        fail(f"cannot open the database: {str(exc).splitlines()[0]}")
+    db = Database(s.sqlalchemy_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def run(fn: Callable[[Any], T]) -> T:
+    """Run one unit of work; turn a validation error into a one-line message and exit 1."""
+    from hospes.accounts.service import AccountError
+    from hospes.oauth.credentials import CredentialError
+
+    with database() as db:
+        try:
+            with db.transaction() as s:
+                return fn(s)
+        except (AccountError, CredentialError) as exc:
+            fail(str(exc))
+
+
+def read_password(password: str | None, password_stdin: bool) -> str:
+    if password is not None and password_stdin:
+        fail("use --password or --password-stdin, not both")
+    if password_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            fail("no password on standard input")
+        return value
+    if password is None:
+        fail("a password is required: --password P or --password-stdin")
+    return password
+
+
+def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data) if as_json else text)
+
+
+# -- serve and db ---------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Apply migrations, create keys on first start, and serve HTTP."""
+    import uvicorn
+
+    from hospes.oauth.keys import KeyRing
+    from hospes.store.db import Database
+    from hospes.store.migrate import upgrade
+
+    s = settings()
+    ensure_secret_key(s)
+    try:
+        upgrade(s.sqlalchemy_url)
+    except Exception as exc:
+        fail(f"cannot open the database: {str(exc).splitlines()[0]}")
+    db = Database(s.sqlalchemy_url)
+    created = KeyRing(db, 0).ensure()
+    from sqlalchemy import func, select
+
+    from hospes.store.models import Admin
+    with db.transaction() as session:
+        admins = session.scalar(select(func.count()).select_from(Admin))
+    db.dispose()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    typer.echo(f"Hospes issuer: {s.issuer}")
+    typer.echo(f"Discovery:     {s.issuer}/.well-known/openid-configuration")
+    if created:
+        typer.echo(f"Created signing keys: {', '.join(created)}")
+    if not admins:
+        typer.echo("Next: create a first admin and a first client account, for example:\n"
+                   "  .venv/bin/hospes admins add --username admin --email admin@example.com --password-stdin\n"
+                   "  .venv/bin/hospes clients add --email jane@example.com --first-name Jane --last-name Doe "
+                   "--password-stdin")
+    uvicorn.run("hospes.app:create_app", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_level="info", proxy_headers=False, server_header=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    with database():
+        pass
+    typer.echo("Database is up to date.")
+
+
+# -- accounts --------------------------------------------------------------------------------------
+
+
+@admins_app.command("add")
+def admins_add(
+    username: Annotated[str, typer.Option()],
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str | None, typer.Option()] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    permission: Annotated[list[str] | None, typer.Option(help="Repeatable; none: a full administrator.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an admin user."""
+    from hospes.accounts.service import add_admin
+
+    pw = read_password(password, password_stdin)
+    admin_id = run(lambda s: add_admin(s, username=username, email=email, password=pw,
+                                       permissions=list(permission or [])))
+    emit({"adminId": admin_id, "username": username}, as_json, f"Created admin {username} (id {admin_id}).")
+
+
+@clients_app.command("add")
+def clients_add(
+    email: Annotated[str, typer.Option()],
+    first_name: Annotated[str, typer.Option("--first-name")],
+    last_name: Annotated[str, typer.Option("--last-name")],
+    password: Annotated[str | None, typer.Option()] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    company: Annotated[str, typer.Option()] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a client account and its owner user."""
+    from hospes.accounts.service import add_client
+
+    pw = read_password(password, password_stdin)
+    made = run(lambda s: add_client(s, email=email, first_name=first_name, last_name=last_name, password=pw,
+                                    company=company))
+    emit({"clientId": made.client_id, "userId": made.user_id}, as_json,
+         f"Created client account {made.client_id} with owner user {made.user_id} ({email}).")
+
+
+@services_app.command("add")
+def services_add(
+    client_id: Annotated[int, typer.Option("--client-id")],
+    product: Annotated[str, typer.Option()],
+    domain: Annotated[str, typer.Option()] = "",
+    username: Annotated[str, typer.Option()] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a service to a client account."""
+    from hospes.accounts.service import add_service
+
+    service_id = run(lambda s: add_service(s, client_id=client_id, product=product, domain=domain,
+                                           username=username))
+    emit({"serviceId": service_id}, as_json, f"Created service {service_id}.")
+
+
+# -- OAuth credentials -------------------------------------------------------------------------------
+
+
+@creds_app.command("create")
+def creds_create(
+    grant_type: Annotated[str, typer.Option("--grant-type", help="authorization_code or single_sign_on")],
+    scope: Annotated[str, typer.Option(help='Space separated, e.g. "openid profile email"')],
+    name: Annotated[str, typer.Option()] = "",
+    service_id: Annotated[int | None, typer.Option("--service-id")] = None,
+    description: Annotated[str, typer.Option()] = "",
+    logo_uri: Annotated[str, typer.Option("--logo-uri")] = "",
+    redirect_uri: Annotated[list[str] | None, typer.Option("--redirect-uri", help="Repeatable.")] = None,
+    post_logout_redirect_uri: Annotated[list[str] | None, typer.Option("--post-logout-redirect-uri")] = None,
+    public: Annotated[bool, typer.Option("--public", help="No secret; PKCE required.")] = False,
+    refresh_token_policy: Annotated[str, typer.Option("--refresh-tokens",
+                                                      help="offline_access, always or never")] = "offline_access",
+    id_token_alg: Annotated[str, typer.Option("--id-token-alg", help="RS256 or ES256")] = "RS256",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an OAuth credential; the secret is shown once."""
+    from hospes.oauth import credentials
+
+    company = settings().company_name
+    made = run(lambda s: credentials.create(
+        s, grant_type=grant_type, scope=scope, name=name, service_id=service_id, description=description,
+        logo_uri=logo_uri, redirect_uris=list(redirect_uri or []), public=public,
+        post_logout_redirect_uris=list(post_logout_redirect_uri or []),
+        refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_alg, company=company))
+    data = {"credentialId": made.credential_id, "clientIdentifier": made.client_identifier,
+            "clientSecret": made.client_secret}
+    text = (f"Created credential {made.credential_id}\n  Client ID:     {made.client_identifier}\n"
+            + (f"  Client Secret: {made.client_secret}\n  (shown once: it is stored only as a hash)"
+               if made.client_secret else "  Public client: no secret; PKCE is required."))
+    emit(data, as_json, text)
+
+
+@creds_app.command("list")
+def creds_list(
+    grant_type: Annotated[str | None, typer.Option("--grant-type")] = None,
+    sort_field: Annotated[str | None, typer.Option("--sort-field")] = None,
+    sort_order: Annotated[str | None, typer.Option("--sort-order")] = None,
+    limit: Annotated[int | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List OAuth credentials (ListOAuthCredentials' fields; secrets are never listed)."""
+    from hospes.oauth import credentials
+
+    rows = run(lambda s: [credentials.to_whmcs(c) for c in credentials.list_credentials(
+        s, grant_type=grant_type, sort_field=sort_field, sort_order=sort_order, limit=limit)])
+    if as_json:
+        typer.echo(json.dumps({"clients": rows}))
+        return
+    for r in rows:
+        typer.echo(f"{r['credentialId']}\t{r['clientIdentifier']}\t{r['grantTypes']}\t{r['name']}\t{r['scope']}")
+
+
+@creds_app.command("update")
+def creds_update(
+    credential_id: Annotated[int | None, typer.Option("--credential-id")] = None,
+    client_identifier: Annotated[str | None, typer.Option("--client-identifier")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    grant_type: Annotated[str | None, typer.Option("--grant-type")] = None,
+    scope: Annotated[str | None, typer.Option()] = None,
+    service_id: Annotated[int | None, typer.Option("--service-id")] = None,
+    logo_uri: Annotated[str | None, typer.Option("--logo-uri")] = None,
+    redirect_uri: Annotated[list[str] | None, typer.Option("--redirect-uri")] = None,
+    post_logout_redirect_uri: Annotated[list[str] | None, typer.Option("--post-logout-redirect-uri")] = None,
+    refresh_token_policy: Annotated[str | None, typer.Option("--refresh-tokens")] = None,
+    id_token_alg: Annotated[str | None, typer.Option("--id-token-alg")] = None,
+    reset_secret: Annotated[bool, typer.Option("--reset-secret")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an OAuth credential; --reset-secret makes the old secret stop working at once."""
+    from hospes.oauth import credentials
+
+    def change(s: Any) -> tuple[int, str | None]:
+        cred = credentials.find(s, credential_id=credential_id, identifier=client_identifier)
+        fields: dict[str, Any] = {}
+        for key, value in (("name", name), ("description", description), ("grant_type", grant_type),
+                           ("scope", scope), ("service_id", service_id), ("logo_uri", logo_uri),
+                           ("refresh_token_policy", refresh_token_policy),
+                           ("id_token_signed_response_alg", id_token_alg)):
+            if value is not None:
+                fields[key] = value
+        if redirect_uri is not None:
+            fields["redirect_uris"] = list(redirect_uri)
+        if post_logout_redirect_uri is not None:
+            fields["post_logout_redirect_uris"] = list(post_logout_redirect_uri)
+        secret = credentials.update_credential(s, cred, reset_secret=reset_secret, **fields)
+        return cred.id, secret
+
+    cid, secret = run(change)
+    data: dict[str, Any] = {"credentialId": cid}
+    if secret:
+        data["newClientSecret"] = secret
+    emit(data, as_json, f"Updated credential {cid}." + (f"\n  New Client Secret: {secret}" if secret else ""))
+
+
+@creds_app.command("delete")
+def creds_delete(
+    credential_id: Annotated[int, typer.Option("--credential-id")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete an OAuth credential and revoke every token and consent issued to it."""
+    from hospes.oauth import credentials
+
+    def remove(s: Any) -> int:
+        cred = credentials.find(s, credential_id=credential_id)
+        credentials.delete_credential(s, cred)
+        return credential_id
+
+    run(remove)
+    emit({"credentialId": credential_id}, as_json, f"Deleted credential {credential_id}.")
+
+
+# -- keys --------------------------------------------------------------------------------------------
+
+
+def _keyring(db: Any) -> Any:
+    from hospes.oauth.keys import KeyRing
+
+    s = settings()
+    return KeyRing(db, retire_after=max(s.id_token_ttl, s.session_ttl))
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOpt = False) -> None:
+    """Signing keys: active ones sign; retired ones stay published until their tokens expire."""
+    with database() as db:
+        keys = _keyring(db).list()
+    if as_json:
+        typer.echo(json.dumps({"keys": [k.__dict__ for k in keys]}))
+        return
+    for k in keys:
+        state = "active" if k.retired_at is None else (f"retired, published until {k.unpublish_at}"
+                                                        if k.active else "unpublished")
+        typer.echo(f"{k.kid}\t{k.alg}\tcreated {k.created_at}\t{state}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: JsonOpt = False) -> None:
+    """Add new signing keys that sign from now on; the old ones stay published until they expire."""
+    with database() as db:
+        kids = _keyring(db).rotate()
+    emit({"created": kids}, as_json, f"New signing keys: {', '.join(kids)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Settings: one typed object, read from the environment (or a TOML file), validated at start-up.
+
+Every default lives here, documented once (CONTRACT.md "Configuration").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+class ConfigError(Exception):
+    """A bad setting: the message is one line that names the variable."""
+
+
+def _parse_networks(value: str | None, variable: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    if not value:
+        return ()
+    nets = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{part!r} is not an IP address or CIDR network") from exc
+    return tuple(nets)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOSPES_", extra="ignore", frozen=True)
+
+    issuer: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite:///var/hospes.db"
+    secret_key: str | None = None
+    auth_code_ttl: int = 60
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 2592000
+    id_token_ttl: int = 3600
+    sso_token_ttl: int = 60
+    api_allowed_ips: str = "127.0.0.1,::1"
+    api_access_key: str | None = None
+    trusted_proxies: str | None = None
+    redis_url: str | None = None
+    # Not in the contract's table, but useful to operators; all optional.
+    var_dir: str = "var"
+    company_name: str = "Hospes"
+    session_ttl: int = 8 * 3600
+    consent_ttl: int = 365 * 86400
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment (OpenID Connect Discovery §3)")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValueError("plain http is only allowed for loopback hosts; use https")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if not (v.startswith("sqlite:///") or v.startswith("postgresql://")
+                or v.startswith("postgresql+psycopg://") or v.startswith("postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return v
+
+    @field_validator("auth_code_ttl", "access_token_ttl", "refresh_token_ttl", "id_token_ttl",
+                     "sso_token_ttl", "session_ttl", "consent_ttl")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return v
+
+    @field_validator("auth_code_ttl")
+    @classmethod
+    def _short_code(cls, v: int) -> int:
+        # RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED."
+        if v > 600:
+            raise ValueError("must be at most 600 seconds (RFC 6749 §4.1.2)")
+        return v
+
+    @field_validator("api_allowed_ips", "trusted_proxies")
+    @classmethod
+    def _nets(cls, v: str | None) -> str | None:
+        _parse_networks(v, "")
+        return v
+
+    @field_validator("api_access_key")
+    @classmethod
+    def _access_key(cls, v: str | None) -> str | None:
+        allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%.()*[]-_")
+        if v is not None and (not v or set(v) - allowed):
+            raise ValueError("may hold only letters, digits and ! @ # $ % . ( ) * [ ] - _")
+        return v
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, v: str | None) -> str | None:
+        if v is not None and len(v) < 32:
+            raise ValueError("must be at least 32 characters")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return v or None
+
+    @model_validator(mode="after")
+    def _lifetimes(self) -> Settings:
+        return self
+
+    # Derived values -------------------------------------------------------------------------
+    @property
+    def issuer_path(self) -> str:
+        """The path part of the issuer ('' or '/portal'): every endpoint lives below it."""
+        return urlsplit(self.issuer).path.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        url = self.database_url
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+
+    @property
+    def api_allowed_networks(self) -> tuple[Any, ...]:
+        return _parse_networks(self.api_allowed_ips, "HOSPES_API_ALLOWED_IPS")
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Any, ...]:
+        return _parse_networks(self.trusted_proxies, "HOSPES_TRUSTED_PROXIES")
+
+    def url(self, path: str) -> str:
+        """An absolute URL below the issuer."""
+        return self.issuer + path
+
+
+def _toml_values() -> dict[str, Any]:
+    path = os.environ.get("HOSPES_CONFIG")
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"HOSPES_CONFIG: cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"HOSPES_CONFIG: {path} is not valid TOML: {exc}") from exc
+    # Environment variables win over the file.
+    return {k.lower(): v for k, v in data.items() if f"HOSPES_{k.upper()}" not in os.environ}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; raise ConfigError with one line naming the variable."""
+    try:
+        values = {**_toml_values(), **overrides}
+        settings = Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "HOSPES_" + str(err["loc"][0]).upper() if err["loc"] else "HOSPES_CONFIG"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {msg}") from None
+    return settings
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """The secret key: from the setting, or generated once and kept under var/."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.var_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key

@@ -1,0 +1,1 @@
+"""The protocol core: OAuth 2 and OpenID Connect, framework-free."""

@@ -1,0 +1,344 @@
+"""The authorization endpoint (RFC 6749 §4.1.1–4.1.2; OpenID Connect Core §3.1.2).
+
+``parse_request`` turns raw parameters into a validated ``AuthorizationRequest`` or raises:
+``InvalidRedirect`` (no trustworthy redirect URI: show a page) or an ``OAuthError`` carrying
+the request, to be sent back to the client's registered redirect URI. ``decide`` says what the
+person must do next (log in, consent) or issues the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hospes.accounts.sessions import CurrentSession
+from hospes.clock import epoch, now, utc
+from hospes.oauth import errors, pkce
+from hospes.oauth import scopes as scope_table
+from hospes.oauth.provider import Provider
+from hospes.oauth.tokens import digest, new_token
+from hospes.store.models import AuthorizationCode, ClientAccount, Consent, Grant, OAuthCredential, User, UserClient
+
+MAX_PARAM = 2048
+RESPONSE_MODES = ("query", "form_post")
+PROMPTS = ("none", "login", "consent", "select_account")
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    client_id: str
+    credential_id: int
+    client_name: str
+    logo_uri: str
+    redirect_uri: str
+    # RFC 6749 §4.1.3: the token request must repeat redirect_uri only if it was sent here.
+    redirect_uri_sent: bool
+    response_mode: str
+    scope: tuple[str, ...]
+    state: str | None = None
+    nonce: str | None = None
+    code_challenge: str | None = None
+    prompt: tuple[str, ...] = ()
+    max_age: int | None = None
+    login_hint: str | None = None
+    # Set once the person has logged in during this very request (satisfies prompt=login and
+    # max_age), and bound to the session that login created.
+    fresh_login: bool = False
+    consent_given: bool = False
+    bound_sid: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuthorizationRequest:
+        data = dict(data)
+        data["scope"] = tuple(data.get("scope", ()))
+        data["prompt"] = tuple(data.get("prompt", ()))
+        return cls(**data)
+
+    def with_login(self, sid: str) -> AuthorizationRequest:
+        return replace(self, fresh_login=True, bound_sid=sid)
+
+    def bound_to(self, sid: str) -> AuthorizationRequest:
+        return replace(self, bound_sid=sid)
+
+
+class AuthorizationError(Exception):
+    """An OAuth error to deliver to the client's (validated) redirect URI."""
+
+    def __init__(self, error: errors.OAuthError, redirect_uri: str, response_mode: str, state: str | None) -> None:
+        super().__init__(error.description)
+        self.error = error
+        self.redirect_uri = redirect_uri
+        self.response_mode = response_mode
+        self.state = state
+
+
+def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = params.get(name) or []
+    if len(values) > 1:
+        # RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once."
+        raise errors.InvalidRequest(f"The {name} parameter must not be repeated.")
+    if not values:
+        return None
+    value = values[0]
+    if len(value) > MAX_PARAM:
+        raise errors.InvalidRequest(f"The {name} parameter is too long.")
+    return value
+
+
+def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAuthCredential, str, bool]:
+    """The credential and its redirect URI, or ``InvalidRedirect`` (never a redirect)."""
+    try:
+        client_id = _single(params, "client_id")
+        redirect_uri = _single(params, "redirect_uri")
+    except errors.OAuthError as exc:
+        raise errors.InvalidRedirect("invalid_request", exc.description) from None
+    if not client_id:
+        raise errors.InvalidRedirect("invalid_client", "No client id supplied")
+    cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == client_id))
+    if cred is None:
+        raise errors.InvalidRedirect("invalid_client", "The client id supplied is invalid")
+    registered = list(cred.redirect_uris or [])
+    if redirect_uri is None or redirect_uri == "":
+        # bshaffer/WHMCS semantics (reference §3.1); OpenID Connect RPs always send it.
+        if not registered:
+            raise errors.InvalidRedirect("invalid_uri", "No redirect URI was supplied or stored")
+        if len(registered) > 1:
+            raise errors.InvalidRedirect(
+                "invalid_uri", "A redirect URI must be supplied when multiple redirect URIs are registered")
+        return cred, registered[0], False
+    if "#" in redirect_uri:
+        raise errors.InvalidRedirect("invalid_uri", "The redirect URI must not contain a fragment")
+    # RFC 9700 §4.1.3: exact string matching, no normalisation.
+    if redirect_uri not in registered:
+        raise errors.InvalidRedirect("redirect_uri_mismatch", "The redirect URI provided is missing or does not match")
+    return cred, redirect_uri, True
+
+
+def parse_request(provider: Provider, s: Session, params: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
+    cred, redirect_uri, sent = resolve_client(s, params)
+    # From here on errors go back to the client. Work out how first (response_mode, state).
+    state: str | None = None
+    response_mode = "query"
+    try:
+        state = _single(params, "state")
+    except errors.OAuthError:
+        state = None
+    try:
+        rm = _single(params, "response_mode")
+        if rm is not None:
+            if rm not in RESPONSE_MODES:
+                raise errors.InvalidRequest(f"The response_mode {rm!r} is not supported.")
+            response_mode = rm
+        return _validate(provider, cred, redirect_uri, sent, response_mode, state, params)
+    except errors.OAuthError as exc:
+        raise AuthorizationError(exc, redirect_uri, response_mode, state) from None
+
+
+def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent: bool, response_mode: str,
+              state: str | None, params: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
+    _single(params, "state")  # re-raise if repeated
+    if _single(params, "request") is not None:
+        raise errors.RequestNotSupported("Request objects are not supported.")  # OIDC Core §6
+    if _single(params, "request_uri") is not None:
+        raise errors.RequestUriNotSupported("The request_uri parameter is not supported.")
+    if _single(params, "registration") is not None:
+        raise errors.RegistrationNotSupported("The registration parameter is not supported.")
+    response_type = _single(params, "response_type")
+    if not response_type:
+        raise errors.InvalidRequest("The response_type parameter is required.")
+    if response_type != "code":
+        raise errors.UnsupportedResponseType(f"The response_type {response_type!r} is not supported; use code.")
+    if cred.grant_type != "authorization_code":
+        raise errors.UnauthorizedClient("This client may not use the authorization code grant.")
+
+    requested = scope_table.parse(_single(params, "scope"))
+    if not requested:
+        raise errors.InvalidScope("A scope is required.")
+    allowed = set(scope_table.parse(cred.scope)) or set(scope_table.OIDC_SCOPES)
+    if cred.refresh_token_policy != "never":
+        allowed.add("offline_access")
+    for name in requested:
+        if name not in scope_table.SCOPES:
+            raise errors.InvalidScope(f'The requested scope "{name}" is invalid.')
+        if name not in allowed:
+            raise errors.InvalidScope(f'The scope "{name}" is not allowed for this client.')
+
+    challenge = _single(params, "code_challenge")
+    method = _single(params, "code_challenge_method")
+    if challenge is None and method is not None:
+        raise errors.InvalidRequest("code_challenge_method was sent without code_challenge.")
+    if challenge is not None:
+        # RFC 9700 §2.1.1: "plain" must not be used; only S256.
+        if (method or "plain") != "S256":
+            raise errors.InvalidRequest("Transform algorithm not supported; use code_challenge_method=S256.")
+        if not pkce.valid_challenge(challenge):
+            raise errors.InvalidRequest("The code_challenge is malformed.")
+    elif cred.secret_hash is None:
+        # RFC 9700 §2.1.1: public clients MUST use PKCE.
+        raise errors.InvalidRequest("PKCE (code_challenge with S256) is required for this client.")
+
+    prompt = tuple(scope_table.parse(_single(params, "prompt")))
+    for p in prompt:
+        if p not in PROMPTS:
+            raise errors.InvalidRequest(f"The prompt value {p!r} is not supported.")
+    if "none" in prompt and len(prompt) > 1:
+        # OpenID Connect Core §3.1.2.1
+        raise errors.InvalidRequest("prompt=none must not be combined with other values.")
+
+    max_age_raw = _single(params, "max_age")
+    max_age = None
+    if max_age_raw is not None:
+        if not max_age_raw.isdigit() or len(max_age_raw) > 10:
+            raise errors.InvalidRequest("max_age must be a non-negative whole number of seconds.")
+        max_age = int(max_age_raw)
+
+    nonce = _single(params, "nonce")
+    if nonce is not None and len(nonce) > 512:
+        raise errors.InvalidRequest("The nonce is too long.")
+    login_hint = _single(params, "login_hint")
+    for name in ("ui_locales", "id_token_hint", "acr_values", "claims", "display"):
+        _single(params, name)
+
+    return AuthorizationRequest(
+        client_id=cred.identifier, credential_id=cred.id, client_name=cred.name or cred.identifier,
+        logo_uri=cred.logo_uri or "", redirect_uri=redirect_uri, redirect_uri_sent=sent,
+        response_mode=response_mode, scope=tuple(requested), state=state, nonce=nonce,
+        code_challenge=challenge, prompt=prompt, max_age=max_age,
+        login_hint=login_hint[:255] if login_hint else None,
+    )
+
+
+# -- what happens next -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeedLogin:
+    request: AuthorizationRequest
+
+
+@dataclass(frozen=True)
+class NeedConsent:
+    request: AuthorizationRequest
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CodeIssued:
+    redirect_uri: str
+    response_mode: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+Outcome = NeedLogin | NeedConsent | CodeIssued
+
+
+def needs_login(req: AuthorizationRequest, session: CurrentSession | None) -> bool:
+    if session is None:
+        return True
+    if req.fresh_login and req.bound_sid == session.sid:
+        return False
+    if "login" in req.prompt or "select_account" in req.prompt:
+        return True
+    # OpenID Connect Core §3.1.2.1: re-authenticate when auth_time is older than max_age.
+    return req.max_age is not None and epoch() - session.auth_time > req.max_age
+
+
+def _consented(s: Session, user_id: int, credential_id: int, scopes: tuple[str, ...]) -> Consent | None:
+    consent = s.scalar(select(Consent).where(Consent.user_id == user_id, Consent.credential_id == credential_id))
+    if consent is None or utc(consent.expires_at) <= now():
+        return None
+    if not set(scopes) <= set(consent.scopes or []):
+        return None
+    return consent
+
+
+def _user_may_log_in(s: Session, user_id: int) -> bool:
+    """A user whose every client account is Closed may not use OAuth."""
+    statuses = s.scalars(
+        select(ClientAccount.status).join(UserClient, UserClient.client_id == ClientAccount.id)
+        .where(UserClient.user_id == user_id)
+    ).all()
+    return not statuses or any(st != "Closed" for st in statuses)
+
+
+def decide(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession | None) -> Outcome:
+    def fail(exc: errors.OAuthError) -> AuthorizationError:
+        return AuthorizationError(exc, req.redirect_uri, req.response_mode, req.state)
+
+    if needs_login(req, session):
+        if "none" in req.prompt:
+            raise fail(errors.LoginRequired("The user is not logged in."))
+        return NeedLogin(req)
+    assert session is not None
+    if not _user_may_log_in(s, session.user_id):
+        raise fail(errors.AccessDenied("This account is closed."))
+    consent = None if "consent" in req.prompt else _consented(s, session.user_id, req.credential_id, req.scope)
+    given = req.consent_given and req.bound_sid == session.sid
+    if consent is None and not given:
+        if "none" in req.prompt:
+            raise fail(errors.ConsentRequired("The user has not approved this application."))
+        return NeedConsent(req.bound_to(session.sid), req.scope)
+    if consent is not None:
+        consent.last_used_at = now()
+    return issue_code(provider, s, req, session)
+
+
+def record_consent(provider: Provider, s: Session, user_id: int, req: AuthorizationRequest) -> None:
+    t = now()
+    expires = t + timedelta(seconds=provider.settings.consent_ttl)
+    consent = s.scalar(select(Consent).where(Consent.user_id == user_id, Consent.credential_id == req.credential_id))
+    if consent is None:
+        s.add(Consent(user_id=user_id, credential_id=req.credential_id, scopes=list(req.scope),
+                      created_at=t, updated_at=t, last_used_at=t, expires_at=expires))
+    else:
+        merged = list(dict.fromkeys([*(consent.scopes or []), *req.scope]))
+        consent.scopes = merged
+        consent.updated_at = t
+        consent.last_used_at = t
+        consent.expires_at = expires
+
+
+def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession) -> CodeIssued:
+    t = now()
+    grant = Grant(credential_id=req.credential_id, user_id=session.user_id, scope=scope_table.join(req.scope),
+                  created_at=t)
+    s.add(grant)
+    s.flush()
+    code = new_token()
+    s.add(AuthorizationCode(
+        code_hash=digest(code), grant_id=grant.id, credential_id=req.credential_id, user_id=session.user_id,
+        redirect_uri=req.redirect_uri if req.redirect_uri_sent else "", scope=grant.scope, nonce=req.nonce,
+        code_challenge=req.code_challenge, auth_time=session.auth_time, acr=session.acr, amr=list(session.amr),
+        session_id=session.sid, expires_at=t + timedelta(seconds=provider.settings.auth_code_ttl),
+    ))
+    params = {"code": code}
+    if req.state is not None:
+        params["state"] = req.state
+    params["iss"] = provider.issuer  # RFC 9207 §2
+    return CodeIssued(req.redirect_uri, req.response_mode, params)
+
+
+def deny(provider: Provider, req: AuthorizationRequest) -> AuthorizationError:
+    """The person said no: access_denied to the client (RFC 6749 §4.1.2.1)."""
+    return AuthorizationError(errors.AccessDenied("The user denied the request."), req.redirect_uri,
+                              req.response_mode, req.state)
+
+
+def error_params(provider: Provider, exc: AuthorizationError) -> dict[str, str]:
+    params = exc.error.as_dict()
+    if exc.state is not None:
+        params["state"] = exc.state
+    params["iss"] = provider.issuer  # RFC 9207 §2: error responses carry iss too.
+    return params
+
+
+def user_exists(s: Session, user_id: int) -> bool:
+    return s.get(User, user_id) is not None

@@ -1,0 +1,318 @@
+"""OAuth credentials (OAuth clients): create, update, delete, list.
+
+One set of rules for the CLI, the admin API (``CreateOAuthCredential`` …) and the admin pages.
+Error messages are WHMCS's own words (reference/whmcs-oauth.md §5.3–5.5).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hospes.clock import now
+from hospes.oauth import scopes as scope_table
+from hospes.oauth.tokens import hash_secret
+from hospes.store.models import (
+    AccessToken,
+    ClientAccount,
+    Consent,
+    Grant,
+    OAuthCredential,
+    RefreshToken,
+    Service,
+)
+
+GRANT_TYPES = ("authorization_code", "single_sign_on")
+REFRESH_POLICIES = ("offline_access", "always", "never")
+MAX_REDIRECT_URIS = 50
+MAX_URI_LENGTH = 2000
+
+
+class CredentialError(ValueError):
+    """Bad input; the message is WHMCS's wording where WHMCS has one."""
+
+
+def new_identifier(company: str) -> str:
+    """``PREFIX.<32 hex>``: WHMCS's shape, without base64's ``+ / =`` that break clients (§9 #9)."""
+    prefix = re.sub(r"[^A-Z0-9]+", "-", company.upper()).strip("-")[:40] or "HOSPES"
+    return f"{prefix}.{secrets.token_hex(16)}"
+
+
+def new_secret() -> str:
+    """256 bits, URL-safe base64 without padding: nothing a client could mis-encode."""
+    return secrets.token_urlsafe(32)
+
+
+def validate_redirect_uri(uri: str) -> str:
+    """RFC 6749 §3.1.2: absolute, no fragment. RFC 9700 §4.1.1: exact match later, so no wildcards.
+
+    Plain http is allowed only for loopback hosts (RFC 8252 §7.3); private-use schemes
+    (``com.example.app:/cb``) are allowed for native apps (RFC 8252 §7.1).
+    """
+    uri = uri.strip()
+    if not uri:
+        raise CredentialError("A redirect URI must not be empty.")
+    if len(uri) > MAX_URI_LENGTH:
+        raise CredentialError(f"A redirect URI must be at most {MAX_URI_LENGTH} characters.")
+    if any(c.isspace() or ord(c) < 32 for c in uri):
+        raise CredentialError(f"The redirect URI {uri!r} must not contain spaces or control characters.")
+    parts = urlsplit(uri)
+    if not parts.scheme:
+        raise CredentialError(f"The redirect URI {uri!r} must be absolute.")
+    if parts.fragment or "#" in uri:
+        raise CredentialError("The redirect URI must not contain a fragment")
+    if "*" in uri:
+        raise CredentialError(f"The redirect URI {uri!r} must not contain wildcards.")
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise CredentialError(f"The redirect URI {uri!r} has no host.")
+        if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+            raise CredentialError(f"The redirect URI {uri!r} must use https (http only for loopback).")
+    elif parts.scheme.lower() in ("javascript", "data", "vbscript", "file"):
+        raise CredentialError(f"The redirect URI {uri!r} uses a forbidden scheme.")
+    elif "." not in parts.scheme:
+        # RFC 8252 §7.1: private-use schemes are reverse domain names.
+        raise CredentialError(f"The redirect URI {uri!r} must use https, loopback http or a reverse-domain scheme.")
+    return uri
+
+
+def _redirect_uris(value: list[str] | str | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split() if isinstance(value, str) else [u for v in value for u in v.split()]
+    uris: list[str] = []
+    for u in items:
+        u = validate_redirect_uri(u)
+        if u not in uris:
+            uris.append(u)
+    if len(uris) > MAX_REDIRECT_URIS:
+        raise CredentialError(f"At most {MAX_REDIRECT_URIS} redirect URIs may be registered.")
+    return uris
+
+
+def _scope(value: str | None) -> str:
+    names = scope_table.parse(value)
+    if not names:
+        raise CredentialError("At least one valid scope is required.")
+    for name in names:
+        if name not in scope_table.SCOPES:
+            raise CredentialError(f'The requested scope "{name}" is invalid.')
+    return scope_table.join(names)
+
+
+def _text(value: str | None, field: str, limit: int) -> str:
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise CredentialError(f"The {field} must be at most {limit} characters.")
+    return value
+
+
+def _logo(value: str | None) -> str:
+    value = _text(value, "logo URI", MAX_URI_LENGTH)
+    if value:
+        parts = urlsplit(value)
+        if parts.scheme and parts.scheme not in ("https", "http"):
+            raise CredentialError("The logo URI must be an https URL or a relative path.")
+    return value
+
+
+def _service(s: Session, service_id: Any) -> int:
+    try:
+        sid = int(service_id)
+    except (TypeError, ValueError):
+        raise CredentialError("A valid Service ID is required.") from None
+    service = s.get(Service, sid)
+    if service is None:
+        raise CredentialError("A valid Service ID is required.")
+    if s.get(ClientAccount, service.client_id) is None:
+        raise CredentialError("Service ID not associated with valid Client.")
+    return sid
+
+
+@dataclass(frozen=True)
+class CreatedCredential:
+    credential_id: int
+    client_identifier: str
+    client_secret: str  # "" for a public client
+
+
+def create(
+    s: Session, *, grant_type: str | None, scope: str | None, name: str | None = None,
+    service_id: Any = None, description: str | None = None, logo_uri: str | None = None,
+    redirect_uris: list[str] | str | None = None, public: bool = False,
+    post_logout_redirect_uris: list[str] | str | None = None,
+    refresh_token_policy: str = "offline_access", id_token_signed_response_alg: str = "RS256",
+    company: str = "Hospes",
+) -> CreatedCredential:
+    """WHMCS CreateOAuthCredential, in WHMCS's order of checks."""
+    if not grant_type:
+        raise CredentialError("A valid grant type is required.")
+    if grant_type not in GRANT_TYPES:
+        raise CredentialError(f'The requested grant type "{grant_type}" is invalid.')
+    name = _text(name, "name", 255)
+    if grant_type == "authorization_code" and not name:
+        raise CredentialError("A name for the Client Credential is required.")
+    if grant_type == "single_sign_on" and service_id in (None, ""):
+        raise CredentialError("A service ID is required for the single sign-on grant type.")
+    scope = _scope(scope)
+    sid = _service(s, service_id) if grant_type == "single_sign_on" else None
+    if refresh_token_policy not in REFRESH_POLICIES:
+        raise CredentialError(f"The refresh token policy must be one of {', '.join(REFRESH_POLICIES)}.")
+    if id_token_signed_response_alg not in ("RS256", "ES256"):
+        raise CredentialError("The ID token signing algorithm must be RS256 or ES256.")
+    if public and grant_type != "authorization_code":
+        raise CredentialError("Only authorization_code credentials may be public.")
+    secret = "" if public else new_secret()
+    cred = OAuthCredential(
+        identifier=new_identifier(company), secret_hash=hash_secret(secret) if secret else None,
+        grant_type=grant_type, scope=scope, name=name, description=_text(description, "description", 5000),
+        logo_uri=_logo(logo_uri), redirect_uris=_redirect_uris(redirect_uris),
+        post_logout_redirect_uris=_redirect_uris(post_logout_redirect_uris), service_id=sid,
+        refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_signed_response_alg,
+    )
+    s.add(cred)
+    s.flush()
+    return CreatedCredential(cred.id, cred.identifier, secret)
+
+
+def find(s: Session, *, credential_id: Any = None, identifier: str | None = None) -> OAuthCredential:
+    """By credentialId or clientApiIdentifier (UpdateOAuthCredential's rules)."""
+    if credential_id not in (None, ""):
+        try:
+            cred = s.get(OAuthCredential, int(credential_id))
+        except (TypeError, ValueError):
+            cred = None
+        if cred is None:
+            raise CredentialError("Invalid Credential ID provided.")
+        return cred
+    if identifier:
+        cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == identifier))
+        if cred is None:
+            raise CredentialError("Invalid Client Identifier provided.")
+        return cred
+    raise CredentialError("A Credential ID or Client Identifier is required.")
+
+
+_UNSET: Any = object()
+
+
+def update_credential(
+    s: Session, cred: OAuthCredential, *, name: Any = _UNSET, description: Any = _UNSET,
+    grant_type: Any = _UNSET, scope: Any = _UNSET, service_id: Any = _UNSET, logo_uri: Any = _UNSET,
+    redirect_uris: Any = _UNSET, post_logout_redirect_uris: Any = _UNSET, reset_secret: bool = False,
+    refresh_token_policy: Any = _UNSET, id_token_signed_response_alg: Any = _UNSET,
+) -> str | None:
+    """WHMCS UpdateOAuthCredential. Returns the new secret when ``reset_secret``."""
+    new_grant = cred.grant_type if grant_type is _UNSET or grant_type in (None, "") else grant_type
+    if new_grant not in GRANT_TYPES:
+        raise CredentialError(f'The requested grant type "{new_grant}" is invalid.')
+    new_name = cred.name if name is _UNSET else _text(name, "name", 255)
+    if new_grant == "authorization_code" and not new_name:
+        raise CredentialError("A name for the Client Credential is required.")
+    new_service = cred.service_id if service_id is _UNSET else service_id
+    if new_grant == "single_sign_on" and new_service in (None, ""):
+        raise CredentialError("A service ID is required for the single sign-on grant type.")
+    if scope is not _UNSET:
+        cred.scope = _scope(scope)
+    if new_grant == "single_sign_on" and service_id is not _UNSET:
+        cred.service_id = _service(s, service_id)
+    elif new_grant == "authorization_code":
+        cred.service_id = None
+    cred.grant_type = new_grant
+    cred.name = new_name
+    if description is not _UNSET:
+        cred.description = _text(description, "description", 5000)
+    if logo_uri is not _UNSET:
+        cred.logo_uri = _logo(logo_uri)
+    if redirect_uris is not _UNSET:
+        cred.redirect_uris = _redirect_uris(redirect_uris)
+    if post_logout_redirect_uris is not _UNSET:
+        cred.post_logout_redirect_uris = _redirect_uris(post_logout_redirect_uris)
+    if refresh_token_policy is not _UNSET:
+        if refresh_token_policy not in REFRESH_POLICIES:
+            raise CredentialError(f"The refresh token policy must be one of {', '.join(REFRESH_POLICIES)}.")
+        cred.refresh_token_policy = refresh_token_policy
+    if id_token_signed_response_alg is not _UNSET:
+        if id_token_signed_response_alg not in ("RS256", "ES256"):
+            raise CredentialError("The ID token signing algorithm must be RS256 or ES256.")
+        cred.id_token_signed_response_alg = id_token_signed_response_alg
+    cred.updated_at = now()
+    if reset_secret:
+        if cred.secret_hash is None:
+            raise CredentialError("A public client has no secret to reset.")
+        secret = new_secret()
+        # The old secret stops working at once: only the new digest is kept.
+        cred.secret_hash = hash_secret(secret)
+        return secret
+    return None
+
+
+def delete_credential(s: Session, cred: OAuthCredential) -> None:
+    """Remove the credential; every grant, token and consent issued to it goes with it."""
+    t = now()
+    s.execute(update(Grant).where(Grant.credential_id == cred.id, Grant.revoked_at.is_(None)).values(revoked_at=t))
+    s.execute(update(AccessToken).where(AccessToken.credential_id == cred.id).values(revoked_at=t))
+    s.execute(update(RefreshToken).where(RefreshToken.credential_id == cred.id).values(revoked_at=t))
+    s.execute(Consent.__table__.delete().where(Consent.credential_id == cred.id))
+    s.delete(cred)
+
+
+def to_whmcs(cred: OAuthCredential) -> dict[str, Any]:
+    """ListOAuthCredentials' fields. Secrets are stored hashed, so clientSecret is always empty."""
+    def human(dt: Any) -> str:
+        if dt is None:
+            return ""
+        day = dt.day
+        suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+        return f"{day}{suffix} {dt:%B %Y} {dt:%-I:%M:%S}{dt:%p}".replace("AM", "am").replace("PM", "pm")
+
+    return {
+        "credentialId": cred.id,
+        "name": cred.name,
+        "description": cred.description,
+        "grantTypes": cred.grant_type,
+        "scope": cred.scope,
+        "clientIdentifier": cred.identifier,
+        "clientSecret": "",
+        "uuid": cred.uuid,
+        "serviceId": cred.service_id or 0,
+        "logoUri": cred.logo_uri,
+        "redirectUri": list(cred.redirect_uris or []),
+        "rsaKeyPairId": 0,
+        "createdAt": human(cred.created_at),
+        "updatedAt": human(cred.updated_at),
+        "public": cred.secret_hash is None,
+        "postLogoutRedirectUri": list(cred.post_logout_redirect_uris or []),
+        "refreshTokenPolicy": cred.refresh_token_policy,
+    }
+
+
+def list_credentials(s: Session, *, grant_type: str | None = None, sort_field: str | None = None,
+                     sort_order: str | None = None, limit: Any = None) -> list[OAuthCredential]:
+    columns = {
+        "id": OAuthCredential.id, "credentialId": OAuthCredential.id, "name": OAuthCredential.name,
+        "grantTypes": OAuthCredential.grant_type, "grant_types": OAuthCredential.grant_type,
+        "identifier": OAuthCredential.identifier, "clientIdentifier": OAuthCredential.identifier,
+        "created_at": OAuthCredential.created_at, "createdAt": OAuthCredential.created_at,
+        "updated_at": OAuthCredential.updated_at, "updatedAt": OAuthCredential.updated_at,
+        "serviceId": OAuthCredential.service_id, "service_id": OAuthCredential.service_id,
+    }
+    q = select(OAuthCredential)
+    if grant_type:
+        q = q.where(OAuthCredential.grant_type == grant_type)
+    col = columns.get(sort_field or "id", OAuthCredential.id)
+    q = q.order_by(col.desc() if (sort_order or "").upper() == "DESC" else col.asc(), OAuthCredential.id)
+    if limit not in (None, ""):
+        try:
+            n = int(limit)
+        except (TypeError, ValueError):
+            raise CredentialError("limit must be a whole number.") from None
+        if n > 0:
+            q = q.limit(n)
+    return list(s.scalars(q))

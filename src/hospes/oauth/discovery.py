@@ -1,0 +1,61 @@
+"""The discovery document (OpenID Connect Discovery 1.0 §3; RFC 8414 §2), built once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hospes.oauth.keys import SUPPORTED_ALGS
+from hospes.oauth.scopes import SCOPES
+
+CLAIMS = [
+    "iss", "aud", "exp", "iat", "sub", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "sid",
+    "name", "given_name", "family_name", "locale", "updated_at", "email", "email_verified",
+]
+
+
+def document(issuer: str) -> dict[str, Any]:
+    def url(path: str) -> str:
+        return issuer + path
+
+    return {
+        # WHMCS's keys first (reference §2.1), with WHMCS's paths.
+        "issuer": issuer,
+        "authorization_endpoint": url("/oauth/authorize.php"),
+        "token_endpoint": url("/oauth/token.php"),
+        "userinfo_endpoint": url("/oauth/userinfo.php"),
+        "jwks_uri": url("/oauth/certs.php"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "scopes_supported": list(SCOPES),
+        "claims_supported": CLAIMS,
+        # The rest of what Hospes does.
+        "revocation_endpoint": url("/oauth/revoke"),
+        "introspection_endpoint": url("/oauth/introspect"),
+        "end_session_endpoint": url("/oauth/logout"),
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "single_sign_on"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "require_request_uri_registration": True,
+        # RFC 9207 §3: the `iss` authorization-response parameter is always sent.
+        "authorization_response_iss_parameter_supported": True,
+        "userinfo_signing_alg_values_supported": [],
+        "acr_values_supported": ["0"],
+        "claim_types_supported": ["normal"],
+        "ui_locales_supported": ["en"],
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+        "service_documentation": url("/"),
+    }
+
+
+def document_json(issuer: str) -> bytes:
+    return json.dumps(document(issuer), separators=(",", ":")).encode()

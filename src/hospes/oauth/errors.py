@@ -1,0 +1,128 @@
+"""Protocol errors: one class per error code, each carrying its HTTP status.
+
+An endpoint raises; one handler in ``web/`` renders (JSON, a redirect to a registered
+redirect URI, or an error page). Descriptions never carry secrets.
+"""
+
+from __future__ import annotations
+
+
+class OAuthError(Exception):
+    error = "server_error"
+    status_code = 400
+
+    def __init__(self, description: str = "", *, state: str | None = None) -> None:
+        super().__init__(description or self.error)
+        self.description = description
+        self.state = state
+
+    def as_dict(self) -> dict[str, str]:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+# RFC 6749 §5.2 (token endpoint) and §4.1.2.1 (authorization endpoint)
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status_code = 401
+
+    def __init__(self, description: str = "", *, basic: bool = False) -> None:
+        super().__init__(description)
+        # RFC 6749 §5.2: with HTTP Basic, answer 401 and a WWW-Authenticate challenge.
+        self.basic = basic
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status_code = 403
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class ServerError(OAuthError):
+    error = "server_error"
+    status_code = 500
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status_code = 503
+
+
+# OpenID Connect Core §3.1.2.6
+class LoginRequired(OAuthError):
+    error = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    error = "consent_required"
+
+
+class InteractionRequired(OAuthError):
+    error = "interaction_required"
+
+
+class RequestNotSupported(OAuthError):
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuthError):
+    error = "request_uri_not_supported"
+
+
+class RegistrationNotSupported(OAuthError):
+    error = "registration_not_supported"
+
+
+# RFC 7009 §2.2.1
+class UnsupportedTokenType(OAuthError):
+    error = "unsupported_token_type"
+
+
+# RFC 6750 §3.1
+class InvalidToken(OAuthError):
+    error = "invalid_token"
+    status_code = 401
+
+
+class InsufficientScope(OAuthError):
+    error = "insufficient_scope"
+    status_code = 403
+
+
+class InvalidRedirect(Exception):
+    """The client or redirect URI cannot be trusted: show an error page, never redirect.
+
+    RFC 6749 §4.1.2.1: "the authorization server SHOULD inform the resource owner of the
+    error and MUST NOT automatically redirect the user-agent to the invalid redirection URI."
+    ``error`` keeps bshaffer/WHMCS's codes (``redirect_uri_mismatch``, ``invalid_uri``).
+    """
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description

@@ -1,0 +1,1 @@
+"""One module per grant type; the token endpoint walks them (fosite's handler pattern)."""

@@ -1,0 +1,26 @@
+"""The provider: settings, storage and keys that every endpoint of the core works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hospes.config import Settings
+from hospes.oauth.keys import KeyRing
+from hospes.store.db import Database
+
+
+@dataclass
+class Provider:
+    settings: Settings
+    db: Database
+    keys: KeyRing = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        # A retired key must outlive every token it signed: ID tokens, and the id_token_hint
+        # an RP may present at logout for as long as the session it names lasts.
+        self.keys = KeyRing(self.db, retire_after=max(s.id_token_ttl, s.session_ttl))
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.issuer

@@ -1,0 +1,89 @@
+"""The scope table: WHMCS's scopes with their consent-screen descriptions, plus offline_access.
+
+Source: reference/whmcs-oauth.md §4. The same names are SSO destinations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str
+    description: str
+    # What a person reads on the consent page.
+    consent_text: str
+    is_default: bool = False
+
+
+SCOPES: dict[str, Scope] = {
+    s.name: s
+    for s in [
+        Scope("openid", "Scope required for OpenID Connect ID tokens", "Confirm who you are"),
+        Scope("profile", "Scope used for Profile Claim", "See your name and language"),
+        Scope("email", "Scope used for Email Claim", "See your email address"),
+        Scope(
+            "offline_access",
+            "Keep access while you are not using the application",
+            "Keep access while you are not using the application",
+        ),
+        Scope("clientarea:sso", "Single Sign-on for Client Area", "Sign you in to the client area",
+              is_default=True),
+        Scope("clientarea:profile", "Account Profile", "Open your account profile"),
+        Scope("clientarea:billing_info", "Manage Billing Information", "Open your billing information"),
+        Scope("clientarea:emails", "Email History", "Open your email history"),
+        Scope("clientarea:announcements", "Announcements", "Open announcements"),
+        Scope("clientarea:downloads", "Downloads", "Open downloads"),
+        Scope("clientarea:knowledgebase", "Knowledgebase", "Open the knowledgebase"),
+        Scope("clientarea:network_status", "Network Status", "Open the network status"),
+        Scope("clientarea:services", "Products/Services", "Open your products and services"),
+        Scope("clientarea:product_details", "Product Info/Details (requires associated serviceId)",
+              "Open a product's details"),
+        Scope("clientarea:domains", "Domains", "Open your domains"),
+        Scope("clientarea:domain_details", "Domain Info/Details (requires associated domainId)",
+              "Open a domain's details"),
+        Scope("clientarea:invoices", "Invoices", "Open your invoices"),
+        Scope("clientarea:tickets", "Support Tickets", "Open your support tickets"),
+        Scope("clientarea:submit_ticket", "Submit New Ticket", "Open a new support ticket"),
+        Scope("clientarea:shopping_cart", "Shopping Cart Default Product Group", "Open the shopping cart"),
+        Scope("clientarea:shopping_cart_addons", "Shopping Cart Product Addons",
+              "Open the shopping cart's add-ons"),
+        Scope("clientarea:shopping_cart_domain_register", "Shopping Cart Register New Domain",
+              "Open domain registration"),
+        Scope("clientarea:shopping_cart_domain_transfer", "Shopping Cart Transfer Existing Domain",
+              "Open domain transfer"),
+        Scope("clientarea:upgrade", "Upgrade/Downgrade", "Open upgrade and downgrade"),
+        Scope("sso:custom_redirect", "Scope required for arbitrary path redirect on token creation",
+              "Send you to a page of the client area"),
+    ]
+}
+
+# Scopes an authorization_code credential may request for login (OpenID Connect Core §5.4, §11).
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+
+# OpenID Connect Core §5.4: claims released per scope.
+CLAIMS_BY_SCOPE: dict[str, tuple[str, ...]] = {
+    "profile": ("name", "given_name", "family_name", "locale", "updated_at"),
+    "email": ("email", "email_verified"),
+}
+
+
+def parse(scope: str | None) -> list[str]:
+    """RFC 6749 §3.3: space-delimited, case-sensitive; order kept, duplicates dropped."""
+    if not scope:
+        return []
+    seen: dict[str, None] = {}
+    for part in scope.split(" "):
+        if part:
+            seen[part] = None
+    return list(seen)
+
+
+def join(scopes: list[str] | tuple[str, ...]) -> str:
+    return " ".join(scopes)
+
+
+def is_valid_token(name: str) -> bool:
+    # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+    return bool(name) and all(c == "!" or "#" <= c <= "[" or "]" <= c <= "~" for c in name)

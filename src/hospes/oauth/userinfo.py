@@ -1,0 +1,47 @@
+"""The UserInfo endpoint (OpenID Connect Core §5.3) with bearer tokens (RFC 6750)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hospes.oauth import errors
+from hospes.oauth.access import find_access_token
+from hospes.oauth.issuance import profile_claims
+from hospes.oauth.provider import Provider
+
+
+def extract_token(authorization: str | None, form_token: list[str], query_token: list[str]) -> str:
+    """RFC 6750 §2: header, form body, or (WHMCS compatibility, §2.3) the query; exactly one."""
+    found: list[str] = []
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            found.append(value.strip())
+        else:
+            raise errors.InvalidRequest("The Authorization header must use the Bearer scheme.")
+    found += form_token + query_token
+    if not found:
+        raise MissingToken()
+    if len(found) > 1:
+        # RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token."
+        raise errors.InvalidRequest("Send the access token once, by one method.")
+    return found[0]
+
+
+class MissingToken(errors.OAuthError):
+    """RFC 6750 §3.1: with no credentials, the challenge carries no error code."""
+
+    error = "invalid_request"
+    status_code = 401
+
+
+def userinfo(provider: Provider, token: str) -> dict[str, Any]:
+    with provider.db.transaction() as s:
+        found = find_access_token(s, token)
+        if found is None:
+            raise errors.InvalidToken("The access token is invalid, expired or revoked.")
+        if "openid" not in found.scope:
+            raise errors.InsufficientScope("The access token was not issued for OpenID Connect (scope openid).")
+        claims: dict[str, Any] = {"sub": found.user.uuid}
+        claims.update(profile_claims(found.user, found.scope))
+        return claims

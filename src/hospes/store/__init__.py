@@ -1,0 +1,1 @@
+"""Storage: the database engine, the models, and the migrations (Alembic)."""

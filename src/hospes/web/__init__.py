@@ -1,0 +1,1 @@
+"""The HTTP layer: thin endpoints that parse, call the core, and render."""

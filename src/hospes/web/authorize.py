@@ -1,0 +1,246 @@
+"""The authorization endpoint and its pages: login, consent, "not you?", errors, form_post."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from hospes.accounts import sessions, throttle
+from hospes.accounts.passwords import verify_password
+from hospes.accounts.service import find_user_by_email
+from hospes.oauth import authorize as core
+from hospes.oauth import errors
+from hospes.oauth.scopes import SCOPES
+from hospes.store.models import OAuthCredential
+from hospes.web.context import SESSION_COOKIE, Web, web_of
+from hospes.web.http import Params, add_params, first, query_params, read_form
+
+LOGIN_INCORRECT = "Login Details Incorrect. Please try again."
+
+
+def _error_page(web: Web, exc: errors.InvalidRedirect) -> Response:
+    return web.pages.render(
+        "error.html", status=400, heading="This sign-in link is not valid", message=exc.description,
+        code=exc.error, hint="Return to the application you came from and try again. If this keeps "
+        "happening, the application's settings at " + web.settings.company_name + " need attention.",
+    )
+
+
+def _expired_page(web: Web) -> Response:
+    return web.pages.render(
+        "error.html", status=400, heading="This page has expired",
+        message="The sign-in request has expired or was not sent from this page.",
+        code="invalid_request", hint="Return to the application and start again.",
+    )
+
+
+def _csrf_page(web: Web) -> Response:
+    return web.pages.render(
+        "error.html", status=403, heading="Form expired",
+        message="This form was not sent from this site, or it has expired. Nothing was changed.",
+        code="csrf_failed", hint="Go back, reload the page and try again.",
+    )
+
+
+def deliver(web: Web, redirect_uri: str, mode: str, params: dict[str, str]) -> Response:
+    """Send the authorization response to the client (RFC 6749 §4.1.2; OAuth 2.0 Form Post)."""
+    if mode == "form_post":
+        nonce = secrets.token_urlsafe(16)
+        target = urlsplit(redirect_uri)
+        origin = f"{target.scheme}://{target.netloc}" if target.netloc else redirect_uri
+        csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; form-action {origin}; "
+               "frame-ancestors 'none'; base-uri 'none'")
+        return web.pages.render("form_post.html", action=redirect_uri, params=params, nonce=nonce,
+                                headers={"Content-Security-Policy": csp, "Cache-Control": "no-store"})
+    return RedirectResponse(add_params(redirect_uri, params), status_code=303,
+                            headers={"Cache-Control": "no-store"})
+
+
+def _deliver_error(web: Web, exc: core.AuthorizationError) -> Response:
+    return deliver(web, exc.redirect_uri, exc.response_mode, core.error_params(web.provider, exc))
+
+
+def _login_page(web: Web, request: Request, req: core.AuthorizationRequest, *, error: str | None = None,
+                username: str | None = None, status: int = 200) -> Response:
+    return web.render_form(
+        request, "login.html", status=status, action=web.path("/oauth/authorize.php"),
+        request_hash=web.sign("authz", req.to_dict()), app_name=req.client_name, app_logo=req.logo_uri,
+        error=error, username=username if username is not None else (req.login_hint or ""),
+    )
+
+
+def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
+    req = out.request
+    permissions = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES]
+    return web.render_form(
+        request, "consent.html", action=web.path("/oauth/authorize.php"),
+        request_hash=web.sign("authz", req.to_dict()), app_name=req.client_name, app_logo=req.logo_uri,
+        permissions=permissions, scopes=out.scopes, current=current,
+    )
+
+
+def _outcome_response(web: Web, request: Request, out: core.Outcome, current: Any) -> Response:
+    if isinstance(out, core.NeedLogin):
+        return _login_page(web, request, out.request)
+    if isinstance(out, core.NeedConsent):
+        return _consent_page(web, request, out, current)
+    return deliver(web, out.redirect_uri, out.response_mode, out.params)
+
+
+def _start(web: Web, params: Params, session_token: str | None) -> tuple[core.Outcome, Any]:
+    p = web.provider
+    with p.db.transaction() as s:
+        req = core.parse_request(p, s, params)
+        current = sessions.current(s, session_token)
+        return core.decide(p, s, req, current), current
+
+
+async def authorize(request: Request) -> Response:
+    web = web_of(request)
+    try:
+        if request.method == "POST":
+            form = await read_form(request, required=False)
+            if "request_hash" in form:
+                return await _interaction(web, request, form)
+            params = form  # OpenID Connect Core §3.1.2.1: the request may come as a form post.
+        else:
+            params = query_params(request)
+        out, current = await run_in_threadpool(_start, web, params, request.cookies.get(SESSION_COOKIE))
+    except errors.InvalidRedirect as exc:
+        return _error_page(web, exc)
+    except core.AuthorizationError as exc:
+        return _deliver_error(web, exc)
+    except errors.OAuthError as exc:
+        return _error_page(web, errors.InvalidRedirect(exc.error, exc.description))
+    return _outcome_response(web, request, out, current)
+
+
+def _still_valid(web: Web, req: core.AuthorizationRequest) -> bool:
+    """The credential may have been deleted, or its redirect URIs changed, since the page was shown."""
+    with web.provider.db.transaction() as s:
+        cred = s.get(OAuthCredential, req.credential_id)
+        return cred is not None and cred.identifier == req.client_id and req.redirect_uri in (cred.redirect_uris or [])
+
+
+async def _interaction(web: Web, request: Request, form: Params) -> Response:
+    data = web.unsign("authz", first(form, "request_hash"))
+    if data is None:
+        return _expired_page(web)
+    if not web.csrf_ok(request, first(form, "token")):
+        return _csrf_page(web)
+    try:
+        req = core.AuthorizationRequest.from_dict(data)
+    except TypeError:
+        return _expired_page(web)
+    if not await run_in_threadpool(_still_valid, web, req):
+        return _error_page(web, errors.InvalidRedirect("invalid_client", "This application is no longer registered."))
+    cookie = request.cookies.get(SESSION_COOKIE)
+
+    if first(form, "login_declined") or first(form, "return_to_app"):
+        return _deliver_error(web, core.deny(web.provider, req))
+    if first(form, "logout"):
+        await run_in_threadpool(_end_session, web, cookie)
+        response = _login_page(web, request, req)
+        web.clear_cookie(response, SESSION_COOKIE)
+        return response
+    if "username" in form or "password" in form:
+        return await _login(web, request, req, form)
+    decision = first(form, "userAuthorization")
+    if decision in ("yes", "no"):
+        return await _consent(web, request, req, cookie, decision == "yes")
+    return _expired_page(web)
+
+
+def _end_session(web: Web, cookie: str | None) -> None:
+    with web.provider.db.transaction() as s:
+        sessions.end(s, cookie)
+
+
+def _check_login(web: Web, email: str, password: str, ip: str, user_agent: str,
+                 old_cookie: str | None) -> tuple[str, int] | tuple[None, int]:
+    """(new session token, 0) on success; (None, seconds to wait) when throttled; (None, -1) wrong."""
+    checks = [(throttle.ACCOUNT, email.strip().lower()), (throttle.ADDRESS, ip)]
+    p = web.provider
+    with p.db.transaction() as s:
+        wait = throttle.retry_after(s, checks)
+        if wait:
+            return None, wait
+        user = find_user_by_email(s, email)
+        ok = verify_password(password, user.password_hash if user else None)
+        if not ok or user is None or user.disabled:
+            throttle.record_failure(s, checks)
+            return None, -1
+        throttle.clear(s, throttle.ACCOUNT, email.strip().lower())
+        # A fresh session on every login: the old one (if any) ends (no session fixation).
+        sessions.end(s, old_cookie)
+        token = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=["pwd"], acr="0", ip=ip,
+                               user_agent=user_agent)
+    return token, 0
+
+
+def _continue(web: Web, req: core.AuthorizationRequest, token: str) -> tuple[core.Outcome, Any]:
+    p = web.provider
+    with p.db.transaction() as s:
+        current = sessions.current(s, token)
+        if current is None:
+            raise RuntimeError("a session just created cannot be read")
+        return core.decide(p, s, req.with_login(current.sid), current), current
+
+
+async def _login(web: Web, request: Request, req: core.AuthorizationRequest, form: Params) -> Response:
+    email = (first(form, "username") or "")[:255]
+    password = first(form, "password") or ""
+    if not email or not password:
+        return _login_page(web, request, req, error="Enter your email address and password.", username=email,
+                           status=400)
+    token, wait = await run_in_threadpool(_check_login, web, email, password, web.ip(request),
+                                          request.headers.get("user-agent", ""),
+                                          request.cookies.get(SESSION_COOKIE))
+    if token is None and wait > 0:
+        minutes = max(1, (wait + 59) // 60)
+        return _login_page(web, request, req, status=429, username=email,
+                           error=f"Too many failed login attempts. Please try again in {minutes} minute"
+                                 f"{'s' if minutes != 1 else ''}.")
+    if token is None:
+        return _login_page(web, request, req, error=LOGIN_INCORRECT, username=email, status=401)
+    try:
+        out, current = await run_in_threadpool(_continue, web, req, token)
+    except core.AuthorizationError as exc:
+        response = _deliver_error(web, exc)
+    else:
+        response = _outcome_response(web, request, out, current)
+    web.set_cookie(response, SESSION_COOKIE, token)
+    return response
+
+
+def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None, yes: bool) -> tuple[core.Outcome | None, Any]:
+    p = web.provider
+    with p.db.transaction() as s:
+        current = sessions.current(s, cookie)
+        if current is None:
+            return None, None
+        if not yes:
+            raise core.deny(p, req)
+        if req.bound_sid != current.sid:
+            # Another person logged in since this page was shown: ask again, for them.
+            return core.decide(p, s, req, current), current
+        core.record_consent(p, s, current.user_id, req)
+        approved = core.AuthorizationRequest.from_dict({**req.to_dict(), "consent_given": True})
+        return core.decide(p, s, approved, current), current
+
+
+async def _consent(web: Web, request: Request, req: core.AuthorizationRequest, cookie: str | None,
+                   yes: bool) -> Response:
+    try:
+        out, current = await run_in_threadpool(_approve, web, req, cookie, yes)
+    except core.AuthorizationError as exc:
+        return _deliver_error(web, exc)
+    if out is None:
+        # The session ended while the consent page was open: log in again.
+        return _login_page(web, request, req)
+    return _outcome_response(web, request, out, current)

@@ -1,0 +1,88 @@
+"""What every endpoint needs: the provider, the pages, the secret key, cookie settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hospes.oauth.provider import Provider
+from hospes.web import csrf
+from hospes.web.http import client_ip
+from hospes.web.pages import Pages
+
+SESSION_COOKIE = "hospes_session"
+# How long a login or consent page stays valid before the person must start again.
+INTERACTION_MAX_AGE = 1800
+
+
+@dataclass
+class Web:
+    provider: Provider
+    pages: Pages
+    secret_key: bytes
+
+    def __post_init__(self) -> None:
+        self._signer = URLSafeTimedSerializer(self.secret_key.decode(), salt="hospes.interaction")
+
+    @property
+    def settings(self) -> Any:
+        return self.provider.settings
+
+    # -- signed blobs carried through forms ---------------------------------------------------
+    def sign(self, kind: str, data: dict[str, Any]) -> str:
+        return self._signer.dumps({"k": kind, "d": data})
+
+    def unsign(self, kind: str, value: str | None) -> dict[str, Any] | None:
+        if not value or len(value) > 16384:
+            return None
+        try:
+            loaded = self._signer.loads(value, max_age=INTERACTION_MAX_AGE)
+        except BadSignature:
+            return None
+        if not isinstance(loaded, dict) or loaded.get("k") != kind:
+            return None
+        return loaded.get("d")
+
+    # -- cookies ------------------------------------------------------------------------------
+    def set_cookie(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, path=self.settings.issuer_path or "/",
+            secure=self.settings.secure_cookies, httponly=True, samesite="lax",
+        )
+
+    def clear_cookie(self, response: Response, name: str) -> None:
+        response.delete_cookie(name, path=self.settings.issuer_path or "/",
+                               secure=self.settings.secure_cookies, httponly=True, samesite="lax")
+
+    def csrf_for(self, request: Request) -> tuple[str, str | None]:
+        """The form token for this browser, and a new cookie value to set when it had none."""
+        value = request.cookies.get(csrf.COOKIE)
+        new = None
+        if not value or len(value) > 100:
+            value = new = csrf.new_cookie_value()
+        return csrf.form_token(self.secret_key, value), new
+
+    def csrf_ok(self, request: Request, token: str | None) -> bool:
+        return csrf.valid(self.secret_key, request.cookies.get(csrf.COOKIE), token)
+
+    def render_form(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
+        """A page with a form: carries the CSRF token, and sets its cookie when new."""
+        token, new = self.csrf_for(request)
+        response = self.pages.render(template, status=status, csrf=token, **context)
+        if new:
+            self.set_cookie(response, csrf.COOKIE, new)
+        return response
+
+    def ip(self, request: Request) -> str:
+        return client_ip(request, self.settings.trusted_proxy_networks)
+
+    def path(self, p: str) -> str:
+        return self.settings.issuer_path + p
+
+
+def web_of(request: Request) -> Web:
+    return request.app.state.web  # type: ignore[no-any-return]

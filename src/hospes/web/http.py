@@ -1,0 +1,106 @@
+"""Small HTTP helpers: bounded form parsing, the caller's address, JSON answers, redirects."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hospes.oauth import errors
+
+MAX_BODY = 64 * 1024
+Params = dict[str, list[str]]
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class BodyTooLarge(errors.InvalidRequest):
+    status_code = 413
+
+
+def parse_params(raw: str) -> Params:
+    """``application/x-www-form-urlencoded`` into name -> values, blank values kept."""
+    try:
+        return parse_qs(raw, keep_blank_values=True, max_num_fields=200, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidRequest("The request parameters could not be parsed.") from None
+
+
+async def read_form(request: Request, *, required: bool = True) -> Params:
+    """The body of a form post, at most MAX_BODY bytes (RFC 6749 §3.2: urlencoded only)."""
+    if request.method != "POST":
+        return {}
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise BodyTooLarge("The request body is too large.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise BodyTooLarge("The request body is too large.")
+    if not body:
+        return {}
+    if ctype != "application/x-www-form-urlencoded":
+        if required:
+            raise errors.InvalidRequest("The body must be application/x-www-form-urlencoded.")
+        return {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.InvalidRequest("The request body is not UTF-8.") from None
+    return parse_params(text)
+
+
+def query_params(request: Request) -> Params:
+    return parse_params(request.url.query)
+
+
+def first(params: Params, name: str) -> str | None:
+    values = params.get(name)
+    return values[0] if values else None
+
+
+def client_ip(request: Request, trusted: tuple[Any, ...]) -> str:
+    """The caller's address; X-Forwarded-For is believed only from trusted proxies."""
+    peer = request.client.host if request.client else ""
+    if not trusted or not peer:
+        return peer
+    try:
+        if not any(ipaddress.ip_address(peer) in net for net in trusted):
+            return peer
+    except ValueError:
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    # Walk from the right: the first address that is not a trusted proxy is the client.
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        try:
+            addr = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not any(addr in net for net in trusted):
+            return str(addr)
+    return peer
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    return Response(data, status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(exc: errors.OAuthError, *, headers: dict[str, str] | None = None) -> Response:
+    h = dict(NO_STORE)
+    if headers:
+        h.update(headers)
+    return json_response(exc.as_dict(), exc.status_code, h)
+
+
+def add_params(uri: str, params: dict[str, str]) -> str:
+    """Add to a redirect URI, keeping its own query (RFC 6749 §3.1.2)."""
+    parts = urlsplit(uri)
+    query = parts.query + ("&" if parts.query else "") + urlencode(params)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -1,0 +1,66 @@
+"""Drive the login and consent pages as a person would, with plain HTTP: read the form, fill it in, post it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+from bs4 import BeautifulSoup
+
+
+@dataclass
+class Form:
+    action: str
+    fields: dict[str, str]
+
+
+def forms(html: str, base: str) -> list[Form]:
+    soup = BeautifulSoup(html, "html.parser")
+    found = []
+    for f in soup.find_all("form"):
+        fields = {i.get("name"): i.get("value", "") for i in f.find_all("input") if i.get("name")}
+        found.append(Form(urljoin(base, f.get("action") or base), fields))
+    return found
+
+
+def form_with(html: str, base: str, field: str) -> Form:
+    for f in forms(html, base):
+        if field in f.fields:
+            return f
+    raise AssertionError(f"no form with field {field!r} in page:\n{html[:2000]}")
+
+
+def login_form(html: str, base: str) -> Form:
+    return form_with(html, base, "password")
+
+
+def query_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def authorize(http: httpx.Client | Any, url: str, email: str, password: str, *, consent: str | None = "yes") -> Any:
+    """GET the authorization URL, log in if asked, consent if asked; return the final response
+    (a redirect to the client, or whatever page stopped the flow)."""
+    r = http.get(url)
+    for _ in range(5):
+        if r.status_code in (302, 303):
+            return r
+        page = r.text
+        base = str(r.url)
+        if 'name="password"' in page:
+            f = login_form(page, base)
+            data = {**{k: v for k, v in f.fields.items() if k != "login_declined"},
+                    "username": email, "password": password}
+            r = http.post(f.action, data=data)
+            continue
+        if "userAuthorization" in page and consent is not None:
+            f = form_with(page, base, "request_hash")
+            data = dict(f.fields)
+            data.pop("logout", None)
+            data["userAuthorization"] = consent
+            r = http.post(f.action, data=data)
+            continue
+        return r
+    return r

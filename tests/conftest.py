@@ -1,0 +1,187 @@
+"""Shared fixtures: a fresh database (SQLite, or PostgreSQL when HOSPES_TEST_BACKEND=postgresql),
+the app in-process (Starlette's TestClient), and the real server process over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from starlette.testclient import TestClient
+
+from hospes.accounts.service import add_client, add_service
+from hospes.config import Settings, load_settings
+from hospes.oauth import credentials
+from hospes.store.db import Database
+from hospes.store.migrate import upgrade
+
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
+PASSWORD = "correct horse battery staple"
+
+
+def backend() -> str:
+    return os.environ.get("HOSPES_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own, created and dropped around it."""
+    if backend() != "postgresql":
+        yield f"sqlite:///{tmp_path}/hospes.db"
+        return
+    admin_url = os.environ.get("HOSPES_TEST_DATABASE_URL", PG_DEFAULT)
+    name = f"hospes_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return load_settings(database_url=database_url, var_dir=str(tmp_path / "var"),
+                         secret_key="test-secret-key-" + "x" * 32)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    upgrade(settings.sqlalchemy_url)
+    database = Database(settings.sqlalchemy_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> Any:
+    from hospes.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    # follow_redirects off: tests look at each redirect, as a browser's user would not, but an RP does.
+    with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as c:
+        yield c
+
+
+@dataclass
+class Account:
+    client_id: int
+    user_id: int
+    email: str
+    password: str
+
+
+@dataclass
+class Cred:
+    credential_id: int
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+
+
+@pytest.fixture
+def make_account(db: Database) -> Any:
+    counter = iter(range(1, 10_000))
+
+    def make(email: str | None = None, password: str = PASSWORD, **kw: Any) -> Account:
+        email = email or f"user{next(counter)}-{uuid.uuid4().hex[:6]}@example.com"
+        with db.transaction() as s:
+            made = add_client(s, email=email, first_name=kw.pop("first_name", "Jane"),
+                              last_name=kw.pop("last_name", "Doe"), password=password, **kw)
+        return Account(made.client_id, made.user_id, email, password)
+
+    return make
+
+
+@pytest.fixture
+def make_credential(db: Database) -> Any:
+    def make(redirect_uri: str = "https://rp.example.com/cb", scope: str = "openid profile email",
+             **kw: Any) -> Cred:
+        kw.setdefault("grant_type", "authorization_code")
+        kw.setdefault("name", "Example App")
+        with db.transaction() as s:
+            made = credentials.create(s, scope=scope, redirect_uris=[redirect_uri], **kw)
+        return Cred(made.credential_id, made.client_identifier, made.client_secret, redirect_uri)
+
+    return make
+
+
+@pytest.fixture
+def make_service(db: Database) -> Any:
+    def make(client_id: int, product: str = "Shared Hosting", **kw: Any) -> int:
+        with db.transaction() as s:
+            return add_service(s, client_id=client_id, product=product, **kw)
+
+    return make
+
+
+# -- the real server process ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hospes.cli", *args], env=self.env, input=stdin,
+                              capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    """``hospes serve`` in a subprocess on a free port, its issuer set to that port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HOSPES_ISSUER": url, "HOSPES_DATABASE_URL": database_url,
+           "HOSPES_VAR_DIR": str(tmp_path / "var")}
+    env.pop("HOSPES_CONFIG", None)
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hospes.cli", "serve", "--port", str(port)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("server did not start:\n" + log.read_text())
+        time.sleep(0.1)
+    srv = Server(url, env, proc, log)
+    yield srv
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
