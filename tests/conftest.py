@@ -156,12 +156,18 @@ class Server:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+def server_env() -> dict[str, str]:
+    """Extra environment for the ``server`` process (and its ``cli``); override it in a module to change it."""
+    return {}
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Iterator[Server]:
     """``hospes serve`` in a subprocess on a free port, its issuer set to that port."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "HOSPES_ISSUER": url, "HOSPES_DATABASE_URL": database_url,
-           "HOSPES_VAR_DIR": str(tmp_path / "var")}
+           "HOSPES_VAR_DIR": str(tmp_path / "var"), **server_env}
     env.pop("HOSPES_CONFIG", None)
     log = tmp_path / "server.log"
     with open(log, "wb") as out:

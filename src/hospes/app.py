@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from hospes.config import Settings, ensure_secret_key, load_settings
 from hospes.oauth.provider import Provider
 from hospes.store.db import Database
-from hospes.web import authorize, clientarea, logout, oauth_endpoints
+from hospes.web import adminapi, authorize, clientarea, logout, oauth_endpoints
 from hospes.web.context import Web
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
@@ -54,6 +54,7 @@ def routes() -> list[BaseRoute]:
         Route("/oauth/revoke", o.revocation_endpoint, methods=get_post),
         Route("/oauth/introspect", o.introspection_endpoint, methods=get_post),
         Route("/oauth/logout", logout.end_session, methods=get_post),
+        Route("/includes/api.php", adminapi.api, methods=get_post),
         Route("/clientarea.php", clientarea.home),
         Route("/login", clientarea.login, methods=get_post),
         Route("/logout", clientarea.logout, methods=["POST"]),

@@ -20,12 +20,16 @@ clients_app = typer.Typer(no_args_is_help=True, help="Client accounts.")
 services_app = typer.Typer(no_args_is_help=True, help="Services of client accounts.")
 creds_app = typer.Typer(no_args_is_help=True, help="OAuth credentials (OAuth clients).")
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
+roles_app = typer.Typer(no_args_is_help=True, help="Admin API roles (sets of permitted API actions).")
+apicreds_app = typer.Typer(no_args_is_help=True, help="Admin API credentials.")
 app.add_typer(db_app, name="db")
 app.add_typer(admins_app, name="admins")
 app.add_typer(clients_app, name="clients")
 app.add_typer(services_app, name="services")
 app.add_typer(creds_app, name="oauth-credentials")
 app.add_typer(keys_app, name="keys")
+app.add_typer(roles_app, name="api-roles")
+app.add_typer(apicreds_app, name="api-credentials")
 
 T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as a JSON object.")]
@@ -63,14 +67,22 @@ def database() -> Iterator[Any]:
 def run(fn: Callable[[Any], T]) -> T:
     """Run one unit of work; turn a validation error into a one-line message and exit 1."""
     from hospes.accounts.service import AccountError
+    from hospes.adminapi.credentials import ApiCredentialError
     from hospes.oauth.credentials import CredentialError
 
     with database() as db:
         try:
             with db.transaction() as s:
                 return fn(s)
-        except (AccountError, CredentialError) as exc:
+        except (AccountError, CredentialError, ApiCredentialError) as exc:
             fail(str(exc))
+
+
+def audited(s: Any, action: str, target: str = "", **details: Any) -> None:
+    """Every change made through the CLI is in the audit log, as actor "cli"."""
+    from hospes import audit
+
+    audit.record(s, actor="cli", action=action, target=target, details=details)
 
 
 def read_password(password: str | None, password_stdin: bool) -> str:
@@ -158,8 +170,12 @@ def admins_add(
     from hospes.accounts.service import add_admin
 
     pw = read_password(password, password_stdin)
-    admin_id = run(lambda s: add_admin(s, username=username, email=email, password=pw,
-                                       permissions=list(permission or [])))
+    def make(s: Any) -> int:
+        admin_id = add_admin(s, username=username, email=email, password=pw, permissions=list(permission or []))
+        audited(s, "admin.created", f"admin:{admin_id}", username=username, permissions=list(permission or []))
+        return admin_id
+
+    admin_id = run(make)
     emit({"adminId": admin_id, "username": username}, as_json, f"Created admin {username} (id {admin_id}).")
 
 
@@ -177,8 +193,12 @@ def clients_add(
     from hospes.accounts.service import add_client
 
     pw = read_password(password, password_stdin)
-    made = run(lambda s: add_client(s, email=email, first_name=first_name, last_name=last_name, password=pw,
-                                    company=company))
+    def make(s: Any) -> Any:
+        made = add_client(s, email=email, first_name=first_name, last_name=last_name, password=pw, company=company)
+        audited(s, "client.created", f"client:{made.client_id}", email=email)
+        return made
+
+    made = run(make)
     emit({"clientId": made.client_id, "userId": made.user_id}, as_json,
          f"Created client account {made.client_id} with owner user {made.user_id} ({email}).")
 
@@ -194,8 +214,12 @@ def services_add(
     """Add a service to a client account."""
     from hospes.accounts.service import add_service
 
-    service_id = run(lambda s: add_service(s, client_id=client_id, product=product, domain=domain,
-                                           username=username))
+    def make(s: Any) -> int:
+        service_id = add_service(s, client_id=client_id, product=product, domain=domain, username=username)
+        audited(s, "service.created", f"service:{service_id}", client_id=client_id, product=product)
+        return service_id
+
+    service_id = run(make)
     emit({"serviceId": service_id}, as_json, f"Created service {service_id}.")
 
 
@@ -222,11 +246,17 @@ def creds_create(
     from hospes.oauth import credentials
 
     company = settings().company_name
-    made = run(lambda s: credentials.create(
-        s, grant_type=grant_type, scope=scope, name=name, service_id=service_id, description=description,
-        logo_uri=logo_uri, redirect_uris=list(redirect_uri or []), public=public,
-        post_logout_redirect_uris=list(post_logout_redirect_uri or []),
-        refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_alg, company=company))
+    def make(s: Any) -> Any:
+        made = credentials.create(
+            s, grant_type=grant_type, scope=scope, name=name, service_id=service_id, description=description,
+            logo_uri=logo_uri, redirect_uris=list(redirect_uri or []), public=public,
+            post_logout_redirect_uris=list(post_logout_redirect_uri or []),
+            refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_alg, company=company)
+        audited(s, "oauth_credential.created", f"oauth_credential:{made.credential_id}",
+                client_identifier=made.client_identifier, grant_type=grant_type, scope=scope)
+        return made
+
+    made = run(make)
     data = {"credentialId": made.credential_id, "clientIdentifier": made.client_identifier,
             "clientSecret": made.client_secret}
     text = (f"Created credential {made.credential_id}\n  Client ID:     {made.client_identifier}\n"
@@ -289,6 +319,9 @@ def creds_update(
         if post_logout_redirect_uri is not None:
             fields["post_logout_redirect_uris"] = list(post_logout_redirect_uri)
         secret = credentials.update_credential(s, cred, reset_secret=reset_secret, **fields)
+        audited(s, "oauth_credential.updated", f"oauth_credential:{cred.id}", fields=sorted(fields))
+        if secret:
+            audited(s, "oauth_credential.secret_reset", f"oauth_credential:{cred.id}")
         return cred.id, secret
 
     cid, secret = run(change)
@@ -308,7 +341,9 @@ def creds_delete(
 
     def remove(s: Any) -> int:
         cred = credentials.find(s, credential_id=credential_id)
+        identifier = cred.identifier
         credentials.delete_credential(s, cred)
+        audited(s, "oauth_credential.deleted", f"oauth_credential:{credential_id}", client_identifier=identifier)
         return credential_id
 
     run(remove)
@@ -335,7 +370,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
         return
     for k in keys:
         state = "active" if k.retired_at is None else (f"retired, published until {k.unpublish_at}"
-                                                        if k.active else "unpublished")
+                                                        if k.published else "unpublished")
         typer.echo(f"{k.kid}\t{k.alg}\tcreated {k.created_at}\t{state}")
 
 
@@ -345,6 +380,73 @@ def keys_rotate(as_json: JsonOpt = False) -> None:
     with database() as db:
         kids = _keyring(db).rotate()
     emit({"created": kids}, as_json, f"New signing keys: {', '.join(kids)}")
+
+
+# -- admin API roles and credentials ----------------------------------------------------------------
+
+
+@roles_app.command("create")
+def api_roles_create(
+    name: Annotated[str, typer.Option()],
+    all_actions: Annotated[bool, typer.Option("--all-actions", help="Every API action.")] = False,
+    action: Annotated[list[str] | None, typer.Option("--action", help="Repeatable, e.g. CreateOAuthCredential.")] = None,
+    description: Annotated[str, typer.Option()] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API role: a set of permitted API actions."""
+    from hospes.adminapi.credentials import create_role
+
+    if all_actions and action:
+        fail("use --all-actions or --action, not both")
+
+    def make(s: Any) -> int:
+        role_id = create_role(s, name=name, actions=list(action or []), all_actions=all_actions,
+                             description=description)
+        audited(s, "api_role.created", f"api_role:{role_id}", name=name, all_actions=all_actions,
+                actions=list(action or []))
+        return role_id
+
+    role_id = run(make)
+    emit({"roleId": role_id, "name": name}, as_json, f"Created API role {name} (id {role_id}).")
+
+
+@apicreds_app.command("create")
+def api_credentials_create(
+    admin: Annotated[str, typer.Option(help="The admin's username; the admin needs the API Access permission.")],
+    role: Annotated[list[str], typer.Option("--role", help="Repeatable.")],
+    description: Annotated[str, typer.Option()] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API credential; the secret is shown once."""
+    from hospes.adminapi.credentials import create_credential
+
+    def make(s: Any) -> Any:
+        made = create_credential(s, admin_username=admin, roles=list(role), description=description)
+        audited(s, "api_credential.created", f"api_credential:{made.id}", admin=admin, roles=list(role),
+                identifier=made.identifier)
+        return made
+
+    made = run(make)
+    emit({"identifier": made.identifier, "secret": made.secret}, as_json,
+         f"Created API credential {made.id}\n  Identifier: {made.identifier}\n  Secret:     {made.secret}\n"
+         "  (shown once: it is stored only as a hash)")
+
+
+@apicreds_app.command("revoke")
+def api_credentials_revoke(
+    credential_id: Annotated[int, typer.Option("--credential-id")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an API credential: it stops working at once."""
+    from hospes.adminapi.credentials import revoke_credential
+
+    def revoke(s: Any) -> int:
+        cred = revoke_credential(s, credential_id)
+        audited(s, "api_credential.revoked", f"api_credential:{cred.id}", identifier=cred.identifier)
+        return cred.id
+
+    run(revoke)
+    emit({"credentialId": credential_id}, as_json, f"Revoked API credential {credential_id}.")
 
 
 def main() -> None:

@@ -117,3 +117,77 @@ def add_admin(s: Session, *, username: str, email: str, password: str, permissio
 
 def user_client_ids(s: Session, user_id: int) -> list[int]:
     return list(s.scalars(select(UserClient.client_id).where(UserClient.user_id == user_id)))
+
+
+def get_client(s: Session, client_id: int) -> ClientAccount:
+    client = s.get(ClientAccount, client_id)
+    if client is None:
+        raise AccountError("Client ID Not Found")
+    return client
+
+
+def update_client(
+    s: Session, client: ClientAccount, *, status: str | None = None, allow_sso: bool | None = None,
+    company: str | None = None, first_name: str | None = None, last_name: str | None = None,
+    email: str | None = None, locale: str | None = None,
+) -> list[str]:
+    """Change a client account and its owner's profile; returns the names of the fields that changed."""
+    changed: list[str] = []
+    if status is not None:
+        if status not in CLIENT_STATUSES:
+            raise AccountError(f"Status must be one of {', '.join(CLIENT_STATUSES)}.")
+        if status != client.status:
+            client.status = status
+            changed.append("status")
+    if allow_sso is not None and allow_sso != client.allow_sso:
+        client.allow_sso = allow_sso
+        changed.append("allowSingleSignOn")
+    if company is not None:
+        value = _text(company, "Company name", 255)
+        if value != client.company_name:
+            client.company_name = value
+            changed.append("companyname")
+    owner = s.get(User, client.owner_user_id) if client.owner_user_id else None
+    if owner is not None:
+        if first_name is not None:
+            value = _text(first_name, "First name", 100, required=True)
+            if value != owner.first_name:
+                owner.first_name = value
+                changed.append("firstname")
+        if last_name is not None:
+            value = _text(last_name, "Last name", 100, required=True)
+            if value != owner.last_name:
+                owner.last_name = value
+                changed.append("lastname")
+        if locale is not None:
+            value = _text(locale, "Locale", 16) or "en"
+            if value != owner.locale:
+                owner.locale = value
+                changed.append("language")
+        if email is not None:
+            value = normalize_email(email)
+            if value.lower() != owner.email.lower():
+                other = find_user_by_email(s, value)
+                if other is not None and other.id != owner.id:
+                    raise AccountError("A user already exists with that email address")
+                owner.email = value
+                owner.email_verified = False
+                changed.append("email")
+    return changed
+
+
+def close_client(s: Session, client: ClientAccount) -> None:
+    """WHMCS CloseClient: status Closed. The OAuth core then refuses to log in a user whose every
+    account is Closed; the grants of such users are revoked here, so their tokens stop at once."""
+    from hospes.oauth.issuance import revoke_grant
+    from hospes.store.models import Grant
+
+    client.status = "Closed"
+    s.flush()
+    for user_id in s.scalars(select(UserClient.user_id).where(UserClient.client_id == client.id)).all():
+        statuses = s.scalars(select(ClientAccount.status).join(UserClient, UserClient.client_id == ClientAccount.id)
+                             .where(UserClient.user_id == user_id)).all()
+        if all(st == "Closed" for st in statuses):
+            for grant_id in s.scalars(select(Grant.id).where(Grant.user_id == user_id,
+                                                             Grant.revoked_at.is_(None))).all():
+                revoke_grant(s, grant_id)

@@ -196,7 +196,8 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
     max_age_raw = _single(params, "max_age")
     max_age = None
     if max_age_raw is not None:
-        if not max_age_raw.isdigit() or len(max_age_raw) > 10:
+        # isascii(): str.isdigit() also accepts "²" and other digits int() refuses.
+        if not (max_age_raw.isascii() and max_age_raw.isdigit()) or len(max_age_raw) > 10:
             raise errors.InvalidRequest("max_age must be a non-negative whole number of seconds.")
         max_age = int(max_age_raw)
 

@@ -71,7 +71,7 @@ def authenticate(
             raise errors.InvalidClient("The client_id does not match the authenticated client.", basic=True)
         method = "client_secret_basic"
     else:
-        client_id, secret = form_id or "", form_secret
+        client_id, secret = form_id or "", form_secret  # type: ignore[assignment]
         method = "client_secret_post" if secret is not None else "none"
     if not client_id:
         raise errors.InvalidClient("client credentials are required", basic=basic is not None)

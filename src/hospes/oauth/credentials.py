@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from hospes.clock import now
@@ -89,8 +89,9 @@ def _redirect_uris(value: list[str] | str | None) -> list[str]:
     uris: list[str] = []
     for u in items:
         u = validate_redirect_uri(u)
-        if u not in uris:
-            uris.append(u)
+        if u in uris:
+            raise CredentialError(f"The redirect URI {u!r} is listed twice.")
+        uris.append(u)
     if len(uris) > MAX_REDIRECT_URIS:
         raise CredentialError(f"At most {MAX_REDIRECT_URIS} redirect URIs may be registered.")
     return uris
@@ -259,7 +260,7 @@ def delete_credential(s: Session, cred: OAuthCredential) -> None:
     s.execute(update(Grant).where(Grant.credential_id == cred.id, Grant.revoked_at.is_(None)).values(revoked_at=t))
     s.execute(update(AccessToken).where(AccessToken.credential_id == cred.id).values(revoked_at=t))
     s.execute(update(RefreshToken).where(RefreshToken.credential_id == cred.id).values(revoked_at=t))
-    s.execute(Consent.__table__.delete().where(Consent.credential_id == cred.id))
+    s.execute(delete(Consent).where(Consent.credential_id == cred.id))
     s.delete(cred)
 
 

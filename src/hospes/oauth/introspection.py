@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hospes.clock import now
 from hospes.oauth import client_auth, errors
 from hospes.oauth.access import ActiveToken, find_access_token, find_refresh_token
 from hospes.oauth.issuance import revoke_grant
@@ -72,5 +73,4 @@ def revoke(provider: Provider, authorization: str | None, form: Mapping[str, Seq
         else:
             row = s.get(AccessToken, found.id)
             if row is not None:
-                from hospes.clock import now
                 row.revoked_at = now()

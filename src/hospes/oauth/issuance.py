@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from hospes.clock import now
+from hospes.clock import now, utc
 from hospes.oauth import id_token
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.provider import Provider
@@ -38,8 +38,9 @@ def profile_claims(user: User, scope: list[str]) -> dict[str, Any]:
     claims: dict[str, Any] = {}
     if "profile" in scope:
         name = f"{user.first_name} {user.last_name}".strip()
+        updated = int(utc(user.updated_at).timestamp()) if user.updated_at else 0
         claims.update(name=name, given_name=user.first_name, family_name=user.last_name, locale=user.locale,
-                      updated_at=int(user.updated_at.timestamp()) if user.updated_at else 0)
+                      updated_at=updated)
     if "email" in scope:
         claims.update(email=user.email, email_verified=bool(user.email_verified))
     return claims
@@ -65,7 +66,8 @@ def issue_tokens(
         rt = new_token()
         # RFC 6749 §6: a rotated refresh token keeps the scope of the one it replaces.
         s.add(RefreshToken(token_hash=digest(rt), grant_id=grant_id, credential_id=client.id, user_id=user.id,
-                           scope=" ".join(refresh_scope) if refresh_scope else scope_str, auth_time=auth.auth_time, acr=auth.acr, amr=list(auth.amr),
+                           scope=" ".join(refresh_scope) if refresh_scope else scope_str,
+                           auth_time=auth.auth_time, acr=auth.acr, amr=list(auth.amr),
                            issued_at=t, expires_at=t + timedelta(seconds=settings.refresh_token_ttl)))
         body["refresh_token"] = rt
     if "openid" in scope:

@@ -8,6 +8,7 @@ A retired key signs nothing more but stays published until every token it signed
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,20 +19,32 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import or_, select
 
 from hospes.clock import now, utc
+from hospes.oauth.tokens import short_id
 from hospes.store.db import Database
 from hospes.store.models import SigningKey
-from hospes.oauth.tokens import short_id
 
 SUPPORTED_ALGS = ("RS256", "ES256")
 DEFAULT_ALG = "RS256"
-RELOAD_SECONDS = 30.0
+
+
+def _reload_seconds(default: float = 30.0) -> float:
+    """``HOSPES_KEY_RELOAD_SECONDS`` (not in the contract; tests set it low): a non-negative number,
+    else the default."""
+    try:
+        value = float(os.environ.get("HOSPES_KEY_RELOAD_SECONDS", default))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+RELOAD_SECONDS = _reload_seconds()
 
 Key = RSAKey | ECKey
 
 
 def _generate(alg: str) -> Key:
     kid = short_id()
-    params = {"kid": kid, "alg": alg, "use": "sig"}
+    params: Any = {"kid": kid, "alg": alg, "use": "sig"}
     if alg == "RS256":
         return RSAKey.generate_key(2048, parameters=params, private=True)
     if alg == "ES256":
@@ -53,6 +66,7 @@ class KeyInfo:
     retired_at: str | None
     unpublish_at: str | None
     active: bool
+    published: bool = True  # in the JWKS: active, or retired but not yet past unpublish_at
 
 
 class KeyRing:
@@ -74,7 +88,7 @@ class KeyRing:
                 .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
             ).all()
         active: dict[str, Key] = {}
-        published: list[Key] = []
+        published: list[Any] = []
         for row in rows:
             key = _import(row.private_jwk)
             published.append(key)
@@ -122,7 +136,7 @@ class KeyRing:
                     key = _generate(alg)
                     s.add(SigningKey(kid=key.kid, alg=alg, private_jwk=key.as_dict(private=True),
                                      created_at=now()))
-                    created.append(key.kid)
+                    created.append(str(key.kid))
         if created:
             self.refresh()
         return created
@@ -146,6 +160,7 @@ class KeyRing:
                     retired_at=utc(r.retired_at).isoformat() if r.retired_at else None,
                     unpublish_at=utc(r.unpublish_at).isoformat() if r.unpublish_at else None,
                     active=r.retired_at is None and (r.unpublish_at is None or utc(r.unpublish_at) > t),
+                    published=r.unpublish_at is None or utc(r.unpublish_at) > t,
                 )
                 for r in rows
             ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.orm import Session
 
 from hospes.oauth import client_auth, errors
 from hospes.oauth.grants import authorization_code, refresh_token

@@ -290,3 +290,55 @@ class AuditEvent(Base):
 
 
 
+
+
+# --- admin API (WHMCS /includes/api.php) ------------------------------------------------------
+
+
+class ApiRole(Base):
+    """A set of permitted API actions (WHMCS "API role")."""
+
+    __tablename__ = "api_roles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    all_actions: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Action names in lower case, as WHMCS compares them.
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiCredential(Base):
+    """An admin's API credential: identifier + secret (stored as a salted SHA-256), with roles."""
+
+    __tablename__ = "api_credentials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(48))
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiCredentialRole(Base):
+    __tablename__ = "api_credential_roles"
+    credential_id: Mapped[int] = mapped_column(ForeignKey("api_credentials.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("api_roles.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AdminSession(Base):
+    """A staff member's session in the admin area; the cookie holds a random token, only its digest is here."""
+
+    __tablename__ = "admin_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(512), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""The WHMCS-compatible admin API at /includes/api.php: authentication, dispatch, commands."""

@@ -1,0 +1,1 @@
+"""AddClient, GetClients, GetClientsDetails, UpdateClient, CloseClient, GetClientsProducts."""

@@ -1,0 +1,95 @@
+"""ListOAuthCredentials, CreateOAuthCredential, UpdateOAuthCredential, DeleteOAuthCredential.
+
+Parameters, fields and messages: reference/whmcs-oauth.md §5.2–5.5. The rules live in
+``hospes.oauth.credentials``; this module only maps WHMCS's parameter names onto them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hospes.adminapi.dispatch import ApiError, Call, command
+from hospes.oauth import credentials
+from hospes.oauth.credentials import CredentialError
+
+TRUE = ("1", "true", "yes", "on")
+
+
+def _redirects(call: Call) -> list[str] | None:
+    if not call.has("redirectUri"):
+        return None
+    return call.list("redirectUri")
+
+
+@command("ListOAuthCredentials")
+def list_oauth_credentials(s: Session, call: Call) -> dict[str, Any]:
+    try:
+        rows = credentials.list_credentials(s, grant_type=call.get("grantType"), sort_field=call.get("sortField"),
+                                            sort_order=call.get("sortOrder"), limit=call.get("limit"))
+    except CredentialError as exc:
+        raise ApiError(str(exc)) from None
+    return {"clients": [credentials.to_whmcs(c) for c in rows]}
+
+
+@command("CreateOAuthCredential")
+def create_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
+    try:
+        made = credentials.create(
+            s, grant_type=call.get("grantType") or call.get("granttype"), scope=call.get("scope"),
+            name=call.get("name"), service_id=call.get("serviceId"), description=call.get("description"),
+            logo_uri=call.get("logoUri"), redirect_uris=_redirects(call),
+            company=call.provider.settings.company_name,
+        )
+    except CredentialError as exc:
+        raise ApiError(str(exc)) from None
+    call.audit(s, "oauth_credential.created", f"oauth_credential:{made.credential_id}",
+               client_identifier=made.client_identifier, grant_type=call.get("grantType"),
+               scope=call.get("scope"))
+    return {"credentialId": made.credential_id, "clientIdentifier": made.client_identifier,
+            "clientSecret": made.client_secret}
+
+
+@command("UpdateOAuthCredential")
+def update_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for param, key in (("name", "name"), ("description", "description"), ("grantType", "grant_type"),
+                       ("scope", "scope"), ("serviceId", "service_id")):
+        if param in call.params:
+            fields[key] = call.params[param]
+    if call.has("logoUri"):
+        logo = call.list("logoUri")  # WHMCS documents it as string[]; take the first.
+        fields["logo_uri"] = logo[0] if logo else ""
+    redirects = _redirects(call)
+    if redirects is not None:
+        fields["redirect_uris"] = redirects
+    reset = (call.get("resetSecret") or "").lower() in TRUE
+    try:
+        cred = credentials.find(s, credential_id=call.get("credentialId"),
+                                identifier=call.get("clientApiIdentifier"))
+        secret = credentials.update_credential(s, cred, reset_secret=reset, **fields)
+    except CredentialError as exc:
+        raise ApiError(str(exc)) from None
+    call.audit(s, "oauth_credential.updated", f"oauth_credential:{cred.id}", fields=sorted(fields))
+    if secret:
+        call.audit(s, "oauth_credential.secret_reset", f"oauth_credential:{cred.id}")
+    body: dict[str, Any] = {"credentialId": cred.id}
+    if secret:
+        body["newClientSecret"] = secret
+    return body
+
+
+@command("DeleteOAuthCredential")
+def delete_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
+    raw = call.get("credentialId")
+    if raw in (None, ""):
+        raise ApiError("Invalid Credential ID provided.")
+    try:
+        cred = credentials.find(s, credential_id=raw)
+    except CredentialError as exc:
+        raise ApiError(str(exc)) from None
+    cid, identifier = cred.id, cred.identifier
+    credentials.delete_credential(s, cred)
+    call.audit(s, "oauth_credential.deleted", f"oauth_credential:{cid}", client_identifier=identifier)
+    return {"credentialId": cid}

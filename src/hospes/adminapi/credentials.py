@@ -1,0 +1,128 @@
+"""API roles and API credentials (WHMCS "Manage API Credentials"), and authenticating a request.
+
+Secrets are 256-bit random values, shown once, stored as a salted SHA-256, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hospes.clock import now
+from hospes.oauth.tokens import check_secret, hash_secret
+from hospes.store.models import Admin, ApiCredential, ApiCredentialRole, ApiRole
+
+API_ACCESS = "API Access"
+
+
+class ApiCredentialError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewApiCredential:
+    id: int
+    identifier: str
+    secret: str
+
+
+def create_role(s: Session, *, name: str, actions: list[str], all_actions: bool = False,
+                description: str = "") -> int:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ApiCredentialError("A role name of 1 to 100 characters is required.")
+    if s.scalar(select(ApiRole).where(ApiRole.name == name)) is not None:
+        raise ApiCredentialError(f"An API role named {name} already exists.")
+    if not all_actions and not actions:
+        raise ApiCredentialError("A role needs at least one action, or all actions.")
+    cleaned = []
+    for a in actions:
+        a = a.strip()
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,63}", a):
+            raise ApiCredentialError(f"{a!r} is not an API action name.")
+        cleaned.append(a.lower())
+    role = ApiRole(name=name, actions=sorted(set(cleaned)), all_actions=all_actions, description=description[:5000])
+    s.add(role)
+    s.flush()
+    return role.id
+
+
+def create_credential(s: Session, *, admin_username: str, roles: list[str], description: str = "") -> NewApiCredential:
+    admin = s.scalar(select(Admin).where(Admin.username == admin_username))
+    if admin is None:
+        raise ApiCredentialError(f"No admin named {admin_username}.")
+    if not roles:
+        raise ApiCredentialError("At least one API role is required.")
+    role_rows = []
+    for name in roles:
+        role = s.scalar(select(ApiRole).where(ApiRole.name == name))
+        if role is None:
+            raise ApiCredentialError(f"No API role named {name}.")
+        role_rows.append(role)
+    if len(description) > 255:
+        raise ApiCredentialError("The description must be at most 255 characters.")
+    identifier = secrets.token_urlsafe(24)
+    secret = secrets.token_urlsafe(32)
+    cred = ApiCredential(identifier=identifier, secret_hash=hash_secret(secret), admin_id=admin.id,
+                         description=description)
+    s.add(cred)
+    s.flush()
+    for role in role_rows:
+        s.add(ApiCredentialRole(credential_id=cred.id, role_id=role.id))
+    return NewApiCredential(cred.id, identifier, secret)
+
+
+def revoke_credential(s: Session, credential_id: int) -> ApiCredential:
+    cred = s.get(ApiCredential, credential_id)
+    if cred is None:
+        raise ApiCredentialError(f"No API credential {credential_id}.")
+    if cred.revoked_at is None:
+        cred.revoked_at = now()
+    return cred
+
+
+@dataclass(frozen=True)
+class ApiCaller:
+    credential_id: int
+    identifier: str
+    admin_id: int
+    admin_username: str
+    all_actions: bool
+    actions: frozenset[str]
+
+    def may(self, action: str) -> bool:
+        return self.all_actions or action.lower() in self.actions
+
+
+class AuthFailed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def authenticate(s: Session, identifier: str, secret: str) -> ApiCaller:
+    """WHMCS's messages: an unknown identifier and a wrong secret are told apart (reference §5.1)."""
+    cred = s.scalar(select(ApiCredential).where(ApiCredential.identifier == identifier)) if identifier else None
+    ok = check_secret(secret, cred.secret_hash if cred else None)
+    if cred is None or cred.revoked_at is not None:
+        raise AuthFailed("Invalid or missing credentials")
+    if not ok:
+        raise AuthFailed("Authentication Failed")
+    admin = s.get(Admin, cred.admin_id)
+    if admin is None or admin.disabled:
+        raise AuthFailed("Authentication Failed")
+    if admin.permissions and API_ACCESS not in admin.permissions:
+        # An admin without "API Access" cannot use the API at all (reference §5.1).
+        raise AuthFailed("Authentication Failed")
+    roles = s.scalars(select(ApiRole).join(ApiCredentialRole, ApiCredentialRole.role_id == ApiRole.id)
+                      .where(ApiCredentialRole.credential_id == cred.id)).all()
+    cred.last_used_at = now()
+    return ApiCaller(
+        credential_id=cred.id, identifier=cred.identifier, admin_id=admin.id, admin_username=admin.username,
+        all_actions=any(r.all_actions for r in roles),
+        actions=frozenset(a for r in roles for a in (r.actions or [])),
+    )
