@@ -14,9 +14,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hospes.config import Settings, ensure_secret_key, load_settings
+from hospes.oauth import token
 from hospes.oauth.provider import Provider
+from hospes.sso import grant as sso_grant
 from hospes.store.db import Database
-from hospes.web import adminapi, authorize, clientarea, logout, oauth_endpoints
+from hospes.web import adminapi, authorize, clientarea, logout, oauth_endpoints, sso
 from hospes.web.context import Web
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
@@ -54,6 +56,7 @@ def routes() -> list[BaseRoute]:
         Route("/oauth/revoke", o.revocation_endpoint, methods=get_post),
         Route("/oauth/introspect", o.introspection_endpoint, methods=get_post),
         Route("/oauth/logout", logout.end_session, methods=get_post),
+        Route("/oauth/singlesignon.php", sso.redeem),
         Route("/includes/api.php", adminapi.api, methods=get_post),
         Route("/clientarea.php", clientarea.home),
         Route("/login", clientarea.login, methods=get_post),
@@ -66,6 +69,7 @@ def routes() -> list[BaseRoute]:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
+    token.register(sso_grant.GRANT_TYPE, sso_grant.handle)
     secret = ensure_secret_key(settings).encode()
     db = Database(settings.sqlalchemy_url)
     provider = Provider(settings, db)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     company_name: str = "Hospes"
     session_ttl: int = 8 * 3600
     consent_ttl: int = 365 * 86400
+    # Where SSO destinations that Hospes does not render live (cart, knowledgebase, …): an existing
+    # client area that Hospes fronts. Default: the issuer itself.
+    external_clientarea_url: str | None = None
 
     @field_validator("issuer")
     @classmethod
@@ -124,9 +127,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis:// or rediss://")
         return v or None
 
-    @model_validator(mode="after")
-    def _lifetimes(self) -> Settings:
-        return self
+    @field_validator("external_clientarea_url")
+    @classmethod
+    def _external(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        v = v.strip().rstrip("/")
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an absolute http(s) URL without query or fragment")
+        return v
 
     # Derived values -------------------------------------------------------------------------
     @property
@@ -154,6 +164,10 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> tuple[Any, ...]:
         return _parse_networks(self.trusted_proxies, "HOSPES_TRUSTED_PROXIES")
+
+    @property
+    def external_base(self) -> str:
+        return self.external_clientarea_url or self.issuer
 
     def url(self, path: str) -> str:
         """An absolute URL below the issuer."""

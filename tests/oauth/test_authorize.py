@@ -75,7 +75,7 @@ def assert_code(r: Any, cred: Any, state: str | None = STATE) -> str:
 
 
 def is_login_page(r: Any) -> bool:
-    return r.status_code in (200, 401) and 'name="password"' in r.text and "location" not in r.headers
+    return r.status_code in (200, 400, 401, 429) and 'name="password"' in r.text and "location" not in r.headers
 
 
 def is_consent_page(r: Any) -> bool:

@@ -76,7 +76,7 @@ def add_client(
     client = ClientAccount(company_name=company, owner_user_id=user.id)
     s.add(client)
     s.flush()
-    s.add(UserClient(user_id=user.id, client_id=client.id, role="owner", permissions=["productsso"]))
+    s.add(UserClient(user_id=user.id, client_id=client.id, role="owner", permissions=["sso", "productsso"]))
     return NewClient(client_id=client.id, user_id=user.id)
 
 

@@ -249,7 +249,8 @@ def needs_login(req: AuthorizationRequest, session: CurrentSession | None) -> bo
     if "login" in req.prompt or "select_account" in req.prompt:
         return True
     # OpenID Connect Core §3.1.2.1: re-authenticate when auth_time is older than max_age.
-    return req.max_age is not None and epoch() - session.auth_time > req.max_age
+    # "max_age=0 is equivalent to prompt=login" (errata set 2), even within the second of the login.
+    return req.max_age is not None and (req.max_age == 0 or epoch() - session.auth_time > req.max_age)
 
 
 def _consented(s: Session, user_id: int, credential_id: int, scopes: tuple[str, ...]) -> Consent | None:

@@ -82,7 +82,9 @@ class KeyRing:
 
     # -- reading -------------------------------------------------------------------------------
     def _load(self) -> None:
-        with self.db.transaction() as s:
+        # read(): this runs inside other transactions (signing during a token request); a second
+        # BEGIN IMMEDIATE there would wait on this thread's own write lock until busy_timeout.
+        with self.db.read() as s:
             rows = s.scalars(
                 select(SigningKey).where(or_(SigningKey.unpublish_at.is_(None), SigningKey.unpublish_at > now()))
                 .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())

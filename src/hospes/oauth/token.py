@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-
 from hospes.oauth import client_auth, errors
 from hospes.oauth.grants import authorization_code, refresh_token
 from hospes.oauth.provider import Provider
@@ -19,7 +18,7 @@ MAX_PARAM = 4096
 
 
 def register(grant_type: str, handler: Handler) -> None:
-    """Other grants (single_sign_on) plug in here."""
+    """Other grants plug in here (the single_sign_on grant does, from hospes.sso.grant)."""
     HANDLERS[grant_type] = handler
 
 

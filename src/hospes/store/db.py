@@ -42,7 +42,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Take the write lock up front, so two writers never deadlock on a lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only work (Database.read) begins deferred: under WAL it never waits for a writer, so it
+    # may run while this thread already holds the write lock in another transaction.
+    if conn.get_execution_options().get("hospes_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -52,11 +57,20 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine.execution_options(hospes_read_only=True),
+                                           expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed on success, rolled back on any error."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction that takes no write lock (SQLite), so it is safe to open from
+        inside a transaction() on the same thread, e.g. the signing-key reload during a token request."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> bool:

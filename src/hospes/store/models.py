@@ -91,6 +91,7 @@ class Service(Timestamps, Base):
     domain: Mapped[str] = mapped_column(String(255), default="")
     username: Mapped[str] = mapped_column(String(255), default="")
     status: Mapped[str] = mapped_column(String(16), default="Active")
+    server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id", ondelete="SET NULL"))
 
 
 class Domain(Timestamps, Base):
@@ -342,3 +343,82 @@ class AdminSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- single sign-on into the client area ------------------------------------------------------
+
+
+class SsoToken(Base):
+    """A one-time token that logs a person into the client area (CreateSsoToken, single_sign_on grant)."""
+
+    __tablename__ = "sso_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    destination: Mapped[str] = mapped_column(String(80), default="")
+    service_id: Mapped[int | None] = mapped_column(Integer)
+    domain_id: Mapped[int | None] = mapped_column(Integer)
+    redirect_path: Mapped[str] = mapped_column(String(1000), default="")
+    # "api:<identifier>" or "oauth_credential:<id>"
+    issued_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EmailMessage(Base):
+    """A mail sent to a client account (the client area's email history)."""
+
+    __tablename__ = "email_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id", ondelete="CASCADE"), index=True)
+    to_address: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Server(Base):
+    """A server that provisioning modules manage (the remote end of application links)."""
+
+    __tablename__ = "servers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    module: Mapped[str] = mapped_column(String(64), index=True)
+    # Module settings, e.g. the webhook module's URL and signing secret.
+    config: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AppLink(Base):
+    """An application (a provisioning module) whose servers get SSO credentials and links."""
+
+    __tablename__ = "app_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="DISABLED")  # DISABLED | SYNCING | ACTIVE | ERROR
+
+
+class AppLinkLink(Base):
+    """One link an application shows: a destination scope, a label, an order, on or off."""
+
+    __tablename__ = "app_link_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applink_id: Mapped[int] = mapped_column(ForeignKey("app_links.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(80))
+    display_label: Mapped[str] = mapped_column(String(255))
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AppLinkLog(Base):
+    __tablename__ = "app_link_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applink_id: Mapped[int] = mapped_column(ForeignKey("app_links.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    level: Mapped[str] = mapped_column(String(8), default="info")
+    server_id: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)

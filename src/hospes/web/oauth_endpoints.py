@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from hospes.oauth import errors, introspection, token, userinfo
 from hospes.oauth.discovery import document_json
+from hospes.sso import grant as sso_grant
 from hospes.web.context import web_of
 from hospes.web.http import NO_STORE, error_response, json_response, parse_params, read_form
 
@@ -43,7 +44,7 @@ async def token_endpoint(request: Request) -> Response:
     try:
         if request.method != "POST":
             raise errors.InvalidRequest("The token endpoint accepts POST only.")
-        form = await read_form(request)
+        form = sso_grant.normalize(await read_form(request), parse_params(request.url.query))
         body = await run_in_threadpool(token.token_request, web.provider,
                                        request.headers.get("authorization"), form)
     except errors.OAuthError as exc:

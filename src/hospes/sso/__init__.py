@@ -1,0 +1,1 @@
+"""Single sign-on into the client area: one-time tokens, destinations, redemption, application links."""

@@ -1,0 +1,287 @@
+"""The admin area's gate: login, logout, the session cookie, permissions, CSRF, and the page wrapper.
+
+Every admin page is written as a plain function of a ``Ctx`` and wrapped by ``page(area)``, which
+refuses the request unless a live admin session is present (redirect to the login page), the admin may
+use that area (403 page), and, for a POST, the form carries this browser's CSRF token (403 page, nothing
+changed). The wrapped function then runs in a worker thread, where it may use the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from hospes import audit
+from hospes.accounts import throttle
+from hospes.accounts.passwords import verify_password
+from hospes.oauth import errors
+from hospes.store.models import Admin
+from hospes.web.admin import sessions
+from hospes.web.admin.sessions import AdminUser
+from hospes.web.context import Web, web_of
+from hospes.web.http import Params, first, query_params, read_form
+
+COOKIE = "hospes_admin"
+LOGIN_INCORRECT = "Login Details Incorrect. Please try again."
+
+# Failed admin logins, per username and per address; apart from the customers' windows.
+ADMIN_ACCOUNT = throttle.Rule("admin-account", limit=5, window=900)
+ADMIN_ADDRESS = throttle.Rule("admin-address", limit=30, window=900)
+
+# WHMCS's admin permission names (accounts.service.ADMIN_PERMISSIONS).
+CONFIGURE_OIDC = "Configure OpenID Connect"
+MANAGE_CLIENTS = "Manage Clients"
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: str
+    path: str  # below the issuer path
+    summary: str
+
+
+SECTIONS = (
+    Section("home", "Dashboard", "/admin/", "What you can do here."),
+    Section("oidc", "OpenID Connect", "/admin/oauth",
+            "Client API credentials for applications that log customers in with OpenID Connect."),
+    Section("clients", "Clients", "/admin/clients",
+            "Find client accounts; change their status and the Allow Single Sign-On switch."),
+    Section("api", "API credentials", "/admin/api", "API roles and the API credentials of staff."),
+    Section("audit", "Audit log", "/admin/audit", "Who changed what, when and from where."),
+)
+
+
+def may(admin: AdminUser, area: str) -> bool:
+    """"API Access" is for the API itself only; API credentials and the audit log are for full admins."""
+    if area == "home":
+        return True
+    if area == "oidc":
+        return admin.has(CONFIGURE_OIDC)
+    if area == "clients":
+        return admin.has(MANAGE_CLIENTS)
+    return admin.full
+
+
+def nav(web: Web, admin: AdminUser) -> list[dict[str, str]]:
+    return [{"key": s.key, "label": s.label, "href": web.path(s.path), "summary": s.summary}
+            for s in SECTIONS if may(admin, s.key)]
+
+
+@dataclass
+class Ctx:
+    """What an admin page gets: the request, the admin, the parsed form and query, the caller's address."""
+
+    request: Request
+    web: Web
+    admin: AdminUser
+    area: str
+    form: Params
+    query: Params
+    ip: str
+
+    @property
+    def db(self) -> Any:
+        return self.web.provider.db
+
+    @property
+    def settings(self) -> Any:
+        return self.web.settings
+
+    def path(self, p: str) -> str:
+        return self.web.path(p)
+
+    def arg(self, name: str, default: str = "") -> str:
+        """A query parameter, bounded."""
+        return (first(self.query, name) or default)[:500]
+
+    def field(self, name: str, default: str = "") -> str:
+        """A form field, bounded (longer values are refused by the rules they go to)."""
+        return (first(self.form, name) or default)[:10000]
+
+    def path_int(self, name: str) -> int:
+        return int(self.request.path_params[name])
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        return self.web.render_form(self.request, "admin/" + template, status=status, admin=self.admin,
+                                    nav=nav(self.web, self.admin), section=self.area, **context)
+
+    def redirect(self, p: str) -> Response:
+        return RedirectResponse(self.path(p), status_code=303)
+
+    def not_found(self, what: str) -> Response:
+        return self.render("message.html", status=404, heading="Not found", message=f"{what} was not found.")
+
+    def audit(self, s: Any, action: str, target: str = "", **details: Any) -> None:
+        audit.record(s, actor=self.admin.actor, action=action, target=target, ip=self.ip, details=details)
+
+
+Handler = Callable[[Ctx], Response]
+
+
+def _current(web: Web, token: str | None) -> AdminUser | None:
+    with web.provider.db.transaction() as s:
+        return sessions.current(s, token)
+
+
+def _csrf_refused(web: Web, request: Request, admin: AdminUser | None) -> Response:
+    context: dict[str, Any] = {"admin": admin, "nav": nav(web, admin) if admin else []}
+    return web.render_form(
+        request, "admin/message.html", status=403, heading="Form expired",
+        message="This form was not sent from this site, or it has expired. Nothing was changed.",
+        hint="Go back, reload the page and try again.", **context)
+
+
+def _bad_body(web: Web, request: Request, exc: errors.OAuthError) -> Response:
+    return web.pages.render("error.html", status=exc.status_code, heading="The form could not be read",
+                            message=exc.description or "The request was not valid.", code=exc.error)
+
+
+def page(area: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Make ``fn`` an endpoint that needs a live admin session allowed to use ``area``."""
+
+    def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            web = web_of(request)
+            try:
+                form = await read_form(request, required=False) if request.method == "POST" else {}
+            except errors.OAuthError as exc:
+                return _bad_body(web, request, exc)
+            admin = await run_in_threadpool(_current, web, request.cookies.get(COOKIE))
+            if admin is None:
+                target = web.path("/admin/login")
+                if request.method == "GET":
+                    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    target += "?next=" + quote(wanted, safe="/")
+                return RedirectResponse(target, status_code=303)
+            ctx = Ctx(request=request, web=web, admin=admin, area=area, form=form,
+                      query=query_params(request), ip=web.ip(request))
+            if not may(admin, area):
+                return ctx.render("message.html", status=403, heading="You do not have access to this page",
+                                  message="Your admin account does not have the permission this page needs.",
+                                  hint="Ask a full administrator to grant it if you need it.")
+            if request.method == "POST" and not web.csrf_ok(request, first(form, "token")):
+                return _csrf_refused(web, request, admin)
+            return await run_in_threadpool(fn, ctx)
+
+        endpoint.__name__ = fn.__name__
+        endpoint.__doc__ = fn.__doc__
+        return endpoint
+
+    return wrap
+
+
+# -- login and logout ------------------------------------------------------------------------------
+
+
+def _safe_next(web: Web, value: str | None) -> str:
+    """Only a page of the admin area on this site."""
+    home = web.path("/admin/")
+    if (not value or not value.startswith(web.path("/admin/")) or value.startswith("//") or "\\" in value
+            or len(value) > 500 or any(ord(c) < 33 for c in value)):
+        return home
+    return value
+
+
+def _clean_username(value: str) -> str:
+    return "".join(c for c in value.strip() if ord(c) >= 32)[:64]
+
+
+def set_admin_cookie(web: Web, response: Response, token: str) -> None:
+    # SameSite=Strict: no other site can make a request that carries it; the path keeps it to /admin.
+    response.set_cookie(COOKIE, token, path=web.path("/admin"), secure=web.settings.secure_cookies,
+                        httponly=True, samesite="strict")
+
+
+def clear_admin_cookie(web: Web, response: Response) -> None:
+    response.delete_cookie(COOKIE, path=web.path("/admin"), secure=web.settings.secure_cookies,
+                           httponly=True, samesite="strict")
+
+
+def _check_login(web: Web, username: str, password: str, ip: str, user_agent: str,
+                 old_cookie: str | None) -> tuple[str | None, int]:
+    """(session token, 0) on success; (None, seconds to wait) when throttled; (None, -1) when wrong."""
+    checks = [(ADMIN_ACCOUNT, username.lower() or "-"), (ADMIN_ADDRESS, ip or "-")]
+    with web.provider.db.transaction() as s:
+        wait = throttle.retry_after(s, checks)
+        if wait:
+            return None, wait
+        admin = s.scalar(select(Admin).where(Admin.username == username)) if username else None
+        ok = verify_password(password, admin.password_hash if admin else None)
+        if not ok or admin is None or admin.disabled:
+            throttle.record_failure(s, checks)
+            reason = "disabled" if ok and admin is not None else "wrong username or password"
+            audit.record(s, actor=f"admin:{username}", action="admin.login_failed", ip=ip,
+                         details={"reason": reason})
+            return None, -1
+        throttle.clear(s, ADMIN_ACCOUNT, username.lower())
+        # A fresh session on every login; the old one (if any) ends (no session fixation).
+        sessions.end(s, old_cookie)
+        token = sessions.start(s, admin=admin, ttl=web.settings.session_ttl, ip=ip, user_agent=user_agent)
+        audit.record(s, actor=f"admin:{admin.username}", action="admin.login", target=f"admin:{admin.id}", ip=ip)
+    return token, 0
+
+
+def _login_page(web: Web, request: Request, *, nxt: str, status: int = 200, error: str | None = None,
+                notice: str | None = None, username: str = "") -> Response:
+    return web.render_form(request, "admin/login.html", status=status, action=web.path("/admin/login"),
+                           next=nxt, error=error, notice=notice, username=username)
+
+
+async def login(request: Request) -> Response:
+    web = web_of(request)
+    if request.method == "GET":
+        nxt = _safe_next(web, request.query_params.get("next"))
+        if await run_in_threadpool(_current, web, request.cookies.get(COOKIE)) is not None:
+            return RedirectResponse(nxt, status_code=303)
+        notice = "You have logged out." if request.query_params.get("logged_out") else None
+        return _login_page(web, request, nxt=nxt, notice=notice)
+    try:
+        form = await read_form(request, required=False)
+    except errors.OAuthError as exc:
+        return _bad_body(web, request, exc)
+    nxt = _safe_next(web, first(form, "next"))
+    if not web.csrf_ok(request, first(form, "token")):
+        return _csrf_refused(web, request, None)
+    username = _clean_username(first(form, "username") or "")
+    password = first(form, "password") or ""
+    if not username or not password:
+        return _login_page(web, request, nxt=nxt, status=400, username=username,
+                           error="Enter your username and password.")
+    token, wait = await run_in_threadpool(_check_login, web, username, password, web.ip(request),
+                                          request.headers.get("user-agent", ""), request.cookies.get(COOKIE))
+    if token is None:
+        if wait > 0:
+            minutes = max(1, (wait + 59) // 60)
+            return _login_page(web, request, nxt=nxt, status=429, username=username,
+                               error=f"Too many failed login attempts. Please try again in {minutes} minute"
+                                     f"{'s' if minutes != 1 else ''}.")
+        return _login_page(web, request, nxt=nxt, status=401, username=username, error=LOGIN_INCORRECT)
+    response = RedirectResponse(nxt, status_code=303)
+    set_admin_cookie(web, response, token)
+    return response
+
+
+def _logout(ctx: Ctx) -> Response:
+    with ctx.db.transaction() as s:
+        sessions.end(s, ctx.request.cookies.get(COOKIE))
+        ctx.audit(s, "admin.logout", f"admin:{ctx.admin.id}")
+    response = RedirectResponse(ctx.path("/admin/login?logged_out=1"), status_code=303)
+    clear_admin_cookie(ctx.web, response)
+    return response
+
+
+logout = page("home")(_logout)
+
+
+@page("home")
+def dashboard(ctx: Ctx) -> Response:
+    sections = [item for item in nav(ctx.web, ctx.admin) if item["key"] != "home"]
+    return ctx.render("dashboard.html", sections=sections)
