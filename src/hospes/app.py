@@ -18,7 +18,7 @@ from hospes.oauth import token
 from hospes.oauth.provider import Provider
 from hospes.sso import grant as sso_grant
 from hospes.store.db import Database
-from hospes.web import adminapi, authorize, clientarea, logout, oauth_endpoints, sso
+from hospes.web import admin, adminapi, authorize, clientarea, logout, oauth_endpoints, sso
 from hospes.web.context import Web
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
@@ -63,6 +63,7 @@ def routes() -> list[BaseRoute]:
         Route("/logout", clientarea.logout, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Mount("/admin", routes=admin.routes()),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

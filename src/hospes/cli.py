@@ -20,6 +20,8 @@ clients_app = typer.Typer(no_args_is_help=True, help="Client accounts.")
 services_app = typer.Typer(no_args_is_help=True, help="Services of client accounts.")
 creds_app = typer.Typer(no_args_is_help=True, help="OAuth credentials (OAuth clients).")
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
+servers_app = typer.Typer(no_args_is_help=True, help="Servers managed by provisioning modules.")
+applinks_app = typer.Typer(no_args_is_help=True, help="Application links (SSO from provisioning modules' servers).")
 roles_app = typer.Typer(no_args_is_help=True, help="Admin API roles (sets of permitted API actions).")
 apicreds_app = typer.Typer(no_args_is_help=True, help="Admin API credentials.")
 app.add_typer(db_app, name="db")
@@ -28,6 +30,8 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(services_app, name="services")
 app.add_typer(creds_app, name="oauth-credentials")
 app.add_typer(keys_app, name="keys")
+app.add_typer(servers_app, name="servers")
+app.add_typer(applinks_app, name="applinks")
 app.add_typer(roles_app, name="api-roles")
 app.add_typer(apicreds_app, name="api-credentials")
 
@@ -69,12 +73,13 @@ def run(fn: Callable[[Any], T]) -> T:
     from hospes.accounts.service import AccountError
     from hospes.adminapi.credentials import ApiCredentialError
     from hospes.oauth.credentials import CredentialError
+    from hospes.sso.applinks import AppLinkError
 
     with database() as db:
         try:
             with db.transaction() as s:
                 return fn(s)
-        except (AccountError, CredentialError, ApiCredentialError) as exc:
+        except (AccountError, CredentialError, ApiCredentialError, AppLinkError) as exc:
             fail(str(exc))
 
 
@@ -209,18 +214,85 @@ def services_add(
     product: Annotated[str, typer.Option()],
     domain: Annotated[str, typer.Option()] = "",
     username: Annotated[str, typer.Option()] = "",
+    server_id: Annotated[int | None, typer.Option("--server-id", help="The server it runs on.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a service to a client account."""
     from hospes.accounts.service import add_service
 
     def make(s: Any) -> int:
-        service_id = add_service(s, client_id=client_id, product=product, domain=domain, username=username)
+        service_id = add_service(s, client_id=client_id, product=product, domain=domain, username=username,
+                                 server_id=server_id)
         audited(s, "service.created", f"service:{service_id}", client_id=client_id, product=product)
         return service_id
 
     service_id = run(make)
     emit({"serviceId": service_id}, as_json, f"Created service {service_id}.")
+
+
+@servers_app.command("add")
+def servers_add(
+    name: Annotated[str, typer.Option()],
+    module: Annotated[str, typer.Option(help="Provisioning module, e.g. webhook.")],
+    hostname: Annotated[str, typer.Option()] = "",
+    config: Annotated[list[str] | None, typer.Option("--config", help="KEY=VALUE, repeatable (webhook: url, secret).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a server that a provisioning module manages."""
+    from hospes.accounts.service import add_server
+
+    settings_map: dict[str, str] = {}
+    for item in config or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--config takes KEY=VALUE, not {item!r}")
+        settings_map[key.strip()] = value
+
+    def make(s: Any) -> int:
+        server_id = add_server(s, name=name, module=module, hostname=hostname, config=settings_map)
+        audited(s, "server.created", f"server:{server_id}", name=name, module=module)
+        return server_id
+
+    server_id = run(make)
+    emit({"serverId": server_id}, as_json, f"Created server {server_id}.")
+
+
+@applinks_app.command("enable")
+def applinks_enable(
+    module: Annotated[str, typer.Option(help="Provisioning module, e.g. webhook.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Enable an application (or sync it again): SSO credentials and links go to each of its servers."""
+    from hospes.sso import applinks
+
+    s_ = settings()
+
+    def go(s: Any) -> Any:
+        app_ = applinks.get_or_create(s, module)
+        return applinks.sync(s, s_, app_, actor="cli")
+
+    result = run(go)
+    emit({"status": result.status, "errors": result.errors}, as_json,
+         f"{module}: {result.status}" + "".join(f"\n  {e}" for e in result.errors))
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@applinks_app.command("disable")
+def applinks_disable(
+    module: Annotated[str, typer.Option()],
+    as_json: JsonOpt = False,
+) -> None:
+    """Disable an application: its links are removed from the servers and its credentials deleted."""
+    from hospes.sso import applinks
+
+    s_ = settings()
+
+    def go(s: Any) -> Any:
+        return applinks.disable(s, s_, applinks.get_or_create(s, module), actor="cli")
+
+    result = run(go)
+    emit({"status": result.status, "errors": result.errors}, as_json, f"{module}: {result.status}")
 
 
 # -- OAuth credentials -------------------------------------------------------------------------------
@@ -449,8 +521,32 @@ def api_credentials_revoke(
     emit({"credentialId": credential_id}, as_json, f"Revoked API credential {credential_id}.")
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's exception base: vendored by recent Typer (TyperException), click's own before that."""
+    import click
+
+    kinds: list[type[Exception]] = [click.ClickException]
+    vendored = getattr(typer, "TyperException", None)
+    if isinstance(vendored, type) and issubclass(vendored, Exception):
+        kinds.append(vendored)
+    return tuple(kinds)
+
+
 def main() -> None:
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except _usage_errors() as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            if exc.format_message().strip():  # type: ignore[attr-defined]
+                exc.show()  # type: ignore[attr-defined]  # (Rich has printed the help already)
+        else:
+            # A usage error (missing option, bad value, unknown command) is one line too, not a box.
+            typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)  # type: ignore[attr-defined]
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

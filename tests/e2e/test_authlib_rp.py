@@ -9,6 +9,9 @@ import httpx
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.oidc.discovery import OpenIDProviderMetadata
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from tests.browserless import query_of
 from tests.e2e import (
@@ -307,10 +310,6 @@ def test_es256_credential_gets_an_es256_id_token(server):
     key = next(k for k in published["keys"] if k["kid"] == header["kid"])
     assert key["kty"] == "EC" and key["crv"] == "P-256"
     # An RS256-only RP would refuse it: the alg is really ES256, not a relabelled RSA signature.
-    from joserfc import jwt
-    from joserfc.errors import JoseError
-    from joserfc.jwk import KeySet
-
     with pytest.raises(JoseError):
         jwt.decode(flow.token["id_token"], KeySet.import_key_set(published), algorithms=["RS256"])
     assert claims["email"] == user.email

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,7 +52,7 @@ def test_rotation_publishes_both_keys_and_signs_with_the_new_one(server):
     old = keys[old_kid]
     assert old["retired_at"] and old["active"] is False
     unpublish = datetime.fromisoformat(old["unpublish_at"])
-    assert unpublish > datetime.now(timezone.utc)
+    assert unpublish > datetime.now(UTC)
     assert unpublish.timestamp() >= old_claims["exp"] - 5
     assert old.get("published", True) is True
     for kid in new_kids:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hospes.accounts.passwords import check_strength, hash_password
-from hospes.store.models import Admin, ClientAccount, Service, User, UserClient
+from hospes.store.models import Admin, ClientAccount, Server, Service, User, UserClient
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
@@ -81,15 +81,19 @@ def add_client(
 
 
 def add_service(
-    s: Session, *, client_id: int, product: str, domain: str = "", username: str = "", status: str = "Active"
+    s: Session, *, client_id: int, product: str, domain: str = "", username: str = "", status: str = "Active",
+    server_id: int | None = None,
 ) -> int:
     if s.get(ClientAccount, client_id) is None:
         raise AccountError(f"Client ID {client_id} not found.")
+    if server_id is not None and s.get(Server, server_id) is None:
+        raise AccountError(f"Server ID {server_id} not found.")
     if status not in SERVICE_STATUSES:
         raise AccountError(f"Status must be one of {', '.join(SERVICE_STATUSES)}.")
     service = Service(
         client_id=client_id, product_name=_text(product, "Product name", 255, required=True),
         domain=_text(domain, "Domain", 255), username=_text(username, "Username", 255), status=status,
+        server_id=server_id,
     )
     s.add(service)
     s.flush()
@@ -191,3 +195,23 @@ def close_client(s: Session, client: ClientAccount) -> None:
             for grant_id in s.scalars(select(Grant.id).where(Grant.user_id == user_id,
                                                              Grant.revoked_at.is_(None))).all():
                 revoke_grant(s, grant_id)
+
+
+def add_client_for_user(s: Session, *, owner_user_id: int, company: str = "") -> int:
+    """A further client account owned by an existing user (WHMCS AddClient with ``owner_user_id``)."""
+    if s.get(User, owner_user_id) is None:
+        raise AccountError("Invalid Owner User ID")
+    client = ClientAccount(company_name=_text(company, "Company name", 255), owner_user_id=owner_user_id)
+    s.add(client)
+    s.flush()
+    s.add(UserClient(user_id=owner_user_id, client_id=client.id, role="owner", permissions=["productsso"]))
+    return client.id
+
+
+def add_server(s: Session, *, name: str, module: str, hostname: str = "", config: dict[str, str] | None = None) -> int:
+    """A server that a provisioning module manages (application links go to it)."""
+    server = Server(name=_text(name, "Server name", 255, required=True), hostname=_text(hostname, "Hostname", 255),
+                    module=_text(module, "Module", 64, required=True), config=dict(config or {}))
+    s.add(server)
+    s.flush()
+    return server.id

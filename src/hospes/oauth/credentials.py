@@ -128,7 +128,8 @@ def _service(s: Session, service_id: Any) -> int:
         sid = int(service_id)
     except (TypeError, ValueError):
         raise CredentialError("A valid Service ID is required.") from None
-    service = s.get(Service, sid)
+    # Ids are 32-bit columns: a larger number names nothing (and PostgreSQL would refuse the query).
+    service = s.get(Service, sid) if 0 < sid < 2**31 else None
     if service is None:
         raise CredentialError("A valid Service ID is required.")
     if s.get(ClientAccount, service.client_id) is None:
@@ -186,7 +187,8 @@ def find(s: Session, *, credential_id: Any = None, identifier: str | None = None
     """By credentialId or clientApiIdentifier (UpdateOAuthCredential's rules)."""
     if credential_id not in (None, ""):
         try:
-            cred = s.get(OAuthCredential, int(credential_id))
+            cid = int(credential_id)
+            cred = s.get(OAuthCredential, cid) if 0 < cid < 2**31 else None
         except (TypeError, ValueError):
             cred = None
         if cred is None:

@@ -47,7 +47,6 @@ def document(issuer: str) -> dict[str, Any]:
         "require_request_uri_registration": True,
         # RFC 9207 §3: the `iss` authorization-response parameter is always sent.
         "authorization_response_iss_parameter_supported": True,
-        "userinfo_signing_alg_values_supported": [],
         "acr_values_supported": ["0"],
         "claim_types_supported": ["normal"],
         "ui_locales_supported": ["en"],

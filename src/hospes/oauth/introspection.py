@@ -29,7 +29,7 @@ def _lookup(s: Any, token: str, hint: str | None) -> ActiveToken | None:
 
 def introspect(provider: Provider, authorization: str | None, form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     one = one_getter(form)
-    with provider.db.transaction() as s:
+    with provider.db.read() as s:
         # RFC 7662 §2.1: the endpoint requires authorization; public clients may not introspect.
         client = client_auth.authenticate(s, authorization, form, allow_public=False)
         token = one("token")
@@ -39,18 +39,21 @@ def introspect(provider: Provider, authorization: str | None, form: Mapping[str,
         # RFC 7662 §2.2: a token of another client is reported inactive, revealing nothing.
         if found is None or found.credential_id != client.id:
             return {"active": False}
-        return {
+        body: dict[str, Any] = {
             "active": True,
             "scope": " ".join(found.scope),
             "client_id": found.client_identifier,
             "username": found.user.email,
-            "token_type": "Bearer" if found.kind == "access_token" else "refresh_token",
             "exp": int(found.expires_at.timestamp()),
             "iat": int(found.issued_at.timestamp()),
             "sub": found.user.uuid,
             "aud": found.client_identifier,
             "iss": provider.issuer,
         }
+        if found.kind == "access_token":
+            # RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a refresh token has none.
+            body["token_type"] = "Bearer"
+        return body
 
 
 def revoke(provider: Provider, authorization: str | None, form: Mapping[str, Sequence[str]]) -> None:

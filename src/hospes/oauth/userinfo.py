@@ -36,7 +36,7 @@ class MissingToken(errors.OAuthError):
 
 
 def userinfo(provider: Provider, token: str) -> dict[str, Any]:
-    with provider.db.transaction() as s:
+    with provider.db.read() as s:
         found = find_access_token(s, token)
         if found is None:
             raise errors.InvalidToken("The access token is invalid, expired or revoked.")

@@ -155,6 +155,8 @@ class OAuthCredential(Timestamps, Base):
     # offline_access: refresh tokens only when offline_access is granted; always; never.
     refresh_token_policy: Mapped[str] = mapped_column(String(16), default="offline_access")
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
+    # Set for the single_sign_on credentials that Application Links manage.
+    applink_id: Mapped[int | None] = mapped_column(ForeignKey("app_links.id", ondelete="SET NULL"))
 
 
 class SigningKey(Base):

@@ -107,7 +107,9 @@ class Ctx:
         return (first(self.form, name) or default)[:10000]
 
     def path_int(self, name: str) -> int:
-        return int(self.request.path_params[name])
+        """An id from the path; 0 (no such row) when beyond a database integer."""
+        value = int(self.request.path_params[name])
+        return value if 0 < value < 2**31 else 0
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         return self.web.render_form(self.request, "admin/" + template, status=status, admin=self.admin,

@@ -1,0 +1,29 @@
+"""The admin area at ``/admin``: login, OpenID Connect credentials, API credentials and roles, clients,
+and the audit log. Mounted by ``hospes.app`` as ``Mount("/admin", routes=admin.routes())``."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from hospes.web.admin import apicreds, audit, auth, clients, credentials
+
+
+def routes() -> list[BaseRoute]:
+    get_post = ["GET", "POST"]
+    return [
+        Route("/", auth.dashboard),
+        Route("/login", auth.login, methods=get_post),
+        Route("/logout", auth.logout, methods=["POST"]),
+        Route("/oauth", credentials.index),
+        Route("/oauth/new", credentials.new, methods=get_post),
+        Route("/oauth/{id:int}", credentials.manage, methods=get_post),
+        Route("/oauth/{id:int}/reset", credentials.reset_secret, methods=get_post),
+        Route("/oauth/{id:int}/delete", credentials.delete, methods=get_post),
+        Route("/api", apicreds.index),
+        Route("/api/roles", apicreds.create_role, methods=["POST"]),
+        Route("/api/credentials", apicreds.create_credential, methods=["POST"]),
+        Route("/api/credentials/{id:int}/revoke", apicreds.revoke, methods=get_post),
+        Route("/clients", clients.index),
+        Route("/clients/{id:int}", clients.detail, methods=get_post),
+        Route("/audit", audit.index),
+    ]

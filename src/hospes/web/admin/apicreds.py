@@ -1,0 +1,148 @@
+"""API roles and API credentials (WHMCS "Manage API Credentials"): list, create, revoke. Full admins only.
+
+The rules are ``hospes.adminapi.credentials``' (the CLI's too). An API secret is shown once, in the answer
+to the POST that made it, and is stored only as a salted hash.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+import hospes.adminapi.commands  # noqa: F401  (registers the commands, so their names can be offered)
+from hospes.adminapi import credentials as apicreds
+from hospes.adminapi.credentials import ApiCredentialError
+from hospes.adminapi.dispatch import COMMANDS
+from hospes.store.models import Admin, ApiCredential, ApiCredentialRole, ApiRole
+from hospes.web.admin.auth import Ctx, page
+
+NOTICES = {
+    "role": "The API role was created.",
+    "revoked": "The API credential was revoked: it no longer works.",
+}
+
+
+@dataclass
+class RoleForm:
+    name: str = ""
+    description: str = ""
+    all_actions: bool = False
+    actions: list[str] = field(default_factory=list)
+    other_actions: str = ""
+
+    @classmethod
+    def from_post(cls, ctx: Ctx) -> RoleForm:
+        return cls(name=ctx.field("name"), description=ctx.field("description"),
+                   all_actions=bool(ctx.field("all_actions")), actions=[a[:64] for a in ctx.form.get("action", [])],
+                   other_actions=ctx.field("other_actions"))
+
+    def action_list(self) -> list[str]:
+        typed = [a for a in re.split(r"[\s,]+", self.other_actions) if a]
+        return list(dict.fromkeys(self.actions + typed))
+
+
+@dataclass
+class CredentialForm:
+    admin: str = ""
+    roles: list[str] = field(default_factory=list)
+    description: str = ""
+
+    @classmethod
+    def from_post(cls, ctx: Ctx) -> CredentialForm:
+        return cls(admin=ctx.field("admin"), roles=[r[:100] for r in ctx.form.get("role", [])],
+                   description=ctx.field("description"))
+
+
+def _may_use_api(admin: Admin) -> bool:
+    return not admin.permissions or apicreds.API_ACCESS in admin.permissions
+
+
+def _overview(s: Session) -> dict[str, Any]:
+    roles = list(s.scalars(select(ApiRole).order_by(ApiRole.name)))
+    role_names: dict[int, list[str]] = {}
+    for cred_id, name in s.execute(select(ApiCredentialRole.credential_id, ApiRole.name)
+                                   .join(ApiRole, ApiRole.id == ApiCredentialRole.role_id).order_by(ApiRole.name)):
+        role_names.setdefault(cred_id, []).append(name)
+    creds = [{"row": cred, "admin": username, "roles": role_names.get(cred.id, [])}
+             for cred, username in s.execute(select(ApiCredential, Admin.username)
+                                             .join(Admin, Admin.id == ApiCredential.admin_id)
+                                             .order_by(ApiCredential.id.desc()))]
+    admins = [a.username for a in s.scalars(select(Admin).where(Admin.disabled.is_(False)).order_by(Admin.username))
+              if _may_use_api(a)]
+    return {"roles": roles, "api_credentials": creds, "admins": admins, "commands": sorted(COMMANDS)}
+
+
+def _page(ctx: Ctx, *, status: int = 200, role_form: RoleForm | None = None,
+          cred_form: CredentialForm | None = None, role_error: str | None = None, cred_error: str | None = None,
+          notice: str | None = None) -> Response:
+    with ctx.db.transaction() as s:
+        data = _overview(s)
+    return ctx.render("api.html", status=status, rf=role_form or RoleForm(), cf=cred_form or CredentialForm(),
+                      role_error=role_error, cred_error=cred_error, notice=notice, **data)
+
+
+@page("api")
+def index(ctx: Ctx) -> Response:
+    return _page(ctx, notice=NOTICES.get(ctx.arg("done")))
+
+
+@page("api")
+def create_role(ctx: Ctx) -> Response:
+    form = RoleForm.from_post(ctx)
+    actions = form.action_list()
+    try:
+        if form.all_actions and actions:
+            raise ApiCredentialError("Choose either all actions or a list of actions, not both.")
+        with ctx.db.transaction() as s:
+            role_id = apicreds.create_role(s, name=form.name, actions=actions, all_actions=form.all_actions,
+                                           description=form.description)
+            ctx.audit(s, "api_role.created", f"api_role:{role_id}", name=form.name.strip(),
+                      all_actions=form.all_actions, actions=actions)
+    except ApiCredentialError as exc:
+        return _page(ctx, status=400, role_form=form, role_error=str(exc))
+    return ctx.redirect("/admin/api?done=role")
+
+
+@page("api")
+def create_credential(ctx: Ctx) -> Response:
+    form = CredentialForm.from_post(ctx)
+    try:
+        with ctx.db.transaction() as s:
+            admin = s.scalar(select(Admin).where(Admin.username == form.admin)) if form.admin else None
+            if admin is None or admin.disabled or not _may_use_api(admin):
+                raise ApiCredentialError("Choose an admin who holds the API Access permission.")
+            made = apicreds.create_credential(s, admin_username=admin.username, roles=form.roles,
+                                              description=form.description.strip())
+            ctx.audit(s, "api_credential.created", f"api_credential:{made.id}", admin=admin.username,
+                      roles=form.roles, identifier=made.identifier)
+    except ApiCredentialError as exc:
+        return _page(ctx, status=400, cred_form=form, cred_error=str(exc))
+    # Rendered from the POST itself: the secret travels in this one answer (no-store) and nowhere else.
+    return ctx.render("api_created.html", status=201, identifier=made.identifier, secret=made.secret,
+                      owner=admin.username, roles=form.roles)
+
+
+@page("api")
+def revoke(ctx: Ctx) -> Response:
+    """GET: ask first. POST: the credential stops working at once."""
+    with ctx.db.transaction() as s:
+        cred = s.get(ApiCredential, ctx.path_int("id"))
+        if cred is None:
+            return ctx.not_found("That API credential")
+        if ctx.request.method == "GET":
+            if cred.revoked_at is not None:
+                return ctx.redirect("/admin/api?done=revoked")
+            return ctx.render(
+                "confirm.html", heading="Revoke API credential", subject=cred.identifier,
+                question="Scripts using this API credential stop working at once. This cannot be undone. Continue?",
+                action=ctx.path(f"/admin/api/credentials/{cred.id}/revoke"), cancel=ctx.path("/admin/api"),
+                ok_label="Revoke", danger=True)
+        if cred.revoked_at is None:
+            apicreds.revoke_credential(s, cred.id)
+            ctx.audit(s, "api_credential.revoked", f"api_credential:{cred.id}", identifier=cred.identifier)
+    return ctx.redirect("/admin/api?done=revoked")

@@ -1,0 +1,206 @@
+"""OpenID Connect: client API credentials by hand (WHMCS "OpenID Connect" admin page, reference §7).
+
+The rules are ``hospes.oauth.credentials``' (the same the API and the CLI use); this module maps the
+form onto them. A client secret is shown once, in the answer to the POST that made it, and never stored.
+The redirect URI rows work without JavaScript: "Add Another" and "Remove" are submit buttons that send
+the form back, and the page comes back with one row more or less and everything typed kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from hospes.oauth import credentials
+from hospes.oauth import scopes as scope_table
+from hospes.oauth.credentials import CredentialError
+from hospes.store.models import OAuthCredential
+from hospes.web.admin.auth import Ctx, page
+
+# The scopes an OpenID Connect relying party asks for; others already on a credential are shown too.
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+DEFAULT_SCOPES = ("openid", "profile", "email")
+RESET_QUESTION = "The previous secret will immediately become invalid. Continue?"
+
+
+@dataclass
+class CredentialForm:
+    """What the create and manage forms hold, as typed."""
+
+    name: str = ""
+    description: str = ""
+    logo_uri: str = ""
+    redirect_uris: list[str] = field(default_factory=lambda: [""])
+    scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
+
+    @classmethod
+    def from_post(cls, ctx: Ctx) -> CredentialForm:
+        rows = [u[:credentials.MAX_URI_LENGTH + 1] for u in ctx.form.get("redirect_uri", [])]
+        return cls(name=ctx.field("name"), description=ctx.field("description"), logo_uri=ctx.field("logo_uri"),
+                   redirect_uris=rows or [""], scopes=[v[:100] for v in ctx.form.get("scope", [])])
+
+    @classmethod
+    def from_credential(cls, cred: OAuthCredential) -> CredentialForm:
+        return cls(name=cred.name, description=cred.description, logo_uri=cred.logo_uri,
+                   redirect_uris=list(cred.redirect_uris or []) or [""], scopes=scope_table.parse(cred.scope))
+
+    def edit_rows(self, op: str) -> bool:
+        """Apply "Add Another" or "Remove"; True when the form is to be shown again rather than saved."""
+        if op == "add":
+            if len(self.redirect_uris) < credentials.MAX_REDIRECT_URIS:
+                self.redirect_uris.append("")
+            return True
+        if op.startswith("remove:"):
+            index = op.removeprefix("remove:")
+            if index.isdigit() and int(index) < len(self.redirect_uris):
+                del self.redirect_uris[int(index)]
+            self.redirect_uris = self.redirect_uris or [""]
+            return True
+        return False
+
+    def uris(self) -> list[str]:
+        """The rows that hold something (empty rows are only room to type)."""
+        return [u.strip() for u in self.redirect_uris if u.strip()]
+
+    def scope(self) -> str:
+        return scope_table.join(scope_table.parse(" ".join(self.scopes)))
+
+    def scope_options(self) -> list[tuple[str, str]]:
+        names = list(OIDC_SCOPES) + [s for s in self.scopes if s not in OIDC_SCOPES]
+        return [(n, scope_table.SCOPES[n].description if n in scope_table.SCOPES else "") for n in names]
+
+
+def _snapshot(cred: OAuthCredential) -> dict[str, Any]:
+    return {"name": cred.name, "description": cred.description, "logo_uri": cred.logo_uri,
+            "redirect_uris": list(cred.redirect_uris or []), "scope": cred.scope}
+
+
+def _form_page(ctx: Ctx, form: CredentialForm, *, status: int = 200, error: str | None = None) -> Response:
+    return ctx.render("oauth_new.html", status=status, f=form, scope_options=form.scope_options(), error=error,
+                      action=ctx.path("/admin/oauth/new"))
+
+
+def _manage_page(ctx: Ctx, cred: OAuthCredential, form: CredentialForm | None = None, *, status: int = 200,
+                 secret: str | None = None, error: str | None = None, notice: str | None = None) -> Response:
+    form = form or CredentialForm.from_credential(cred)
+    return ctx.render("oauth_manage.html", status=status, cred=cred, f=form, scope_options=form.scope_options(),
+                      secret=secret, public=cred.secret_hash is None, error=error, notice=notice,
+                      action=ctx.path(f"/admin/oauth/{cred.id}"))
+
+
+def _load(s: Session, ctx: Ctx) -> OAuthCredential | None:
+    return s.get(OAuthCredential, ctx.path_int("id"))
+
+
+@page("oidc")
+def index(ctx: Ctx) -> Response:
+    with ctx.db.transaction() as s:
+        rows = credentials.list_credentials(s)
+    notice = "The credential was deleted." if ctx.arg("done") == "deleted" else None
+    return ctx.render("oauth_list.html", credentials=rows, notice=notice)
+
+
+@page("oidc")
+def new(ctx: Ctx) -> Response:
+    """The create form; "Generate Credentials" makes the credential and shows its secret once."""
+    if ctx.request.method == "GET":
+        return _form_page(ctx, CredentialForm())
+    form = CredentialForm.from_post(ctx)
+    if form.edit_rows(ctx.field("op")):
+        return _form_page(ctx, form)
+    try:
+        with ctx.db.transaction() as s:
+            made = credentials.create(
+                s, grant_type="authorization_code", scope=form.scope(), name=form.name,
+                description=form.description, logo_uri=form.logo_uri, redirect_uris=form.uris(),
+                company=ctx.settings.company_name,
+            )
+            ctx.audit(s, "oauth_credential.created", f"oauth_credential:{made.credential_id}",
+                      client_identifier=made.client_identifier, name=form.name.strip(),
+                      grant_type="authorization_code", scope=form.scope(), redirect_uris=form.uris())
+            cred = s.get(OAuthCredential, made.credential_id)
+    except CredentialError as exc:
+        return _form_page(ctx, form, status=400, error=str(exc))
+    if cred is None:  # cannot happen: made in the transaction above
+        return ctx.not_found("That credential")
+    # Rendered from the POST itself: the secret travels in this one answer (no-store) and nowhere else.
+    return _manage_page(ctx, cred, status=201, secret=made.client_secret,
+                        notice="The credential was created. Copy the Client Secret now: it is shown only once.")
+
+
+@page("oidc")
+def manage(ctx: Ctx) -> Response:
+    """The manage page: the Client ID, the fields to edit, and the ways to reset the secret or delete."""
+    if ctx.request.method == "GET":
+        with ctx.db.transaction() as s:
+            cred = _load(s, ctx)
+        if cred is None:
+            return ctx.not_found("That credential")
+        notice = "Your changes were saved." if ctx.arg("done") == "saved" else None
+        return _manage_page(ctx, cred, notice=notice)
+    form = CredentialForm.from_post(ctx)
+    try:
+        with ctx.db.transaction() as s:
+            cred = _load(s, ctx)
+            if cred is None:
+                return ctx.not_found("That credential")
+            if form.edit_rows(ctx.field("op")):
+                return _manage_page(ctx, cred, form)
+            before = _snapshot(cred)
+            credentials.update_credential(s, cred, name=form.name, description=form.description,
+                                          logo_uri=form.logo_uri, redirect_uris=form.uris(), scope=form.scope())
+            after = _snapshot(cred)
+            changed = sorted(k for k in before if before[k] != after[k])
+            if changed:
+                ctx.audit(s, "oauth_credential.updated", f"oauth_credential:{cred.id}", fields=changed)
+    except CredentialError as exc:
+        with ctx.db.transaction() as s:
+            cred = _load(s, ctx)
+        if cred is None:
+            return ctx.not_found("That credential")
+        return _manage_page(ctx, cred, form, status=400, error=str(exc))
+    return ctx.redirect(f"/admin/oauth/{cred.id}?done=saved")
+
+
+@page("oidc")
+def reset_secret(ctx: Ctx) -> Response:
+    """GET: ask first. POST: a new secret, shown once; the old one stops working at once."""
+    with ctx.db.transaction() as s:
+        cred = _load(s, ctx)
+        if cred is None:
+            return ctx.not_found("That credential")
+        if cred.secret_hash is None:
+            return _manage_page(ctx, cred, status=400,
+                                error="This is a public client: it has no secret to reset.")
+        if ctx.request.method == "GET":
+            return ctx.render("confirm.html", heading="Reset Client Secret", question=RESET_QUESTION,
+                              subject=cred.name or cred.identifier, action=ctx.path(f"/admin/oauth/{cred.id}/reset"),
+                              cancel=ctx.path(f"/admin/oauth/{cred.id}"), ok_label="OK")
+        secret = credentials.update_credential(s, cred, reset_secret=True)
+        ctx.audit(s, "oauth_credential.secret_reset", f"oauth_credential:{cred.id}",
+                  client_identifier=cred.identifier)
+    return _manage_page(ctx, cred, secret=secret,
+                        notice="The client secret was reset. Copy the new secret now: it is shown only once.")
+
+
+@page("oidc")
+def delete(ctx: Ctx) -> Response:
+    """GET: ask first. POST: the credential goes, with every token and consent issued to it."""
+    with ctx.db.transaction() as s:
+        cred = _load(s, ctx)
+        if cred is None:
+            return ctx.not_found("That credential")
+        if ctx.request.method == "GET":
+            return ctx.render(
+                "confirm.html", heading="Delete credential", subject=cred.name or cred.identifier,
+                question="Applications using this credential stop working at once, and every token and "
+                         "consent issued to it is revoked. This cannot be undone. Continue?",
+                action=ctx.path(f"/admin/oauth/{cred.id}/delete"), cancel=ctx.path(f"/admin/oauth/{cred.id}"),
+                ok_label="Delete", danger=True)
+        ctx.audit(s, "oauth_credential.deleted", f"oauth_credential:{cred.id}",
+                  client_identifier=cred.identifier, name=cred.name)
+        credentials.delete_credential(s, cred)
+    return ctx.redirect("/admin/oauth?done=deleted")
