@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit typecheck clean
+.PHONY: run test lint bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/hospes serve --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy src
 
 # The whole suite on SQLite, then again on PostgreSQL when HOSPES_TEST_DATABASE_URL names one.
@@ -27,6 +27,13 @@ test: $(STAMP) lint
 		echo "== again on PostgreSQL ($$HOSPES_TEST_DATABASE_URL)"; \
 		HOSPES_TEST_BACKEND=postgresql $(BIN)/pytest -q -n 2 -p no:cacheprovider; \
 	fi
+
+# Hospes beside oidc-provider (../shared/peers/oidc-provider); see README "Performance".
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) var

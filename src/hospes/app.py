@@ -18,7 +18,7 @@ from hospes.oauth import token
 from hospes.oauth.provider import Provider
 from hospes.sso import grant as sso_grant
 from hospes.store.db import Database
-from hospes.web import admin, adminapi, authorize, clientarea, logout, oauth_endpoints, sso
+from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, oauth_endpoints, sso
 from hospes.web.context import Web
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
@@ -58,9 +58,10 @@ def routes() -> list[BaseRoute]:
         Route("/oauth/logout", logout.end_session, methods=get_post),
         Route("/oauth/singlesignon.php", sso.redeem),
         Route("/includes/api.php", adminapi.api, methods=get_post),
-        Route("/clientarea.php", clientarea.home),
-        Route("/login", clientarea.login, methods=get_post),
-        Route("/logout", clientarea.logout, methods=["POST"]),
+        *clientarea.routes(),  # /clientarea.php, /supporttickets.php, /submitticket.php, /account/sso|users
+        *account.routes(),  # /account/applications|security|sessions|password, /password/reset
+        Route("/login", login.login, methods=get_post),
+        Route("/logout", login.logout, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Mount("/admin", routes=admin.routes()),

@@ -9,9 +9,11 @@ import ipaddress
 import os
 import secrets
 import tomllib
+from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +40,40 @@ def _parse_networks(value: str | None, variable: str) -> tuple[ipaddress.IPv4Net
     return tuple(nets)
 
 
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where outgoing mail goes (HOSPES_SMTP_URL)."""
+
+    host: str
+    port: int
+    security: str  # "none" | "starttls" | "tls"
+    username: str | None
+    password: str | None
+
+
+_SMTP_SCHEMES = {"smtp": ("none", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+
+
+def smtp_server(url: str) -> SmtpServer:
+    """Parse ``smtp://host:port``, ``smtp+starttls://user:pass@host:port`` or ``smtps://…``."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in _SMTP_SCHEMES:
+        raise ValueError("must start with smtp://, smtp+starttls:// or smtps://")
+    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("must be smtp[+starttls]://[user:password@]host[:port] and nothing more")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    security, default_port = _SMTP_SCHEMES[parts.scheme]
+    if parts.password is not None and security == "none":
+        # A password must not cross the network in the clear.
+        raise ValueError("a user name and password need smtp+starttls:// or smtps://")
+    return SmtpServer(host=parts.hostname, port=port or default_port, security=security,
+                      username=unquote(parts.username) if parts.username else None,
+                      password=unquote(parts.password) if parts.password is not None else None)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOSPES_", extra="ignore", frozen=True)
 
@@ -61,6 +97,11 @@ class Settings(BaseSettings):
     # Where SSO destinations that Hospes does not render live (cart, knowledgebase, …): an existing
     # client area that Hospes fronts. Default: the issuer itself.
     external_clientarea_url: str | None = None
+    # Outgoing mail (password reset): smtp://host:port, smtp+starttls://user:pass@host:port or
+    # smtps://user:pass@host:port. Unset: each mail is written as an .eml file into <var_dir>/outbox/.
+    smtp_url: str | None = None
+    # The From address of outgoing mail (default: noreply@ the issuer's host).
+    mail_from: str | None = None
 
     @field_validator("issuer")
     @classmethod
@@ -138,6 +179,24 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return v
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        smtp_server(v)  # raises ValueError with the reason
+        return v
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        address = parseaddr(v)[1]
+        if "@" not in address or any(c in v for c in "\r\n"):
+            raise ValueError("must be an email address, optionally with a display name")
+        return v
+
     # Derived values -------------------------------------------------------------------------
     @property
     def issuer_path(self) -> str:
@@ -164,6 +223,19 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> tuple[Any, ...]:
         return _parse_networks(self.trusted_proxies, "HOSPES_TRUSTED_PROXIES")
+
+    @property
+    def smtp(self) -> SmtpServer | None:
+        return smtp_server(self.smtp_url) if self.smtp_url else None
+
+    @property
+    def mail_sender(self) -> str:
+        if self.mail_from:
+            return self.mail_from
+        host = urlsplit(self.issuer).hostname or "localhost"
+        if host in LOOPBACK_HOSTS or host.replace(".", "").isdigit() or ":" in host:
+            host = "localhost"
+        return f"{self.company_name} <noreply@{host}>"
 
     @property
     def external_base(self) -> str:

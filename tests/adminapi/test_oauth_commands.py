@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import text as sql
 
 from hospes.oauth import pkce
 from hospes.store.models import AuditEvent, OAuthCredential, Service
@@ -144,16 +143,18 @@ def test_service_not_associated_with_valid_client(api, db, make_account, make_se
     so the test makes one with them switched off for one session."""
     acct = make_account()
     make_service(acct.client_id)
-    with db.engine.connect() as c:
-        if backend() == "postgresql":
-            c.execute(sql("SET session_replication_role = replica"))
-        else:
-            c.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        c.execute(sql("INSERT INTO services (id, client_id, product_name, domain, username, status) "
-                      "VALUES (77, 9999, 'Orphan', '', '', 'Active')"))
-        c.commit()
-        if backend() != "postgresql":
-            c.exec_driver_sql("PRAGMA foreign_keys=ON")
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        pg = backend() == "postgresql"
+        cur.execute("SET session_replication_role = replica" if pg else "PRAGMA foreign_keys=OFF")
+        cur.execute("INSERT INTO services (id, client_id, product_name, domain, username, status) "
+                    "VALUES (77, 9999, 'Orphan', '', '', 'Active')")
+        raw.commit()
+        cur.execute("SET session_replication_role = DEFAULT" if pg else "PRAGMA foreign_keys=ON")
+        raw.commit()
+    finally:
+        raw.close()
     with db.transaction() as s:
         assert s.get(Service, 77) is not None
     message = api.error("CreateOAuthCredential", {"grantType": "single_sign_on", "serviceId": "77",
@@ -184,7 +185,6 @@ BAD_REDIRECTS = [
     ["javascript:alert(1)"],
     ["https://*.example.com/cb"],
     ["https://rp.example.com/cb", "https://rp.example.com/cb"],
-    ["https://rp.example.com/cb", ""],
     ["https://rp.example.com/" + "x" * 2100],
 ]
 

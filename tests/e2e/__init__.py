@@ -12,7 +12,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from authlib.integrations.httpx_client import OAuth2Client
@@ -133,7 +133,7 @@ def verify_id_token(id_token: str, meta: dict[str, Any], client_id: str, *, nonc
     """Check the signature against the JWKS and the claims as OpenID Connect Core §3.1.3.7 says an RP must.
     Returns (header, claims)."""
     published = key_set if key_set is not None else jwks(meta)
-    decoded = jwt.decode(id_token, KeySet.import_key_set(published), algorithms=[alg])
+    decoded = jwt.decode(id_token, KeySet.import_key_set(cast(Any, published)), algorithms=[alg])
     header, claims = dict(decoded.header), dict(decoded.claims)
     assert header["alg"] == alg
     assert header["kid"] in {k["kid"] for k in published["keys"]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -122,10 +122,11 @@ def test_code_flow(server, auth_method):
     # Authlib's own bearer placement works too.
     assert oauth.get(meta["userinfo_endpoint"]).json()["sub"] == claims["sub"]
 
-    # The code is single use.
+    # The code is single use, and a replay revokes what it gave (RFC 6749 §4.1.2).
     with pytest.raises(OAuthError) as again:
         oauth.fetch_token(meta["token_endpoint"], code=flow.code, code_verifier="x" * 43)
     assert again.value.error == "invalid_grant"
+    assert_dead(meta, tok["access_token"])
 
     # Nothing secret reached the server's log.
     log = stop(server)
@@ -311,5 +312,5 @@ def test_es256_credential_gets_an_es256_id_token(server):
     assert key["kty"] == "EC" and key["crv"] == "P-256"
     # An RS256-only RP would refuse it: the alg is really ES256, not a relabelled RSA signature.
     with pytest.raises(JoseError):
-        jwt.decode(flow.token["id_token"], KeySet.import_key_set(published), algorithms=["RS256"])
+        jwt.decode(flow.token["id_token"], KeySet.import_key_set(cast(Any, published)), algorithms=["RS256"])
     assert claims["email"] == user.email

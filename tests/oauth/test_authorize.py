@@ -177,6 +177,13 @@ def test_one_registered_and_none_sent_uses_it(client, make_account, make_credent
     assert "access_token" in tok.json()
 
 
+@pytest.mark.parametrize("query", ["client_id=a%00b", "state=%ff", "scope=%c3%28"])
+def test_unparseable_requests_show_a_page(client, make_credential, query):
+    cred = make_credential()
+    r = client.get(authz_url(cred) + "&" + query)
+    assert_error_page(r)
+
+
 def test_client_id_twice_shows_a_page(client, make_credential):
     cred = make_credential()
     r = client.get(authz_url(cred) + "&client_id=" + cred.client_id)
@@ -220,6 +227,7 @@ def test_scope_twice_is_invalid_request_at_the_client(client, make_credential):
     ({"code_challenge": "x" * 43}, "invalid_request"),  # method defaults to plain (RFC 7636 §4.3)
     ({"code_challenge": "too-short", "code_challenge_method": "S256"}, "invalid_request"),
     ({"code_challenge": "x" * 42 + "=", "code_challenge_method": "S256"}, "invalid_request"),
+    ({"code_challenge": "x" * 43 + "\n", "code_challenge_method": "S256"}, "invalid_request"),
     ({"code_challenge_method": "S256"}, "invalid_request"),
     ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
     ({"request_uri": "https://rp.example.com/req.jwt"}, "request_uri_not_supported"),
@@ -235,6 +243,27 @@ def test_errors_go_back_to_the_client_with_state_and_iss(client, db, make_creden
     r = client.get(authz_url(cred, **params))
     assert_client_error(r, cred, error)
     assert code_count(db) == 0
+
+
+def test_state_twice_is_invalid_request_without_a_state(client, make_credential):
+    cred = make_credential()
+    r = client.get(authz_url(cred) + "&state=other")
+    assert_client_error(r, cred, "invalid_request", state=None)
+
+
+def test_the_request_may_be_posted(client, make_account, make_credential):
+    """OpenID Connect Core §3.1.2.1: GET and POST both."""
+    acct = make_account()
+    cred = make_credential()
+    r = client.post(AUTHZ, data={"response_type": "code", "client_id": cred.client_id,
+                                 "redirect_uri": cred.redirect_uri, "scope": "openid", "state": STATE})
+    assert is_login_page(r)
+    r = post_login(client, r, acct.email, acct.password)
+    assert is_consent_page(r)
+    assert_code(post_consent(client, r, "yes"), cred)
+    bad = client.post(AUTHZ, data={"response_type": "token", "client_id": cred.client_id,
+                                   "redirect_uri": cred.redirect_uri, "scope": "openid", "state": STATE})
+    assert_client_error(bad, cred, "unsupported_response_type")
 
 
 def test_error_without_state_carries_no_state(client, make_credential):
@@ -323,6 +352,17 @@ def test_form_post_auto_submits_code_state_and_iss(client, make_account, make_cr
     assert "'unsafe-inline'" not in csp["script-src"]
     assert "no-store" in r.headers["cache-control"]
     assert exchange(client, cred, fields["code"]).status_code == 200
+
+
+def test_form_post_escapes_the_state(client, make_credential):
+    cred = make_credential()
+    evil = '"><script>alert(1)</script>'
+    r = client.get(authz_url(cred, response_mode="form_post", prompt="none", state=evil))
+    assert r.status_code == 200
+    assert "<script>alert(1)" not in r.text
+    form = BeautifulSoup(r.text, "html.parser").find("form")
+    assert form.find("input", attrs={"name": "state"})["value"] == evil
+    assert len(BeautifulSoup(r.text, "html.parser").find_all("script")) == 1
 
 
 def test_form_post_carries_errors_too(client, make_credential):
@@ -454,6 +494,15 @@ def test_login_hint_prefills_the_email(client, make_credential):
     assert is_login_page(r)
     field = BeautifulSoup(r.text, "html.parser").find("input", attrs={"name": "username"})
     assert field["value"] == "jane@example.com"
+
+
+def test_login_hint_is_escaped(client, make_credential):
+    cred = make_credential()
+    evil = '"><script>alert(1)</script>'
+    r = client.get(authz_url(cred, login_hint=evil))
+    assert is_login_page(r)
+    assert "<script>alert(1)" not in r.text
+    assert BeautifulSoup(r.text, "html.parser").find("input", attrs={"name": "username"})["value"] == evil
 
 
 def test_not_you_ends_the_session_and_shows_the_login_form(client, make_account, make_credential):

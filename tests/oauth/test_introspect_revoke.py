@@ -115,6 +115,12 @@ def test_token_of_another_client_is_inactive(client, make_credential, issued):
     assert introspect(client, other, issued["access_token"]).json() == {"active": False}
 
 
+def test_nul_characters_are_refused_not_a_crash(client, cred):
+    for path in (INTROSPECT, REVOKE):
+        r = client.post(path, data={"token": "t", "client_id": "a\x00b", "client_secret": "x"})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+
 def test_introspection_without_token_is_invalid_request(client, cred):
     r = client.post(INTROSPECT, data={}, auth=(cred.client_id, cred.client_secret))
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"

@@ -130,6 +130,22 @@ def test_invalid_utf8_body_is_invalid_request(client, cred):
     assert_error(r, "invalid_request")
 
 
+def test_nul_characters_are_invalid_request_not_a_crash(client, cred):
+    """RFC 6749 Appendix A allows no NUL; PostgreSQL text columns cannot hold one either."""
+    for data in ({"grant_type": "authorization_code", "client_id": "a\x00b", "client_secret": "x"},
+                 {"grant_type": "authorization_code\x00", "code": "x"},
+                 {"grant_type": "authorization_code", "code": "x\x00"}):
+        r = client.post(TOKEN, data=data)
+        assert_error(r, "invalid_request")
+
+
+def test_nul_in_basic_credentials_is_invalid_client(client, cred):
+    for user in (cred.client_id + "\x00", cred.client_id + "%00"):
+        r = client.post(TOKEN, data={"grant_type": "authorization_code", "code": "x"},
+                        auth=(user, cred.client_secret))
+        assert_error(r, "invalid_client", 401)
+
+
 # -- client authentication ------------------------------------------------------------------------
 
 

@@ -46,7 +46,10 @@ def _basic(header: str) -> tuple[str, str] | None:
     if not sep:
         raise errors.InvalidClient("The Authorization header is malformed.", basic=True)
     # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-    return unquote(user.replace("+", " ")), unquote(password.replace("+", " "))
+    user, password = unquote(user.replace("+", " ")), unquote(password.replace("+", " "))
+    if "\x00" in user or "\x00" in password:  # PostgreSQL text cannot hold NUL: refuse, don't crash
+        raise errors.InvalidClient("The Authorization header is malformed.", basic=True)
+    return user, password
 
 
 def _one(form: Mapping[str, Sequence[str]], name: str) -> str | None:

@@ -47,7 +47,8 @@ def document(issuer: str) -> dict[str, Any]:
         "require_request_uri_registration": True,
         # RFC 9207 §3: the `iss` authorization-response parameter is always sent.
         "authorization_response_iss_parameter_supported": True,
-        "acr_values_supported": ["0"],
+        # "0": a session from single sign-on; "1": password; "2": password and a second factor (TOTP).
+        "acr_values_supported": ["0", "1", "2"],
         "claim_types_supported": ["normal"],
         "ui_locales_supported": ["en"],
         "frontchannel_logout_supported": False,

@@ -14,7 +14,8 @@ _CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
 
 
 def valid_challenge(challenge: str) -> bool:
-    return bool(_CHALLENGE.match(challenge))
+    # fullmatch: "$" alone would also accept a trailing newline.
+    return bool(_CHALLENGE.fullmatch(challenge))
 
 
 def s256(verifier: str) -> str:
@@ -24,6 +25,6 @@ def s256(verifier: str) -> str:
 
 def verify(verifier: str, challenge: str) -> bool:
     """RFC 7636 §4.6, compared in constant time."""
-    if not _VERIFIER.match(verifier):
+    if not _VERIFIER.fullmatch(verifier):
         return False
     return hmac.compare_digest(s256(verifier), challenge)

@@ -48,6 +48,8 @@ class ClientAccount(Timestamps, Base):
     """A hosting company's customer (WHMCS "client")."""
 
     __tablename__ = "client_accounts"
+    # Ids are public (WHMCS API, admin pages): never reuse one (SQLite would, without this).
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     company_name: Mapped[str] = mapped_column(String(255), default="")
     status: Mapped[str] = mapped_column(String(16), default="Active")  # Active | Inactive | Closed
@@ -59,6 +61,7 @@ class User(Timestamps, Base):
     """A person who logs in; may reach several client accounts."""
 
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     # OpenID Connect Core §2: `sub` is a stable, never reassigned identifier; opaque here.
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
@@ -85,6 +88,7 @@ class UserClient(Base):
 
 class Service(Timestamps, Base):
     __tablename__ = "services"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id", ondelete="CASCADE"), index=True)
     product_name: Mapped[str] = mapped_column(String(255))
@@ -96,6 +100,7 @@ class Service(Timestamps, Base):
 
 class Domain(Timestamps, Base):
     __tablename__ = "domains"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id", ondelete="CASCADE"), index=True)
     domain: Mapped[str] = mapped_column(String(255))
@@ -104,6 +109,7 @@ class Domain(Timestamps, Base):
 
 class Invoice(Timestamps, Base):
     __tablename__ = "invoices"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id", ondelete="CASCADE"), index=True)
     total: Mapped[str] = mapped_column(String(32), default="0.00")
@@ -112,6 +118,7 @@ class Invoice(Timestamps, Base):
 
 class Ticket(Timestamps, Base):
     __tablename__ = "tickets"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id", ondelete="CASCADE"), index=True)
     subject: Mapped[str] = mapped_column(String(255))
@@ -123,6 +130,7 @@ class Admin(Timestamps, Base):
     """Staff; separate from customers' users."""
 
     __tablename__ = "admins"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(255))
@@ -139,6 +147,7 @@ class OAuthCredential(Timestamps, Base):
     """An OAuth client (WHMCS "OAuth credential")."""
 
     __tablename__ = "oauth_credentials"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
     identifier: Mapped[str] = mapped_column(String(80), unique=True)
@@ -302,6 +311,7 @@ class ApiRole(Base):
     """A set of permitted API actions (WHMCS "API role")."""
 
     __tablename__ = "api_roles"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -315,6 +325,7 @@ class ApiCredential(Base):
     """An admin's API credential: identifier + secret (stored as a salted SHA-256), with roles."""
 
     __tablename__ = "api_credentials"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     identifier: Mapped[str] = mapped_column(String(64), unique=True)
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(48))
@@ -424,3 +435,46 @@ class AppLinkLog(Base):
     level: Mapped[str] = mapped_column(String(8), default="info")
     server_id: Mapped[int | None] = mapped_column(Integer)
     message: Mapped[str] = mapped_column(Text)
+
+
+# --- account security: two-factor login, password reset ----------------------------------------
+
+
+class TwoFactor(Base):
+    """A user's TOTP (RFC 6238) enrolment. The secret is encrypted at rest (accounts/twofactor.py);
+    ``confirmed_at`` is None while enrolment waits for the first code, and the login asks for a code only
+    once it is set. ``last_step`` is the last time step accepted: a code is good once (RFC 6238 §5.2)."""
+
+    __tablename__ = "two_factor"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE", name="fk_two_factor_user_id"),
+                                         primary_key=True)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class BackupCode(Base):
+    """A single-use backup code for two-factor login; only a keyed hash (HMAC-SHA256) is stored."""
+
+    __tablename__ = "two_factor_backup_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_two_factor_backup_codes_user_id"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PasswordReset(Base):
+    """A password-reset link sent by mail: single use, short-lived; only the token's digest is stored."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_password_resets_user_id"), index=True)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

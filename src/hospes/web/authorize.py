@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,13 +11,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hospes.accounts import sessions, throttle
+from hospes.accounts import sessions, throttle, twofactor
 from hospes.accounts.passwords import verify_password
 from hospes.accounts.service import find_user_by_email
 from hospes.oauth import authorize as core
 from hospes.oauth import errors
 from hospes.oauth.scopes import SCOPES
 from hospes.store.models import OAuthCredential
+from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
 
@@ -148,6 +150,8 @@ async def _interaction(web: Web, request: Request, form: Params) -> Response:
         response = _login_page(web, request, req)
         web.clear_cookie(response, SESSION_COOKIE)
         return response
+    if second_factor.FIELD in form:
+        return await _second_factor(web, request, req, form)
     if "username" in form or "password" in form:
         return await _login(web, request, req, form)
     decision = first(form, "userAuthorization")
@@ -161,26 +165,39 @@ def _end_session(web: Web, cookie: str | None) -> None:
         sessions.end(s, cookie)
 
 
+@dataclass(frozen=True)
+class LoginCheck:
+    """What a password check came to: a session (``token``), a wait (``wait`` seconds, throttled), a second
+    factor to ask for (``second_factor_user``: the password was right, two-factor login is on), or none
+    of these (wrong)."""
+
+    token: str | None = None
+    wait: int = 0
+    second_factor_user: int | None = None
+
+
 def _check_login(web: Web, email: str, password: str, ip: str, user_agent: str,
-                 old_cookie: str | None) -> tuple[str, int] | tuple[None, int]:
-    """(new session token, 0) on success; (None, seconds to wait) when throttled; (None, -1) wrong."""
+                 old_cookie: str | None) -> LoginCheck:
     checks = [(throttle.ACCOUNT, email.strip().lower()), (throttle.ADDRESS, ip)]
     p = web.provider
     with p.db.transaction() as s:
         wait = throttle.retry_after(s, checks)
         if wait:
-            return None, wait
+            return LoginCheck(wait=wait)
         user = find_user_by_email(s, email)
         ok = verify_password(password, user.password_hash if user else None)
         if not ok or user is None or user.disabled:
             throttle.record_failure(s, checks)
-            return None, -1
+            return LoginCheck()
         throttle.clear(s, throttle.ACCOUNT, email.strip().lower())
+        if twofactor.is_enrolled(s, user.id):
+            # No session yet: that waits for the code (web/account/second_factor.py).
+            return LoginCheck(second_factor_user=user.id)
         # A fresh session on every login: the old one (if any) ends (no session fixation).
         sessions.end(s, old_cookie)
-        token = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=["pwd"], acr="0", ip=ip,
-                               user_agent=user_agent)
-    return token, 0
+        token = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=["pwd"],
+                               acr=second_factor.ACR_PASSWORD, ip=ip, user_agent=user_agent)
+    return LoginCheck(token=token)
 
 
 def _continue(web: Web, req: core.AuthorizationRequest, token: str) -> tuple[core.Outcome, Any]:
@@ -198,16 +215,41 @@ async def _login(web: Web, request: Request, req: core.AuthorizationRequest, for
     if not email or not password:
         return _login_page(web, request, req, error="Enter your email address and password.", username=email,
                            status=400)
-    token, wait = await run_in_threadpool(_check_login, web, email, password, web.ip(request),
-                                          request.headers.get("user-agent", ""),
-                                          request.cookies.get(SESSION_COOKIE))
-    if token is None and wait > 0:
-        minutes = max(1, (wait + 59) // 60)
+    check = await run_in_threadpool(_check_login, web, email, password, web.ip(request),
+                                    request.headers.get("user-agent", ""), request.cookies.get(SESSION_COOKIE))
+    if check.wait > 0:
+        minutes = max(1, (check.wait + 59) // 60)
         return _login_page(web, request, req, status=429, username=email,
                            error=f"Too many failed login attempts. Please try again in {minutes} minute"
                                  f"{'s' if minutes != 1 else ''}.")
-    if token is None:
+    if check.second_factor_user is not None:
+        return _second_factor_page(web, request, req, second_factor.pending(web, request, check.second_factor_user))
+    if check.token is None:
         return _login_page(web, request, req, error=LOGIN_INCORRECT, username=email, status=401)
+    return await _logged_in(web, request, req, check.token)
+
+
+def _second_factor_page(web: Web, request: Request, req: core.AuthorizationRequest, blob: str,
+                        error: str | None = None, status: int = 200) -> Response:
+    return second_factor.page(web, request, action=web.path("/oauth/authorize.php"), blob=blob,
+                              hidden={"request_hash": web.sign("authz", req.to_dict())}, error=error,
+                              status=status, app_name=req.client_name, app_logo=req.logo_uri)
+
+
+async def _second_factor(web: Web, request: Request, req: core.AuthorizationRequest, form: Params) -> Response:
+    """The code page posted back: a right code logs in (and counts as the fresh login prompt=login and
+    max_age ask for); a wrong one shows the page again; a stale page goes back to the password."""
+    out = await second_factor.complete(web, request, form)
+    if out.expired:
+        return _login_page(web, request, req, error=second_factor.EXPIRED, status=400)
+    if out.token is None:
+        return _second_factor_page(web, request, req, second_factor.blob_of(form) or "", error=out.error,
+                                   status=out.status)
+    return await _logged_in(web, request, req, out.token)
+
+
+async def _logged_in(web: Web, request: Request, req: core.AuthorizationRequest, token: str) -> Response:
+    """A session has just started: carry on with the authorization request, bound to it."""
     try:
         out, current = await run_in_threadpool(_continue, web, req, token)
     except core.AuthorizationError as exc:

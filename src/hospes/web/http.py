@@ -25,9 +25,13 @@ class BodyTooLarge(errors.InvalidRequest):
 def parse_params(raw: str) -> Params:
     """``application/x-www-form-urlencoded`` into name -> values, blank values kept."""
     try:
-        return parse_qs(raw, keep_blank_values=True, max_num_fields=200, errors="strict")
+        parsed = parse_qs(raw, keep_blank_values=True, max_num_fields=200, errors="strict")
     except (ValueError, UnicodeDecodeError):
         raise errors.InvalidRequest("The request parameters could not be parsed.") from None
+    # RFC 6749 Appendix A: no parameter may hold NUL (and PostgreSQL text cannot store one).
+    if "\x00" in raw or any("\x00" in k or any("\x00" in v for v in vs) for k, vs in parsed.items()):
+        raise errors.InvalidRequest("The request parameters must not contain NUL characters.")
+    return parsed
 
 
 async def read_form(request: Request, *, required: bool = True) -> Params:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import sessions
-from hospes.oauth import id_token
+from hospes.oauth import errors, id_token
 from hospes.store.models import OAuthCredential, User
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
@@ -100,10 +100,11 @@ async def end_session(request: Request) -> Response:
                                     link_text="Go to the client area")
         await run_in_threadpool(_end, web, cookie)
         return _finish(web, request, info, cookie)
-    params = form if request.method == "POST" else query_params(request)
     try:
+        # A query that is not valid UTF-8 (``%ff``) is a bad request, not a server error.
+        params = form if request.method == "POST" else query_params(request)
         info = await run_in_threadpool(_resolve, web, params, cookie)
-    except LogoutError as exc:
+    except (LogoutError, errors.OAuthError) as exc:
         return web.pages.render("error.html", status=400, heading="Logout request not valid",
                                 message=str(exc), code="invalid_request")
     # With a matching id_token_hint the RP has proved the person's session; otherwise ask (§2).

@@ -25,7 +25,8 @@ def upgrade() -> None:
     sa.Column('actions', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('admin_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -55,7 +56,8 @@ def upgrade() -> None:
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['admin_id'], ['admins.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('identifier')
+    sa.UniqueConstraint('identifier'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('api_credentials', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_credentials_admin_id'), ['admin_id'], unique=False)

@@ -1,0 +1,633 @@
+"""``make bench``: Hospes beside panva's oidc-provider, same machine, same run.
+
+Each server is pinned to core 0 (``taskset``); the load generator runs on core 1. Simple
+requests are driven by ``wrk`` (installed with apt-get when missing); request chains (code
+exchange, refresh rotation, whole login flows) by ``loadgen.py``, the same code for both servers.
+Results: a table in the terminal and JSON under ``bench/results/``.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 16] [--quick] [--no-peer]
+                                  [--no-postgres] [--no-workers2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import loadgen  # noqa: E402
+
+PEER_SRC = ROOT.parent / "shared" / "peers" / "oidc-provider"
+PEER_DIR = HERE / ".peer"
+PG_ADMIN = os.environ.get("HOSPES_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIRECT = "http://127.0.0.1:9/cb"
+PASSWORD = "bench-password-123"
+CORES = os.cpu_count() or 1
+SERVER_CPU = "0"
+LOAD_CPU = "1" if CORES > 1 else "0"
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+def sh(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
+
+
+def pinned(cpus: str, cmd: list[str]) -> list[str]:
+    return (["taskset", "-c", cpus] + cmd) if shutil.which("taskset") else cmd
+
+
+# -- tools -------------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    log("wrk is missing: installing it with apt-get")
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("bench: wrk is not installed and cannot be installed here (need root and apt-get)")
+    subprocess.run(["apt-get", "update", "-qq"], check=False)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("wrk") or sys.exit("bench: wrk did not install")
+
+
+def ensure_peer() -> Path | None:
+    if not (PEER_SRC / "server.mjs").exists():
+        log(f"peer not found at {PEER_SRC}: measuring Hospes alone")
+        return None
+    if not shutil.which("node") or not shutil.which("npm"):
+        log("node/npm missing: measuring Hospes alone")
+        return None
+    PEER_DIR.mkdir(exist_ok=True)
+    for name in ("package.json", "server.mjs"):
+        shutil.copy(PEER_SRC / name, PEER_DIR / name)
+    if not (PEER_DIR / "node_modules" / "oidc-provider").exists():
+        log("installing the peer (npm install)")
+        sh(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=PEER_DIR)
+    return PEER_DIR
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        pids += [int(p) for p in out.split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+class Proc:
+    def __init__(self, cmd: list[str], env: dict[str, str], cwd: Path, name: str) -> None:
+        self.name = name
+        self.log = open(cwd / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        self.peak_rss = 0.0
+
+    def sample(self) -> None:
+        self.peak_rss = max(self.peak_rss, rss_mb(self.p.pid))
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.p.pid, signal.SIGTERM)
+            self.p.wait(15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+@contextmanager
+def sampling(proc: Proc):
+    """Sample the server's memory while a measurement runs."""
+    stop = False
+
+    async def _noop() -> None:
+        return None
+
+    import threading
+
+    def loop() -> None:
+        while not stop:
+            proc.sample()
+            time.sleep(0.25)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop = True
+        t.join()
+
+
+# -- wrk ------------------------------------------------------------------------------------------
+
+
+def wrk(url: str, args: argparse.Namespace, *, method: str = "GET", body: str = "",
+        headers: dict[str, str] | None = None, proc: Proc | None = None) -> dict[str, Any]:
+    script = ""
+    if method != "GET" or body or headers:
+        lines = [f'wrk.method = "{method}"']
+        if body:
+            lines.append(f"wrk.body = {json.dumps(body)}")
+        for k, v in (headers or {}).items():
+            lines.append(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}")
+        # Count non-2xx answers as errors.
+        lines.append("response = function(status, headers, body) if status >= 300 then "
+                     "wrk.thread:set('bad', (wrk.thread:get('bad') or 0) + 1) end end")
+        script = "\n".join(lines)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script + "\n")
+        lua = f.name
+    cmd = pinned(LOAD_CPU, [ensure_wrk(), "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+                            "-s", lua, url])
+    ctx = sampling(proc) if proc else contextmanager(lambda: (yield))()
+    with ctx:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    os.unlink(lua)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def lat(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return 0.0
+        v, unit = float(m.group(1)), m.group(2)
+        return round(v / 1000 if unit == "us" else v * 1000 if unit == "s" else v, 2)
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(x) for x in sock.groups())
+    return {"rps": round(rps, 1), "p50_ms": lat("50"), "p99_ms": lat("99"), "errors": errors}
+
+
+# -- flows (the chains) -----------------------------------------------------------------------------
+
+
+def _form_fields(html: str) -> tuple[str, dict[str, str]]:
+    action = re.search(r'<form[^>]*action="([^"]*)"', html)
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html))
+    return (action.group(1) if action else ""), {k: _unescape(v) for k, v in fields.items()}
+
+
+def _unescape(v: str) -> str:
+    return v.replace("&amp;", "&").replace("&#34;", '"').replace("&quot;", '"').replace("&#39;", "'")
+
+
+class Server:
+    """What the chains need to know about a server: its endpoints and how a person logs in."""
+
+    def __init__(self, kind: str, base: str, client_id: str, secret: str, scope: str, user: str) -> None:
+        self.kind, self.base, self.client_id, self.secret, self.scope, self.user = (
+            kind, base, client_id, secret, scope, user)
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        if kind == "peer":
+            self.auth, self.token, self.userinfo, self.introspect = "/auth", "/token", "/me", "/token/introspection"
+            self.discovery, self.jwks = "/.well-known/openid-configuration", "/jwks"
+        else:
+            self.auth, self.token, self.userinfo, self.introspect = (
+                "/oauth/authorize.php", "/oauth/token.php", "/oauth/userinfo.php", "/oauth/introspect")
+            self.discovery, self.jwks = "/.well-known/openid-configuration", "/oauth/certs.php"
+
+    def auth_target(self) -> str:
+        return self.auth + "?" + urlencode({"client_id": self.client_id, "response_type": "code", "scope": self.scope,
+                                            "redirect_uri": REDIRECT, "state": "s", "nonce": "n"})
+
+    async def login(self, b: loadgen.Browser) -> str | None:
+        """A whole interactive login from a fresh browser; returns the code."""
+        r = await b.get(self.auth_target())
+        for _ in range(12):
+            loc = r.header("location")
+            if r.status in (302, 303) and loc.startswith(REDIRECT):
+                return parse_qs(urlsplit(loc).query).get("code", [None])[0]
+            if r.status in (302, 303):
+                r = await b.get(loadgen.target_of(loc))
+                continue
+            html = r.body.decode("utf-8", "replace")
+            action, fields = _form_fields(html)
+            if not action:
+                return None
+            action = loadgen.target_of(action) if action.startswith("http") else action
+            if self.kind == "peer":
+                if 'name="login"' in html:
+                    fields.update(prompt="login", login=self.user, password=PASSWORD)
+                else:
+                    fields.update(prompt="consent")
+            else:
+                if 'name="password"' in html:
+                    fields.pop("login_declined", None)
+                    fields.update(username=self.user, password=PASSWORD)
+                else:
+                    fields.pop("logout", None)
+                    fields["userAuthorization"] = "yes"
+            r = await b.post_form(action, fields)
+        return None
+
+    async def code_again(self, b: loadgen.Browser) -> str | None:
+        """With a live session and a remembered consent: one GET gives a code."""
+        r = await b.get(self.auth_target())
+        for _ in range(4):
+            loc = r.header("location")
+            if r.status in (302, 303) and loc.startswith(REDIRECT):
+                return parse_qs(urlsplit(loc).query).get("code", [None])[0]
+            if r.status in (302, 303):
+                r = await b.get(loadgen.target_of(loc))
+                continue
+            return None
+        return None
+
+    def token_headers(self) -> dict[str, str]:
+        return {"Authorization": loadgen.basic(self.client_id, self.secret),
+                "Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def _exchange(srv: Server, conn: loadgen.Connection, code: str) -> dict[str, Any] | None:
+    body = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).encode()
+    r = await conn.request("POST", srv.token, headers=srv.token_headers(), body=body)
+    return json.loads(r.body) if r.status == 200 else None
+
+
+async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str, Any]:
+    """Code exchange, refresh rotation and whole flows, measured with loadgen."""
+    workers = args.connections
+    out: dict[str, Any] = {}
+    # 1. Each worker logs in once (its session and the consent are then remembered).
+    browsers = [loadgen.Browser(srv.host, srv.port) for _ in range(workers)]
+    first = await asyncio.gather(*(srv.login(b) for b in browsers))
+    if not all(first):
+        raise RuntimeError(f"{srv.kind}: the login flow failed")
+    # 2. Codes, minted for a few seconds (well inside the 60 s code lifetime of both servers).
+    codes: list[list[str]] = [[] for _ in range(workers)]
+    deadline = time.perf_counter() + min(args.duration, 8)
+
+    async def mint(i: int) -> None:
+        while time.perf_counter() < deadline and len(codes[i]) < args.max_codes // workers:
+            c = await srv.code_again(browsers[i])
+            if c:
+                codes[i].append(c)
+
+    await asyncio.gather(*(mint(i) for i in range(workers)))
+    conns = [loadgen.Connection(srv.host, srv.port) for _ in range(workers)]
+    refresh: list[list[str]] = [[] for _ in range(workers)]
+
+    def exchanger(i: int):
+        async def work(code: str) -> bool:
+            body = await _exchange(srv, conns[i], code)
+            if body and "refresh_token" in body:
+                refresh[i].append(body["refresh_token"])
+            return bool(body and "access_token" in body and "id_token" in body)
+        return work
+
+    with sampling(proc):
+        stats = await _per_worker(exchanger, codes)
+    out["token: code exchange"] = stats.summary()
+    # 3. Refresh rotation: each worker follows its own chains for the duration.
+
+    def rotator(i: int):
+        async def work(slot: int) -> bool:
+            rt = refresh[i][slot % len(refresh[i])]
+            body = urlencode({"grant_type": "refresh_token", "refresh_token": rt}).encode()
+            r = await conns[i].request("POST", srv.token, headers=srv.token_headers(), body=body)
+            if r.status != 200:
+                return False
+            refresh[i][slot % len(refresh[i])] = json.loads(r.body)["refresh_token"]
+            return True
+        return work
+
+    if all(refresh):
+        with sampling(proc):
+            stats = await _per_worker(rotator, [list(range(10**7)) for _ in range(workers)], args.duration)
+        out["token: refresh (rotating)"] = stats.summary()
+    # 4. Whole browserless flows: authorize, login, (consent), code, token, from a fresh browser each time.
+
+    def flow(i: int):
+        async def work(_: int) -> bool:
+            b = loadgen.Browser(srv.host, srv.port)
+            try:
+                code = await srv.login(b)
+                return bool(code and await _exchange(srv, b.conn, code))
+            finally:
+                b.conn.close()
+        return work
+
+    with sampling(proc):
+        stats = await _per_worker(flow, [list(range(10**7)) for _ in range(workers)], args.duration)
+    out["full login flow"] = stats.summary()
+    for b in browsers:
+        b.conn.close()
+    for c in conns:
+        c.close()
+    return out
+
+
+async def _per_worker(factory, items: list[list], duration: float | None = None) -> loadgen.Stats:
+    stats = loadgen.Stats()
+    stats.started = time.perf_counter()
+    deadline = stats.started + duration if duration else None
+
+    async def worker(i: int) -> None:
+        work = factory(i)
+        for item in items[i]:
+            if deadline and time.perf_counter() > deadline:
+                return
+            t = time.perf_counter()
+            try:
+                ok = await work(item)
+            except Exception:  # noqa: BLE001
+                ok = False
+            if ok:
+                stats.latencies.append(time.perf_counter() - t)
+            else:
+                stats.errors += 1
+
+    await asyncio.gather(*(worker(i) for i in range(len(items))))
+    stats.ended = time.perf_counter()
+    return stats
+
+
+def run_chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str, Any]:
+    # The generator itself runs on the load core.
+    if shutil.which("taskset"):
+        os.sched_setaffinity(0, {int(LOAD_CPU)})
+    try:
+        return asyncio.run(chains(srv, args, proc))
+    finally:
+        os.sched_setaffinity(0, set(range(CORES)))
+
+
+async def _access_token(srv: Server) -> str:
+    b = loadgen.Browser(srv.host, srv.port)
+    code = await srv.login(b)
+    if not code:
+        raise RuntimeError(f"{srv.kind}: login flow failed")
+    body = await _exchange(srv, b.conn, code)
+    b.conn.close()
+    if not body:
+        raise RuntimeError(f"{srv.kind}: code exchange failed")
+    return str(body["access_token"])
+
+
+def simple(srv: Server, args: argparse.Namespace, proc: Proc, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    token = asyncio.run(_access_token(srv))
+    res: dict[str, Any] = {}
+    res["discovery"] = wrk(srv.base + srv.discovery, args, proc=proc)
+    res["JWKS"] = wrk(srv.base + srv.jwks, args, proc=proc)
+    res["userinfo"] = wrk(srv.base + srv.userinfo, args, headers={"Authorization": f"Bearer {token}"}, proc=proc)
+    res["introspection"] = wrk(srv.base + srv.introspect, args, method="POST", body=f"token={token}",
+                               headers=srv.token_headers(), proc=proc)
+    for name, spec in (extra or {}).items():
+        res[name] = wrk(srv.base + spec["path"], args, method="POST", body=spec["body"],
+                        headers={"Content-Type": "application/x-www-form-urlencoded"}, proc=proc)
+    return res
+
+
+# -- the two servers -----------------------------------------------------------------------------------
+
+
+def measure_peer(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
+    peer_dir = ensure_peer()
+    if peer_dir is None:
+        return None
+    port = 3000
+    env = {**os.environ, "PORT": str(port), "NODE_ENV": "production"}
+    proc = Proc(pinned(SERVER_CPU, ["node", str(peer_dir / "server.mjs")]), env, workdir, "peer")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
+        srv = Server("peer", f"http://127.0.0.1:{port}", "app", "app-secret-0123456789abcdef0123456789abcdef",
+                     "openid profile email", "bench-user")
+        res = simple(srv, args, proc)
+        res.update(run_chains(srv, args, proc))
+        return {"results": res, "rss_mb": proc.peak_rss, "storage": "in memory (not durable)"}
+    finally:
+        proc.stop()
+
+
+def _hospes_env(db_url: str, port: int, workdir: Path) -> dict[str, str]:
+    return {**os.environ, "HOSPES_ISSUER": f"http://127.0.0.1:{port}", "HOSPES_DATABASE_URL": db_url,
+            "HOSPES_VAR_DIR": str(workdir / "var"), "HOSPES_AUTH_CODE_TTL": "120"}
+
+
+def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
+    out = sh([sys.executable, "-m", "hospes.cli", *args, "--json"], env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def pg_database(name: str) -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            c.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001
+        log(f"PostgreSQL not available ({type(exc).__name__}): skipping it")
+        return None
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, workers: int = 1,
+                   cpus: str = SERVER_CPU, chains_too: bool = True) -> dict[str, Any]:
+    port = 8300
+    env = _hospes_env(db_url, port, workdir)
+    sh([sys.executable, "-m", "hospes.cli", "db", "upgrade"], env=env)
+    email = f"bench-{int(time.time() * 1000)}@example.com"
+    made = _cli(env, "clients", "add", "--email", email, "--first-name", "Bench", "--last-name", "User",
+                "--password", PASSWORD)
+    cred = _cli(env, "oauth-credentials", "create", "--grant-type", "authorization_code", "--scope",
+                "openid profile email offline_access", "--name", "Bench", "--redirect-uri", REDIRECT,
+                "--refresh-tokens", "always")
+    svc = _cli(env, "services", "add", "--client-id", str(made["clientId"]), "--product", "Hosting")
+    sso = _cli(env, "oauth-credentials", "create", "--grant-type", "single_sign_on", "--scope",
+               "clientarea:sso clientarea:services", "--service-id", str(svc["serviceId"]))
+    proc = Proc(pinned(cpus, [sys.executable, "-m", "hospes.cli", "serve", "--port", str(port),
+                              "--workers", str(workers)]), env, workdir, f"hospes-{workers}")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        srv = Server("hospes", f"http://127.0.0.1:{port}", cred["clientIdentifier"], cred["clientSecret"],
+                     "openid profile email offline_access", email)
+        extra = {"token: single_sign_on": {"path": "/oauth/token.php", "body": urlencode({
+            "grant_type": "single_sign_on", "client_id": sso["clientIdentifier"],
+            "client_secret": sso["clientSecret"], "scope": "clientarea:sso clientarea:services"})}}
+        res = simple(srv, args, proc, extra)
+        if chains_too:
+            res.update(run_chains(srv, args, proc))
+        return {"results": res, "rss_mb": proc.peak_rss, "workers": workers}
+    finally:
+        proc.stop()
+
+
+def password_hash_floor() -> dict[str, float]:
+    """What one core can do when it does nothing but verify Argon2id hashes."""
+    code = ("import time; from hospes.accounts.passwords import hash_password, verify_password\n"
+            "h = hash_password('x' * 12); n = 0; t = time.perf_counter()\n"
+            "while time.perf_counter() - t < 3: verify_password('x' * 12, h); n += 1\n"
+            "print((time.perf_counter() - t) / n)")
+    secs = float(sh(pinned(SERVER_CPU, [sys.executable, "-c", code])).stdout.strip())
+    return {"ms_per_verify": round(secs * 1000, 1), "verifies_per_second": round(1 / secs, 1)}
+
+
+# -- report ----------------------------------------------------------------------------------------------
+
+ORDER = ["discovery", "JWKS", "userinfo", "introspection", "token: code exchange", "token: refresh (rotating)",
+         "token: single_sign_on", "full login flow"]
+
+
+def table(report: dict[str, Any]) -> str:
+    peer = (report.get("peer") or {}).get("results", {})
+    cols = [k for k in ("hospes-sqlite", "hospes-postgresql") if report.get(k)]
+    lines = []
+    header = f"{'operation':28}" + f"{'peer req/s':>12}" + "".join(
+        f"{c + ' req/s':>24}{'p50/p99 ms':>16}{'ratio':>8}" for c in cols)
+    lines.append(header)
+    lines.append("-" * len(header))
+    for op in ORDER:
+        p = peer.get(op)
+        row = f"{op:28}" + (f"{p['rps']:>12.0f}" if p else f"{'-':>12}")
+        for c in cols:
+            h = report[c]["results"].get(op)
+            if not h:
+                row += f"{'-':>24}{'':>16}{'':>8}"
+                continue
+            ratio = f"{h['rps'] / p['rps']:.2f}" if p and p["rps"] else "-"
+            row += f"{h['rps']:>24.0f}{h['p50_ms']:>7.2f}/{h['p99_ms']:<8.2f}{ratio:>8}"
+        lines.append(row)
+    lines.append("")
+    mem = [f"peer {report['peer']['rss_mb']} MB"] if report.get("peer") else []
+    mem += [f"{c} {report[c]['rss_mb']} MB" for c in cols]
+    lines.append("peak resident memory: " + ", ".join(mem))
+    if report.get("workers2"):
+        w = report["workers2"]
+        lines.append("two workers (SQLite, both cores; the load generator shares them): " + ", ".join(
+            f"{op} x{w['scaling'][op]:.2f}" for op in w["scaling"]))
+    hf = report["password_hash"]
+    lines.append(f"Argon2id verify alone: {hf['ms_per_verify']} ms = {hf['verifies_per_second']} logins/s per core "
+                 "(the floor for full login flows)")
+    if report.get("peer"):
+        lines.append("The peer keeps everything in memory (not durable) and issues opaque tokens; "
+                     "Hospes writes codes and tokens durably to its database.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Hospes beside oidc-provider")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--max-codes", type=int, default=20000)
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 1 s each, 4 connections, SQLite only")
+    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--no-workers2", action="store_true")
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.connections, args.max_codes = 1, 4, 200
+        args.no_postgres = args.no_workers2 = True
+    ensure_wrk()
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": CORES, "platform": platform.platform(), "python": platform.python_version(),
+                    "cpu_model": _cpu_model()},
+        "command": " ".join(["bench/run.py", *sys.argv[1:]]),
+        "duration_s": args.duration, "connections": args.connections,
+        "server_cpu": SERVER_CPU, "load_cpu": LOAD_CPU,
+    }
+    with tempfile.TemporaryDirectory(prefix="hospes-bench-") as tmp:
+        work = Path(tmp)
+        report["password_hash"] = password_hash_floor()
+        if not args.no_peer:
+            log("measuring the peer (oidc-provider)")
+            report["peer"] = measure_peer(args, work)
+        log("measuring Hospes on SQLite")
+        (work / "sqlite").mkdir()
+        report["hospes-sqlite"] = measure_hospes(args, work / "sqlite", f"sqlite:///{work}/sqlite/hospes.db")
+        if not args.no_postgres:
+            url = pg_database("hospes_bench")
+            if url:
+                log("measuring Hospes on PostgreSQL")
+                (work / "pg").mkdir()
+                report["hospes-postgresql"] = measure_hospes(args, work / "pg", url)
+        if not args.no_workers2 and CORES > 1:
+            log("measuring Hospes with --workers 2 (SQLite)")
+            (work / "w2").mkdir()
+            two = measure_hospes(args, work / "w2", f"sqlite:///{work}/w2/hospes.db", workers=2,
+                                 cpus=f"0-{CORES - 1}", chains_too=True)
+            one = report["hospes-sqlite"]["results"]
+            report["workers2"] = {"results": two["results"], "rss_mb": two["rss_mb"], "scaling": {
+                op: round(two["results"][op]["rps"] / one[op]["rps"], 2)
+                for op in ORDER if op in two["results"] and one.get(op, {}).get("rps")}}
+    text = table(report)
+    print("\n" + text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "quick.json" if args.quick else f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+    (out / name).write_text(json.dumps(report, indent=2) + "\n")
+    if not args.quick:
+        (out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    log(f"results written to {out / name}")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Changing a password: by the logged-in user (who must give the current one), or through a link sent by mail.
+
+A reset link is single-use and lives ``RESET_TTL`` seconds; only the SHA-256 digest of its token is kept.
+Asking for one never tells whether the address has an account: the page answers the same either way, the
+work done is the same (a lookup, a throttle row) and the mail is sent after the answer. Setting a new
+password through a link ends every session of the user; changing it while logged in ends all but the one
+in use. Neither touches two-factor login: the next login still asks for the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hospes.accounts import devices, sessions, throttle
+from hospes.accounts.passwords import check_strength, hash_password, verify_password
+from hospes.accounts.service import find_user_by_email
+from hospes.clock import now, utc
+from hospes.config import Settings
+from hospes.mail import Mail
+from hospes.oauth.tokens import digest, new_token
+from hospes.store.models import PasswordReset, User
+
+RESET_TTL = 1800
+# Reset mails per address asked for and per caller; over it, no mail (and the same answer as always).
+RESET_PER_EMAIL = throttle.Rule("reset-email", limit=5, window=900)
+RESET_PER_ADDRESS = throttle.Rule("reset-address", limit=20, window=900)
+LINK_REMOVED = "(The link is left out of this copy: it works only once and only from the mail.)"
+
+
+class PasswordError(ValueError):
+    """The new password, or the way it was asked for, is refused; the message is fit to show."""
+
+
+class LinkInvalid(PasswordError):
+    """The reset link is unknown, used or expired."""
+
+
+def _check_new(new: str, confirm: str) -> None:
+    if new != confirm:
+        raise PasswordError("The two new passwords do not match.")
+    if (reason := check_strength(new)) is not None:
+        raise PasswordError(reason)
+
+
+def _set(s: Session, user: User, new: str) -> None:
+    user.password_hash = hash_password(new)
+    # Links asked for before this change are for a password that is gone.
+    s.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+              .values(used_at=now()))
+    throttle.clear(s, throttle.ACCOUNT, user.email.strip().lower())
+
+
+def change(s: Session, *, user_id: int, current: str, new: str, confirm: str, keep_session_id: int) -> int:
+    """Change the password of a logged-in user; every other session of theirs ends. Returns how many did."""
+    user = s.get(User, user_id)
+    if user is None:
+        raise PasswordError("Your account was not found.")
+    checks = [(throttle.ACCOUNT, user.email.strip().lower())]
+    wait = throttle.retry_after(s, checks)
+    if wait:
+        minutes = max(1, (wait + 59) // 60)
+        raise PasswordError(f"Too many wrong passwords. Please try again in {minutes} minute"
+                            f"{'s' if minutes != 1 else ''}.")
+    if not verify_password(current, user.password_hash):
+        throttle.record_failure(s, checks)
+        raise PasswordError("Your current password is not correct.")
+    _check_new(new, confirm)
+    if verify_password(new, user.password_hash):
+        raise PasswordError("The new password must be different from the current one.")
+    _set(s, user, new)
+    return devices.end_others(s, user.id, keep_session_id)
+
+
+@dataclass(frozen=True)
+class ResetMail:
+    user_id: int
+    mail: Mail
+    # What the client area's email history keeps: the mail without its link.
+    history_body: str
+
+
+def request(s: Session, settings: Settings, email: str, ip: str) -> ResetMail | None:
+    """Make a reset link for the account with this email, if there is one (and the caller is not over the
+    limit). The caller sends the mail; whether there was one must not show in its answer."""
+    email = email.strip()[:255]
+    checks = [(RESET_PER_EMAIL, email.lower()), (RESET_PER_ADDRESS, ip)]
+    throttled = throttle.retry_after(s, checks) > 0
+    throttle.record_failure(s, checks)  # every request counts, whether or not the address is known
+    user = find_user_by_email(s, email)
+    if throttled or user is None or user.disabled:
+        return None
+    t = now()
+    # One link at a time: asking again makes the earlier links useless.
+    s.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+              .values(used_at=t))
+    token = new_token()
+    s.add(PasswordReset(token_hash=digest(token), user_id=user.id, ip_address=ip[:64], created_at=t,
+                        expires_at=t + timedelta(seconds=RESET_TTL)))
+    link = settings.url(f"/password/reset/{token}")
+    company = settings.company_name
+    minutes = RESET_TTL // 60
+
+    def body(link_text: str) -> str:
+        return (f"Hello {user.first_name or user.email},\n\n"
+                f"Someone, hopefully you, asked to reset the password of your {company} account ({user.email}).\n\n"
+                f"To choose a new password, open this link within {minutes} minutes:\n\n{link_text}\n\n"
+                "The link works once. If you did not ask for this, ignore this mail: your password stays as it "
+                f"is.\n\n{company}\n")
+
+    mail = Mail(to=user.email, subject=f"Reset your {company} password", body=body(link))
+    return ResetMail(user_id=user.id, mail=mail, history_body=body(LINK_REMOVED))
+
+
+def _find(s: Session, token: str) -> PasswordReset | None:
+    if not token or len(token) > 100:
+        return None
+    row = s.scalar(select(PasswordReset).where(PasswordReset.token_hash == digest(token)))
+    if row is None or row.used_at is not None or utc(row.expires_at) <= now():
+        return None
+    return row
+
+
+def check_link(s: Session, token: str) -> bool:
+    """Is this a reset link that still works?"""
+    return _find(s, token) is not None
+
+
+def complete(s: Session, token: str, new: str, confirm: str) -> int:
+    """Set the new password through a reset link; the link is used up and every session of the user ends.
+    Returns the user's id. A weak or mismatched password leaves the link usable."""
+    row = _find(s, token)
+    if row is None:
+        raise LinkInvalid("This password reset link has expired or has already been used.")
+    _check_new(new, confirm)
+    # Single use, atomically: of two posts of the same link only one wins.
+    claimed = s.execute(update(PasswordReset).where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None))
+                        .values(used_at=now()))
+    user = s.get(User, row.user_id)
+    if claimed.rowcount != 1 or user is None:  # type: ignore[attr-defined]
+        raise LinkInvalid("This password reset link has expired or has already been used.")
+    _set(s, user, new)
+    sessions.end_all_for_user(s, user.id)
+    return user.id

@@ -1,0 +1,27 @@
+"""The customer's account security pages (issue 5), inside the client area's layout.
+
+applications.py  /account/applications (+ .json): connected applications, "Revoke access"
+security.py      /account/security: two-factor login (enrol, backup codes, turn off)
+devices.py       /account/sessions: active sessions, "Sign out", "Sign out everywhere else"
+password.py      /account/password (change), /password/reset and /password/reset/<token> (reset by mail)
+second_factor.py the code step of a login, for the OAuth login and the client area's login
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from hospes.web.account import applications, devices, password, security
+
+
+def routes() -> list[BaseRoute]:
+    get_post = ["GET", "POST"]
+    return [
+        Route("/account/applications", applications.applications, methods=get_post),
+        Route("/account/applications.json", applications.applications_json),
+        Route("/account/security", security.security, methods=get_post),
+        Route("/account/sessions", devices.sessions_page, methods=get_post),
+        Route("/account/password", password.change_password, methods=get_post),
+        Route("/password/reset", password.reset_request, methods=get_post),
+        Route("/password/reset/{token}", password.reset_form, methods=get_post),
+    ]

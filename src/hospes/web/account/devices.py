@@ -1,0 +1,54 @@
+"""``/account/sessions``: where the user is logged in, with "Sign out" for each and "Sign out everywhere else".
+
+Only the user's own sessions can be signed out (another's id answers 404, as one that does not exist).
+Signing out the session in use is the same as logging out.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from hospes.accounts import devices
+from hospes.web.account.common import render
+from hospes.web.clientarea.gate import Ctx, date, page, parse_id
+from hospes.web.context import SESSION_COOKIE
+
+PATH = "/account/sessions"
+
+
+def _post(ctx: Ctx) -> Response:
+    user_id = ctx.current.user_id
+    if ctx.field("action") == "others":
+        with ctx.db.transaction() as s:
+            ended = devices.end_others(s, user_id, ctx.current.id)
+            ctx.audit(s, "session.ended_others", f"user:{user_id}", count=ended)
+        return ctx.redirect(PATH, ended=ended)
+    session_id = parse_id(ctx.field("session"))
+    with ctx.db.transaction() as s:
+        done = devices.end(s, user_id, session_id or 0)
+        if done:
+            ctx.audit(s, "session.ended", f"user:{user_id}", session_id=session_id)
+    if not done:
+        return ctx.not_found("That session")
+    if session_id == ctx.current.id:
+        response = ctx.web.pages.render("message.html", heading="You have logged out",
+                                        message=f"You are no longer logged in to {ctx.settings.company_name}.",
+                                        link=ctx.web.path("/clientarea.php"), link_text="Log in again")
+        ctx.web.clear_cookie(response, SESSION_COOKIE)
+        return response
+    return ctx.redirect(PATH, ended=1)
+
+
+@page
+def sessions_page(ctx: Ctx) -> Response:
+    if ctx.request.method == "POST":
+        return _post(ctx)
+    with ctx.db.read() as s:
+        found = devices.active(s, ctx.current.user_id, ctx.current.id)
+    rows = [{"id": d.id, "device": d.description, "ip": d.ip_address, "started": date(d.started, with_time=True),
+             "last_seen": date(d.last_seen, with_time=True), "current": d.current, "two_factor": d.two_factor}
+            for d in found]
+    ended = ctx.arg("ended")
+    return render(ctx, "sessions.html", "sessions", sessions=rows,
+                  ended=int(ended) if ended and ended.isdigit() and len(ended) < 6 else None,
+                  others=sum(1 for r in rows if not r["current"]))

@@ -1,0 +1,239 @@
+"""The client area's gate: the logged-in user, the client accounts they reach, the one shown, CSRF.
+
+Every client-area page is a plain function of a ``Ctx`` wrapped by ``page()``. The wrapper sends anyone
+not logged in to ``/login?next=<the page>``; resolves the client account the page is about from the
+``client`` query parameter (default: the first account the user owns), answering 404 for an account
+the user cannot reach; refuses a POST without this browser's CSRF token (403, nothing changed); and
+then runs the function in a worker thread, where it may use the database.
+
+Which account is shown travels in the URL (``?client=N``), not in a cookie, so two tabs may show two
+accounts and nothing about it outlives the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from hospes import audit
+from hospes.accounts import sessions
+from hospes.oauth import errors
+from hospes.store.models import ClientAccount, User, UserClient
+from hospes.web.context import SESSION_COOKIE, Web, web_of
+from hospes.web.http import Params, first, query_params, read_form
+
+HOME = "/clientarea.php"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A client account as one user reaches it."""
+
+    id: int
+    label: str
+    role: str  # owner | invited
+    status: str
+
+    @property
+    def owner(self) -> bool:
+        return self.role == "owner"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str
+    path: str
+
+
+# The sections every page links to, in the client area's own words.
+SECTIONS = (
+    NavItem("home", "Home", HOME),
+    NavItem("details", "My details", HOME + "?action=details"),
+    NavItem("services", "Services", HOME + "?action=services"),
+    NavItem("domains", "Domains", HOME + "?action=domains"),
+    NavItem("invoices", "Invoices", HOME + "?action=invoices"),
+    NavItem("tickets", "Support tickets", "/supporttickets.php"),
+    NavItem("submitticket", "Open a ticket", "/submitticket.php"),
+    NavItem("emails", "Email history", HOME + "?action=emails"),
+)
+# Account settings. The first four pages belong to the account-security work; the last two are
+# the owner's Single Sign-On controls (web/clientarea/controls.py).
+ACCOUNT_SECTIONS = (
+    NavItem("applications", "Connected applications", "/account/applications"),
+    NavItem("security", "Security settings", "/account/security"),
+    NavItem("sessions", "Sessions", "/account/sessions"),
+    NavItem("password", "Change password", "/account/password"),
+)
+OWNER_SECTIONS = (
+    NavItem("sso", "Single Sign-On", "/account/sso"),
+    NavItem("users", "Users and permissions", "/account/users"),
+)
+
+
+def accounts_of(s: Session, user_id: int) -> list[Account]:
+    """The client accounts linked to the user, those they own first, each in id order."""
+    rows = s.execute(select(UserClient, ClientAccount).join(ClientAccount, ClientAccount.id == UserClient.client_id)
+                     .where(UserClient.user_id == user_id)).all()
+    owner_ids = {client.owner_user_id for _, client in rows if client.owner_user_id}
+    owners = {u.id: u for u in s.scalars(select(User).where(User.id.in_(owner_ids)))} if owner_ids else {}
+    found = []
+    for link, client in rows:
+        owner = owners.get(client.owner_user_id or 0)
+        name = client.company_name or (f"{owner.first_name} {owner.last_name}".strip() if owner else "")
+        found.append(Account(client.id, f"{name or 'Client'} (#{client.id})", link.role, client.status))
+    return sorted(found, key=lambda a: (not a.owner, a.id))
+
+
+def parse_id(value: str | None) -> int | None:
+    """A positive database id from a parameter; None when absent or not one (so it matches no row)."""
+    if value is None or not value.isdigit() or len(value) > 10:
+        return None
+    n = int(value)
+    return n if 0 < n < 2**31 else None
+
+
+def date(value: datetime | None, with_time: bool = False) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+@dataclass
+class Ctx:
+    """What a client-area page gets: the request, the person, their accounts, the one shown, the form."""
+
+    request: Request
+    web: Web
+    current: sessions.CurrentSession
+    accounts: list[Account]
+    account: Account
+    form: Params
+    query: Params
+    ip: str
+
+    @property
+    def db(self) -> Any:
+        return self.web.provider.db
+
+    @property
+    def settings(self) -> Any:
+        return self.web.settings
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.current.user_id}"
+
+    def arg(self, name: str) -> str | None:
+        value = first(self.query, name)
+        return value[:500] if value is not None else None
+
+    def field(self, name: str, default: str = "") -> str:
+        return (first(self.form, name) or default)[:100_000]
+
+    def reachable(self, client_id: int) -> Account | None:
+        return next((a for a in self.accounts if a.id == client_id), None)
+
+    def href(self, path: str, **params: str | int) -> str:
+        """A client-area link that keeps the account shown (only when there is a choice to keep)."""
+        extra: dict[str, str | int] = {}
+        if len(self.accounts) > 1:
+            extra["client"] = self.account.id
+        extra.update(params)
+        if not extra:
+            return self.web.path(path)
+        return self.web.path(path) + ("&" if "?" in path else "?") + urlencode(extra)
+
+    def nav(self, items: tuple[NavItem, ...]) -> list[dict[str, str]]:
+        return [{"key": i.key, "label": i.label, "href": self.href(i.path)} for i in items]
+
+    def render(self, template: str, section: str, status: int = 200, **context: Any) -> Response:
+        account_items = ACCOUNT_SECTIONS + (OWNER_SECTIONS if self.account.owner else ())
+        return self.web.render_form(
+            self.request, "clientarea/" + template, status=status, current=self.current, accounts=self.accounts,
+            account=self.account, section=section, nav=self.nav(SECTIONS), account_nav=self.nav(account_items),
+            href=self.href, switch_action=self.web.path(HOME), **context)
+
+    def message(self, status: int, heading: str, message: str, section: str = "") -> Response:
+        return self.render("message.html", section, status=status, heading=heading, message=message)
+
+    def not_found(self, what: str = "That page") -> Response:
+        return self.message(404, "Not found", f"{what} was not found in your account.")
+
+    def owner_only(self) -> Response:
+        return self.message(403, "Only the account owner can do this",
+                            "These settings belong to the owner of the account. Ask them if something needs to "
+                            "change.")
+
+    def redirect(self, path: str, **params: str | int) -> Response:
+        return RedirectResponse(self.href(path, **params), status_code=303)
+
+    def audit(self, s: Session, action: str, target: str = "", **details: Any) -> None:
+        audit.record(s, actor=self.actor, action=action, target=target, ip=self.ip, details=details)
+
+
+Handler = Callable[[Ctx], Response]
+
+
+def _load(web: Web, cookie: str | None) -> tuple[sessions.CurrentSession | None, list[Account]]:
+    with web.provider.db.transaction() as s:
+        current = sessions.current(s, cookie)
+        return current, accounts_of(s, current.user_id) if current else []
+
+
+def login_redirect(web: Web, request: Request) -> Response:
+    """To the login page, which brings the person back here afterwards (a path on this site only)."""
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if len(wanted) > 500:
+        wanted = request.url.path
+    return RedirectResponse(web.path("/login") + "?" + urlencode({"next": wanted}), status_code=303)
+
+
+def _plain_page(web: Web, request: Request, status: int, heading: str, message: str,
+                code: str | None = None) -> Response:
+    return web.pages.render("error.html", status=status, heading=heading, message=message, code=code,
+                            hint="Go back to the client area and try again.")
+
+
+def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Make ``fn`` an endpoint for a logged-in client-area user."""
+
+    async def endpoint(request: Request) -> Response:
+        web = web_of(request)
+        try:
+            form = await read_form(request, required=False) if request.method == "POST" else {}
+            query = query_params(request)
+        except errors.OAuthError as exc:
+            return _plain_page(web, request, exc.status_code, "The request could not be read",
+                               exc.description or "The request was not valid.", exc.error)
+        current, accounts = await run_in_threadpool(_load, web, request.cookies.get(SESSION_COOKIE))
+        if current is None:
+            return login_redirect(web, request)
+        if not accounts:
+            return _plain_page(web, request, 404, "No client account",
+                               "Your login is not linked to any client account.")
+        ctx = Ctx(request=request, web=web, current=current, accounts=accounts, account=accounts[0], form=form,
+                  query=query, ip=web.ip(request))
+        wanted = first(query, "client")
+        if wanted is not None:
+            chosen = ctx.reachable(parse_id(wanted) or 0)
+            if chosen is None:
+                return ctx.not_found("That account")
+            ctx.account = chosen
+        if request.method == "POST" and not web.csrf_ok(request, first(form, "token")):
+            return ctx.message(403, "Form expired",
+                               "This form was not sent from this site, or it has expired. Nothing was changed.")
+        return await run_in_threadpool(fn, ctx)
+
+    endpoint.__name__ = fn.__name__
+    endpoint.__doc__ = fn.__doc__
+    return endpoint
