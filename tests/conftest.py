@@ -173,7 +173,7 @@ def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Ite
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "hospes.cli", "serve", "--port", str(port)], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # generous: a loaded CI machine starts a process slowly
     while True:
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:

@@ -235,7 +235,8 @@ def servers_add(
     name: Annotated[str, typer.Option()],
     module: Annotated[str, typer.Option(help="Provisioning module, e.g. webhook.")],
     hostname: Annotated[str, typer.Option()] = "",
-    config: Annotated[list[str] | None, typer.Option("--config", help="KEY=VALUE, repeatable (webhook: url, secret).")] = None,
+    config: Annotated[list[str] | None,
+                      typer.Option("--config", help="KEY=VALUE, repeatable (webhook: url, secret).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a server that a provisioning module manages."""
@@ -461,7 +462,8 @@ def keys_rotate(as_json: JsonOpt = False) -> None:
 def api_roles_create(
     name: Annotated[str, typer.Option()],
     all_actions: Annotated[bool, typer.Option("--all-actions", help="Every API action.")] = False,
-    action: Annotated[list[str] | None, typer.Option("--action", help="Repeatable, e.g. CreateOAuthCredential.")] = None,
+    action: Annotated[list[str] | None,
+                      typer.Option("--action", help="Repeatable, e.g. CreateOAuthCredential.")] = None,
     description: Annotated[str, typer.Option()] = "",
     as_json: JsonOpt = False,
 ) -> None:

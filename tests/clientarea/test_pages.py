@@ -12,6 +12,8 @@ from starlette.testclient import TestClient
 
 from hospes.accounts.service import add_client_for_user
 from hospes.config import load_settings
+from hospes.sso import tokens
+from hospes.store.models import ClientAccount, User
 from tests.clientarea import (
     add_domain,
     add_email,
@@ -224,7 +226,7 @@ def test_foreign_or_bogus_client_parameter_is_404(client, jane, filled):
             assert "Olga" not in r.text and "Secret" not in r.text
 
 
-def test_a_user_with_several_accounts_chooses_one_in_the_url(client, db, jane, make_service):
+def test_a_user_with_several_accounts_chooses_one_in_the_url(client, db, settings, jane, make_service):
     with db.transaction() as s:
         second = add_client_for_user(s, owner_user_id=jane.user_id, company="Second Shop")
     make_service(jane.client_id, "First Account Hosting")
@@ -248,6 +250,15 @@ def test_a_user_with_several_accounts_chooses_one_in_the_url(client, db, jane, m
     assert detail.status_code == 200 and "Second Account Hosting" in detail.text
     assert soup(detail.text).find("select", attrs={"name": "client"}).find("option", selected=True)["value"] == \
         str(second)
+    # Single sign-on into the second account lands on that account's page, not the default one.
+    with db.transaction() as s:
+        minted = tokens.mint(s, settings, client=s.get(ClientAccount, second), user=s.get(User, jane.user_id),
+                             destination="clientarea:services")
+    r = client.get(minted.redirect_url)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"http://127.0.0.1:8000/clientarea.php?action=services&client={second}"
+    landed = client.get(r.headers["location"])
+    assert "Second Account Hosting" in landed.text and "First Account Hosting" not in landed.text
 
 
 def test_an_invited_user_sees_the_account_but_not_the_owners_settings(client, db, jane, filled):

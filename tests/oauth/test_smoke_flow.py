@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.browserless import authorize, query_of
 from hospes.oauth import pkce
+from tests.browserless import authorize, query_of
 
 
 def test_code_flow_with_pkce_and_nonce(client, make_account, make_credential):

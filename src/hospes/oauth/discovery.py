@@ -53,7 +53,6 @@ def document(issuer: str) -> dict[str, Any]:
         "ui_locales_supported": ["en"],
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
-        "service_documentation": url("/"),
     }
 
 

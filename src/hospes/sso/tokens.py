@@ -8,8 +8,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hospes.clock import now, utc
@@ -115,4 +116,10 @@ def redeem(s: Session, settings: Settings, token: str) -> Redeemed | Refused:
                                        domain_id=row.domain_id, redirect_path=row.redirect_path)
     except destinations.DestinationError:
         return refuse(f"Unable to authenticate with Single Sign-On token for {who}")
+    # A user who reaches several accounts lands on the one the token is for: the client area names the
+    # account it shows in its URL (web/clientarea/gate.py), else it shows the first one the user owns.
+    if landing.startswith(settings.issuer + "/") and (s.scalar(
+            select(func.count()).select_from(UserClient).where(UserClient.user_id == user.id)) or 0) > 1:
+        parts = urlsplit(landing)
+        landing = urlunsplit(parts._replace(query=(parts.query + "&" if parts.query else "") + f"client={client.id}"))
     return Redeemed(user, client.id, landing)

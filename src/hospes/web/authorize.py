@@ -21,6 +21,7 @@ from hospes.store.models import OAuthCredential
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
+from hospes.web.security import csp_with_form_targets
 
 LOGIN_INCORRECT = "Login Details Incorrect. Please try again."
 
@@ -67,10 +68,15 @@ def _deliver_error(web: Web, exc: core.AuthorizationError) -> Response:
     return deliver(web, exc.redirect_uri, exc.response_mode, core.error_params(web.provider, exc))
 
 
+def _back_to_app(req: core.AuthorizationRequest) -> dict[str, str]:
+    """Headers for a page whose form may answer with a redirect to the application (security.py)."""
+    return {"Content-Security-Policy": csp_with_form_targets(req.redirect_uri)}
+
+
 def _login_page(web: Web, request: Request, req: core.AuthorizationRequest, *, error: str | None = None,
                 username: str | None = None, status: int = 200) -> Response:
     return web.render_form(
-        request, "login.html", status=status, action=web.path("/oauth/authorize.php"),
+        request, "login.html", status=status, headers=_back_to_app(req), action=web.path("/oauth/authorize.php"),
         request_hash=web.sign("authz", req.to_dict()), app_name=req.client_name, app_logo=req.logo_uri,
         error=error, username=username if username is not None else (req.login_hint or ""),
     )
@@ -80,7 +86,7 @@ def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: An
     req = out.request
     permissions = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES]
     return web.render_form(
-        request, "consent.html", action=web.path("/oauth/authorize.php"),
+        request, "consent.html", headers=_back_to_app(req), action=web.path("/oauth/authorize.php"),
         request_hash=web.sign("authz", req.to_dict()), app_name=req.client_name, app_logo=req.logo_uri,
         permissions=permissions, scopes=out.scopes, current=current,
     )
@@ -231,9 +237,11 @@ async def _login(web: Web, request: Request, req: core.AuthorizationRequest, for
 
 def _second_factor_page(web: Web, request: Request, req: core.AuthorizationRequest, blob: str,
                         error: str | None = None, status: int = 200) -> Response:
-    return second_factor.page(web, request, action=web.path("/oauth/authorize.php"), blob=blob,
-                              hidden={"request_hash": web.sign("authz", req.to_dict())}, error=error,
-                              status=status, app_name=req.client_name, app_logo=req.logo_uri)
+    response = second_factor.page(web, request, action=web.path("/oauth/authorize.php"), blob=blob,
+                                  hidden={"request_hash": web.sign("authz", req.to_dict())}, error=error,
+                                  status=status, app_name=req.client_name, app_logo=req.logo_uri)
+    response.headers.update(_back_to_app(req))
+    return response
 
 
 async def _second_factor(web: Web, request: Request, req: core.AuthorizationRequest, form: Params) -> Response:
@@ -260,7 +268,8 @@ async def _logged_in(web: Web, request: Request, req: core.AuthorizationRequest,
     return response
 
 
-def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None, yes: bool) -> tuple[core.Outcome | None, Any]:
+def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None,
+             yes: bool) -> tuple[core.Outcome | None, Any]:
     p = web.provider
     with p.db.transaction() as s:
         current = sessions.current(s, cookie)

@@ -14,6 +14,7 @@ from hospes.oauth import errors, id_token
 from hospes.store.models import OAuthCredential, User
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
+from hospes.web.security import csp_with_form_targets
 
 
 class LogoutError(Exception):
@@ -109,7 +110,10 @@ async def end_session(request: Request) -> Response:
                                 message=str(exc), code="invalid_request")
     # With a matching id_token_hint the RP has proved the person's session; otherwise ask (§2).
     if info["has_session"] and not info["hint_matches"]:
+        # The confirmation's post answers with a redirect to post_logout_redirect_uri: allow it (security.py).
+        csp = csp_with_form_targets(info["redirect"]) if info.get("redirect") else None
         return web.render_form(request, "logout.html", action=web.path("/oauth/logout"),
-                               logout_request=web.sign("logout", info), app_name=info["app_name"])
+                               logout_request=web.sign("logout", info), app_name=info["app_name"],
+                               headers={"Content-Security-Policy": csp} if csp else None)
     await run_in_threadpool(_end, web, cookie)
     return _finish(web, request, info, cookie)

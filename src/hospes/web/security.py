@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +15,20 @@ DEFAULT_CSP = (
     "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+
+
+def csp_with_form_targets(*urls: str) -> str:
+    """The default policy, letting this page's forms also end at these URLs' origins. Browsers apply
+    ``form-action`` to the redirects that follow a form post, so a page whose post answers with a redirect to
+    an application (login, consent, logout confirmation) must name that application's origin, or the browser
+    stops at the redirect and the person never gets back to the application."""
+    sources = ["'self'"]
+    for url in urls:
+        parts = urlsplit(url)
+        source = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+        if parts.scheme and source not in sources and not any(c in source for c in " ;,'\"\\"):
+            sources.append(source)
+    return DEFAULT_CSP.replace("form-action 'self'", "form-action " + " ".join(sources))
 
 
 class SecurityHeaders:

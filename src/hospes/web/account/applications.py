@@ -9,7 +9,6 @@ from starlette.responses import Response
 
 from hospes.accounts import connected_apps, sessions
 from hospes.store.models import OAuthCredential
-from hospes.web.account.common import render
 from hospes.web.clientarea.gate import Ctx, date, page, parse_id
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import NO_STORE, json_response
@@ -41,7 +40,7 @@ def applications(ctx: Ctx) -> Response:
     rows = [{"id": a.id, "name": a.name, "logo": a.logo_uri, "permissions": a.permissions,
              "first_approved": date(a.first_approved), "last_used": date(a.last_used, with_time=True)}
             for a in apps]
-    return render(ctx, "applications.html", "applications", apps=rows, revoked=revoked_name)
+    return ctx.render("account/applications.html", "applications", apps=rows, revoked=revoked_name)
 
 
 def _list(web: Web, cookie: str | None) -> list[dict[str, object]] | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hospes.accounts import devices
-from hospes.web.account.common import render
 from hospes.web.clientarea.gate import Ctx, date, page, parse_id
 from hospes.web.context import SESSION_COOKIE
 
@@ -49,6 +48,6 @@ def sessions_page(ctx: Ctx) -> Response:
              "last_seen": date(d.last_seen, with_time=True), "current": d.current, "two_factor": d.two_factor}
             for d in found]
     ended = ctx.arg("ended")
-    return render(ctx, "sessions.html", "sessions", sessions=rows,
+    return ctx.render("account/sessions.html", "sessions", sessions=rows,
                   ended=int(ended) if ended and ended.isdigit() and len(ended) < 6 else None,
                   others=sum(1 for r in rows if not r["current"]))

@@ -11,7 +11,6 @@ from starlette.responses import Response
 from hospes import audit, mail
 from hospes.accounts import reset
 from hospes.accounts.passwords import MIN_LENGTH
-from hospes.web.account.common import render
 from hospes.web.clientarea.gate import Ctx, page
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import first, read_form
@@ -26,7 +25,7 @@ LINK_GONE = "This password reset link has expired or has already been used."
 def change_password(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         changed = ctx.arg("changed")
-        return render(ctx, "password.html", "password", min_length=MIN_LENGTH,
+        return ctx.render("account/password.html", "password", min_length=MIN_LENGTH,
                       changed=int(changed) if changed and changed.isdigit() and len(changed) < 6 else None)
     error = None
     with ctx.db.transaction() as s:
@@ -40,7 +39,7 @@ def change_password(ctx: Ctx) -> Response:
         else:
             ctx.audit(s, "user.password_changed", f"user:{ctx.current.user_id}", other_sessions_ended=ended)
     if error is not None:
-        return render(ctx, "password.html", "password", min_length=MIN_LENGTH, status=400, error=error)
+        return ctx.render("account/password.html", "password", min_length=MIN_LENGTH, status=400, error=error)
     return ctx.redirect(PATH, changed=ended)
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from starlette.responses import Response
 
 from hospes.accounts import twofactor
-from hospes.web.account.common import render
 from hospes.web.account.second_factor import keys
 from hospes.web.clientarea.gate import Ctx, page
 
@@ -39,11 +38,11 @@ def _show(ctx: Ctx, status: int = 200, error: str | None = None, **extra: Any) -
         uri = twofactor.provisioning_uri(st.pending_secret, ctx.current.email, ctx.settings.company_name)
         context.update(pending=True, qr=twofactor.qr_data_uri(uri), secret=twofactor.grouped(st.pending_secret))
     context.update(extra)
-    return render(ctx, "security.html", "security", status=status, error=error, **context)
+    return ctx.render("account/security.html", "security", status=status, error=error, **context)
 
 
 def _codes_page(ctx: Ctx, codes: list[str], fresh: bool) -> Response:
-    return render(ctx, "backup_codes.html", "security", codes=codes, fresh=fresh)
+    return ctx.render("account/backup_codes.html", "security", codes=codes, fresh=fresh)
 
 
 def _post(ctx: Ctx) -> Response:

@@ -157,11 +157,14 @@ class Ctx:
         return [{"key": i.key, "label": i.label, "href": self.href(i.path)} for i in items]
 
     def render(self, template: str, section: str, status: int = 200, **context: Any) -> Response:
+        """A page in the client area's layout. ``template`` is under ``templates/clientarea/`` unless it names
+        its own folder (``"account/security.html"``); ``section`` marks the current navigation entry."""
         account_items = ACCOUNT_SECTIONS + (OWNER_SECTIONS if self.account.owner else ())
+        name = template if "/" in template else "clientarea/" + template
         return self.web.render_form(
-            self.request, "clientarea/" + template, status=status, current=self.current, accounts=self.accounts,
-            account=self.account, section=section, nav=self.nav(SECTIONS), account_nav=self.nav(account_items),
-            href=self.href, switch_action=self.web.path(HOME), **context)
+            self.request, name, status=status, current=self.current, accounts=self.accounts, account=self.account,
+            section=section, nav=self.nav(SECTIONS), account_nav=self.nav(account_items), href=self.href,
+            switch_action=self.web.path(HOME), **context)
 
     def message(self, status: int, heading: str, message: str, section: str = "") -> Response:
         return self.render("message.html", section, status=status, heading=heading, message=message)
