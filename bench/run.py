@@ -542,7 +542,7 @@ def table(report: dict[str, Any]) -> str:
                 row += f"{'-':>24}{'':>16}{'':>8}"
                 continue
             ratio = f"{h['rps'] / p['rps']:.2f}" if p and p["rps"] else "-"
-            row += f"{h['rps']:>24.0f}{h['p50_ms']:>7.2f}/{h['p99_ms']:<8.2f}{ratio:>8}"
+            row += f"{h['rps']:>24.0f} {h['p50_ms']:>8.2f}/{h['p99_ms']:<8.2f}{ratio:>7}"
         lines.append(row)
     lines.append("")
     mem = [f"peer {report['peer']['rss_mb']} MB"] if report.get("peer") else []

@@ -102,6 +102,10 @@ class KeyRing:
         self._jwks_json = json.dumps(public, separators=(",", ":")).encode()
         self._loaded_at = time.monotonic()
 
+    def is_fresh(self) -> bool:
+        """True while the cached key set needs no reload: reading it then touches no database."""
+        return time.monotonic() - self._loaded_at <= RELOAD_SECONDS
+
     def _fresh(self) -> None:
         if time.monotonic() - self._loaded_at > RELOAD_SECONDS:
             with self._lock:

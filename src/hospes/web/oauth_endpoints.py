@@ -26,7 +26,8 @@ async def discovery(request: Request) -> Response:
 
 async def jwks(request: Request) -> Response:
     keys = web_of(request).provider.keys
-    body = await run_in_threadpool(keys.jwks_json)
+    # The cached set is served straight from memory; only a due reload goes to the thread pool.
+    body = keys.jwks_json() if keys.is_fresh() else await run_in_threadpool(keys.jwks_json)
     return Response(body, media_type="application/jwk-set+json",
                     headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
 
