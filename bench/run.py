@@ -105,6 +105,28 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def _family(pid: int) -> list[int]:
+    pids = [pid]
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        pids += [int(p) for p in out.split()]
+    except OSError:
+        pass
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children (uvicorn workers)."""
+    total = 0
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (uvicorn workers), in MB."""
     total = 0
@@ -193,10 +215,13 @@ def wrk(url: str, args: argparse.Namespace, *, method: str = "GET", body: str = 
     cmd = pinned(LOAD_CPU, [ensure_wrk(), "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
                             "-s", lua, url])
     ctx = sampling(proc) if proc else contextmanager(lambda: (yield))()
+    cpu0 = cpu_seconds(proc.p.pid) if proc else 0.0
     with ctx:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(proc.p.pid) - cpu0 if proc else 0.0
     os.unlink(lua)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = re.search(r"(\d+) requests in", out)
 
     def lat(p: str) -> float:
         m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
@@ -210,7 +235,11 @@ def wrk(url: str, args: argparse.Namespace, *, method: str = "GET", body: str = 
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if sock:
         errors += sum(int(x) for x in sock.groups())
-    return {"rps": round(rps, 1), "p50_ms": lat("50"), "p99_ms": lat("99"), "errors": errors}
+    n = int(total.group(1)) if total else 0
+    # Server CPU per request: steadier than req/s when something else shares the machine.
+    cpu_us = round(cpu / n * 1e6, 1) if n and cpu else None
+    return {"rps": round(rps, 1), "p50_ms": lat("50"), "p99_ms": lat("99"), "errors": errors,
+            "cpu_us_per_request": cpu_us}
 
 
 # -- flows (the chains) -----------------------------------------------------------------------------
@@ -309,17 +338,9 @@ async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str,
     first = await asyncio.gather(*(srv.login(b) for b in browsers))
     if not all(first):
         raise RuntimeError(f"{srv.kind}: the login flow failed")
-    # 2. Codes, minted for a few seconds (well inside the 60 s code lifetime of both servers).
-    codes: list[list[str]] = [[] for _ in range(workers)]
-    deadline = time.perf_counter() + min(args.duration, 8)
-
-    async def mint(i: int) -> None:
-        while time.perf_counter() < deadline and len(codes[i]) < args.max_codes // workers:
-            c = await srv.code_again(browsers[i])
-            if c:
-                codes[i].append(c)
-
-    await asyncio.gather(*(mint(i) for i in range(workers)))
+    # 2. Code exchange, in rounds: each worker mints a small batch of codes (not timed), then the batch is
+    #    exchanged (timed). Small batches matter: the peer's in-memory store is an LRU of about 1,000
+    #    entries, so codes minted far ahead are evicted before they are used.
     conns = [loadgen.Connection(srv.host, srv.port) for _ in range(workers)]
     refresh: list[list[str]] = [[] for _ in range(workers)]
 
@@ -327,23 +348,40 @@ async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str,
         async def work(code: str) -> bool:
             body = await _exchange(srv, conns[i], code)
             if body and "refresh_token" in body:
-                refresh[i].append(body["refresh_token"])
+                # One rotation chain per worker: the newest refresh token.
+                refresh[i][:] = [body["refresh_token"]]
             return bool(body and "access_token" in body and "id_token" in body)
         return work
 
-    with sampling(proc):
-        stats = await _per_worker(exchanger, codes)
-    out["token: code exchange"] = stats.summary()
-    # 3. Refresh rotation: each worker follows its own chains for the duration.
+    total = loadgen.Stats()
+    per_round = max(1, min(16, args.max_codes // workers))
+    while total.ended - total.started < args.duration and len(total.latencies) + total.errors < args.max_codes:
+        batch: list[list[str]] = [[] for _ in range(workers)]
+
+        async def mint(i: int, batch: list[list[str]] = batch) -> None:
+            for _ in range(per_round):
+                c = await srv.code_again(browsers[i])
+                if c:
+                    batch[i].append(c)
+
+        await asyncio.gather(*(mint(i) for i in range(workers)))
+        if not any(batch):
+            raise RuntimeError(f"{srv.kind}: no codes could be minted")
+        with sampling(proc):
+            stats = await _per_worker(exchanger, batch)
+        total.latencies += stats.latencies
+        total.errors += stats.errors
+        total.ended += stats.ended - stats.started  # total.started stays 0: ended is the timed sum
+    out["token: code exchange"] = total.summary()
+    # 3. Refresh rotation: each worker follows its own chain for the duration.
 
     def rotator(i: int):
-        async def work(slot: int) -> bool:
-            rt = refresh[i][slot % len(refresh[i])]
-            body = urlencode({"grant_type": "refresh_token", "refresh_token": rt}).encode()
+        async def work(_: int) -> bool:
+            body = urlencode({"grant_type": "refresh_token", "refresh_token": refresh[i][0]}).encode()
             r = await conns[i].request("POST", srv.token, headers=srv.token_headers(), body=body)
             if r.status != 200:
                 return False
-            refresh[i][slot % len(refresh[i])] = json.loads(r.body)["refresh_token"]
+            refresh[i][0] = json.loads(r.body)["refresh_token"]
             return True
         return work
 
@@ -449,7 +487,8 @@ def measure_peer(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | No
         srv = Server("peer", f"http://127.0.0.1:{port}", "app", "app-secret-0123456789abcdef0123456789abcdef",
                      "openid profile email", "bench-user")
         res = simple(srv, args, proc)
-        res.update(run_chains(srv, args, proc))
+        if not args.no_chains:
+            res.update(run_chains(srv, args, proc))
         return {"results": res, "rss_mb": proc.peak_rss, "storage": "in memory (not durable)"}
     finally:
         proc.stop()
@@ -502,7 +541,7 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
             "grant_type": "single_sign_on", "client_id": sso["clientIdentifier"],
             "client_secret": sso["clientSecret"], "scope": "clientarea:sso clientarea:services"})}}
         res = simple(srv, args, proc, extra)
-        if chains_too:
+        if chains_too and not args.no_chains:
             res.update(run_chains(srv, args, proc))
         return {"results": res, "rss_mb": proc.peak_rss, "workers": workers}
     finally:
@@ -570,6 +609,7 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--no-workers2", action="store_true")
+    ap.add_argument("--no-chains", action="store_true", help="skip code exchange, refresh and login flows")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     if args.quick:

@@ -37,24 +37,30 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
 
 
+def hot_paths() -> dict[str, tuple[frozenset[str], oauth_endpoints.Handler]]:
+    """The endpoints relying parties call on every request, answered before the router (see oauth_endpoints)."""
+    o = oauth_endpoints
+    return {
+        # Discovery: WHMCS's path and both standard ones (CONTRACT.md).
+        "/oauth/openid-configuration.php": (o.GET, o.discovery),
+        "/.well-known/openid-configuration": (o.GET, o.discovery),
+        "/.well-known/oauth-authorization-server": (o.GET, o.discovery),
+        "/oauth/token.php": (o.GET_POST, o.token_endpoint),
+        "/oauth/token": (o.GET_POST, o.token_endpoint),
+        "/oauth/userinfo.php": (o.GET_POST, o.userinfo_endpoint),
+        "/oauth/userinfo": (o.GET_POST, o.userinfo_endpoint),
+        "/oauth/certs.php": (o.GET, o.jwks),
+        "/oauth/jwks": (o.GET, o.jwks),
+        "/oauth/revoke": (o.GET_POST, o.revocation_endpoint),
+        "/oauth/introspect": (o.GET_POST, o.introspection_endpoint),
+    }
+
+
 def routes() -> list[BaseRoute]:
     get_post = ["GET", "POST"]
-    o = oauth_endpoints
     return [
-        # Discovery: WHMCS's path and both standard ones (CONTRACT.md).
-        Route("/oauth/openid-configuration.php", o.discovery),
-        Route("/.well-known/openid-configuration", o.discovery),
-        Route("/.well-known/oauth-authorization-server", o.discovery),
         Route("/oauth/authorize.php", authorize.authorize, methods=get_post),
         Route("/oauth/authorize", authorize.authorize, methods=get_post),
-        Route("/oauth/token.php", o.token_endpoint, methods=get_post),
-        Route("/oauth/token", o.token_endpoint, methods=get_post),
-        Route("/oauth/userinfo.php", o.userinfo_endpoint, methods=get_post),
-        Route("/oauth/userinfo", o.userinfo_endpoint, methods=get_post),
-        Route("/oauth/certs.php", o.jwks),
-        Route("/oauth/jwks", o.jwks),
-        Route("/oauth/revoke", o.revocation_endpoint, methods=get_post),
-        Route("/oauth/introspect", o.introspection_endpoint, methods=get_post),
         Route("/oauth/logout", logout.end_session, methods=get_post),
         Route("/oauth/singlesignon.php", sso.redeem),
         Route("/includes/api.php", adminapi.api, methods=get_post),
@@ -85,13 +91,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await run_in_threadpool(provider.keys.ensure)
         await run_in_threadpool(provider.keys.refresh)
         yield
+        await provider.lookups.close()
         db.dispose()
 
     prefix = settings.issuer_path
     app_routes: list[BaseRoute] = [Mount(prefix, routes=routes())] if prefix else routes()
     app = Starlette(
         routes=app_routes,
-        middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies)],
+        middleware=[
+            Middleware(oauth_endpoints.HotPaths, web=web, table=hot_paths(), https=settings.secure_cookies,
+                       log_requests=settings.access_log),
+            Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log),
+        ],
         lifespan=lifespan,
     )
     app.state.web = web

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     # The From address of outgoing mail (default: noreply@ the issuer's host).
     mail_from: str | None = None
+    # One log line per request (method, path, status, time; never the query). Off by default: a
+    # reverse proxy usually keeps the access log, and a line per userinfo call costs a tenth of it.
+    access_log: bool = False
 
     @field_validator("issuer")
     @classmethod

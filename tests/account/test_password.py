@@ -8,6 +8,7 @@ import email
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
@@ -16,11 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from hospes import audit
-from hospes.accounts.passwords import verify_password
+from hospes.accounts.passwords import hash_password, verify_password
 from hospes.clock import now
 from hospes.config import ConfigError, load_settings
 from hospes.store.models import EmailMessage, LoginSession, PasswordReset, User
@@ -114,6 +116,35 @@ def test_change_password_ends_the_other_sessions_and_keeps_this_one(client, app,
     with db.read() as s:
         assert verify_password(NEW, s.get(User, acct.user_id).password_hash)
         assert [e.action for e in audit.search(s, action="user.password_changed")] == ["user.password_changed"]
+
+
+# argon2-cffi's defaults, which Hospes used before the OWASP parameters.
+OLD_HASHER = PasswordHasher(memory_cost=65536, time_cost=3, parallelism=4)
+CURRENT_PARAMS = "m=19456,t=2,p=1"
+
+
+def test_new_hashes_use_the_owasp_parameters():
+    assert f"$argon2id$v=19${CURRENT_PARAMS}$" in hash_password(NEW)
+
+
+def test_login_rehashes_a_password_stored_with_the_old_parameters(client, make_account, db):
+    acct = make_account()
+    old = OLD_HASHER.hash(acct.password)
+    with db.transaction() as s:
+        s.get(User, acct.user_id).password_hash = old
+    r = login_password(client, replace(acct, password="wrong password!"))
+    assert r.status_code == 401
+    with db.read() as s:
+        assert s.get(User, acct.user_id).password_hash == old  # only a right password rehashes
+    login(client, acct)
+    with db.read() as s:
+        stored = s.get(User, acct.user_id).password_hash
+    assert stored != old and f"${CURRENT_PARAMS}$" in stored
+    assert verify_password(acct.password, stored) and not verify_password("wrong password!", stored)
+    client.cookies.clear()
+    login(client, acct)  # and it still logs in, now without a rehash
+    with db.read() as s:
+        assert s.get(User, acct.user_id).password_hash == stored
 
 
 @pytest.mark.parametrize(("current", "new", "confirm", "message"), [

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from hospes.accounts.passwords import verify_password
 from hospes.app import create_app
 from hospes.config import load_settings
-from hospes.store.models import AdminSession, LoginFailure
+from hospes.store.models import Admin, AdminSession, LoginFailure
 from tests.admin import audit_rows, csrf_token, login, make_admin
 from tests.conftest import PASSWORD
 
@@ -52,6 +54,23 @@ def test_login_success_sets_strict_cookie_and_a_hashed_session(client, db):
     assert client.get("/admin/").status_code == 200
     events = audit_rows(db, "admin.login")
     assert len(events) == 1 and events[0].actor == "admin:alice" and events[0].ip_address == "testclient"
+
+
+def test_login_rehashes_a_password_stored_with_the_old_parameters(client, db):
+    admin_id = make_admin(db, "alice")
+    old = PasswordHasher(memory_cost=65536, time_cost=3, parallelism=4).hash(PASSWORD)  # argon2-cffi's defaults
+    with db.transaction() as s:
+        s.get(Admin, admin_id).password_hash = old
+    assert login(client, "alice", "wrong password!").status_code == 401
+    with db.read() as s:
+        assert s.get(Admin, admin_id).password_hash == old  # only a right password rehashes
+    assert login(client, "alice").status_code == 303
+    with db.read() as s:
+        stored = s.get(Admin, admin_id).password_hash
+    assert stored != old and "$m=19456,t=2,p=1$" in stored
+    assert verify_password(PASSWORD, stored) and not verify_password("wrong password!", stored)
+    client.cookies.clear()
+    assert login(client, "alice").status_code == 303
 
 
 def test_login_refuses_a_foreign_next(client, db):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from hospes.oauth import errors
 from hospes.oauth.tokens import check_secret
 from hospes.store.models import OAuthCredential
+from hospes.store.sql import Tx, json_list
 
 MAX_LEN = 512
 
@@ -59,9 +60,17 @@ def _one(form: Mapping[str, Sequence[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def authenticate(
-    s: Session, authorization: str | None, form: Mapping[str, Sequence[str]], *, allow_public: bool = True
-) -> AuthenticatedClient:
+@dataclass(frozen=True)
+class Presented:
+    """What the request presents: a client_id, maybe a secret, and the method they came by."""
+
+    client_id: str
+    secret: str | None
+    method: str  # client_secret_basic | client_secret_post | none
+    basic: bool
+
+
+def presented(authorization: str | None, form: Mapping[str, Sequence[str]]) -> Presented:
     basic = _basic(authorization) if authorization else None
     form_id = _one(form, "client_id")
     form_secret = _one(form, "client_secret")
@@ -80,19 +89,52 @@ def authenticate(
         raise errors.InvalidClient("client credentials are required", basic=basic is not None)
     if len(client_id) > MAX_LEN or (secret is not None and len(secret) > MAX_LEN):
         raise errors.InvalidClient("The client credentials are invalid", basic=basic is not None)
-    cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == client_id))
-    if method == "none":
-        if cred is None or cred.secret_hash is not None or not allow_public:
+    return Presented(client_id, secret, method, basic is not None)
+
+
+def verify(p: Presented, secret_hash: bytes | None, *, known: bool, allow_public: bool = True) -> None:
+    """Raise unless the presented credentials authenticate the client stored with ``secret_hash``."""
+    if p.method == "none":
+        if not known or secret_hash is not None or not allow_public:
             # bshaffer/WHMCS wording, kept for compatibility.
             raise errors.InvalidClient("This client is invalid or must authenticate using a client secret")
     else:
         # Checked even when the client is unknown, so timing tells nothing.
-        ok = check_secret(secret or "", cred.secret_hash if cred else None)
-        if cred is None or not ok:
-            raise errors.InvalidClient("The client credentials are invalid", basic=basic is not None)
+        ok = check_secret(p.secret or "", secret_hash if known else None)
+        if not known or not ok:
+            raise errors.InvalidClient("The client credentials are invalid", basic=p.basic)
+
+
+def authenticate(
+    s: Session, authorization: str | None, form: Mapping[str, Sequence[str]], *, allow_public: bool = True
+) -> AuthenticatedClient:
+    p = presented(authorization, form)
+    cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == p.client_id))
+    verify(p, cred.secret_hash if cred else None, known=cred is not None, allow_public=allow_public)
+    assert cred is not None
     return AuthenticatedClient(
         id=cred.id, identifier=cred.identifier, grant_type=cred.grant_type, scope=cred.scope,
         public=cred.secret_hash is None, refresh_token_policy=cred.refresh_token_policy,
         id_token_signed_response_alg=cred.id_token_signed_response_alg, service_id=cred.service_id,
         redirect_uris=tuple(cred.redirect_uris or ()),
+    )
+
+
+CLIENT_SQL = (
+    "SELECT id, identifier, secret_hash, grant_type, scope, refresh_token_policy, id_token_signed_response_alg, "
+    "service_id, redirect_uris FROM oauth_credentials WHERE identifier = %s"
+)
+
+
+def authenticate_tx(tx: Tx, p: Presented, *, allow_public: bool = True) -> AuthenticatedClient:
+    """``authenticate`` in plain SQL, for the token endpoint's write path (store/writer.py)."""
+    row = tx.one(CLIENT_SQL, p.client_id)
+    secret_hash = bytes(row[2]) if row is not None and row[2] is not None else None
+    verify(p, secret_hash, known=row is not None, allow_public=allow_public)
+    assert row is not None
+    cid, identifier, _, grant_type, scope, policy, alg, service_id, redirect_uris = row
+    return AuthenticatedClient(
+        id=cid, identifier=identifier, grant_type=grant_type, scope=scope, public=secret_hash is None,
+        refresh_token_policy=policy, id_token_signed_response_alg=alg, service_id=service_id,
+        redirect_uris=tuple(json_list(redirect_uris)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from hospes.oauth.keys import SUPPORTED_ALGS
@@ -56,5 +57,6 @@ def document(issuer: str) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=8)
 def document_json(issuer: str) -> bytes:
     return json.dumps(document(issuer), separators=(",", ":")).encode()

@@ -11,6 +11,7 @@ from hospes.oauth.access import ActiveToken, find_access_token, find_refresh_tok
 from hospes.oauth.issuance import revoke_grant
 from hospes.oauth.provider import Provider
 from hospes.oauth.token import one_getter
+from hospes.oauth.tokens import digest
 from hospes.store.models import AccessToken
 
 HINTS = ("access_token", "refresh_token")
@@ -27,33 +28,40 @@ def _lookup(s: Any, token: str, hint: str | None) -> ActiveToken | None:
     return None
 
 
-def introspect(provider: Provider, authorization: str | None, form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+async def introspect(provider: Provider, authorization: str | None,
+                     form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     one = one_getter(form)
-    with provider.db.read() as s:
-        # RFC 7662 §2.1: the endpoint requires authorization; public clients may not introspect.
-        client = client_auth.authenticate(s, authorization, form, allow_public=False)
-        token = one("token")
-        if not token:
-            raise errors.InvalidRequest("The token parameter is required.")
-        found = _lookup(s, token, one("token_type_hint"))
-        # RFC 7662 §2.2: a token of another client is reported inactive, revealing nothing.
-        if found is None or found.credential_id != client.id:
-            return {"active": False}
-        body: dict[str, Any] = {
-            "active": True,
-            "scope": " ".join(found.scope),
-            "client_id": found.client_identifier,
-            "username": found.user.email,
-            "exp": int(found.expires_at.timestamp()),
-            "iat": int(found.issued_at.timestamp()),
-            "sub": found.user.uuid,
-            "aud": found.client_identifier,
-            "iss": provider.issuer,
-        }
-        if found.kind == "access_token":
-            # RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a refresh token has none.
-            body["token_type"] = "Bearer"
-        return body
+    # RFC 7662 §2.1: the endpoint requires authorization; public clients may not introspect.
+    presented = client_auth.presented(authorization, form)
+    token = one("token") or ""
+    hint = one("token_type_hint")
+    # One query: the client, and the token when it is live and this client's.
+    row = await provider.lookups.introspection(
+        presented.client_id, digest(token) if len(token) <= 512 else b"", now())
+    client_auth.verify(presented, row.secret_hash if row else None, known=row is not None, allow_public=False)
+    assert row is not None
+    if not token:
+        raise errors.InvalidRequest("The token parameter is required.")
+    # RFC 7662 §2.2: a token that is unknown, expired, revoked or another client's is just inactive.
+    if not row.tokens:
+        return {"active": False}
+    # RFC 7662 §2.1: the hint only says which kind to look at first.
+    found = sorted(row.tokens, key=lambda t: t.kind != (hint or "access_token"))[0]
+    body: dict[str, Any] = {
+        "active": True,
+        "scope": found.scope,
+        "client_id": row.identifier,
+        "username": found.username,
+        "exp": found.expires_at,
+        "iat": found.issued_at,
+        "sub": found.sub,
+        "aud": row.identifier,
+        "iss": provider.issuer,
+    }
+    if found.kind == "access_token":
+        # RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a refresh token has none.
+        body["token_type"] = "Bearer"
+    return body
 
 
 def revoke(provider: Provider, authorization: str | None, form: Mapping[str, Sequence[str]]) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -14,7 +14,8 @@ from hospes.oauth import id_token
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest, new_token
-from hospes.store.models import AccessToken, Grant, RefreshToken, User
+from hospes.store.models import AccessToken, Grant, RefreshToken
+from hospes.store.sql import Tx, aware
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,24 @@ def wants_refresh(client: AuthenticatedClient, scope: list[str]) -> bool:
     return policy == "always" or (policy == "offline_access" and "offline_access" in scope)
 
 
-def profile_claims(user: User, scope: list[str]) -> dict[str, Any]:
+class Profile(Protocol):
+    """What the profile and email claims come from: a User, or the userinfo lookup's row."""
+
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def last_name(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def email_verified(self) -> bool: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+
+
+def profile_claims(user: Profile, scope: list[str]) -> dict[str, Any]:
     """OpenID Connect Core §5.4: claims by scope."""
     claims: dict[str, Any] = {}
     if "profile" in scope:
@@ -46,16 +64,71 @@ def profile_claims(user: User, scope: list[str]) -> dict[str, Any]:
     return claims
 
 
-def issue_tokens(
-    provider: Provider, s: Session, *, client: AuthenticatedClient, grant_id: int, user: User,
+def revoke_grant(s: Session, grant_id: int) -> None:
+    """Revoke a grant and every token issued under it (RFC 6749 §4.1.2, RFC 9700 §4.14.2)."""
+    t = now()
+    s.execute(update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None)).values(revoked_at=t))
+    s.execute(update(AccessToken).where(AccessToken.grant_id == grant_id, AccessToken.revoked_at.is_(None))
+              .values(revoked_at=t))
+    s.execute(update(RefreshToken).where(RefreshToken.grant_id == grant_id, RefreshToken.revoked_at.is_(None))
+              .values(revoked_at=t))
+
+
+# -- the same, in plain SQL, for the token endpoint's write path (store/writer.py) ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The user a token is issued to, as the token endpoint reads it."""
+
+    id: int
+    uuid: str
+    email: str
+    email_verified: bool
+    first_name: str
+    last_name: str
+    locale: str
+    updated_at: datetime | None
+
+
+def active_person(tx: Tx, user_id: int) -> Person | None:
+    """The user, unless missing or disabled."""
+    row = tx.one("SELECT id, uuid, email, email_verified, first_name, last_name, locale, updated_at, disabled "
+                 "FROM users WHERE id = %s", user_id)
+    if row is None or row[8]:
+        return None
+    return Person(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6], aware(row[7]))
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a grant wrote; the ID token is signed once the write is committed (``respond``)."""
+
+    body: dict[str, Any]
+    client: AuthenticatedClient
+    user: Person
+    scope: list[str]
+    auth: Authentication
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A refusal whose writes must still be committed (a replayed code revokes its grant, RFC 6749 §4.1.2)."""
+
+    error: Exception
+
+
+def issue_tokens_tx(
+    settings: Any, tx: Tx, *, client: AuthenticatedClient, grant_id: int, user: Person,
     scope: list[str], auth: Authentication, refresh: bool, refresh_scope: list[str] | None = None,
-) -> dict[str, Any]:
-    settings = provider.settings
+) -> Issued:
     t = now()
     access = new_token()
     scope_str = " ".join(scope)
-    s.add(AccessToken(token_hash=digest(access), grant_id=grant_id, credential_id=client.id, user_id=user.id,
-                      scope=scope_str, issued_at=t, expires_at=t + timedelta(seconds=settings.access_token_ttl)))
+    tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, issued_at, "
+               "expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+               digest(access), grant_id, client.id, user.id, scope_str, tx.ts(t),
+               tx.ts(t + timedelta(seconds=settings.access_token_ttl)))
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",
@@ -65,25 +138,31 @@ def issue_tokens(
     if refresh:
         rt = new_token()
         # RFC 6749 §6: a rotated refresh token keeps the scope of the one it replaces.
-        s.add(RefreshToken(token_hash=digest(rt), grant_id=grant_id, credential_id=client.id, user_id=user.id,
-                           scope=" ".join(refresh_scope) if refresh_scope else scope_str,
-                           auth_time=auth.auth_time, acr=auth.acr, amr=list(auth.amr),
-                           issued_at=t, expires_at=t + timedelta(seconds=settings.refresh_token_ttl)))
+        tx.execute("INSERT INTO refresh_tokens (token_hash, grant_id, credential_id, user_id, scope, auth_time, acr, "
+                   "amr, issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                   digest(rt), grant_id, client.id, user.id, " ".join(refresh_scope) if refresh_scope else scope_str,
+                   auth.auth_time, auth.acr, tx.json(list(auth.amr)), tx.ts(t),
+                   tx.ts(t + timedelta(seconds=settings.refresh_token_ttl)))
         body["refresh_token"] = rt
-    if "openid" in scope:
+    return Issued(body, client, user, scope, auth)
+
+
+def respond(provider: Provider, issued: Issued) -> dict[str, Any]:
+    """The token response (RFC 6749 §5.1), with the ID token when openid was granted (OIDC Core §3.1.3.3)."""
+    body = issued.body
+    if "openid" in issued.scope:
+        auth = issued.auth
         body["id_token"] = id_token.issue(
-            provider, client_id=client.identifier, sub=user.uuid, auth_time=auth.auth_time,
-            alg=client.id_token_signed_response_alg, nonce=auth.nonce, access_token=access,
-            acr=auth.acr, amr=auth.amr, sid=auth.sid, extra=profile_claims(user, scope),
+            provider, client_id=issued.client.identifier, sub=issued.user.uuid, auth_time=auth.auth_time,
+            alg=issued.client.id_token_signed_response_alg, nonce=auth.nonce, access_token=body["access_token"],
+            acr=auth.acr, amr=auth.amr, sid=auth.sid, extra=profile_claims(issued.user, issued.scope),
         )
     return body
 
 
-def revoke_grant(s: Session, grant_id: int) -> None:
-    """Revoke a grant and every token issued under it (RFC 6749 §4.1.2, RFC 9700 §4.14.2)."""
-    t = now()
-    s.execute(update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None)).values(revoked_at=t))
-    s.execute(update(AccessToken).where(AccessToken.grant_id == grant_id, AccessToken.revoked_at.is_(None))
-              .values(revoked_at=t))
-    s.execute(update(RefreshToken).where(RefreshToken.grant_id == grant_id, RefreshToken.revoked_at.is_(None))
-              .values(revoked_at=t))
+def revoke_grant_tx(tx: Tx, grant_id: int) -> None:
+    """``revoke_grant`` in plain SQL."""
+    t = tx.ts(now())
+    tx.execute("UPDATE grants SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL", t, grant_id)
+    tx.execute("UPDATE access_tokens SET revoked_at = %s WHERE grant_id = %s AND revoked_at IS NULL", t, grant_id)
+    tx.execute("UPDATE refresh_tokens SET revoked_at = %s WHERE grant_id = %s AND revoked_at IS NULL", t, grant_id)

@@ -112,8 +112,16 @@ class KeyRing:
                 if time.monotonic() - self._loaded_at > RELOAD_SECONDS:
                     self._load()
 
-    def signing_key(self, alg: str = DEFAULT_ALG) -> Key:
+    def refresh_if_stale(self) -> None:
+        """Reload the keys when the cache is due. Call it before a write transaction, not inside one:
+        a reload there would need a second pooled connection while holding the first."""
         self._fresh()
+
+    def signing_key(self, alg: str = DEFAULT_ALG) -> Key:
+        # Signing happens inside the token transaction: it uses the cache (see refresh_if_stale),
+        # touching the database only on first use.
+        if not self._loaded_at:
+            self._fresh()
         try:
             return self._active[alg]
         except KeyError:

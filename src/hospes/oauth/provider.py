@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from hospes.config import Settings
 from hospes.oauth.keys import KeyRing
 from hospes.store.db import Database
+from hospes.store.lookups import Lookups
 
 
 @dataclass
@@ -14,11 +15,13 @@ class Provider:
     settings: Settings
     db: Database
     keys: KeyRing = field(init=False)
+    lookups: Lookups = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
         # A retired key must outlive every token it signed: ID tokens, and the id_token_hint
         # an RP may present at logout for as long as the session it names lasts.
+        self.lookups = Lookups(self.db.engine)
         self.keys = KeyRing(self.db, retire_after=max(s.id_token_ttl, s.session_ttl))
 
     @property

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hospes.clock import now
 from hospes.oauth import errors
-from hospes.oauth.access import find_access_token
 from hospes.oauth.issuance import profile_claims
 from hospes.oauth.provider import Provider
+from hospes.oauth.tokens import digest
 
 
 def extract_token(authorization: str | None, form_token: list[str], query_token: list[str]) -> str:
@@ -35,13 +36,12 @@ class MissingToken(errors.OAuthError):
     status_code = 401
 
 
-def userinfo(provider: Provider, token: str) -> dict[str, Any]:
-    with provider.db.read() as s:
-        found = find_access_token(s, token)
-        if found is None:
-            raise errors.InvalidToken("The access token is invalid, expired or revoked.")
-        if "openid" not in found.scope:
-            raise errors.InsufficientScope("The access token was not issued for OpenID Connect (scope openid).")
-        claims: dict[str, Any] = {"sub": found.user.uuid}
-        claims.update(profile_claims(found.user, found.scope))
-        return claims
+async def userinfo(provider: Provider, token: str) -> dict[str, Any]:
+    found = await provider.lookups.userinfo(digest(token), now()) if 0 < len(token) <= 512 else None
+    if found is None:
+        raise errors.InvalidToken("The access token is invalid, expired or revoked.")
+    if "openid" not in found.scope:
+        raise errors.InsufficientScope("The access token was not issued for OpenID Connect (scope openid).")
+    claims: dict[str, Any] = {"sub": found.sub}
+    claims.update(profile_claims(found, found.scope))
+    return claims

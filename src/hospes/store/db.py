@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.store.writer import Writer
 
 
 def make_engine(url: str) -> Engine:
@@ -50,12 +55,57 @@ def _sqlite_begin_immediate(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class WriterGate:
+    """SQLite has one writer at a time. Left to its busy handler, waiting writers sleep in growing
+    steps (up to 100 ms each), and a thread pool larger than the connection pool can leave the
+    lock holder waiting for a connection. Writers queue here instead, before taking a connection:
+    a lock within the process, and an flock on a file beside the database across worker processes.
+    Either wakes the next writer the moment the current one commits."""
+
+    def __init__(self, lock_path: str | None) -> None:
+        self._lock = threading.RLock()
+        self._depth = threading.local()
+        self._path = lock_path
+        self._fd: int | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            depth = getattr(self._depth, "n", 0)
+            self._depth.n = depth + 1
+            try:
+                if depth == 0 and self._path is not None:
+                    if self._fd is None:
+                        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(self._fd, fcntl.LOCK_UN)
+                else:
+                    yield
+            finally:
+                self._depth.n = depth
+
+
+@contextmanager
+def _no_gate() -> Iterator[None]:
+    yield
+
+
 class Database:
     """Owns the engine; hands out short transactions."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self._gate: Callable[[], AbstractContextManager[None]] = _no_gate
+        if self.engine.dialect.name == "sqlite":
+            path = self.engine.url.database
+            memory = not path or path == ":memory:" or path.startswith("file:")
+            self._gate = WriterGate(None if memory else f"{path}.writer-lock")
+        # The token endpoint's writes (group commit on SQLite); see store/writer.py.
+        self.writer = Writer(self.engine, self._gate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.engine.execution_options(hospes_read_only=True),
                                            expire_on_commit=False)
@@ -63,7 +113,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed on success, rolled back on any error."""
-        with self._sessions() as session, session.begin():
+        with self._gate(), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
@@ -82,4 +132,5 @@ class Database:
             return False
 
     def dispose(self) -> None:
+        self.writer.close()
         self.engine.dispose()

@@ -12,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import sessions, throttle, twofactor
-from hospes.accounts.passwords import verify_password
+from hospes.accounts.passwords import rehashed, verify_password
 from hospes.accounts.service import find_user_by_email
 from hospes.oauth import authorize as core
 from hospes.oauth import errors
 from hospes.oauth.scopes import SCOPES
-from hospes.store.models import OAuthCredential
+from hospes.store.models import OAuthCredential, User
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
@@ -186,16 +186,32 @@ def _check_login(web: Web, email: str, password: str, ip: str, user_agent: str,
                  old_cookie: str | None) -> LoginCheck:
     checks = [(throttle.ACCOUNT, email.strip().lower()), (throttle.ADDRESS, ip)]
     p = web.provider
-    with p.db.transaction() as s:
+    with p.db.read() as s:
         wait = throttle.retry_after(s, checks)
         if wait:
             return LoginCheck(wait=wait)
         user = find_user_by_email(s, email)
-        ok = verify_password(password, user.password_hash if user else None)
-        if not ok or user is None or user.disabled:
+        user_id, stored = (user.id, user.password_hash) if user else (None, None)
+    # The hash is checked outside any write transaction: on SQLite that would hold the database's
+    # write lock for the length of an Argon2 run, stalling every token request meanwhile.
+    ok = verify_password(password, stored)
+    new_hash = rehashed(password, stored) if ok and stored else None
+    with p.db.transaction() as s:
+        if not ok or user_id is None:
+            throttle.record_failure(s, checks)
+            return LoginCheck()
+        # Failures recorded by concurrent attempts count too: a right password is only accepted
+        # while the throttle still allows this attempt, so parallel guessing gains nothing.
+        wait = throttle.retry_after(s, checks)
+        if wait:
+            return LoginCheck(wait=wait)
+        user = s.get(User, user_id)
+        if user is None or user.disabled:
             throttle.record_failure(s, checks)
             return LoginCheck()
         throttle.clear(s, throttle.ACCOUNT, email.strip().lower())
+        if new_hash is not None and user.password_hash == stored:
+            user.password_hash = new_hash  # made with older Argon2 parameters: upgraded now
         if twofactor.is_enrolled(s, user.id):
             # No session yet: that waits for the code (web/account/second_factor.py).
             return LoginCheck(second_factor_user=user.id)

@@ -38,7 +38,6 @@ async def read_form(request: Request, *, required: bool = True) -> Params:
     """The body of a form post, at most MAX_BODY bytes (RFC 6749 §3.2: urlencoded only)."""
     if request.method != "POST":
         return {}
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_BODY:
         raise BodyTooLarge("The request body is too large.")
@@ -47,9 +46,14 @@ async def read_form(request: Request, *, required: bool = True) -> Params:
         body += chunk
         if len(body) > MAX_BODY:
             raise BodyTooLarge("The request body is too large.")
+    return form_of(request.headers.get("content-type", ""), body, required=required)
+
+
+def form_of(content_type: str, body: bytes, *, required: bool = True) -> Params:
+    """Parse a posted body; only ``application/x-www-form-urlencoded`` is a form here."""
     if not body:
         return {}
-    if ctype != "application/x-www-form-urlencoded":
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         if required:
             raise errors.InvalidRequest("The body must be application/x-www-form-urlencoded.")
         return {}

@@ -1,103 +1,201 @@
-"""OAuth 2 / OpenID Connect endpoints: discovery, JWKS, token, userinfo, revocation, introspection."""
+"""The endpoints relying parties call on every request: discovery, JWKS, token, userinfo,
+introspection and revocation.
+
+They are plain ASGI handlers, dispatched by exact path before the router (``HotPaths``, wired in
+``app.py``): no request objects, no middleware chain, and no thread hop where the work does not
+block. They answer with the same security headers as every page, and every error in the form
+RFC 6749 §5.2 and RFC 6750 §3 name.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hospes.oauth import errors, introspection, token, userinfo
 from hospes.oauth.discovery import document_json
 from hospes.sso import grant as sso_grant
-from hospes.web.context import web_of
-from hospes.web.http import NO_STORE, error_response, json_response, parse_params, read_form
+from hospes.web.context import Web
+from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, parse_params
+from hospes.web.security import access_log, security_headers
 
-_discovery_cache: dict[str, bytes] = {}
+Headers = list[tuple[bytes, bytes]]
+Answer = tuple[int, bytes, Headers]
 
-
-async def discovery(request: Request) -> Response:
-    issuer = web_of(request).provider.issuer
-    body = _discovery_cache.get(issuer)
-    if body is None:
-        body = _discovery_cache[issuer] = document_json(issuer)
-    return json_response(body, headers={"Cache-Control": "public, max-age=300",
-                                        "Access-Control-Allow-Origin": "*"})
+JSON = (b"content-type", b"application/json")
+NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+PUBLIC: Headers = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
 
 
-async def jwks(request: Request) -> Response:
-    keys = web_of(request).provider.keys
-    # The cached set is served straight from memory; only a due reload goes to the thread pool.
-    body = keys.jwks_json() if keys.is_fresh() else await run_in_threadpool(keys.jwks_json)
-    return Response(body, media_type="application/jwk-set+json",
-                    headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
+class Call:
+    """What the handlers read of a request, taken from the ASGI scope in one pass."""
+
+    __slots__ = ("method", "query", "authorization", "content_type", "content_length", "_receive")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.method: str = scope["method"]
+        self.query: str = scope.get("query_string", b"").decode("latin-1")
+        self.authorization: str | None = None
+        self.content_type = ""
+        self.content_length = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization" and self.authorization is None:
+                self.authorization = value.decode("latin-1")
+            elif name == b"content-type":
+                self.content_type = value.decode("latin-1")
+            elif name == b"content-length":
+                self.content_length = value
+        self._receive = receive
+
+    def params(self) -> Params:
+        return parse_params(self.query) if self.query else {}
+
+    async def form(self, *, required: bool = True) -> Params:
+        """The posted form, at most MAX_BODY bytes (RFC 6749 §3.2: urlencoded only)."""
+        if self.method != "POST":
+            return {}
+        if self.content_length.isdigit() and int(self.content_length) > MAX_BODY:
+            raise BodyTooLarge("The request body is too large.")
+        body = b""
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY:
+                raise BodyTooLarge("The request body is too large.")
+            if not message.get("more_body", False):
+                break
+        return form_of(self.content_type, body, required=required)
 
 
-def _client_error(exc: errors.OAuthError) -> Response:
-    headers = {}
+def _json(status: int, body: Any, headers: Headers) -> Answer:
+    data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    return status, data, [JSON, *headers]
+
+
+def _client_error(exc: errors.OAuthError) -> Answer:
+    headers = list(NO_STORE)
     if isinstance(exc, errors.InvalidClient) and exc.basic:
         # RFC 6749 §5.2
-        headers["WWW-Authenticate"] = 'Basic realm="hospes", charset="UTF-8"'
-    return error_response(exc, headers=headers)
+        headers.append((b"www-authenticate", b'Basic realm="hospes", charset="UTF-8"'))
+    return _json(exc.status_code, exc.as_dict(), headers)
 
 
-async def token_endpoint(request: Request) -> Response:
-    web = web_of(request)
-    try:
-        if request.method != "POST":
-            raise errors.InvalidRequest("The token endpoint accepts POST only.")
-        form = sso_grant.normalize(await read_form(request), parse_params(request.url.query))
-        body = await run_in_threadpool(token.token_request, web.provider,
-                                       request.headers.get("authorization"), form)
-    except errors.OAuthError as exc:
-        return _client_error(exc)
-    return json_response(body, headers=NO_STORE)
-
-
-def _bearer_error(exc: errors.OAuthError) -> Response:
+def _bearer_error(exc: errors.OAuthError) -> Answer:
     # RFC 6750 §3: the challenge names the error; with no token at all, no error code.
     if isinstance(exc, userinfo.MissingToken):
-        return json_response({"error": "invalid_request", "error_description": "An access token is required."},
-                             401, {**NO_STORE, "WWW-Authenticate": 'Bearer realm="hospes"'})
+        return _json(401, {"error": "invalid_request", "error_description": "An access token is required."},
+                     [*NO_STORE, (b"www-authenticate", b'Bearer realm="hospes"')])
     challenge = f'Bearer realm="hospes", error="{exc.error}"'
     if exc.description:
         challenge += ', error_description="' + exc.description.replace('"', "'") + '"'
     status = exc.status_code if exc.status_code in (401, 403) else 400
-    return json_response(exc.as_dict(), status, {**NO_STORE, "WWW-Authenticate": challenge})
+    return _json(status, exc.as_dict(), [*NO_STORE, (b"www-authenticate", challenge.encode("latin-1", "replace"))])
 
 
-async def userinfo_endpoint(request: Request) -> Response:
-    web = web_of(request)
+# -- the endpoints ----------------------------------------------------------------------------------
+
+
+async def discovery(web: Web, call: Call) -> Answer:
+    return _json(200, document_json(web.provider.issuer), PUBLIC)
+
+
+async def jwks(web: Web, call: Call) -> Answer:
+    keys = web.provider.keys
+    # The cached set is served straight from memory; only a due reload goes to the thread pool.
+    body = keys.jwks_json() if keys.is_fresh() else await run_in_threadpool(keys.jwks_json)
+    return 200, body, [(b"content-type", b"application/jwk-set+json"), *PUBLIC]
+
+
+async def token_endpoint(web: Web, call: Call) -> Answer:
     try:
-        form = await read_form(request, required=False)
-        query = parse_params(request.url.query)
-        tok = userinfo.extract_token(request.headers.get("authorization"), form.get("access_token", []),
+        if call.method != "POST":
+            raise errors.InvalidRequest("The token endpoint accepts POST only.")
+        form = sso_grant.normalize(await call.form(), call.params())
+        body = await token.token_request(web.provider, call.authorization, form)
+    except errors.OAuthError as exc:
+        return _client_error(exc)
+    return _json(200, body, NO_STORE)
+
+
+async def userinfo_endpoint(web: Web, call: Call) -> Answer:
+    try:
+        form = await call.form(required=False)
+        query = call.params()
+        tok = userinfo.extract_token(call.authorization, form.get("access_token", []),
                                      query.get("access_token", []))
-        claims = await run_in_threadpool(userinfo.userinfo, web.provider, tok)
+        claims = await userinfo.userinfo(web.provider, tok)
     except errors.OAuthError as exc:
         return _bearer_error(exc)
-    return json_response(claims, headers={**NO_STORE, "Access-Control-Allow-Origin": "*"})
+    return _json(200, claims, [*NO_STORE, (b"access-control-allow-origin", b"*")])
 
 
-async def introspection_endpoint(request: Request) -> Response:
-    web = web_of(request)
+async def introspection_endpoint(web: Web, call: Call) -> Answer:
     try:
-        if request.method != "POST":
+        if call.method != "POST":
             raise errors.InvalidRequest("The introspection endpoint accepts POST only.")
-        form = await read_form(request)
-        body = await run_in_threadpool(introspection.introspect, web.provider,
-                                       request.headers.get("authorization"), form)
+        body = await introspection.introspect(web.provider, call.authorization, await call.form())
     except errors.OAuthError as exc:
         return _client_error(exc)
-    return json_response(body, headers=NO_STORE)
+    return _json(200, body, NO_STORE)
 
 
-async def revocation_endpoint(request: Request) -> Response:
-    web = web_of(request)
+async def revocation_endpoint(web: Web, call: Call) -> Answer:
     try:
-        if request.method != "POST":
+        if call.method != "POST":
             raise errors.InvalidRequest("The revocation endpoint accepts POST only.")
-        form = await read_form(request)
-        await run_in_threadpool(introspection.revoke, web.provider, request.headers.get("authorization"), form)
+        form = await call.form()
+        await run_in_threadpool(introspection.revoke, web.provider, call.authorization, form)
     except errors.OAuthError as exc:
         return _client_error(exc)
-    return Response(b"", status_code=200, headers=NO_STORE)
+    return 200, b"", list(NO_STORE)
+
+
+# -- dispatch -----------------------------------------------------------------------------------------
+
+Handler = Callable[[Web, Call], Awaitable[Answer]]
+
+
+class HotPaths:
+    """Pure ASGI: answers the paths in ``table`` itself and hands every other request to ``app``."""
+
+    def __init__(self, app: ASGIApp, *, web: Web, table: dict[str, tuple[frozenset[str], Handler]],
+                 https: bool, log_requests: bool) -> None:
+        self.app = app
+        self.web = web
+        prefix = web.settings.issuer_path
+        self.table = {prefix + path: entry for path, entry in table.items()}
+        self.security = security_headers(https)
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
+        if entry is None:
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter() if self.log_requests else 0.0
+        methods, handler = entry
+        method = scope["method"]
+        if method in methods:
+            status, body, headers = await handler(self.web, Call(scope, receive))
+        else:
+            status, body = 405, b"Method Not Allowed"
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store"),
+                       (b"allow", ", ".join(sorted(methods)).encode())]
+        headers.append((b"content-length", str(len(body)).encode()))
+        headers += self.security
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        if self.log_requests:
+            access_log(scope, status, start)
+
+
+GET = frozenset({"GET", "HEAD"})
+# The token, introspection and revocation endpoints answer GET with the protocol's own error.
+GET_POST = frozenset({"GET", "HEAD", "POST"})

@@ -31,18 +31,33 @@ def csp_with_form_targets(*urls: str) -> str:
     return DEFAULT_CSP.replace("form-action 'self'", "form-action " + " ".join(sources))
 
 
+def security_headers(https: bool) -> list[tuple[bytes, bytes]]:
+    """What every answer carries (pages may set their own Content-Security-Policy)."""
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+        (b"content-security-policy", DEFAULT_CSP.encode()),
+    ]
+    if https:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
+def access_log(scope: Scope, status: int | str, start: float) -> None:
+    # The path only: query strings may carry access tokens or codes (WHMCS's ?access_token=).
+    client = scope.get("client") or ("-", 0)
+    log.info('%s "%s %s" %s %.1fms', client[0], scope["method"], scope["path"], status,
+             (time.perf_counter() - start) * 1000)
+
+
 class SecurityHeaders:
     """Pure ASGI (no per-request objects): adds headers unless the endpoint set its own."""
 
-    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool, log_requests: bool = False) -> None:
         self.app = app
-        self.extra: list[tuple[bytes, bytes]] = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-frame-options", b"DENY"),
-        ]
-        if https:
-            self.extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        self.extra = security_headers(https)
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,8 +72,6 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 headers += [h for h in self.extra if h[0] not in names]
-                if b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", DEFAULT_CSP.encode()))
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
@@ -67,8 +80,5 @@ class SecurityHeaders:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            if log.isEnabledFor(logging.INFO):
-                # The path only: query strings may carry access tokens or codes (WHMCS's ?access_token=).
-                client = scope.get("client") or ("-", 0)
-                log.info('%s "%s %s" %s %.1fms', client[0], scope["method"], scope["path"],
-                         status_holder.get("status", "-"), (time.perf_counter() - start) * 1000)
+            if self.log_requests:
+                access_log(scope, status_holder.get("status", "-"), start)

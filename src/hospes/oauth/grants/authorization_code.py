@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
-from hospes.clock import now, utc
+from hospes.clock import now
 from hospes.oauth import errors, pkce
 from hospes.oauth.client_auth import AuthenticatedClient
-from hospes.oauth.issuance import Authentication, issue_tokens, revoke_grant, wants_refresh
+from hospes.oauth.issuance import (
+    Authentication,
+    Issued,
+    Refused,
+    active_person,
+    issue_tokens_tx,
+    revoke_grant_tx,
+    wants_refresh,
+)
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest
-from hospes.store.models import AuthorizationCode, Grant, User
+from hospes.store.sql import Tx, aware, json_list
 
 GRANT_TYPE = "authorization_code"
 
+CODE_SQL = (
+    "SELECT id, grant_id, credential_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, acr, amr, "
+    "session_id, expires_at, used_at FROM authorization_codes WHERE code_hash = %s"
+)
 
-class CodeReplayed(Exception):
-    """Raised after the revocation is committed, so it survives the failed request."""
 
-
-def handle(provider: Provider, s: Session, client: AuthenticatedClient, form: Mapping[str, Sequence[str]],
-           one: Any) -> dict[str, Any]:
+def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) -> Issued | Refused:
     if client.grant_type != "authorization_code":
         raise errors.UnauthorizedClient("This client may not use the authorization code grant.")
     code = one("code")
@@ -33,42 +37,46 @@ def handle(provider: Provider, s: Session, client: AuthenticatedClient, form: Ma
         raise errors.InvalidRequest("The code parameter is required.")
     redirect_uri = one("redirect_uri")
     verifier = one("code_verifier")
-    row = s.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code)))
+    row = tx.one(CODE_SQL, digest(code))
     invalid = errors.InvalidGrant("The authorization code is invalid, expired or already used.")
-    if row is None or row.credential_id != client.id:
+    if row is None:
         raise invalid
-    if row.used_at is not None:
+    (code_id, grant_id, credential_id, user_id, stored_redirect, scope, nonce, challenge, auth_time, acr, amr,
+     session_id, expires_at, used_at) = row
+    if credential_id != client.id:
+        raise invalid
+    replayed = Refused(errors.InvalidGrant("The grant has been revoked: a code or refresh token was reused."))
+    if used_at is not None:
         # RFC 6749 §4.1.2: a code used twice revokes everything issued from it.
-        revoke_grant(s, row.grant_id)
-        raise CodeReplayed()
-    if utc(row.expires_at) <= now():
+        revoke_grant_tx(tx, grant_id)
+        return replayed
+    t = now()
+    expires = aware(expires_at)
+    if expires is None or expires <= t:
         raise invalid
-    if row.redirect_uri:
-        if redirect_uri is None or not hmac.compare_digest(redirect_uri.encode(), row.redirect_uri.encode()):
+    if stored_redirect:
+        if redirect_uri is None or not hmac.compare_digest(redirect_uri.encode(), stored_redirect.encode()):
             raise errors.InvalidGrant("The redirect_uri does not match the one in the authorization request.")
     elif redirect_uri is not None and redirect_uri not in client.redirect_uris:
         raise errors.InvalidGrant("The redirect_uri does not match the one in the authorization request.")
-    if row.code_challenge:
+    if challenge:
         if not verifier:
             raise errors.InvalidGrant("The code_verifier is required.")
-        if not pkce.verify(verifier, row.code_challenge):
+        if not pkce.verify(verifier, challenge):
             raise errors.InvalidGrant("The code_verifier does not match the code_challenge.")
     elif verifier is not None:
         # RFC 9700 §2.1.1: refuse a verifier when no challenge was sent (PKCE downgrade).
         raise errors.InvalidGrant("A code_verifier was sent but no code_challenge was.")
     # Single use, atomically: of two concurrent exchanges only one wins.
-    claimed = s.execute(update(AuthorizationCode).where(AuthorizationCode.id == row.id,
-                                                        AuthorizationCode.used_at.is_(None))
-                        .values(used_at=now()))
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        revoke_grant(s, row.grant_id)
-        raise CodeReplayed()
-    grant = s.get(Grant, row.grant_id)
-    user = s.get(User, row.user_id)
-    if grant is None or grant.revoked_at is not None or user is None or user.disabled:
+    if tx.execute("UPDATE authorization_codes SET used_at = %s WHERE id = %s AND used_at IS NULL",
+                  tx.ts(t), code_id) != 1:
+        revoke_grant_tx(tx, grant_id)
+        return replayed
+    grant = tx.one("SELECT revoked_at FROM grants WHERE id = %s", grant_id)
+    user = active_person(tx, user_id)
+    if grant is None or grant[0] is not None or user is None:
         raise invalid
-    scope = row.scope.split()
-    auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=list(row.amr or []), nonce=row.nonce,
-                          sid=row.session_id)
-    return issue_tokens(provider, s, client=client, grant_id=grant.id, user=user, scope=scope, auth=auth,
-                        refresh=wants_refresh(client, scope))
+    scopes = scope.split()
+    auth = Authentication(auth_time=auth_time, acr=acr, amr=json_list(amr), nonce=nonce, sid=session_id)
+    return issue_tokens_tx(provider.settings, tx, client=client, grant_id=grant_id, user=user, scope=scopes,
+                           auth=auth, refresh=wants_refresh(client, scopes))

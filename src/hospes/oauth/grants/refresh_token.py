@@ -2,62 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
-from hospes.clock import now, utc
+from hospes.clock import now
 from hospes.oauth import errors
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.client_auth import AuthenticatedClient
-from hospes.oauth.issuance import Authentication, issue_tokens, revoke_grant
+from hospes.oauth.issuance import Authentication, Issued, Refused, active_person, issue_tokens_tx, revoke_grant_tx
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest
-from hospes.store.models import Grant, RefreshToken, User
+from hospes.store.sql import Tx, aware, json_list
 
 GRANT_TYPE = "refresh_token"
 
+REFRESH_SQL = (
+    "SELECT id, grant_id, credential_id, user_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at "
+    "FROM refresh_tokens WHERE token_hash = %s"
+)
 
-class RefreshReused(Exception):
-    """A rotated refresh token came back: the grant is revoked (committed) and the request fails."""
 
-
-def handle(provider: Provider, s: Session, client: AuthenticatedClient, form: Mapping[str, Sequence[str]],
-           one: Any) -> dict[str, Any]:
+def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) -> Issued | Refused:
     token = one("refresh_token")
     if not token:
         raise errors.InvalidRequest("The refresh_token parameter is required.")
     invalid = errors.InvalidGrant("The refresh token is invalid, expired or revoked.")
-    row = s.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
-    if row is None or row.credential_id != client.id:
+    row = tx.one(REFRESH_SQL, digest(token))
+    if row is None:
         raise invalid
-    if row.used_at is not None:
-        revoke_grant(s, row.grant_id)
-        raise RefreshReused()
-    if row.revoked_at is not None or utc(row.expires_at) <= now():
+    rt_id, grant_id, credential_id, user_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at = row
+    if credential_id != client.id:
         raise invalid
-    grant = s.get(Grant, row.grant_id)
-    user = s.get(User, row.user_id)
-    if grant is None or grant.revoked_at is not None or user is None or user.disabled:
+    reused = Refused(errors.InvalidGrant("The grant has been revoked: a code or refresh token was reused."))
+    if used_at is not None:
+        # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the grant.
+        revoke_grant_tx(tx, grant_id)
+        return reused
+    t = now()
+    expires = aware(expires_at)
+    if revoked_at is not None or expires is None or expires <= t:
         raise invalid
-    original = row.scope.split()
+    grant = tx.one("SELECT revoked_at FROM grants WHERE id = %s", grant_id)
+    user = active_person(tx, user_id)
+    if grant is None or grant[0] is not None or user is None:
+        raise invalid
+    original = scope.split()
     requested = scope_table.parse(one("scope"))
     if requested:
         # RFC 6749 §6: the new scope must not exceed the original grant.
         extra = [x for x in requested if x not in original]
         if extra:
             raise errors.InvalidScope(f'The scope "{extra[0]}" was not part of the original grant.')
-        scope = requested
+        scopes = requested
     else:
-        scope = original
-    rotated = s.execute(update(RefreshToken).where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
-                        .values(used_at=now()))
-    if rotated.rowcount != 1:  # type: ignore[attr-defined]
-        revoke_grant(s, row.grant_id)
-        raise RefreshReused()
-    auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=list(row.amr or []))
-    body = issue_tokens(provider, s, client=client, grant_id=grant.id, user=user, scope=scope, auth=auth,
-                        refresh=True, refresh_scope=original)
-    return body
+        scopes = original
+    if tx.execute("UPDATE refresh_tokens SET used_at = %s WHERE id = %s AND used_at IS NULL", tx.ts(t), rt_id) != 1:
+        revoke_grant_tx(tx, grant_id)
+        return reused
+    auth = Authentication(auth_time=auth_time, acr=acr, amr=json_list(amr))
+    return issue_tokens_tx(provider.settings, tx, client=client, grant_id=grant_id, user=user, scope=scopes,
+                           auth=auth, refresh=True, refresh_scope=original)

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
 from hospes.accounts import throttle
-from hospes.accounts.passwords import verify_password
+from hospes.accounts.passwords import rehashed, verify_password
 from hospes.oauth import errors
 from hospes.store.models import Admin
 from hospes.web.admin import sessions
@@ -211,19 +211,29 @@ def _check_login(web: Web, username: str, password: str, ip: str, user_agent: st
                  old_cookie: str | None) -> tuple[str | None, int]:
     """(session token, 0) on success; (None, seconds to wait) when throttled; (None, -1) when wrong."""
     checks = [(ADMIN_ACCOUNT, username.lower() or "-"), (ADMIN_ADDRESS, ip or "-")]
-    with web.provider.db.transaction() as s:
+    with web.provider.db.read() as s:
         wait = throttle.retry_after(s, checks)
         if wait:
             return None, wait
-        admin = s.scalar(select(Admin).where(Admin.username == username)) if username else None
-        ok = verify_password(password, admin.password_hash if admin else None)
-        if not ok or admin is None or admin.disabled:
+        found = s.scalar(select(Admin).where(Admin.username == username)) if username else None
+        admin_id, stored = (found.id, found.password_hash) if found else (None, None)
+    # Hashing happens outside the write transaction (on SQLite it would hold the write lock).
+    ok = verify_password(password, stored)
+    new_hash = rehashed(password, stored) if ok and stored else None
+    with web.provider.db.transaction() as s:
+        admin = s.get(Admin, admin_id) if ok and admin_id is not None else None
+        if admin is not None and throttle.retry_after(s, checks):
+            # Concurrent failures crossed the limit meanwhile: this attempt is not honoured.
+            return None, throttle.retry_after(s, checks)
+        if admin is None or admin.disabled:
             throttle.record_failure(s, checks)
-            reason = "disabled" if ok and admin is not None else "wrong username or password"
+            reason = "disabled" if admin is not None else "wrong username or password"
             audit.record(s, actor=f"admin:{username}", action="admin.login_failed", ip=ip,
                          details={"reason": reason})
             return None, -1
         throttle.clear(s, ADMIN_ACCOUNT, username.lower())
+        if new_hash is not None and admin.password_hash == stored:
+            admin.password_hash = new_hash  # made with older Argon2 parameters: upgraded now
         # A fresh session on every login; the old one (if any) ends (no session fixation).
         sessions.end(s, old_cookie)
         token = sessions.start(s, admin=admin, ttl=web.settings.session_ttl, ip=ip, user_agent=user_agent)
