@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -19,26 +19,27 @@ _hasher = PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, paral
 # Verified against when the account does not exist, so a miss costs as long as a hit (same parameters).
 _DUMMY = _hasher.hash("hospes-dummy-password")
 
-# Every hash and verify holds a slot: each takes its m KiB of memory and a core, so a flood of logins on
-# the 40-thread pool runs at most one hash per core, keeping resident memory bounded and leaving the
-# other threads free for everything else.
-_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 2))
+# Every hash and verify runs on a small pool of its own, one thread per core this process may use. Each
+# Argon2 run allocates its m KiB block; glibc keeps a freed block of that size in the allocating thread's
+# arena, so hashing on any of the web server's 40 pool threads would leave up to 40 such blocks resident.
+# Confined here, memory stays at (cores x m), and a flood of logins queues instead of taking every thread.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+_POOL = ThreadPoolExecutor(max_workers=max(1, _CORES), thread_name_prefix="hospes-argon2")
+
 
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
 
 
 def hash_password(password: str) -> str:
-    with _SLOTS:
-        return _hasher.hash(password)
+    return _POOL.submit(_hasher.hash, password).result()
 
 
 def verify_password(password: str, stored: str | None) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        with _SLOTS:
-            return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _POOL.submit(_hasher.verify, stored or _DUMMY, password).result() and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -1,15 +1,17 @@
-"""Durable writes for the token endpoint, with group commit on SQLite.
+"""Durable writes for the token endpoint, with group commit.
 
 A unit of work is a plain function over a ``Tx``. It must be all-or-nothing and may return a value
 or raise.
 
-- SQLite: one writer thread takes every unit waiting in its queue and runs them in a single
-  ``BEGIN IMMEDIATE … COMMIT``, each inside its own savepoint, so a unit that raises is rolled back
-  alone. The commit (``synchronous=FULL``: the WAL is fsynced) is paid once per batch rather than
-  once per request. No answer leaves before its commit: the writes are exactly as durable as one
-  transaction per request, and throughput grows with load instead of queueing on fsync.
-- PostgreSQL: each unit is its own transaction on a pooled connection in a worker thread; the
-  server already commits concurrent transactions together.
+A writer thread (one per process on SQLite, a few on PostgreSQL) takes every unit waiting in its
+queue and runs them in a single transaction, each inside its own savepoint, so a unit that raises
+is rolled back alone. The commit (SQLite with ``synchronous=FULL`` fsyncs the WAL; PostgreSQL
+flushes its WAL) is paid once per batch rather than once per request, and the event loop hands
+work to a thread without a hop per request.
+No answer leaves before its commit: the writes are exactly as durable as one transaction per
+request, and throughput grows with load instead of queueing on fsync. If a batch cannot commit as a
+whole (a deadlock with another worker, say), each of its units is run again in a transaction of its
+own, so one bad neighbour never fails the others.
 """
 
 from __future__ import annotations
@@ -37,13 +39,13 @@ class Writer:
         self._gate = gate
         self._queue: queue.SimpleQueue[tuple[Unit, asyncio.Future[Any], asyncio.AbstractEventLoop] | None] = (
             queue.SimpleQueue())
-        self._thread: threading.Thread | None = None
+        # SQLite has one writer at a time; PostgreSQL overlaps a few batches' round trips.
+        self.threads = 1 if self.sqlite else 4
+        self._workers: list[threading.Thread] = []
         self._start_lock = threading.Lock()
 
     async def run(self, unit: Callable[[Tx], T]) -> T:
         """Run ``unit`` in a committed transaction; its return value once the commit is durable."""
-        if not self.sqlite:
-            return await asyncio.to_thread(self._one_transaction, unit)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_thread()
@@ -54,7 +56,7 @@ class Writer:
         """The same, from a thread that is not an event loop (the CLI, tests)."""
         return self._one_transaction(unit)
 
-    # -- PostgreSQL, and synchronous callers ---------------------------------------------------------
+    # -- one unit, one transaction ---------------------------------------------------------------------
     def _one_transaction(self, unit: Callable[[Tx], T]) -> T:
         with self._gate():
             raw = self.engine.raw_connection()
@@ -71,13 +73,15 @@ class Writer:
             finally:
                 raw.close()
 
-    # -- SQLite: the writer thread --------------------------------------------------------------------
+    # -- the writer thread ----------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
-        if self._thread is None:
+        if not self._workers:
             with self._start_lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._serve, name="hospes-writer", daemon=True)
-                    self._thread.start()
+                if not self._workers:
+                    for n in range(self.threads):
+                        t = threading.Thread(target=self._serve, name=f"hospes-writer-{n}", daemon=True)
+                        t.start()
+                        self._workers.append(t)
 
     def _serve(self) -> None:
         while True:
@@ -104,37 +108,60 @@ class Writer:
                                                             BaseException | None]]:
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            with self._gate():
-                raw = self.engine.raw_connection()
-                try:
-                    cur = raw.cursor()
-                    cur.execute("BEGIN IMMEDIATE")
+            outcomes = self._batch([unit for unit, _future, _loop in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                outcomes = [(None, exc)]
+            else:
+                # Nothing was committed. Run each unit alone, so only the one at fault fails.
+                outcomes = []
+                for unit, _future, _loop in batch:
                     try:
-                        tx = Tx(raw, sqlite=True)
-                        for unit, _future, _loop in batch:
+                        outcomes.append((self._one_transaction(unit), None))
+                    except Exception as alone:
+                        outcomes.append((None, alone))
+        for (_unit, future, loop), (result, error) in zip(batch, outcomes, strict=True):
+            yield future, loop, result, error
+
+    def _batch(self, units: list[Unit]) -> list[tuple[Any, BaseException | None]]:
+        """One transaction for all of ``units``, a savepoint each (none needed for a batch of one)."""
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        with self._gate():
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                if self.sqlite:
+                    cur.execute("BEGIN IMMEDIATE")
+                try:
+                    tx = Tx(raw, sqlite=self.sqlite)
+                    if len(units) == 1:
+                        outcomes.append((units[0](tx), None))
+                    else:
+                        for unit in units:
                             cur.execute("SAVEPOINT unit")
                             try:
                                 outcomes.append((unit(tx), None))
                             except Exception as exc:  # this unit alone is undone
-                                cur.execute("ROLLBACK TO unit")
+                                cur.execute("ROLLBACK TO SAVEPOINT unit")
                                 outcomes.append((None, exc))
-                            cur.execute("RELEASE unit")
+                            cur.execute("RELEASE SAVEPOINT unit")
+                    if self.sqlite:
                         cur.execute("COMMIT")
-                    except BaseException:
-                        raw.rollback()
-                        raise
-                finally:
-                    raw.close()
-        except Exception as exc:  # nothing was committed: every unit of the batch fails
-            outcomes = [(None, exc)] * len(batch)
-        for (_unit, future, loop), (result, error) in zip(batch, outcomes, strict=True):
-            yield future, loop, result, error
+                    else:
+                        raw.commit()
+                except BaseException:
+                    raw.rollback()
+                    raise
+            finally:
+                raw.close()
+        return outcomes
 
     def close(self) -> None:
-        if self._thread is not None:
+        workers, self._workers = self._workers, []
+        for _ in workers:
             self._queue.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
+        for t in workers:
+            t.join(timeout=10)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

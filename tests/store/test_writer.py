@@ -1,0 +1,75 @@
+"""The token endpoint's writer (store/writer.py): every unit committed before its answer, a failing unit
+undone alone, on SQLite (group commit) and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import text
+
+from hospes.clock import now
+from hospes.store.db import Database
+from hospes.store.sql import Tx
+
+T = TypeVar("T")
+
+
+class Boom(Exception):
+    pass
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run in a thread of its own: another test (Playwright's sync API) may own this thread's loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+@pytest.fixture
+def owner(make_account: Any, make_credential: Any) -> tuple[int, int]:
+    """A user and a credential for the grants these tests write."""
+    return make_account().user_id, make_credential().credential_id
+
+
+def _insert(tx: Tx, owner: tuple[int, int], scope: str) -> None:
+    tx.execute("INSERT INTO grants (credential_id, user_id, scope, created_at) VALUES (%s, %s, %s, %s)",
+               owner[1], owner[0], scope, tx.ts(now()))
+
+
+def _scopes(db: Database) -> list[str]:
+    with db.engine.connect() as c:
+        return sorted(r[0] for r in c.execute(text("SELECT scope FROM grants")))
+
+
+def test_concurrent_units_commit_and_a_failing_one_is_undone_alone(db: Database, owner: tuple[int, int]):
+    def unit(i: int) -> Any:
+        def run(tx: Tx) -> int:
+            _insert(tx, owner, f"s{i:02d}")
+            if i == 7:
+                raise Boom()  # after its insert: the insert must not survive
+            return i
+        return run
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(db.writer.run(unit(i)) for i in range(20)), return_exceptions=True)
+
+    results = run_async(main)
+    assert isinstance(results[7], Boom)
+    assert [r for i, r in enumerate(results) if i != 7] == [i for i in range(20) if i != 7]
+    # Answered only after the commit: a new connection sees every row but the failed one.
+    assert _scopes(db) == [f"s{i:02d}" for i in range(20) if i != 7]
+
+
+def test_a_unit_reads_its_own_writes_and_returns_after_commit(db: Database, owner: tuple[int, int]):
+    def unit(tx: Tx) -> int:
+        _insert(tx, owner, "mine")
+        row = tx.one("SELECT count(*) FROM grants WHERE scope = %s", "mine")
+        assert row is not None
+        return int(row[0])
+
+    assert run_async(lambda: db.writer.run(unit)) == 1
+    assert db.writer.run_sync(unit) == 2
+    assert _scopes(db) == ["mine", "mine"]
