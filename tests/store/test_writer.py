@@ -1,5 +1,5 @@
 """The token endpoint's writer (store/writer.py): every unit committed before its answer, a failing unit
-undone alone, on SQLite (group commit) and PostgreSQL."""
+undone alone, on SQLite (group commit) and PostgreSQL (asyncpg)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def owner(make_account: Any, make_credential: Any) -> tuple[int, int]:
     return make_account().user_id, make_credential().credential_id
 
 
-def _insert(tx: Tx, owner: tuple[int, int], scope: str) -> None:
-    tx.execute("INSERT INTO grants (credential_id, user_id, scope, created_at) VALUES (%s, %s, %s, %s)",
+async def _insert(tx: Tx, owner: tuple[int, int], scope: str) -> None:
+    await tx.execute("INSERT INTO grants (credential_id, user_id, scope, created_at) VALUES (%s, %s, %s, %s)",
                owner[1], owner[0], scope, tx.ts(now()))
 
 
@@ -46,8 +46,8 @@ def _scopes(db: Database) -> list[str]:
 
 def test_concurrent_units_commit_and_a_failing_one_is_undone_alone(db: Database, owner: tuple[int, int]):
     def unit(i: int) -> Any:
-        def run(tx: Tx) -> int:
-            _insert(tx, owner, f"s{i:02d}")
+        async def run(tx: Tx) -> int:
+            await _insert(tx, owner, f"s{i:02d}")
             if i == 7:
                 raise Boom()  # after its insert: the insert must not survive
             return i
@@ -64,9 +64,9 @@ def test_concurrent_units_commit_and_a_failing_one_is_undone_alone(db: Database,
 
 
 def test_a_unit_reads_its_own_writes_and_returns_after_commit(db: Database, owner: tuple[int, int]):
-    def unit(tx: Tx) -> int:
-        _insert(tx, owner, "mine")
-        row = tx.one("SELECT count(*) FROM grants WHERE scope = %s", "mine")
+    async def unit(tx: Tx) -> int:
+        await _insert(tx, owner, "mine")
+        row = await tx.one("SELECT count(*) FROM grants WHERE scope = %s", "mine")
         assert row is not None
         return int(row[0])
 

@@ -126,9 +126,9 @@ CLIENT_SQL = (
 )
 
 
-def authenticate_tx(tx: Tx, p: Presented, *, allow_public: bool = True) -> AuthenticatedClient:
+async def authenticate_tx(tx: Tx, p: Presented, *, allow_public: bool = True) -> AuthenticatedClient:
     """``authenticate`` in plain SQL, for the token endpoint's write path (store/writer.py)."""
-    row = tx.one(CLIENT_SQL, p.client_id)
+    row = await tx.one(CLIENT_SQL, p.client_id)
     secret_hash = bytes(row[2]) if row is not None and row[2] is not None else None
     verify(p, secret_hash, known=row is not None, allow_public=allow_public)
     assert row is not None

@@ -91,13 +91,14 @@ class Person:
     updated_at: datetime | None
 
 
-def active_person(tx: Tx, user_id: int) -> Person | None:
-    """The user, unless missing or disabled."""
-    row = tx.one("SELECT id, uuid, email, email_verified, first_name, last_name, locale, updated_at, disabled "
-                 "FROM users WHERE id = %s", user_id)
-    if row is None or row[8]:
+def active_person(cols: tuple[Any, ...]) -> Person | None:
+    """The user, from the columns a grant reads in the same query as its code or refresh token
+    (g.revoked_at, u.id, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale,
+    u.updated_at, u.disabled); None when the grant is revoked or the user disabled."""
+    grant_revoked, uid, uuid, email, verified, first, last, locale, updated, disabled = cols
+    if grant_revoked is not None or disabled:
         return None
-    return Person(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6], aware(row[7]))
+    return Person(uid, uuid, email, bool(verified), first, last, locale, aware(updated))
 
 
 @dataclass(frozen=True)
@@ -118,14 +119,14 @@ class Refused:
     error: Exception
 
 
-def issue_tokens_tx(
+async def issue_tokens_tx(
     settings: Any, tx: Tx, *, client: AuthenticatedClient, grant_id: int, user: Person,
     scope: list[str], auth: Authentication, refresh: bool, refresh_scope: list[str] | None = None,
 ) -> Issued:
     t = now()
     access = new_token()
     scope_str = " ".join(scope)
-    tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, issued_at, "
+    await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, issued_at, "
                "expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                digest(access), grant_id, client.id, user.id, scope_str, tx.ts(t),
                tx.ts(t + timedelta(seconds=settings.access_token_ttl)))
@@ -138,8 +139,8 @@ def issue_tokens_tx(
     if refresh:
         rt = new_token()
         # RFC 6749 §6: a rotated refresh token keeps the scope of the one it replaces.
-        tx.execute("INSERT INTO refresh_tokens (token_hash, grant_id, credential_id, user_id, scope, auth_time, acr, "
-                   "amr, issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        await tx.execute("INSERT INTO refresh_tokens (token_hash, grant_id, credential_id, user_id, scope, auth_time, "
+                         "acr, amr, issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                    digest(rt), grant_id, client.id, user.id, " ".join(refresh_scope) if refresh_scope else scope_str,
                    auth.auth_time, auth.acr, tx.json(list(auth.amr)), tx.ts(t),
                    tx.ts(t + timedelta(seconds=settings.refresh_token_ttl)))
@@ -160,9 +161,9 @@ def respond(provider: Provider, issued: Issued) -> dict[str, Any]:
     return body
 
 
-def revoke_grant_tx(tx: Tx, grant_id: int) -> None:
+async def revoke_grant_tx(tx: Tx, grant_id: int) -> None:
     """``revoke_grant`` in plain SQL."""
     t = tx.ts(now())
-    tx.execute("UPDATE grants SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL", t, grant_id)
-    tx.execute("UPDATE access_tokens SET revoked_at = %s WHERE grant_id = %s AND revoked_at IS NULL", t, grant_id)
-    tx.execute("UPDATE refresh_tokens SET revoked_at = %s WHERE grant_id = %s AND revoked_at IS NULL", t, grant_id)
+    for table, key in (("grants", "id"), ("access_tokens", "grant_id"), ("refresh_tokens", "grant_id")):
+        await tx.execute(f"UPDATE {table} SET revoked_at = %s WHERE {key} = %s AND revoked_at IS NULL",  # noqa: S608
+                         t, grant_id)

@@ -1,14 +1,15 @@
 """The token endpoint (RFC 6749 §3.2): authenticate the client, then the grant handler for grant_type.
 
 The authorization_code and refresh_token grants run as units of work on the store's writer, in
-plain SQL (store/writer.py: group commit on SQLite); the ID token is signed after the commit.
+plain SQL (store/writer.py: group commit on SQLite, asyncpg on PostgreSQL); the ID token is signed
+after the commit.
 Grants that plug in through ``register`` (single_sign_on) get an ORM session in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from hospes.oauth import client_auth, errors, issuance
@@ -17,7 +18,8 @@ from hospes.oauth.provider import Provider
 from hospes.store.sql import Tx
 
 Handler = Callable[..., dict[str, Any]]
-UnitHandler = Callable[[Provider, Tx, client_auth.AuthenticatedClient, Any], "issuance.Issued | issuance.Refused"]
+UnitHandler = Callable[[Provider, Tx, client_auth.AuthenticatedClient, Any],
+                       Coroutine[Any, Any, "issuance.Issued | issuance.Refused"]]
 UNITS: dict[str, UnitHandler] = {
     authorization_code.GRANT_TYPE: authorization_code.handle,
     refresh_token.GRANT_TYPE: refresh_token.handle,
@@ -62,9 +64,9 @@ async def token_request(provider: Provider, authorization: str | None,
         assert handler is not None
         return await asyncio.to_thread(_in_session, provider, authorization, form, handler, one)
 
-    def unit(tx: Tx) -> issuance.Issued | issuance.Refused:
-        client = client_auth.authenticate_tx(tx, presented)
-        return unit_handler(provider, tx, client, one)
+    async def unit(tx: Tx) -> issuance.Issued | issuance.Refused:
+        client = await client_auth.authenticate_tx(tx, presented)
+        return await unit_handler(provider, tx, client, one)
 
     outcome = await provider.db.writer.run(unit)
     if isinstance(outcome, issuance.Refused):

@@ -5,7 +5,7 @@ the thread pool:
 
 - SQLite: a pooled connection in autocommit, queried on the event loop. An indexed read takes
   microseconds, and under WAL a reader never waits for a writer.
-- PostgreSQL: a small pool of asyncio psycopg connections in autocommit; the round trip overlaps
+- PostgreSQL: a few asyncpg connections (store/pg.py) in autocommit; the round trip overlaps
   with other requests instead of blocking the loop.
 
 Nothing is cached: each query is its own transaction and sees the latest commit, so a revoked
@@ -15,7 +15,6 @@ on every worker.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -23,7 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
+
+from hospes.store.pg import AsyncpgPool, dsn_of
+from hospes.store.sql import numbered
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
@@ -104,11 +105,10 @@ class Lookups:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
-        self._pg: _AsyncPgPool | None = None
+        self._pg: AsyncpgPool | None = None
         self._local = threading.local()
         if not self.sqlite:
-            url = make_url(str(engine.url.render_as_string(hide_password=False))).set(drivername="postgresql")
-            self._pg = _AsyncPgPool(url.render_as_string(hide_password=False))
+            self._pg = AsyncpgPool(dsn_of(engine))
 
     def _param_now(self, now: datetime) -> Any:
         # SQLite compares the stored text ("YYYY-MM-DD HH:MM:SS.ffffff", UTC); PostgreSQL, timestamptz.
@@ -116,7 +116,7 @@ class Lookups:
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._pg is not None:
-            return await self._pg.fetchall(sql, params)
+            return await self._pg.fetchall(numbered(sql), params)
         conn = self._sqlite_connection()
         if conn is None:  # an in-memory database lives in the engine's one connection
             raw = self.engine.raw_connection()
@@ -160,57 +160,3 @@ class Lookups:
     async def close(self) -> None:
         if self._pg is not None:
             await self._pg.close()
-
-
-def _numbered(sql: str) -> str:
-    """``%s`` placeholders as asyncpg's ``$1, $2, …``."""
-    parts = sql.split("%s")
-    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
-
-
-class _AsyncPgPool:
-    """A few asyncpg connections for the running event loop, opened when first needed. asyncpg rather than
-    psycopg here: the same query costs far less Python time per call, and these queries are the whole of
-    a userinfo or introspection request. The statements are single reads that leave no session state,
-    so a connection goes back to the idle list without a reset round trip."""
-
-    SIZE = 8
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._idle: list[Any] = []
-        self._slots: asyncio.Semaphore | None = None
-
-    def _bind(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._slots is None:
-            # A new event loop (a test harness may start several): the old connections belong to the old one.
-            self._loop, self._idle, self._slots = loop, [], asyncio.Semaphore(self.SIZE)
-        return self._slots
-
-    async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        import asyncpg
-
-        async with self._bind():
-            for attempt in (0, 1):
-                conn = self._idle.pop() if self._idle else await asyncpg.connect(self.dsn)
-                try:
-                    rows = await conn.fetch(_numbered(sql), *params)
-                except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError):
-                    # A connection the server closed (restart, idle timeout): retry once on a fresh one.
-                    conn.terminate()
-                    if attempt:
-                        raise
-                    continue
-                except BaseException:
-                    conn.terminate()
-                    raise
-                self._idle.append(conn)
-                return [tuple(r) for r in rows]
-        raise RuntimeError("unreachable")
-
-    async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.close()

@@ -1,17 +1,28 @@
-"""Plain SQL over a DB-API connection, for the few statements on the token endpoint's path.
+"""Plain SQL for the few statements on the token endpoint's path.
 
 The ORM costs tens of microseconds per statement in Python; a token request runs about eight. Here
-each statement is constant text written once with ``%s`` placeholders (SQLite's ``?`` is
-substituted), and the two differences between the databases that matter are adapted in one place:
-times (SQLite stores UTC wall time as text, PostgreSQL timestamptz) and JSON columns.
+each statement is constant text written once with ``%s`` placeholders, and the differences between
+the databases that matter are adapted in one place: placeholders, times (SQLite stores UTC wall
+time as text, PostgreSQL timestamptz) and JSON columns.
+
+Units of work are ``async`` functions over a ``Tx``:
+
+- ``DbapiTx`` wraps a DB-API connection (SQLite in the writer thread; psycopg for synchronous
+  callers). Its methods never suspend, so a unit over it is driven to completion by ``drive``
+  without an event loop.
+- ``AsyncpgTx`` wraps an asyncpg connection: on PostgreSQL a unit runs on the event loop and its
+  round trips overlap with other requests.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=256)
@@ -19,9 +30,37 @@ def _qmark(sql: str) -> str:
     return sql.replace("%s", "?")
 
 
-class Tx:
-    """One transaction's statements on a raw DB-API connection (the caller begins and commits)."""
+@lru_cache(maxsize=256)
+def numbered(sql: str) -> str:
+    """``%s`` placeholders as asyncpg's ``$1, $2, …``."""
+    parts = sql.split("%s")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
 
+
+class Tx:
+    """One transaction's statements (the caller begins and commits)."""
+
+    sqlite = False
+
+    async def one(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
+        raise NotImplementedError
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
+        raise NotImplementedError
+
+    def ts(self, value: datetime | None) -> Any:
+        """A time as the column stores it."""
+        if value is None or not self.sqlite:
+            return value
+        # SQLAlchemy's SQLite format: "YYYY-MM-DD HH:MM:SS.ffffff", UTC.
+        return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+    def json(self, value: Any) -> Any:
+        return json.dumps(value)
+
+
+class DbapiTx(Tx):
     __slots__ = ("conn", "sqlite", "_cur")
 
     def __init__(self, conn: Any, *, sqlite: bool) -> None:
@@ -34,21 +73,12 @@ class Tx:
         cur.execute(_qmark(sql) if self.sqlite else sql, params)
         return cur
 
-    def one(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
+    async def one(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
         row = self._run(sql, params).fetchone()
         return tuple(row) if row is not None else None
 
-    def execute(self, sql: str, *params: Any) -> int:
-        """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
+    async def execute(self, sql: str, *params: Any) -> int:
         return int(self._run(sql, params).rowcount)
-
-    # -- values -------------------------------------------------------------------------------
-    def ts(self, value: datetime | None) -> Any:
-        """A time as the column stores it."""
-        if value is None or not self.sqlite:
-            return value
-        # SQLAlchemy's SQLite format: "YYYY-MM-DD HH:MM:SS.ffffff", UTC.
-        return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
     def json(self, value: Any) -> Any:
         if self.sqlite:
@@ -56,6 +86,32 @@ class Tx:
         from psycopg.types.json import Json
 
         return Json(value)
+
+
+class AsyncpgTx(Tx):
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def one(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
+        row = await self.conn.fetchrow(numbered(sql), *params)
+        return tuple(row) if row is not None else None
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        status = await self.conn.execute(numbered(sql), *params)
+        # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word.
+        return int(status.rsplit(" ", 1)[-1])
+
+
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (a unit over a DbapiTx) to its result, without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("a unit of work over a DB-API connection must not await anything else")
 
 
 def aware(value: Any) -> datetime | None:

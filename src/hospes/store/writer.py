@@ -1,17 +1,17 @@
 """Durable writes for the token endpoint, with group commit.
 
-A unit of work is a plain function over a ``Tx``. It must be all-or-nothing and may return a value
-or raise.
+A unit of work is an ``async`` function over a ``Tx`` (store/sql.py). It must be all-or-nothing and
+may return a value or raise.
 
-A writer thread (one per process on SQLite, a few on PostgreSQL) takes every unit waiting in its
-queue and runs them in a single transaction, each inside its own savepoint, so a unit that raises
-is rolled back alone. The commit (SQLite with ``synchronous=FULL`` fsyncs the WAL; PostgreSQL
-flushes its WAL) is paid once per batch rather than once per request, and the event loop hands
-work to a thread without a hop per request.
-No answer leaves before its commit: the writes are exactly as durable as one transaction per
-request, and throughput grows with load instead of queueing on fsync. If a batch cannot commit as a
-whole (a deadlock with another worker, say), each of its units is run again in a transaction of its
-own, so one bad neighbour never fails the others.
+- SQLite: one writer thread per process takes every unit waiting in its queue and runs them in a
+  single ``BEGIN IMMEDIATE … COMMIT``, each inside its own savepoint, so a unit that raises is rolled
+  back alone. The commit (``synchronous=FULL`` fsyncs the WAL) is paid once per batch rather than
+  once per request. No answer leaves before its commit: the writes are exactly as durable as one
+  transaction per request, and throughput grows with load instead of queueing on fsync. If a batch
+  cannot commit as a whole, each of its units is run again in a transaction of its own, so one bad
+  neighbour never fails the others.
+- PostgreSQL: each unit is its own transaction on an asyncpg connection, on the event loop; the
+  server commits concurrent transactions together (its own group commit).
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from hospes.store.sql import Tx
+from hospes.store.pg import AsyncpgPool, dsn_of
+from hospes.store.sql import AsyncpgTx, DbapiTx, Tx, drive
 
 T = TypeVar("T")
-Unit = Callable[[Tx], Any]
+Unit = Callable[[Tx], Coroutine[Any, Any, Any]]
 MAX_BATCH = 64
 
 
@@ -39,32 +40,34 @@ class Writer:
         self._gate = gate
         self._queue: queue.SimpleQueue[tuple[Unit, asyncio.Future[Any], asyncio.AbstractEventLoop] | None] = (
             queue.SimpleQueue())
-        # SQLite has one writer at a time; PostgreSQL overlaps a few batches' round trips.
-        self.threads = 1 if self.sqlite else 4
         self._workers: list[threading.Thread] = []
+        self._pg = None if self.sqlite else AsyncpgPool(dsn_of(engine))
         self._start_lock = threading.Lock()
 
-    async def run(self, unit: Callable[[Tx], T]) -> T:
+    async def run(self, unit: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
         """Run ``unit`` in a committed transaction; its return value once the commit is durable."""
+        if self._pg is not None:
+            async with self._pg.connection() as conn, conn.transaction():
+                return await unit(AsyncpgTx(conn))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_thread()
         self._queue.put((unit, future, loop))
         return await future
 
-    def run_sync(self, unit: Callable[[Tx], T]) -> T:
+    def run_sync(self, unit: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
         """The same, from a thread that is not an event loop (the CLI, tests)."""
         return self._one_transaction(unit)
 
     # -- one unit, one transaction ---------------------------------------------------------------------
-    def _one_transaction(self, unit: Callable[[Tx], T]) -> T:
+    def _one_transaction(self, unit: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
         with self._gate():
             raw = self.engine.raw_connection()
             try:
                 if self.sqlite:
                     raw.cursor().execute("BEGIN IMMEDIATE")
                 try:
-                    result = unit(Tx(raw, sqlite=self.sqlite))
+                    result = drive(unit(DbapiTx(raw, sqlite=self.sqlite)))
                 except BaseException:
                     raw.rollback()
                     raise
@@ -78,10 +81,9 @@ class Writer:
         if not self._workers:
             with self._start_lock:
                 if not self._workers:
-                    for n in range(self.threads):
-                        t = threading.Thread(target=self._serve, name=f"hospes-writer-{n}", daemon=True)
-                        t.start()
-                        self._workers.append(t)
+                    t = threading.Thread(target=self._serve, name="hospes-writer", daemon=True)
+                    t.start()
+                    self._workers.append(t)
 
     def _serve(self) -> None:
         while True:
@@ -133,14 +135,14 @@ class Writer:
                 if self.sqlite:
                     cur.execute("BEGIN IMMEDIATE")
                 try:
-                    tx = Tx(raw, sqlite=self.sqlite)
+                    tx = DbapiTx(raw, sqlite=self.sqlite)
                     if len(units) == 1:
-                        outcomes.append((units[0](tx), None))
+                        outcomes.append((drive(units[0](tx)), None))
                     else:
                         for unit in units:
                             cur.execute("SAVEPOINT unit")
                             try:
-                                outcomes.append((unit(tx), None))
+                                outcomes.append((drive(unit(tx)), None))
                             except Exception as exc:  # this unit alone is undone
                                 cur.execute("ROLLBACK TO SAVEPOINT unit")
                                 outcomes.append((None, exc))
@@ -155,6 +157,10 @@ class Writer:
             finally:
                 raw.close()
         return outcomes
+
+    async def aclose(self) -> None:
+        if self._pg is not None:
+            await self._pg.close()
 
     def close(self) -> None:
         workers, self._workers = self._workers, []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -180,10 +182,13 @@ class LoginCheck:
     token: str | None = None
     wait: int = 0
     second_factor_user: int | None = None
+    then: Any = None  # what ``then`` returned, in the transaction that started the session
 
 
 def _check_login(web: Web, email: str, password: str, ip: str, user_agent: str,
-                 old_cookie: str | None) -> LoginCheck:
+                 old_cookie: str | None, then: Callable[[Session, str], Any] | None = None) -> LoginCheck:
+    """Check a password and start a session. ``then(session, token)`` runs in the same transaction once the
+    session exists (the authorization request's next step), so a login costs one commit, not two."""
     checks = [(throttle.ACCOUNT, email.strip().lower()), (throttle.ADDRESS, ip)]
     p = web.provider
     with p.db.read() as s:
@@ -219,16 +224,26 @@ def _check_login(web: Web, email: str, password: str, ip: str, user_agent: str,
         sessions.end(s, old_cookie)
         token = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=["pwd"],
                                acr=second_factor.ACR_PASSWORD, ip=ip, user_agent=user_agent)
-    return LoginCheck(token=token)
+        follow = then(s, token) if then is not None else None
+    return LoginCheck(token=token, then=follow)
 
 
-def _continue(web: Web, req: core.AuthorizationRequest, token: str) -> tuple[core.Outcome, Any]:
-    p = web.provider
-    with p.db.transaction() as s:
-        current = sessions.current(s, token)
-        if current is None:
-            raise RuntimeError("a session just created cannot be read")
-        return core.decide(p, s, req.with_login(current.sid), current), current
+def _decide(web: Web, req: core.AuthorizationRequest, s: Session,
+            token: str) -> tuple[core.Outcome | core.AuthorizationError, Any]:
+    """The authorization request's next step for a session just started (decide raises before it writes)."""
+    current = sessions.current(s, token)
+    if current is None:
+        raise RuntimeError("a session just created cannot be read")
+    try:
+        return core.decide(web.provider, s, req.with_login(current.sid), current), current
+    except core.AuthorizationError as exc:
+        return exc, current
+
+
+def _continue(web: Web, req: core.AuthorizationRequest,
+              token: str) -> tuple[core.Outcome | core.AuthorizationError, Any]:
+    with web.provider.db.transaction() as s:
+        return _decide(web, req, s, token)
 
 
 async def _login(web: Web, request: Request, req: core.AuthorizationRequest, form: Params) -> Response:
@@ -238,7 +253,8 @@ async def _login(web: Web, request: Request, req: core.AuthorizationRequest, for
         return _login_page(web, request, req, error="Enter your email address and password.", username=email,
                            status=400)
     check = await run_in_threadpool(_check_login, web, email, password, web.ip(request),
-                                    request.headers.get("user-agent", ""), request.cookies.get(SESSION_COOKIE))
+                                    request.headers.get("user-agent", ""), request.cookies.get(SESSION_COOKIE),
+                                    lambda s, token: _decide(web, req, s, token))
     if check.wait > 0:
         minutes = max(1, (check.wait + 59) // 60)
         return _login_page(web, request, req, status=429, username=email,
@@ -248,7 +264,7 @@ async def _login(web: Web, request: Request, req: core.AuthorizationRequest, for
         return _second_factor_page(web, request, req, second_factor.pending(web, request, check.second_factor_user))
     if check.token is None:
         return _login_page(web, request, req, error=LOGIN_INCORRECT, username=email, status=401)
-    return await _logged_in(web, request, req, check.token)
+    return await _logged_in(web, request, req, check.token, decided=check.then)
 
 
 def _second_factor_page(web: Web, request: Request, req: core.AuthorizationRequest, blob: str,
@@ -272,12 +288,13 @@ async def _second_factor(web: Web, request: Request, req: core.AuthorizationRequ
     return await _logged_in(web, request, req, out.token)
 
 
-async def _logged_in(web: Web, request: Request, req: core.AuthorizationRequest, token: str) -> Response:
-    """A session has just started: carry on with the authorization request, bound to it."""
-    try:
-        out, current = await run_in_threadpool(_continue, web, req, token)
-    except core.AuthorizationError as exc:
-        response = _deliver_error(web, exc)
+async def _logged_in(web: Web, request: Request, req: core.AuthorizationRequest, token: str,
+                     decided: tuple[core.Outcome | core.AuthorizationError, Any] | None = None) -> Response:
+    """A session has just started: carry on with the authorization request, bound to it (``decided``:
+    already done in the login's own transaction)."""
+    out, current = decided if decided is not None else await run_in_threadpool(_continue, web, req, token)
+    if isinstance(out, core.AuthorizationError):
+        response = _deliver_error(web, out)
     else:
         response = _outcome_response(web, request, out, current)
     web.set_cookie(response, SESSION_COOKIE, token)

@@ -24,12 +24,14 @@ from hospes.store.sql import Tx, aware, json_list
 GRANT_TYPE = "authorization_code"
 
 CODE_SQL = (
-    "SELECT id, grant_id, credential_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, acr, amr, "
-    "session_id, expires_at, used_at FROM authorization_codes WHERE code_hash = %s"
+    "SELECT c.id, c.grant_id, c.credential_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, c.auth_time, "
+    "c.acr, c.amr, c.session_id, c.expires_at, c.used_at, g.revoked_at, u.id, u.uuid, u.email, u.email_verified, "
+    "u.first_name, u.last_name, u.locale, u.updated_at, u.disabled FROM authorization_codes c "
+    "JOIN grants g ON g.id = c.grant_id JOIN users u ON u.id = c.user_id WHERE c.code_hash = %s"
 )
 
 
-def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) -> Issued | Refused:
+async def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) -> Issued | Refused:
     if client.grant_type != "authorization_code":
         raise errors.UnauthorizedClient("This client may not use the authorization code grant.")
     code = one("code")
@@ -37,18 +39,18 @@ def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) ->
         raise errors.InvalidRequest("The code parameter is required.")
     redirect_uri = one("redirect_uri")
     verifier = one("code_verifier")
-    row = tx.one(CODE_SQL, digest(code))
+    row = await tx.one(CODE_SQL, digest(code))
     invalid = errors.InvalidGrant("The authorization code is invalid, expired or already used.")
     if row is None:
         raise invalid
-    (code_id, grant_id, credential_id, user_id, stored_redirect, scope, nonce, challenge, auth_time, acr, amr,
-     session_id, expires_at, used_at) = row
+    (code_id, grant_id, credential_id, stored_redirect, scope, nonce, challenge, auth_time, acr, amr,
+     session_id, expires_at, used_at) = row[:13]
     if credential_id != client.id:
         raise invalid
     replayed = Refused(errors.InvalidGrant("The grant has been revoked: a code or refresh token was reused."))
     if used_at is not None:
         # RFC 6749 §4.1.2: a code used twice revokes everything issued from it.
-        revoke_grant_tx(tx, grant_id)
+        await revoke_grant_tx(tx, grant_id)
         return replayed
     t = now()
     expires = aware(expires_at)
@@ -68,15 +70,14 @@ def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) ->
         # RFC 9700 §2.1.1: refuse a verifier when no challenge was sent (PKCE downgrade).
         raise errors.InvalidGrant("A code_verifier was sent but no code_challenge was.")
     # Single use, atomically: of two concurrent exchanges only one wins.
-    if tx.execute("UPDATE authorization_codes SET used_at = %s WHERE id = %s AND used_at IS NULL",
+    if await tx.execute("UPDATE authorization_codes SET used_at = %s WHERE id = %s AND used_at IS NULL",
                   tx.ts(t), code_id) != 1:
-        revoke_grant_tx(tx, grant_id)
+        await revoke_grant_tx(tx, grant_id)
         return replayed
-    grant = tx.one("SELECT revoked_at FROM grants WHERE id = %s", grant_id)
-    user = active_person(tx, user_id)
-    if grant is None or grant[0] is not None or user is None:
+    user = active_person(row[13:])
+    if user is None:  # the grant is revoked or the user disabled
         raise invalid
     scopes = scope.split()
     auth = Authentication(auth_time=auth_time, acr=acr, amr=json_list(amr), nonce=nonce, sid=session_id)
-    return issue_tokens_tx(provider.settings, tx, client=client, grant_id=grant_id, user=user, scope=scopes,
+    return await issue_tokens_tx(provider.settings, tx, client=client, grant_id=grant_id, user=user, scope=scopes,
                            auth=auth, refresh=wants_refresh(client, scopes))

@@ -16,34 +16,35 @@ from hospes.store.sql import Tx, aware, json_list
 GRANT_TYPE = "refresh_token"
 
 REFRESH_SQL = (
-    "SELECT id, grant_id, credential_id, user_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at "
-    "FROM refresh_tokens WHERE token_hash = %s"
+    "SELECT t.id, t.grant_id, t.credential_id, t.scope, t.auth_time, t.acr, t.amr, t.expires_at, t.used_at, "
+    "t.revoked_at, g.revoked_at, u.id, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale, "
+    "u.updated_at, u.disabled FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id "
+    "JOIN users u ON u.id = t.user_id WHERE t.token_hash = %s"
 )
 
 
-def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) -> Issued | Refused:
+async def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) -> Issued | Refused:
     token = one("refresh_token")
     if not token:
         raise errors.InvalidRequest("The refresh_token parameter is required.")
     invalid = errors.InvalidGrant("The refresh token is invalid, expired or revoked.")
-    row = tx.one(REFRESH_SQL, digest(token))
+    row = await tx.one(REFRESH_SQL, digest(token))
     if row is None:
         raise invalid
-    rt_id, grant_id, credential_id, user_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at = row
+    rt_id, grant_id, credential_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at = row[:10]
     if credential_id != client.id:
         raise invalid
     reused = Refused(errors.InvalidGrant("The grant has been revoked: a code or refresh token was reused."))
     if used_at is not None:
         # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the grant.
-        revoke_grant_tx(tx, grant_id)
+        await revoke_grant_tx(tx, grant_id)
         return reused
     t = now()
     expires = aware(expires_at)
     if revoked_at is not None or expires is None or expires <= t:
         raise invalid
-    grant = tx.one("SELECT revoked_at FROM grants WHERE id = %s", grant_id)
-    user = active_person(tx, user_id)
-    if grant is None or grant[0] is not None or user is None:
+    user = active_person(row[10:])
+    if user is None:  # the grant is revoked or the user disabled
         raise invalid
     original = scope.split()
     requested = scope_table.parse(one("scope"))
@@ -55,9 +56,11 @@ def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: Any) ->
         scopes = requested
     else:
         scopes = original
-    if tx.execute("UPDATE refresh_tokens SET used_at = %s WHERE id = %s AND used_at IS NULL", tx.ts(t), rt_id) != 1:
-        revoke_grant_tx(tx, grant_id)
+    rotated = await tx.execute("UPDATE refresh_tokens SET used_at = %s WHERE id = %s AND used_at IS NULL",
+                               tx.ts(t), rt_id)
+    if rotated != 1:
+        await revoke_grant_tx(tx, grant_id)
         return reused
     auth = Authentication(auth_time=auth_time, acr=acr, amr=json_list(amr))
-    return issue_tokens_tx(provider.settings, tx, client=client, grant_id=grant_id, user=user, scope=scopes,
+    return await issue_tokens_tx(provider.settings, tx, client=client, grant_id=grant_id, user=user, scope=scopes,
                            auth=auth, refresh=True, refresh_scope=original)

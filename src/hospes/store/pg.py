@@ -1,0 +1,78 @@
+"""asyncpg connections for the paths that run on the event loop (store/lookups.py, store/writer.py).
+
+asyncpg rather than psycopg here: the same statement costs far less Python time per call, and these
+statements are most of a userinfo, introspection or token request. A few connections per event loop,
+opened when first needed; a connection goes back to the idle list without a reset round trip, since
+these paths leave no session state behind (a transaction is always ended by ``conn.transaction()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+
+def dsn_of(engine: Engine) -> str:
+    url = make_url(engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class AsyncpgPool:
+    SIZE = 8
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle: list[Any] = []
+        self._slots: asyncio.Semaphore | None = None
+
+    def _bind(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._slots is None:
+            # A new event loop (a test harness may start several): the old connections belong to the old one.
+            self._loop, self._idle, self._slots = loop, [], asyncio.Semaphore(self.SIZE)
+        return self._slots
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        import asyncpg
+
+        async with self._bind():
+            conn = self._idle.pop() if self._idle else await asyncpg.connect(self.dsn)
+            try:
+                yield conn
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError):
+                conn.terminate()
+                raise
+            except BaseException:
+                if conn.is_in_transaction() or conn.is_closed():
+                    conn.terminate()
+                else:
+                    self._idle.append(conn)
+                raise
+            else:
+                self._idle.append(conn)
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """One read; retried once on a fresh connection when the server closed the idle one."""
+        import asyncpg
+
+        for attempt in (0, 1):
+            try:
+                async with self.connection() as conn:
+                    rows = await conn.fetch(sql, *params)
+                    return [tuple(r) for r in rows]
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError):
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
