@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from hospes.clock import now, utc
@@ -33,15 +33,18 @@ def _key(rule: Rule, value: str) -> str:
 
 
 def retry_after(s: Session, checks: list[tuple[Rule, str]]) -> int:
-    """Seconds to wait before another attempt is allowed (0: go ahead)."""
-    wait = 0
+    """Seconds to wait before another attempt is allowed (0: go ahead). One query for every check."""
     t = now()
-    for rule, value in checks:
-        since = t - timedelta(seconds=rule.window)
-        count, oldest = s.execute(
-            select(func.count(), func.min(LoginFailure.at))
-            .where(LoginFailure.key == _key(rule, value), LoginFailure.at > since)
-        ).one()
+    windows = {_key(rule, value): (rule, t - timedelta(seconds=rule.window)) for rule, value in checks}
+    rows = s.execute(
+        select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
+        .where(or_(*(and_(LoginFailure.key == key, LoginFailure.at > since)
+                     for key, (_rule, since) in windows.items())))
+        .group_by(LoginFailure.key)
+    ).all()
+    wait = 0
+    for key, count, oldest in rows:
+        rule, since = windows[key]
         if count >= rule.limit and oldest is not None:
             wait = max(wait, int((utc(oldest) - since).total_seconds()) + 1)
     return wait

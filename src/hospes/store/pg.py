@@ -74,5 +74,7 @@ class AsyncpgPool:
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
+        if self._loop is not asyncio.get_running_loop():
+            return  # they belong to another event loop (a test harness may run several): not ours to close
         for conn in idle:
             await conn.close()

@@ -104,7 +104,8 @@ def _outcome_response(web: Web, request: Request, out: core.Outcome, current: An
 
 def _start(web: Web, params: Params, session_token: str | None) -> tuple[core.Outcome, Any]:
     p = web.provider
-    with p.db.transaction() as s:
+    # Without a session cookie the answer is a login page or an error: nothing to write, no write lock.
+    with p.db.transaction() if session_token else p.db.read() as s:
         req = core.parse_request(p, s, params)
         current = sessions.current(s, session_token)
         return core.decide(p, s, req, current), current
@@ -132,7 +133,7 @@ async def authorize(request: Request) -> Response:
 
 def _still_valid(web: Web, req: core.AuthorizationRequest) -> bool:
     """The credential may have been deleted, or its redirect URIs changed, since the page was shown."""
-    with web.provider.db.transaction() as s:
+    with web.provider.db.read() as s:
         cred = s.get(OAuthCredential, req.credential_id)
         return cred is not None and cred.identifier == req.client_id and req.redirect_uri in (cred.redirect_uris or [])
 
