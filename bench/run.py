@@ -130,12 +130,7 @@ def cpu_seconds(pid: int) -> float:
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (uvicorn workers), in MB."""
     total = 0
-    pids = [pid]
-    try:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-        pids += [int(p) for p in out.split()]
-    except OSError:
-        pass
+    pids = _family(pid)
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -173,9 +168,6 @@ class Proc:
 def sampling(proc: Proc):
     """Sample the server's memory while a measurement runs."""
     stop = False
-
-    async def _noop() -> None:
-        return None
 
     import threading
 

@@ -91,8 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await run_in_threadpool(provider.keys.ensure)
         await run_in_threadpool(provider.keys.refresh)
         yield
-        await provider.lookups.close()
-        await db.writer.aclose()
+        await db.aclose()
         db.dispose()
 
     prefix = settings.issuer_path

@@ -25,6 +25,25 @@ def test_public_documents_carry_security_and_cache_headers(client, path):
     assert int(r.headers["content-length"]) == len(r.content)
 
 
+def test_under_an_issuer_path_the_endpoints_live_below_it(database_url, db, tmp_path):
+    from starlette.testclient import TestClient
+
+    from hospes.app import create_app
+    from hospes.config import load_settings
+
+    settings = load_settings(database_url=database_url, var_dir=str(tmp_path / "var"),
+                             secret_key="test-secret-key-" + "x" * 32, issuer="http://127.0.0.1:8000/portal")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as c:
+        doc = c.get("/portal/.well-known/openid-configuration")
+        assert doc.status_code == 200
+        assert doc.json()["token_endpoint"] == "http://127.0.0.1:8000/portal/oauth/token.php"
+        assert c.get("/portal/oauth/jwks").status_code == 200
+        bad = c.post("/portal/oauth/token.php", data={"grant_type": "password"})
+        assert bad.status_code == 400 and bad.json()["error"] == "unsupported_grant_type"
+        # Outside the issuer's path there is nothing.
+        assert c.get("/.well-known/openid-configuration").status_code == 404
+
+
 def test_head_gives_the_headers_without_the_body(client):
     full = client.get("/.well-known/openid-configuration")
     head = client.head("/.well-known/openid-configuration")

@@ -10,12 +10,12 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from hospes.clock import now, utc
-from hospes.oauth import id_token
+from hospes.oauth import errors, id_token
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest, new_token
 from hospes.store.models import AccessToken, Grant, RefreshToken
-from hospes.store.sql import Tx, aware
+from hospes.store.sql import Person, Tx
 
 
 @dataclass(frozen=True)
@@ -77,28 +77,12 @@ def revoke_grant(s: Session, grant_id: int) -> None:
 # -- the same, in plain SQL, for the token endpoint's write path (store/writer.py) ---------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
-    """The user a token is issued to, as the token endpoint reads it."""
-
-    id: int
-    uuid: str
-    email: str
-    email_verified: bool
-    first_name: str
-    last_name: str
-    locale: str
-    updated_at: datetime | None
-
-
 def active_person(cols: tuple[Any, ...]) -> Person | None:
     """The user, from the columns a grant reads in the same query as its code or refresh token
-    (g.revoked_at, u.id, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale,
-    u.updated_at, u.disabled); None when the grant is revoked or the user disabled."""
-    grant_revoked, uid, uuid, email, verified, first, last, locale, updated, disabled = cols
-    if grant_revoked is not None or disabled:
+    (g.revoked_at, the Person columns, u.disabled); None when the grant is revoked or the user disabled."""
+    if cols[0] is not None or cols[-1]:
         return None
-    return Person(uid, uuid, email, bool(verified), first, last, locale, aware(updated))
+    return Person.of(cols[1:-1])
 
 
 @dataclass(frozen=True)
@@ -117,6 +101,13 @@ class Refused:
     """A refusal whose writes must still be committed (a replayed code revokes its grant, RFC 6749 §4.1.2)."""
 
     error: Exception
+
+
+async def refuse_reuse(tx: Tx, grant_id: int) -> Refused:
+    """A code or rotated refresh token came back: revoke the whole grant (RFC 6749 §4.1.2, RFC 9700
+    §4.14.2), commit that, and fail the request."""
+    await revoke_grant_tx(tx, grant_id)
+    return Refused(errors.InvalidGrant("The grant has been revoked: a code or refresh token was reused."))
 
 
 async def issue_tokens_tx(

@@ -42,6 +42,6 @@ async def userinfo(provider: Provider, token: str) -> dict[str, Any]:
         raise errors.InvalidToken("The access token is invalid, expired or revoked.")
     if "openid" not in found.scope:
         raise errors.InsufficientScope("The access token was not issued for OpenID Connect (scope openid).")
-    claims: dict[str, Any] = {"sub": found.sub}
-    claims.update(profile_claims(found, found.scope))
+    claims: dict[str, Any] = {"sub": found.person.uuid}
+    claims.update(profile_claims(found.person, found.scope))
     return claims

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.store.pg import AsyncpgPool, dsn_of
 from hospes.store.writer import Writer
 
 
@@ -104,8 +105,11 @@ class Database:
             path = self.engine.url.database
             memory = not path or path == ":memory:" or path.startswith("file:")
             self._gate = WriterGate(None if memory else f"{path}.writer-lock")
+        # On PostgreSQL, the asyncpg connections of the event-loop paths (store/pg.py), shared by the hot
+        # reads (store/lookups.py) and the token endpoint's writes.
+        self.pg = AsyncpgPool(dsn_of(self.engine)) if self.engine.dialect.name != "sqlite" else None
         # The token endpoint's writes (group commit on SQLite); see store/writer.py.
-        self.writer = Writer(self.engine, self._gate)
+        self.writer = Writer(self.engine, self._gate, self.pg)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.engine.execution_options(hospes_read_only=True),
                                            expire_on_commit=False)
@@ -130,6 +134,11 @@ class Database:
             return True
         except Exception:
             return False
+
+    async def aclose(self) -> None:
+        """Close what belongs to the running event loop (the asyncpg connections)."""
+        if self.pg is not None:
+            await self.pg.close()
 
     def dispose(self) -> None:
         self.writer.close()

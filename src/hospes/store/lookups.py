@@ -18,17 +18,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
-from hospes.store.pg import AsyncpgPool, dsn_of
-from hospes.store.sql import numbered
+from hospes.store.pg import AsyncpgPool
+from hospes.store.sql import Person, epoch_of, numbered, qmark, sqlite_text
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
-    "SELECT t.scope, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale, u.updated_at "
+    "SELECT t.scope, u.id, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale, u.updated_at "
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
     "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s "
     "AND g.revoked_at IS NULL AND NOT u.disabled"
@@ -57,13 +57,7 @@ INTROSPECTION_SQL = (
 @dataclass(frozen=True, slots=True)
 class UserinfoRow:
     scope: list[str]
-    sub: str
-    email: str
-    email_verified: bool
-    first_name: str
-    last_name: str
-    locale: str
-    updated_at: datetime | None
+    person: Person
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,33 +80,18 @@ class IntrospectionRow:
     tokens: tuple[IntrospectedToken, ...]
 
 
-def _sqlite_time(value: str | datetime | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    # SQLAlchemy stores UTC wall time as text: "YYYY-MM-DD HH:MM:SS[.ffffff]".
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _epoch(value: Any) -> int:
-    dt = _sqlite_time(value)
-    assert dt is not None
-    return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
-
-
 class Lookups:
     """The hot reads, over the same database the rest of Hospes uses."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, pg: AsyncpgPool | None) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
-        self._pg: AsyncpgPool | None = None
+        self._pg = pg
         self._local = threading.local()
-        if not self.sqlite:
-            self._pg = AsyncpgPool(dsn_of(engine))
 
     def _param_now(self, now: datetime) -> Any:
-        # SQLite compares the stored text ("YYYY-MM-DD HH:MM:SS.ffffff", UTC); PostgreSQL, timestamptz.
-        return now.astimezone(UTC).isoformat(" ", "microseconds")[:26] if self.sqlite else now
+        # SQLite compares the stored text; PostgreSQL, timestamptz.
+        return sqlite_text(now) if self.sqlite else now
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._pg is not None:
@@ -121,10 +100,10 @@ class Lookups:
         if conn is None:  # an in-memory database lives in the engine's one connection
             raw = self.engine.raw_connection()
             try:
-                return list(raw.cursor().execute(sql.replace("%s", "?"), params).fetchall())  # type: ignore[union-attr]
+                return list(raw.cursor().execute(qmark(sql), params).fetchall())  # type: ignore[union-attr]
             finally:
                 raw.close()
-        return conn.execute(sql.replace("%s", "?"), params).fetchall()
+        return conn.execute(qmark(sql), params).fetchall()
 
     def _sqlite_connection(self) -> sqlite3.Connection | None:
         """This thread's own read connection (the event loop's, in the server): no pool checkout per query."""
@@ -144,8 +123,7 @@ class Lookups:
         rows = await self._rows(USERINFO_SQL, (token_hash, self._param_now(now)))
         if not rows:
             return None
-        scope, sub, email, verified, first, last, locale, updated = rows[0]
-        return UserinfoRow(scope.split(), sub, email, bool(verified), first, last, locale, _sqlite_time(updated))
+        return UserinfoRow(rows[0][0].split(), Person.of(rows[0][1:]))
 
     async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> IntrospectionRow | None:
         t = self._param_now(now)
@@ -153,10 +131,6 @@ class Lookups:
         if not rows:
             return None
         cid, ident, secret_hash, *_ = rows[0]
-        tokens = tuple(IntrospectedToken(kind, scope, _epoch(iat), _epoch(exp), sub, email)
+        tokens = tuple(IntrospectedToken(kind, scope, epoch_of(iat), epoch_of(exp), sub, email)
                        for *_, kind, scope, iat, exp, sub, email in rows if kind is not None)
         return IntrospectionRow(cid, ident, bytes(secret_hash) if secret_hash is not None else None, tokens)
-
-    async def close(self) -> None:
-        if self._pg is not None:
-            await self._pg.close()

@@ -23,7 +23,8 @@ def dsn_of(engine: Engine) -> str:
 
 
 class AsyncpgPool:
-    SIZE = 8
+    # Shared by the hot reads and the token endpoint's transactions: enough for both under load.
+    SIZE = 12
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn

@@ -17,7 +17,8 @@ Units of work are ``async`` functions over a ``Tx``:
 from __future__ import annotations
 
 import json
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -26,7 +27,8 @@ T = TypeVar("T")
 
 
 @lru_cache(maxsize=256)
-def _qmark(sql: str) -> str:
+def qmark(sql: str) -> str:
+    """``%s`` placeholders as SQLite's ``?``."""
     return sql.replace("%s", "?")
 
 
@@ -51,10 +53,7 @@ class Tx:
 
     def ts(self, value: datetime | None) -> Any:
         """A time as the column stores it."""
-        if value is None or not self.sqlite:
-            return value
-        # SQLAlchemy's SQLite format: "YYYY-MM-DD HH:MM:SS.ffffff", UTC.
-        return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+        return sqlite_text(value) if value is not None and self.sqlite else value
 
     def json(self, value: Any) -> Any:
         return json.dumps(value)
@@ -70,7 +69,7 @@ class DbapiTx(Tx):
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
         cur = self._cur
-        cur.execute(_qmark(sql) if self.sqlite else sql, params)
+        cur.execute(qmark(sql) if self.sqlite else sql, params)
         return cur
 
     async def one(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
@@ -114,6 +113,11 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("a unit of work over a DB-API connection must not await anything else")
 
 
+def sqlite_text(value: datetime) -> str:
+    """A time as SQLAlchemy stores it in SQLite, and as SQL compares it there: "YYYY-MM-DD HH:MM:SS.ffffff", UTC."""
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
 def aware(value: Any) -> datetime | None:
     """A time read back from either database, as an aware UTC datetime."""
     if value is None:
@@ -121,6 +125,34 @@ def aware(value: Any) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def epoch_of(value: Any) -> int:
+    """A stored time as epoch seconds (JWT and introspection claims)."""
+    dt = aware(value)
+    assert dt is not None
+    return int(dt.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A user as the plain-SQL paths read one: the token endpoint and userinfo (the profile claims'
+    source, OpenID Connect Core §5.4). Their queries select u.id, u.uuid, u.email, u.email_verified,
+    u.first_name, u.last_name, u.locale, u.updated_at, in this order."""
+
+    id: int
+    uuid: str
+    email: str
+    email_verified: bool
+    first_name: str
+    last_name: str
+    locale: str
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, cols: Sequence[Any]) -> Person:
+        uid, uuid, email, verified, first, last, locale, updated = cols
+        return cls(uid, uuid, email, bool(verified), first, last, locale, aware(updated))
 
 
 def json_list(value: Any) -> list[Any]:

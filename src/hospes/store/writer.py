@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from hospes.store.pg import AsyncpgPool, dsn_of
+from hospes.store.pg import AsyncpgPool
 from hospes.store.sql import AsyncpgTx, DbapiTx, Tx, drive
 
 T = TypeVar("T")
@@ -34,14 +34,15 @@ MAX_BATCH = 64
 
 
 class Writer:
-    def __init__(self, engine: Engine, gate: Callable[[], AbstractContextManager[None]]) -> None:
+    def __init__(self, engine: Engine, gate: Callable[[], AbstractContextManager[None]],
+                 pg: AsyncpgPool | None) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self._gate = gate
         self._queue: queue.SimpleQueue[tuple[Unit, asyncio.Future[Any], asyncio.AbstractEventLoop] | None] = (
             queue.SimpleQueue())
         self._workers: list[threading.Thread] = []
-        self._pg = None if self.sqlite else AsyncpgPool(dsn_of(engine))
+        self._pg = pg
         self._start_lock = threading.Lock()
 
     async def run(self, unit: Callable[[Tx], Coroutine[Any, Any, T]]) -> T:
@@ -157,10 +158,6 @@ class Writer:
             finally:
                 raw.close()
         return outcomes
-
-    async def aclose(self) -> None:
-        if self._pg is not None:
-            await self._pg.close()
 
     def close(self) -> None:
         workers, self._workers = self._workers, []

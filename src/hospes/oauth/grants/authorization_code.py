@@ -14,7 +14,7 @@ from hospes.oauth.issuance import (
     Refused,
     active_person,
     issue_tokens_tx,
-    revoke_grant_tx,
+    refuse_reuse,
     wants_refresh,
 )
 from hospes.oauth.provider import Provider
@@ -47,11 +47,9 @@ async def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: A
      session_id, expires_at, used_at) = row[:13]
     if credential_id != client.id:
         raise invalid
-    replayed = Refused(errors.InvalidGrant("The grant has been revoked: a code or refresh token was reused."))
     if used_at is not None:
         # RFC 6749 §4.1.2: a code used twice revokes everything issued from it.
-        await revoke_grant_tx(tx, grant_id)
-        return replayed
+        return await refuse_reuse(tx, grant_id)
     t = now()
     expires = aware(expires_at)
     if expires is None or expires <= t:
@@ -72,8 +70,7 @@ async def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: A
     # Single use, atomically: of two concurrent exchanges only one wins.
     if await tx.execute("UPDATE authorization_codes SET used_at = %s WHERE id = %s AND used_at IS NULL",
                   tx.ts(t), code_id) != 1:
-        await revoke_grant_tx(tx, grant_id)
-        return replayed
+        return await refuse_reuse(tx, grant_id)
     user = active_person(row[13:])
     if user is None:  # the grant is revoked or the user disabled
         raise invalid

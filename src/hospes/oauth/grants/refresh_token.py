@@ -8,7 +8,7 @@ from hospes.clock import now
 from hospes.oauth import errors
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.client_auth import AuthenticatedClient
-from hospes.oauth.issuance import Authentication, Issued, Refused, active_person, issue_tokens_tx, revoke_grant_tx
+from hospes.oauth.issuance import Authentication, Issued, Refused, active_person, issue_tokens_tx, refuse_reuse
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest
 from hospes.store.sql import Tx, aware, json_list
@@ -34,11 +34,9 @@ async def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: A
     rt_id, grant_id, credential_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at = row[:10]
     if credential_id != client.id:
         raise invalid
-    reused = Refused(errors.InvalidGrant("The grant has been revoked: a code or refresh token was reused."))
     if used_at is not None:
         # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the grant.
-        await revoke_grant_tx(tx, grant_id)
-        return reused
+        return await refuse_reuse(tx, grant_id)
     t = now()
     expires = aware(expires_at)
     if revoked_at is not None or expires is None or expires <= t:
@@ -59,8 +57,7 @@ async def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: A
     rotated = await tx.execute("UPDATE refresh_tokens SET used_at = %s WHERE id = %s AND used_at IS NULL",
                                tx.ts(t), rt_id)
     if rotated != 1:
-        await revoke_grant_tx(tx, grant_id)
-        return reused
+        return await refuse_reuse(tx, grant_id)
     auth = Authentication(auth_time=auth_time, acr=acr, amr=json_list(amr))
     return await issue_tokens_tx(provider.settings, tx, client=client, grant_id=grant_id, user=user, scope=scopes,
                            auth=auth, refresh=True, refresh_scope=original)
