@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -208,9 +209,11 @@ def wrk(url: str, args: argparse.Namespace, *, method: str = "GET", body: str = 
                             "-s", lua, url])
     ctx = sampling(proc) if proc else contextmanager(lambda: (yield))()
     cpu0 = cpu_seconds(proc.p.pid) if proc else 0.0
+    gen0, t0 = _children_cpu(), time.perf_counter()
     with ctx:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(proc.p.pid) - cpu0 if proc else 0.0
+    load_cores = (_children_cpu() - gen0) / (time.perf_counter() - t0)
     os.unlink(lua)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = re.search(r"(\d+) requests in", out)
@@ -231,7 +234,41 @@ def wrk(url: str, args: argparse.Namespace, *, method: str = "GET", body: str = 
     # Server CPU per request: steadier than req/s when something else shares the machine.
     cpu_us = round(cpu / n * 1e6, 1) if n and cpu else None
     return {"rps": round(rps, 1), "p50_ms": lat("50"), "p99_ms": lat("99"), "errors": errors,
-            "cpu_us_per_request": cpu_us}
+            "cpu_us_per_request": cpu_us, "load_generator_cores": round(load_cores, 2)}
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+class Costs:
+    """Server CPU per request and the load generator's own cores, for a chain measured in this process
+    (in one or several timed parts)."""
+
+    def __init__(self, proc: Proc) -> None:
+        self.proc, self.server, self.generator, self.wall = proc, 0.0, 0.0, 0.0
+
+    @contextmanager
+    def timed(self):
+        cpu0, gen0, t0 = cpu_seconds(self.proc.p.pid), _self_cpu(), time.perf_counter()
+        with sampling(self.proc):
+            yield
+        self.server += cpu_seconds(self.proc.p.pid) - cpu0
+        self.generator += _self_cpu() - gen0
+        self.wall += time.perf_counter() - t0
+
+    def summary(self, stats: loadgen.Stats) -> dict[str, Any]:
+        out: dict[str, Any] = stats.summary()
+        n = out["requests"]
+        out["cpu_us_per_request"] = round(self.server / n * 1e6, 1) if n else None
+        out["load_generator_cores"] = round(self.generator / self.wall, 2) if self.wall else None
+        return out
 
 
 # -- flows (the chains) -----------------------------------------------------------------------------
@@ -345,7 +382,7 @@ async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str,
             return bool(body and "access_token" in body and "id_token" in body)
         return work
 
-    total = loadgen.Stats()
+    total, cost = loadgen.Stats(), Costs(proc)
     per_round = max(1, min(16, args.max_codes // workers))
     while total.ended - total.started < args.duration and len(total.latencies) + total.errors < args.max_codes:
         batch: list[list[str]] = [[] for _ in range(workers)]
@@ -359,12 +396,12 @@ async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str,
         await asyncio.gather(*(mint(i) for i in range(workers)))
         if not any(batch):
             raise RuntimeError(f"{srv.kind}: no codes could be minted")
-        with sampling(proc):
+        with cost.timed():
             stats = await _per_worker(exchanger, batch)
         total.latencies += stats.latencies
         total.errors += stats.errors
         total.ended += stats.ended - stats.started  # total.started stays 0: ended is the timed sum
-    out["token: code exchange"] = total.summary()
+    out["token: code exchange"] = cost.summary(total)
     # 3. Refresh rotation: each worker follows its own chain for the duration.
 
     def rotator(i: int):
@@ -378,9 +415,10 @@ async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str,
         return work
 
     if all(refresh):
-        with sampling(proc):
+        cost = Costs(proc)
+        with cost.timed():
             stats = await _per_worker(rotator, [range(10**9) for _ in range(workers)], args.duration)
-        out["token: refresh (rotating)"] = stats.summary()
+        out["token: refresh (rotating)"] = cost.summary(stats)
     # 4. Whole browserless flows: authorize, login, (consent), code, token, from a fresh browser each time.
 
     def flow(i: int):
@@ -393,9 +431,10 @@ async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str,
                 b.conn.close()
         return work
 
-    with sampling(proc):
+    cost = Costs(proc)
+    with cost.timed():
         stats = await _per_worker(flow, [range(10**9) for _ in range(workers)], args.duration)
-    out["full login flow"] = stats.summary()
+    out["full login flow"] = cost.summary(stats)
     for b in browsers:
         b.conn.close()
     for c in conns:
@@ -567,14 +606,43 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
         proc.stop()
 
 
+def workers2_summary(one: dict[str, Any], two: dict[str, Any]) -> dict[str, Any]:
+    """Throughput of two workers against one; and, to tell the machine from the server, the server CPU per
+    request with two workers against one (1.00: running two costs nothing extra per request) and the
+    cores the load generator itself took from the two."""
+    ops = [op for op in ORDER if op in two and one.get(op, {}).get("rps")]
+    return {
+        "scaling": {op: round(two[op]["rps"] / one[op]["rps"], 2) for op in ops},
+        "cpu_per_request_vs_one": {op: round(two[op]["cpu_us_per_request"] / one[op]["cpu_us_per_request"], 2)
+                                   for op in ops if two[op].get("cpu_us_per_request")
+                                   and one[op].get("cpu_us_per_request")},
+        "load_generator_cores": {op: two[op].get("load_generator_cores") for op in ops},
+    }
+
+
+_VERIFY_LOOP = ("import time; from hospes.accounts.passwords import _hasher\n"
+                "h = _hasher.hash('x' * 12); n = 0; t = time.perf_counter(); c = time.process_time()\n"
+                "while time.perf_counter() - t < 3: _hasher.verify(h, 'x' * 12); n += 1\n"
+                "print((time.process_time() - c) / n)")
+# Python work that shares the core with the hash, as a server's request handling does.
+_BUSY_LOOP = ("import json, time; t = time.time(); d = {}\n"
+              "while time.time() - t < 6:\n"
+              "    for i in range(5000): d[str(i)] = json.dumps({'a': i, 'b': [i] * 8})")
+
+
 def password_hash_floor() -> dict[str, float]:
-    """What one core can do when it does nothing but verify Argon2id hashes."""
-    code = ("import time; from hospes.accounts.passwords import hash_password, verify_password\n"
-            "h = hash_password('x' * 12); n = 0; t = time.perf_counter()\n"
-            "while time.perf_counter() - t < 3: verify_password('x' * 12, h); n += 1\n"
-            "print((time.perf_counter() - t) / n)")
-    secs = float(sh(pinned(SERVER_CPU, [sys.executable, "-c", code])).stdout.strip())
-    return {"ms_per_verify": round(secs * 1000, 1), "verifies_per_second": round(1 / secs, 1)}
+    """What one core can do when it does nothing but verify Argon2id hashes (CPU time per verify), and the
+    same with other Python work time-sliced on that core: an Argon2 run streams through its 19 MiB block,
+    and whatever else runs between its time slices evicts that block from the caches."""
+    alone = float(sh(pinned(SERVER_CPU, [sys.executable, "-c", _VERIFY_LOOP])).stdout.strip())
+    busy = subprocess.Popen(pinned(SERVER_CPU, [sys.executable, "-c", _BUSY_LOOP]))
+    try:
+        shared = float(sh(pinned(SERVER_CPU, [sys.executable, "-c", _VERIFY_LOOP])).stdout.strip())
+    finally:
+        busy.kill()
+        busy.wait()
+    return {"ms_per_verify": round(alone * 1000, 1), "verifies_per_second": round(1 / alone, 1),
+            "ms_per_verify_sharing_the_core": round(shared * 1000, 1)}
 
 
 # -- report ----------------------------------------------------------------------------------------------
@@ -608,11 +676,25 @@ def table(report: dict[str, Any]) -> str:
     lines.append("peak resident memory: " + ", ".join(mem))
     if report.get("workers2"):
         w = report["workers2"]
-        lines.append("two workers (SQLite, both cores; the load generator shares them): " + ", ".join(
-            f"{op} x{w['scaling'][op]:.2f}" for op in w["scaling"]))
+        lines.append("")
+        lines.append("two workers (SQLite) on both cores, which the load generator shares:")
+        lines.append(f"{'operation':28}{'x one worker':>14}{'CPU/request vs one':>20}{'generator cores':>17}")
+        for op, x in w["scaling"].items():
+            cpu = w["cpu_per_request_vs_one"].get(op)
+            gen = w["load_generator_cores"].get(op)
+            lines.append(f"{op:28}{x:>14.2f}{(f'{cpu:.2f}' if cpu else '-'):>20}{(f'{gen:.2f}' if gen else '-'):>17}")
     hf = report["password_hash"]
     lines.append(f"Argon2id verify alone: {hf['ms_per_verify']} ms = {hf['verifies_per_second']} logins/s per core "
                  "(the floor for full login flows)")
+    if hf.get("ms_per_verify_sharing_the_core"):
+        lines.append(f"Argon2id verify time-sliced with other Python work on its core: "
+                     f"{hf['ms_per_verify_sharing_the_core']} ms of CPU")
+    for c in cols:
+        flow = report[c]["results"].get("full login flow")
+        if flow and flow["rps"]:
+            lines.append(f"{c} full login flows: {100 * flow['rps'] / hf['verifies_per_second']:.0f}% of the floor"
+                         + (f", {flow['cpu_us_per_request'] / 1000:.1f} ms of server CPU per flow"
+                            if flow.get("cpu_us_per_request") else ""))
     if report.get("peer"):
         lines.append("The peer keeps everything in memory (not durable) and issues opaque tokens; "
                      "Hospes writes codes and tokens durably to its database.")
@@ -665,9 +747,8 @@ def main() -> None:
             two = measure_hospes(args, work / "w2", f"sqlite:///{work}/w2/hospes.db", workers=2,
                                  cpus=f"0-{CORES - 1}", chains_too=True)
             one = report["hospes-sqlite"]["results"]
-            report["workers2"] = {"results": two["results"], "rss_mb": two["rss_mb"], "scaling": {
-                op: round(two["results"][op]["rps"] / one[op]["rps"], 2)
-                for op in ORDER if op in two["results"] and one.get(op, {}).get("rps")}}
+            report["workers2"] = {"results": two["results"], "rss_mb": two["rss_mb"],
+                                  **workers2_summary(one, two["results"])}
     text = table(report)
     print("\n" + text)
     out = Path(args.out)

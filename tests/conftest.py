@@ -161,9 +161,8 @@ def server_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Iterator[Server]:
-    """``hospes serve`` in a subprocess on a free port, its issuer set to that port."""
+def start_server(database_url: str, tmp_path: Path, server_env: dict[str, str], *args: str) -> Server:
+    """``hospes serve [args]`` in a subprocess on a free port, its issuer set to that port, once it answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "HOSPES_ISSUER": url, "HOSPES_DATABASE_URL": database_url,
@@ -171,7 +170,7 @@ def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Ite
     env.pop("HOSPES_CONFIG", None)
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hospes.cli", "serve", "--port", str(port)], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "hospes.cli", "serve", "--port", str(port), *args], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
     deadline = time.monotonic() + 120  # generous: a loaded CI machine starts a process slowly
     while True:
@@ -184,10 +183,20 @@ def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Ite
             proc.kill()
             raise RuntimeError("server did not start:\n" + log.read_text())
         time.sleep(0.1)
-    srv = Server(url, env, proc, log)
-    yield srv
-    proc.terminate()
+    return Server(url, env, proc, log)
+
+
+def stop_server(srv: Server) -> None:
+    srv.process.terminate()
     try:
-        proc.wait(10)
+        srv.process.wait(30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        srv.process.kill()
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Iterator[Server]:
+    """``hospes serve`` in a subprocess on a free port, its issuer set to that port."""
+    srv = start_server(database_url, tmp_path, server_env)
+    yield srv
+    stop_server(srv)

@@ -117,8 +117,6 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Apply migrations, create keys on first start, and serve HTTP."""
-    import uvicorn
-
     from hospes.oauth.keys import KeyRing
     from hospes.store.db import Database
     from hospes.store.migrate import upgrade
@@ -147,8 +145,14 @@ def serve(
                    "  .venv/bin/hospes admins add --username admin --email admin@example.com --password-stdin\n"
                    "  .venv/bin/hospes clients add --email jane@example.com --first-name Jane --last-name Doe "
                    "--password-stdin")
-    uvicorn.run("hospes.app:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_level="info", proxy_headers=False, server_header=False)
+    from hospes.workers import CannotServe
+    from hospes.workers import serve as serve_workers
+
+    try:
+        serve_workers(host, port, workers, {"access_log": False, "log_level": "info", "proxy_headers": False,
+                                            "server_header": False})
+    except CannotServe as exc:
+        fail(str(exc))
 
 
 @db_app.command("upgrade")

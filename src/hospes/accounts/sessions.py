@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import uuid4
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -30,16 +31,22 @@ class CurrentSession:
 
 
 def start(s: Session, *, user: User, ttl: int, amr: list[str], acr: str | None,
-          ip: str, user_agent: str) -> str:
-    """A new session (never a reused one: no session fixation). Returns the cookie token."""
+          ip: str, user_agent: str) -> tuple[str, CurrentSession]:
+    """A new session (never a reused one: no session fixation). Returns the cookie token and the session
+    as ``current`` would read it back."""
     token = new_token()
     t = now()
-    s.add(LoginSession(
-        token_hash=digest(token), user_id=user.id, auth_time=epoch(), amr=amr, acr=acr,
+    sid, auth_time = str(uuid4()), epoch()
+    row = LoginSession(
+        token_hash=digest(token), sid=sid, user_id=user.id, auth_time=auth_time, amr=amr, acr=acr,
         ip_address=ip[:64], user_agent=user_agent[:512], created_at=t, last_seen_at=t,
         expires_at=t + timedelta(seconds=ttl),
-    ))
-    return token
+    )
+    s.add(row)
+    s.flush()
+    return token, CurrentSession(
+        id=row.id, sid=sid, user_id=user.id, auth_time=auth_time, acr=acr, amr=tuple(amr), email=user.email,
+        first_name=user.first_name, last_name=user.last_name)
 
 
 def current(s: Session, token: str | None) -> CurrentSession | None:

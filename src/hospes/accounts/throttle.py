@@ -8,9 +8,11 @@ per-address count (an attacker with one good account must not unlock guessing at
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from hospes.clock import now, utc
@@ -32,16 +34,24 @@ def _key(rule: Rule, value: str) -> str:
     return f"{rule.prefix}:{value.lower()}"[:300]
 
 
+@cache
+def _window_counts(n: int) -> Select[str, int, datetime]:
+    """Failures and the oldest one per key, each within its own window: one statement per number of
+    keys, built once (building it is most of the cost of a login's database work otherwise)."""
+    return (select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
+            .where(or_(*(and_(LoginFailure.key == bindparam(f"k{i}"), LoginFailure.at > bindparam(f"t{i}"))
+                         for i in range(n))))
+            .group_by(LoginFailure.key))
+
+
 def retry_after(s: Session, checks: list[tuple[Rule, str]]) -> int:
     """Seconds to wait before another attempt is allowed (0: go ahead). One query for every check."""
     t = now()
     windows = {_key(rule, value): (rule, t - timedelta(seconds=rule.window)) for rule, value in checks}
-    rows = s.execute(
-        select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
-        .where(or_(*(and_(LoginFailure.key == key, LoginFailure.at > since)
-                     for key, (_rule, since) in windows.items())))
-        .group_by(LoginFailure.key)
-    ).all()
+    params: dict[str, Any] = {}
+    for i, (key, (_rule, since)) in enumerate(windows.items()):
+        params[f"k{i}"], params[f"t{i}"] = key, since
+    rows = s.execute(_window_counts(len(windows)), params).all()
     wait = 0
     for key, count, oldest in rows:
         rule, since = windows[key]

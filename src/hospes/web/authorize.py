@@ -187,9 +187,10 @@ class LoginCheck:
 
 
 def _check_login(web: Web, email: str, password: str, ip: str, user_agent: str,
-                 old_cookie: str | None, then: Callable[[Session, str], Any] | None = None) -> LoginCheck:
-    """Check a password and start a session. ``then(session, token)`` runs in the same transaction once the
-    session exists (the authorization request's next step), so a login costs one commit, not two."""
+                 old_cookie: str | None,
+                 then: Callable[[Session, sessions.CurrentSession], Any] | None = None) -> LoginCheck:
+    """Check a password and start a session. ``then(db_session, new_session)`` runs in the same transaction
+    once the session exists (the authorization request's next step), so a login costs one commit, not two."""
     checks = [(throttle.ACCOUNT, email.strip().lower()), (throttle.ADDRESS, ip)]
     p = web.provider
     with p.db.read() as s:
@@ -223,18 +224,15 @@ def _check_login(web: Web, email: str, password: str, ip: str, user_agent: str,
             return LoginCheck(second_factor_user=user.id)
         # A fresh session on every login: the old one (if any) ends (no session fixation).
         sessions.end(s, old_cookie)
-        token = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=["pwd"],
-                               acr=second_factor.ACR_PASSWORD, ip=ip, user_agent=user_agent)
-        follow = then(s, token) if then is not None else None
+        token, current = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=["pwd"],
+                                        acr=second_factor.ACR_PASSWORD, ip=ip, user_agent=user_agent)
+        follow = then(s, current) if then is not None else None
     return LoginCheck(token=token, then=follow)
 
 
 def _decide(web: Web, req: core.AuthorizationRequest, s: Session,
-            token: str) -> tuple[core.Outcome | core.AuthorizationError, Any]:
+            current: sessions.CurrentSession) -> tuple[core.Outcome | core.AuthorizationError, Any]:
     """The authorization request's next step for a session just started (decide raises before it writes)."""
-    current = sessions.current(s, token)
-    if current is None:
-        raise RuntimeError("a session just created cannot be read")
     try:
         return core.decide(web.provider, s, req.with_login(current.sid), current), current
     except core.AuthorizationError as exc:
@@ -244,7 +242,10 @@ def _decide(web: Web, req: core.AuthorizationRequest, s: Session,
 def _continue(web: Web, req: core.AuthorizationRequest,
               token: str) -> tuple[core.Outcome | core.AuthorizationError, Any]:
     with web.provider.db.transaction() as s:
-        return _decide(web, req, s, token)
+        current = sessions.current(s, token)
+        if current is None:
+            raise RuntimeError("a session just created cannot be read")
+        return _decide(web, req, s, current)
 
 
 async def _login(web: Web, request: Request, req: core.AuthorizationRequest, form: Params) -> Response:
@@ -255,7 +256,7 @@ async def _login(web: Web, request: Request, req: core.AuthorizationRequest, for
                            status=400)
     check = await run_in_threadpool(_check_login, web, email, password, web.ip(request),
                                     request.headers.get("user-agent", ""), request.cookies.get(SESSION_COOKIE),
-                                    lambda s, token: _decide(web, req, s, token))
+                                    lambda s, current: _decide(web, req, s, current))
     if check.wait > 0:
         minutes = max(1, (check.wait + 59) // 60)
         return _login_page(web, request, req, status=429, username=email,

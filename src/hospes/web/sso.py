@@ -26,7 +26,7 @@ def _redeem(web: Web, token: str, ip: str, user_agent: str, old_cookie: str | No
             return None, result.message
         # A fresh session, never the one the browser came with (no session fixation).
         sessions.end(s, old_cookie)
-        new = sessions.start(s, user=result.user, ttl=p.settings.session_ttl, amr=["sso"], acr="0", ip=ip,
+        new, _ = sessions.start(s, user=result.user, ttl=p.settings.session_ttl, amr=["sso"], acr="0", ip=ip,
                              user_agent=user_agent)
         audit.record(s, actor=f"user:{result.user.id}", action="sso.redeemed", target=f"client:{result.client_id}",
                      ip=ip, details={"landing": result.landing_url})

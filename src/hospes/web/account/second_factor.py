@@ -77,7 +77,7 @@ def _verify(web: Web, user_id: int, code: str, ip: str, user_agent: str, old_coo
         if not checked.ok:
             return Outcome(status=401, error=WRONG)
         sessions.end(s, old_cookie)
-        token = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=list(AMR), acr=ACR_TWO_FACTOR, ip=ip,
+        token, _ = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=list(AMR), acr=ACR_TWO_FACTOR, ip=ip,
                                user_agent=user_agent)
     return Outcome(token=token)
 

@@ -1,0 +1,134 @@
+"""``hospes serve --workers N``: N server processes, each with its own listening socket (SO_REUSEPORT).
+
+Why not uvicorn's own supervisor: it binds one socket and shares it. Every idle worker then wakes for a
+new connection and the first to run accepts a whole burst of them, so a reverse proxy's small pool of
+keep-alive connections (or a load generator's) can land on one worker while the others idle: measured
+here, two workers served introspection at 0.96x one worker in one run and 1.9x in the next. With
+SO_REUSEPORT each worker listens on its own socket and the kernel spreads connections across them by a
+hash of the addresses (socket(7)).
+
+The supervisor restarts a worker that dies, and stops them all on SIGINT or SIGTERM (each worker finishes
+its requests in flight: uvicorn's graceful shutdown). Where SO_REUSEPORT is missing it falls back to
+uvicorn's supervisor.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger("hospes.workers")
+
+APP = "hospes.app:create_app"
+# A worker that exits sooner than this after it started is counted as failing to start.
+_EARLY_EXIT_S = 5.0
+_MAX_EARLY_EXITS = 5
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """This worker's own socket in the port's SO_REUSEPORT group (listen() is called by the server)."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Bound without SO_REUSEPORT, so another server on the port (even an older Hospes, which would
+    otherwise silently share the traffic) makes this fail."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+    config = uvicorn.Config(APP, factory=True, host=host, port=port, **options)
+    server = uvicorn.Server(config)
+    server.run(sockets=[listening_socket(host, port)])
+
+
+class Supervisor:
+    def __init__(self, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+        self.host, self.port, self.count, self.options = host, port, workers, options
+        self.ctx = multiprocessing.get_context("spawn")
+        self.processes: list[Any] = []
+        self.started: list[float] = []
+        self.stop = threading.Event()
+        self.early_exits = 0
+
+    def _spawn(self) -> tuple[Any, float]:
+        p = self.ctx.Process(target=_worker, args=(self.host, self.port, self.options), name="hospes-worker")
+        p.start()
+        return p, time.monotonic()
+
+    def run(self) -> int:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop.set())
+        for _ in range(self.count):
+            p, t = self._spawn()
+            self.processes.append(p)
+            self.started.append(t)
+        log.info("Started %d workers (pids %s) on %s:%d, one listening socket each",
+                 self.count, ", ".join(str(p.pid) for p in self.processes), self.host, self.port)
+        status = 0
+        while not self.stop.wait(0.5):
+            for i, p in enumerate(self.processes):
+                if p.is_alive():
+                    continue
+                if time.monotonic() - self.started[i] < _EARLY_EXIT_S:
+                    self.early_exits += 1
+                if self.early_exits >= _MAX_EARLY_EXITS:
+                    log.error("Workers keep exiting right after they start; stopping")
+                    self.stop.set()
+                    status = 1
+                    break
+                log.warning("Worker %d exited (code %s); starting another", p.pid, p.exitcode)
+                self.processes[i], self.started[i] = self._spawn()
+        self._stop_all()
+        return status
+
+    def _stop_all(self) -> None:
+        for p in self.processes:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: uvicorn finishes the requests in flight, then exits
+        deadline = time.monotonic() + 30
+        for p in self.processes:
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
+class CannotServe(Exception):
+    """The workers cannot start: the message says why, in a line."""
+
+
+def serve(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+    if workers == 1:
+        uvicorn.run(APP, factory=True, host=host, port=port, **options)
+        return
+    if not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **options)
+        return
+    if port == 0:
+        raise CannotServe("--workers N needs a fixed --port: with port 0 each worker would get a port of its own")
+    if not port_is_free(host, port):
+        raise CannotServe(f"cannot listen on {host}:{port}: the address is in use")
+    sys.exit(Supervisor(host, port, workers, options).run())
