@@ -75,7 +75,7 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     settings = settings or load_settings()
     token.register(sso_grant.GRANT_TYPE, sso_grant.handle)
     secret = ensure_secret_key(settings).encode()
@@ -98,12 +98,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app_routes: list[BaseRoute] = [Mount(prefix, routes=routes())] if prefix else routes()
     app = Starlette(
         routes=app_routes,
-        middleware=[
-            Middleware(oauth_endpoints.HotPaths, web=web, table=hot_paths(), https=settings.secure_cookies,
-                       log_requests=settings.access_log),
-            Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log),
-        ],
+        middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],
         lifespan=lifespan,
     )
     app.state.web = web
-    return app
+    # The hot paths are answered before Starlette: its error middleware alone wraps every send.
+    return oauth_endpoints.HotPaths(app, web=web, table=hot_paths(), https=settings.secure_cookies,
+                                    log_requests=settings.access_log)

@@ -121,6 +121,9 @@ class CannotServe(Exception):
 
 
 def serve(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+    from hospes.web.protocol import HttpProtocol
+
+    options = {"http": HttpProtocol, **options}
     if workers == 1:
         uvicorn.run(APP, factory=True, host=host, port=port, **options)
         return

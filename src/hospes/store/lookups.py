@@ -88,22 +88,26 @@ class Lookups:
         self.sqlite = engine.dialect.name == "sqlite"
         self._pg = pg
         self._local = threading.local()
+        # Each statement in this database's placeholder style, once.
+        style = numbered if pg is not None else qmark
+        self._userinfo_sql, self._introspection_sql = style(USERINFO_SQL), style(INTROSPECTION_SQL)
 
     def _param_now(self, now: datetime) -> Any:
         # SQLite compares the stored text; PostgreSQL, timestamptz.
         return sqlite_text(now) if self.sqlite else now
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of ``sql``, already in this database's placeholder style."""
         if self._pg is not None:
-            return await self._pg.fetchall(numbered(sql), params)
+            return await self._pg.fetchall(sql, params)
         conn = self._sqlite_connection()
         if conn is None:  # an in-memory database lives in the engine's one connection
             raw = self.engine.raw_connection()
             try:
-                return list(raw.cursor().execute(qmark(sql), params).fetchall())  # type: ignore[union-attr]
+                return list(raw.cursor().execute(sql, params).fetchall())  # type: ignore[union-attr]
             finally:
                 raw.close()
-        return conn.execute(qmark(sql), params).fetchall()
+        return conn.execute(sql, params).fetchall()
 
     def _sqlite_connection(self) -> sqlite3.Connection | None:
         """This thread's own read connection (the event loop's, in the server): no pool checkout per query."""
@@ -120,14 +124,14 @@ class Lookups:
         return conn
 
     async def userinfo(self, token_hash: bytes, now: datetime) -> UserinfoRow | None:
-        rows = await self._rows(USERINFO_SQL, (token_hash, self._param_now(now)))
+        rows = await self._rows(self._userinfo_sql, (token_hash, self._param_now(now)))
         if not rows:
             return None
         return UserinfoRow(rows[0][0].split(), Person.of(rows[0][1:]))
 
     async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> IntrospectionRow | None:
         t = self._param_now(now)
-        rows = await self._rows(INTROSPECTION_SQL, (token_hash, t, token_hash, t, identifier))
+        rows = await self._rows(self._introspection_sql, (token_hash, t, token_hash, t, identifier))
         if not rows:
             return None
         cid, ident, secret_hash, *_ = rows[0]

@@ -1,15 +1,16 @@
 """The endpoints relying parties call on every request: discovery, JWKS, token, userinfo,
 introspection and revocation.
 
-They are plain ASGI handlers, dispatched by exact path before the router (``HotPaths``, wired in
-``app.py``): no request objects, no middleware chain, and no thread hop where the work does not
-block. They answer with the same security headers as every page, and every error in the form
+They are plain ASGI handlers, dispatched by exact path before Starlette (``HotPaths``, the outermost
+application, wired in ``app.py``): no request objects, no middleware chain, and no thread hop where the
+work does not block. They answer with the same security headers as every page, and every error in the form
 RFC 6749 §5.2 and RFC 6750 §3 name.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,6 +31,9 @@ Answer = tuple[int, bytes, Headers]
 JSON = (b"content-type", b"application/json")
 NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 PUBLIC: Headers = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
+SERVER_ERROR = {"error": "server_error", "error_description": "The server could not answer this request."}
+
+log = logging.getLogger("hospes.web")
 
 
 class Call:
@@ -163,7 +167,9 @@ Handler = Callable[[Web, Call], Awaitable[Answer]]
 
 
 class HotPaths:
-    """Pure ASGI: answers the paths in ``table`` itself and hands every other request to ``app``."""
+    """Pure ASGI, the outermost application: answers the paths in ``table`` itself and hands every other
+    request (and the lifespan) to ``app``, the Starlette application. Nothing wraps these answers, so a
+    handler that fails is answered here: a JSON 500, the error logged without the request."""
 
     def __init__(self, app: ASGIApp, *, web: Web, table: dict[str, tuple[frozenset[str], Handler]],
                  https: bool, log_requests: bool) -> None:
@@ -183,7 +189,11 @@ class HotPaths:
         methods, handler = entry
         method = scope["method"]
         if method in methods:
-            status, body, headers = await handler(self.web, Call(scope, receive))
+            try:
+                status, body, headers = await handler(self.web, Call(scope, receive))
+            except Exception:
+                log.exception("%s %s failed", method, scope["path"])
+                status, body, headers = _json(500, SERVER_ERROR, list(NO_STORE))
         else:
             status, body = 405, b"Method Not Allowed"
             headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store"),
@@ -194,6 +204,11 @@ class HotPaths:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         if self.log_requests:
             access_log(scope, status, start)
+
+    @property
+    def state(self) -> Any:
+        """The Starlette application's state (``app.state.web``), as if this were that application."""
+        return self.app.state  # type: ignore[attr-defined]
 
 
 GET = frozenset({"GET", "HEAD"})
