@@ -39,38 +39,59 @@ class AsyncpgPool:
             self._loop, self._idle, self._slots = loop, [], asyncio.Semaphore(self.SIZE)
         return self._slots
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Any]:
+    async def _take(self) -> Any:
+        """A connection, holding one of the slots (give it back with ``_give``)."""
         import asyncpg
 
-        async with self._bind():
-            conn = self._idle.pop() if self._idle else await asyncpg.connect(self.dsn)
-            try:
-                yield conn
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError):
-                conn.terminate()
-                raise
-            except BaseException:
-                if conn.is_in_transaction() or conn.is_closed():
-                    conn.terminate()
-                else:
-                    self._idle.append(conn)
-                raise
-            else:
-                self._idle.append(conn)
+        slots = self._bind()
+        await slots.acquire()
+        try:
+            return self._idle.pop() if self._idle else await asyncpg.connect(self.dsn)
+        except BaseException:
+            slots.release()
+            raise
+
+    def _give(self, conn: Any, exc: BaseException | None) -> None:
+        """Back to the idle list, unless it failed or was left inside a transaction; frees the slot."""
+        import asyncpg
+
+        broken = isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError))
+        if broken or conn.is_in_transaction() or conn.is_closed():
+            conn.terminate()
+        else:
+            self._idle.append(conn)
+        assert self._slots is not None
+        self._slots.release()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        conn = await self._take()
+        try:
+            yield conn
+        except BaseException as exc:
+            self._give(conn, exc)
+            raise
+        self._give(conn, None)
 
     async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """One read; retried once on a fresh connection when the server closed the idle one."""
+        """One read; retried once on a fresh connection when the server closed the idle one. (No context
+        manager here: this is most of a userinfo or introspection call on PostgreSQL.)"""
         import asyncpg
 
         for attempt in (0, 1):
+            conn = await self._take()
             try:
-                async with self.connection() as conn:
-                    rows = await conn.fetch(sql, *params)
-                    return [tuple(r) for r in rows]
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError):
+                rows = await conn.fetch(sql, *params)
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError) as exc:
+                self._give(conn, exc)
                 if attempt:
                     raise
+                continue
+            except BaseException as exc:
+                self._give(conn, exc)
+                raise
+            self._give(conn, None)
+            return [tuple(r) for r in rows]
         raise RuntimeError("unreachable")
 
     async def close(self) -> None:
