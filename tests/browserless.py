@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 from bs4 import BeautifulSoup
@@ -64,3 +64,18 @@ def authorize(http: httpx.Client | Any, url: str, email: str, password: str, *, 
             continue
         return r
     return r
+
+
+def tokens_for(http: httpx.Client | Any, acct: Any, cred: Any, scope: str) -> dict[str, Any]:
+    """The code flow as a relying party runs it: authorize (login, consent), then the token endpoint with
+    client_secret_basic; returns the token response."""
+    params = {"response_type": "code", "client_id": cred.client_id, "redirect_uri": cred.redirect_uri,
+              "scope": scope, "state": "s"}
+    r = authorize(http, "/oauth/authorize.php?" + urlencode(params), acct.email, acct.password)
+    assert r.status_code in (302, 303), r.text
+    code = query_of(r.headers["location"])["code"]
+    tok = http.post("/oauth/token.php", data={"grant_type": "authorization_code", "code": code,
+                                              "redirect_uri": cred.redirect_uri},
+                    auth=(cred.client_id, cred.client_secret))
+    assert tok.status_code == 200, tok.text
+    return dict(tok.json())

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
@@ -24,6 +25,7 @@ from hospes.config import Settings, load_settings
 from hospes.oauth import credentials
 from hospes.store.db import Database
 from hospes.store.migrate import upgrade
+from tests.mailbox import Inbox
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct horse battery staple"
@@ -153,6 +155,18 @@ class Server:
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "hospes.cli", *args], env=self.env, input=stdin,
                               capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on a free port: (what it received, its port)."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

@@ -14,23 +14,13 @@ from hospes.accounts import connected_apps
 from hospes.clock import now
 from hospes.store.models import AccessToken, Consent, Grant
 from tests.account import post_form, soup
-from tests.browserless import authorize, query_of
+from tests.browserless import tokens_for
 
 SCOPE = "openid profile email offline_access"
 
 
 def connect(client: Any, acct: Any, cred: Any) -> dict[str, Any]:
-    """The code flow as a relying party runs it: authorize (login, consent), then the token endpoint."""
-    url = "/oauth/authorize.php?" + urlencode({"response_type": "code", "client_id": cred.client_id,
-                                                "redirect_uri": cred.redirect_uri, "scope": SCOPE, "state": "st"})
-    r = authorize(client, url, acct.email, acct.password)
-    assert r.status_code == 303, r.text
-    code = query_of(r.headers["location"])["code"]
-    tok = client.post("/oauth/token.php", data={"grant_type": "authorization_code", "code": code,
-                                                "redirect_uri": cred.redirect_uri},
-                      auth=(cred.client_id, cred.client_secret))
-    assert tok.status_code == 200, tok.text
-    return tok.json()
+    return tokens_for(client, acct, cred, SCOPE)
 
 
 def userinfo(client: Any, access_token: str) -> int:

@@ -8,23 +8,14 @@ from urllib.parse import urlencode
 import pytest
 
 from hospes.oauth import credentials, pkce
-from tests.browserless import authorize, query_of
+from tests.browserless import authorize, query_of, tokens_for
 
 INTROSPECT = "/oauth/introspect"
 REVOKE = "/oauth/revoke"
 
 
 def tokens(client: Any, acct: Any, cred: Any, scope: str = "openid offline_access") -> dict[str, Any]:
-    params = {"response_type": "code", "client_id": cred.client_id, "redirect_uri": cred.redirect_uri,
-              "scope": scope, "state": "s"}
-    r = authorize(client, "/oauth/authorize.php?" + urlencode(params), acct.email, acct.password)
-    assert r.status_code in (302, 303), r.text
-    code = query_of(r.headers["location"])["code"]
-    tok = client.post("/oauth/token.php", data={"grant_type": "authorization_code", "code": code,
-                                                "redirect_uri": cred.redirect_uri},
-                      auth=(cred.client_id, cred.client_secret))
-    assert tok.status_code == 200, tok.text
-    return tok.json()
+    return tokens_for(client, acct, cred, scope)
 
 
 def introspect(client: Any, cred: Any, token: str, **extra: str) -> Any:

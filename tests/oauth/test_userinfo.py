@@ -5,24 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import urlencode
 
-from tests.browserless import authorize, query_of
+from tests.browserless import tokens_for
 
 USERINFO = "/oauth/userinfo.php"
 
 
 def access_token(client: Any, acct: Any, cred: Any, scope: str) -> dict[str, Any]:
-    params = {"response_type": "code", "client_id": cred.client_id, "redirect_uri": cred.redirect_uri,
-              "scope": scope, "state": "s"}
-    r = authorize(client, "/oauth/authorize.php?" + urlencode(params), acct.email, acct.password)
-    assert r.status_code in (302, 303), r.text
-    code = query_of(r.headers["location"])["code"]
-    tok = client.post("/oauth/token.php", data={"grant_type": "authorization_code", "code": code,
-                                                "redirect_uri": cred.redirect_uri},
-                      auth=(cred.client_id, cred.client_secret))
-    assert tok.status_code == 200, tok.text
-    return tok.json()
+    return tokens_for(client, acct, cred, scope)
 
 
 def bearer(token: str) -> dict[str, str]:
