@@ -9,7 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from hospes.oauth import credentials
-from tests.browserless import authorize, form_with, query_of
+from tests.browserless import form_with, query_of, tokens_for
 
 LOGOUT = "/oauth/logout"
 BYE = "https://rp.example.com/bye"
@@ -37,14 +37,7 @@ def authz_url(cred: Cred, **extra: str) -> str:
 
 def log_in(client: Any, acct: Any, cred: Cred) -> str:
     """Log in and consent; return an ID token."""
-    r = authorize(client, authz_url(cred), acct.email, acct.password)
-    assert r.status_code in (302, 303), r.text
-    code = query_of(r.headers["location"])["code"]
-    tok = client.post("/oauth/token.php", data={"grant_type": "authorization_code", "code": code,
-                                                "redirect_uri": cred.redirect_uri},
-                      auth=(cred.client_id, cred.client_secret))
-    assert tok.status_code == 200, tok.text
-    return tok.json()["id_token"]
+    return str(tokens_for(client, acct, cred, "openid")["id_token"])
 
 
 def logged_in(client: Any, cred: Cred) -> bool:
