@@ -35,7 +35,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import loadgen  # noqa: E402
 
-PEER_SRC = ROOT.parent / "shared" / "peers" / "oidc-provider"
+# The peer next to the checkout (../shared/peers/oidc-provider), or where HOSPES_BENCH_PEER says.
+PEER_SRC = Path(os.environ.get("HOSPES_BENCH_PEER") or ROOT.parent / "shared" / "peers" / "oidc-provider")
 PEER_DIR = HERE / ".peer"
 PG_ADMIN = os.environ.get("HOSPES_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIRECT = "http://127.0.0.1:9/cb"
