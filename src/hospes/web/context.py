@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from hospes.oauth.provider import Provider
 from hospes.web import csrf
-from hospes.web.http import client_ip
+from hospes.web.http import Params, client_ip
 from hospes.web.pages import Pages
 
 SESSION_COOKIE = "hospes_session"
@@ -86,3 +86,27 @@ class Web:
 
 def web_of(request: Request) -> Web:
     return request.app.state.web  # type: ignore[no-any-return]
+
+
+@dataclass
+class PageCtx:
+    """What a signed-in page handler gets (the admin area's and the client area's ``Ctx`` add who is
+    signed in): the request, the parsed form and query, the caller's address."""
+
+    request: Request
+    web: Web
+    form: Params
+    query: Params
+    ip: str
+
+    @property
+    def db(self) -> Any:
+        return self.web.provider.db
+
+    @property
+    def settings(self) -> Any:
+        return self.web.settings
+
+    def path(self, p: str) -> str:
+        return self.web.path(p)
+

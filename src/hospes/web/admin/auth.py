@@ -19,14 +19,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
+from hospes.accounts import admin_sessions as sessions
 from hospes.accounts import throttle
+from hospes.accounts.admin_sessions import AdminUser
 from hospes.accounts.passwords import rehashed, verify_password
 from hospes.oauth import errors
 from hospes.store.models import Admin
-from hospes.web.admin import sessions
-from hospes.web.admin.sessions import AdminUser
-from hospes.web.context import Web, web_of
-from hospes.web.http import Params, first, query_params, read_form
+from hospes.web.context import PageCtx, Web, web_of
+from hospes.web.http import first, query_params, read_form
 
 COOKIE = "hospes_admin"
 LOGIN_INCORRECT = "Login Details Incorrect. Please try again."
@@ -76,27 +76,11 @@ def nav(web: Web, admin: AdminUser) -> list[dict[str, str]]:
 
 
 @dataclass
-class Ctx:
-    """What an admin page gets: the request, the admin, the parsed form and query, the caller's address."""
+class Ctx(PageCtx):
+    """What an admin page gets: a page's context, and the admin and the area (section) they are in."""
 
-    request: Request
-    web: Web
     admin: AdminUser
     area: str
-    form: Params
-    query: Params
-    ip: str
-
-    @property
-    def db(self) -> Any:
-        return self.web.provider.db
-
-    @property
-    def settings(self) -> Any:
-        return self.web.settings
-
-    def path(self, p: str) -> str:
-        return self.web.path(p)
 
     def arg(self, name: str, default: str = "") -> str:
         """A query parameter, bounded."""

@@ -28,8 +28,8 @@ from hospes import audit
 from hospes.accounts import sessions
 from hospes.oauth import errors
 from hospes.store.models import ClientAccount, User, UserClient
-from hospes.web.context import SESSION_COOKIE, Web, web_of
-from hospes.web.http import Params, first, query_params, read_form
+from hospes.web.context import SESSION_COOKIE, PageCtx, Web, web_of
+from hospes.web.http import first, query_params, read_form
 
 HOME = "/clientarea.php"
 
@@ -109,25 +109,12 @@ def date(value: datetime | None, with_time: bool = False) -> str:
 
 
 @dataclass
-class Ctx:
-    """What a client-area page gets: the request, the person, their accounts, the one shown, the form."""
+class Ctx(PageCtx):
+    """What a client-area page gets: a page's context, and the person, their accounts and the one shown."""
 
-    request: Request
-    web: Web
     current: sessions.CurrentSession
     accounts: list[Account]
     account: Account
-    form: Params
-    query: Params
-    ip: str
-
-    @property
-    def db(self) -> Any:
-        return self.web.provider.db
-
-    @property
-    def settings(self) -> Any:
-        return self.web.settings
 
     @property
     def actor(self) -> str:
