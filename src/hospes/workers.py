@@ -14,7 +14,6 @@ uvicorn's supervisor.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import signal
@@ -32,22 +31,6 @@ APP = "hospes.app:create_app"
 # A worker that exits sooner than this after it started is counted as failing to start.
 _EARLY_EXIT_S = 5.0
 _MAX_EARLY_EXITS = 5
-
-
-# glibc's mallopt(M_ARENA_MAX): see limit_malloc_arenas.
-_M_ARENA_MAX = -8
-
-
-def limit_malloc_arenas(count: int = 2) -> None:
-    """At most ``count`` malloc arenas in this process (glibc; elsewhere nothing happens). Each thread that
-    allocates may otherwise get an arena of its own, and the request threads of a busy server kept about
-    20 MB more resident that way (peaks of 144 MB against 125 MB) for no speed we could measure. Python's
-    own small-object allocator is unaffected; call before threads start."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_ARENA_MAX, count)
-    except (OSError, AttributeError):
-        pass
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -76,7 +59,6 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
-    limit_malloc_arenas()
     config = uvicorn.Config(APP, factory=True, host=host, port=port, **options)
     server = uvicorn.Server(config)
     server.run(sockets=[listening_socket(host, port)])
@@ -143,7 +125,6 @@ def serve(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
 
     options = {"http": HttpProtocol, **options}
     if workers == 1:
-        limit_malloc_arenas()
         uvicorn.run(APP, factory=True, host=host, port=port, **options)
         return
     if not hasattr(socket, "SO_REUSEPORT"):
