@@ -101,3 +101,21 @@ def test_access_log_names_requests_but_never_their_query(server: Any):
     assert '"GET /.well-known/openid-configuration" 200' in log
     assert '"GET /login"' in log
     assert secret not in log
+
+
+def test_a_failing_handler_is_a_json_500_without_details(app, client, issued, monkeypatch, caplog):  # noqa: F811
+    # Nothing in Starlette wraps the hot paths: HotPaths itself turns a crash into the protocol's error form.
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("database went away: secret detail")
+
+    monkeypatch.setattr(app.state.web.provider.lookups, "userinfo", broken)
+    r = client.get("/oauth/userinfo.php", headers={"Authorization": "Bearer " + issued["access_token"]})
+    assert r.status_code == 500
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["cache-control"] == "no-store"
+    assert all(h in r.headers for h in SECURITY)
+    assert r.json()["error"] == "server_error"
+    assert "secret detail" not in r.text and "Traceback" not in r.text
+    # The failure is logged for the operator, without the token.
+    assert "GET /oauth/userinfo.php failed" in caplog.text
+    assert issued["access_token"] not in caplog.text

@@ -149,3 +149,13 @@ def test_a_taken_port_is_a_one_line_error(database_url, tmp_path):
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert f"error: cannot listen on 127.0.0.1:{port}: the address is in use" in r.stderr
+
+
+def test_port_0_with_several_workers_is_a_one_line_error(database_url, tmp_path):
+    env = {**os.environ, "HOSPES_ISSUER": "http://127.0.0.1:8000", "HOSPES_DATABASE_URL": database_url,
+           "HOSPES_VAR_DIR": str(tmp_path / "var")}
+    r = subprocess.run([sys.executable, "-m", "hospes.cli", "serve", "--port", "0", "--workers", "2"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "error: --workers N needs a fixed --port" in r.stderr

@@ -15,7 +15,7 @@ from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest, new_token
 from hospes.store.models import AccessToken, Grant, RefreshToken
-from hospes.store.sql import Person, Tx
+from hospes.store.sql import PERSON_COLUMNS, Person, Tx
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,13 @@ def revoke_grant(s: Session, grant_id: int) -> None:
 # -- the same, in plain SQL, for the token endpoint's write path (store/writer.py) ---------------------
 
 
+# What a grant selects beside its code or refresh token, for ``active_person`` (g: grants, u: users).
+GRANT_AND_PERSON_COLUMNS = f"g.revoked_at, {PERSON_COLUMNS}, u.disabled"
+
+
 def active_person(cols: tuple[Any, ...]) -> Person | None:
-    """The user, from the columns a grant reads in the same query as its code or refresh token
-    (g.revoked_at, the Person columns, u.disabled); None when the grant is revoked or the user disabled."""
+    """The user, from the GRANT_AND_PERSON_COLUMNS a grant reads in the same query as its code or refresh
+    token; None when the grant is revoked or the user disabled."""
     if cols[0] is not None or cols[-1]:
         return None
     return Person.of(cols[1:-1])
@@ -118,9 +122,9 @@ async def issue_tokens_tx(
     access = new_token()
     scope_str = " ".join(scope)
     await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, issued_at, "
-               "expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-               digest(access), grant_id, client.id, user.id, scope_str, tx.ts(t),
-               tx.ts(t + timedelta(seconds=settings.access_token_ttl)))
+                     "expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                     digest(access), grant_id, client.id, user.id, scope_str, tx.ts(t),
+                     tx.ts(t + timedelta(seconds=settings.access_token_ttl)))
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",
@@ -132,9 +136,10 @@ async def issue_tokens_tx(
         # RFC 6749 §6: a rotated refresh token keeps the scope of the one it replaces.
         await tx.execute("INSERT INTO refresh_tokens (token_hash, grant_id, credential_id, user_id, scope, auth_time, "
                          "acr, amr, issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                   digest(rt), grant_id, client.id, user.id, " ".join(refresh_scope) if refresh_scope else scope_str,
-                   auth.auth_time, auth.acr, tx.json(list(auth.amr)), tx.ts(t),
-                   tx.ts(t + timedelta(seconds=settings.refresh_token_ttl)))
+                         digest(rt), grant_id, client.id, user.id,
+                         " ".join(refresh_scope) if refresh_scope else scope_str,
+                         auth.auth_time, auth.acr, tx.json(list(auth.amr)), tx.ts(t),
+                         tx.ts(t + timedelta(seconds=settings.refresh_token_ttl)))
         body["refresh_token"] = rt
     return Issued(body, client, user, scope, auth)
 

@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from hospes.store.pg import AsyncpgPool
-from hospes.store.sql import Person, epoch_of, numbered, qmark, sqlite_text
+from hospes.store.sql import PERSON_COLUMNS, Person, epoch_of, numbered, qmark, sqlite_text
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
-    "SELECT t.scope, u.id, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale, u.updated_at "
+    f"SELECT t.scope, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
     "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s "
     "AND g.revoked_at IS NULL AND NOT u.disabled"

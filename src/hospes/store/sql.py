@@ -134,11 +134,14 @@ def epoch_of(value: Any) -> int:
     return int(dt.timestamp())
 
 
+# The columns ``Person.of`` reads, in its order (u: the users table).
+PERSON_COLUMNS = "u.id, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale, u.updated_at"
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     """A user as the plain-SQL paths read one: the token endpoint and userinfo (the profile claims'
-    source, OpenID Connect Core §5.4). Their queries select u.id, u.uuid, u.email, u.email_verified,
-    u.first_name, u.last_name, u.locale, u.updated_at, in this order."""
+    source, OpenID Connect Core §5.4). Their queries select PERSON_COLUMNS."""
 
     id: int
     uuid: str

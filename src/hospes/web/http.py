@@ -100,13 +100,6 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(data, status_code=status, media_type="application/json", headers=headers)
 
 
-def error_response(exc: errors.OAuthError, *, headers: dict[str, str] | None = None) -> Response:
-    h = dict(NO_STORE)
-    if headers:
-        h.update(headers)
-    return json_response(exc.as_dict(), exc.status_code, h)
-
-
 def add_params(uri: str, params: dict[str, str]) -> str:
     """Add to a redirect URI, keeping its own query (RFC 6749 §3.1.2)."""
     parts = urlsplit(uri)

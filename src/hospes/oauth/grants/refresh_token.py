@@ -8,7 +8,15 @@ from hospes.clock import now
 from hospes.oauth import errors
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.client_auth import AuthenticatedClient
-from hospes.oauth.issuance import Authentication, Issued, Refused, active_person, issue_tokens_tx, refuse_reuse
+from hospes.oauth.issuance import (
+    GRANT_AND_PERSON_COLUMNS,
+    Authentication,
+    Issued,
+    Refused,
+    active_person,
+    issue_tokens_tx,
+    refuse_reuse,
+)
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest
 from hospes.store.sql import Tx, aware, json_list
@@ -16,9 +24,8 @@ from hospes.store.sql import Tx, aware, json_list
 GRANT_TYPE = "refresh_token"
 
 REFRESH_SQL = (
-    "SELECT t.id, t.grant_id, t.credential_id, t.scope, t.auth_time, t.acr, t.amr, t.expires_at, t.used_at, "
-    "t.revoked_at, g.revoked_at, u.id, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale, "
-    "u.updated_at, u.disabled FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id "
+    "SELECT t.id, t.grant_id, t.credential_id, t.scope, t.auth_time, t.acr, t.amr, t.expires_at, t.used_at, "  # noqa: S608 (constant text)
+    f"t.revoked_at, {GRANT_AND_PERSON_COLUMNS} FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id "
     "JOIN users u ON u.id = t.user_id WHERE t.token_hash = %s"
 )
 
@@ -60,4 +67,4 @@ async def handle(provider: Provider, tx: Tx, client: AuthenticatedClient, one: A
         return await refuse_reuse(tx, grant_id)
     auth = Authentication(auth_time=auth_time, acr=acr, amr=json_list(amr))
     return await issue_tokens_tx(provider.settings, tx, client=client, grant_id=grant_id, user=user, scope=scopes,
-                           auth=auth, refresh=True, refresh_scope=original)
+                                 auth=auth, refresh=True, refresh_scope=original)

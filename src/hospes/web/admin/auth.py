@@ -206,9 +206,10 @@ def _check_login(web: Web, username: str, password: str, ip: str, user_agent: st
     new_hash = rehashed(password, stored) if ok and stored else None
     with web.provider.db.transaction() as s:
         admin = s.get(Admin, admin_id) if ok and admin_id is not None else None
-        if admin is not None and throttle.retry_after(s, checks):
-            # Concurrent failures crossed the limit meanwhile: this attempt is not honoured.
-            return None, throttle.retry_after(s, checks)
+        # Concurrent failures may have crossed the limit meanwhile: then this attempt is not honoured.
+        wait = throttle.retry_after(s, checks) if admin is not None else 0
+        if wait:
+            return None, wait
         if admin is None or admin.disabled:
             throttle.record_failure(s, checks)
             reason = "disabled" if admin is not None else "wrong username or password"
