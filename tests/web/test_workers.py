@@ -114,6 +114,8 @@ def test_keep_alive_connections_are_spread_across_the_workers(two_workers):
 
 def test_a_worker_that_dies_is_replaced(two_workers):
     before = _workers(two_workers.process.pid, 2)
+    port = urlsplit(two_workers.url).port or 0
+    _listening(before, port)  # the other worker must be serving, or nobody is while its replacement starts
     os.kill(before[0], signal.SIGKILL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -123,6 +125,7 @@ def test_a_worker_that_dies_is_replaced(two_workers):
         time.sleep(0.1)
     else:
         raise AssertionError(f"the killed worker was not replaced: {_children(two_workers.process.pid)}")
+    _listening(now, port)
     # The new worker serves too: every one of a batch of fresh connections gets an answer.
     for _ in range(20):
         assert httpx.get(two_workers.url + "/healthz", timeout=10).status_code == 200
