@@ -22,7 +22,7 @@ from hospes.oauth import errors, pkce
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest, new_token
-from hospes.store.models import AuthorizationCode, ClientAccount, Consent, Grant, OAuthCredential, User, UserClient
+from hospes.store.models import AuthorizationCode, ClientAccount, Consent, Grant, OAuthCredential, UserClient
 
 MAX_PARAM = 2048
 RESPONSE_MODES = ("query", "form_post")
@@ -340,7 +340,3 @@ def error_params(provider: Provider, exc: AuthorizationError) -> dict[str, str]:
         params["state"] = exc.state
     params["iss"] = provider.issuer  # RFC 9207 §2: error responses carry iss too.
     return params
-
-
-def user_exists(s: Session, user_id: int) -> bool:
-    return s.get(User, user_id) is not None

@@ -62,12 +62,6 @@ SCOPES: dict[str, Scope] = {
 # Scopes an authorization_code credential may request for login (OpenID Connect Core §5.4, §11).
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
-# OpenID Connect Core §5.4: claims released per scope.
-CLAIMS_BY_SCOPE: dict[str, tuple[str, ...]] = {
-    "profile": ("name", "given_name", "family_name", "locale", "updated_at"),
-    "email": ("email", "email_verified"),
-}
-
 
 def parse(scope: str | None) -> list[str]:
     """RFC 6749 §3.3: space-delimited, case-sensitive; order kept, duplicates dropped."""
@@ -82,8 +76,3 @@ def parse(scope: str | None) -> list[str]:
 
 def join(scopes: list[str] | tuple[str, ...]) -> str:
     return " ".join(scopes)
-
-
-def is_valid_token(name: str) -> bool:
-    # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-    return bool(name) and all(c == "!" or "#" <= c <= "[" or "]" <= c <= "~" for c in name)

@@ -80,19 +80,6 @@ def links(s: Session, app: AppLink) -> list[AppLinkLink]:
                           .order_by(AppLinkLink.order, AppLinkLink.id)))
 
 
-def configure_links(s: Session, app: AppLink, changes: list[tuple[int, str, bool, int]]) -> None:
-    """(link id, label, enabled, order) for each link; labels 1–255 characters."""
-    by_id = {link.id: link for link in links(s, app)}
-    for link_id, label, enabled, order in changes:
-        link = by_id.get(link_id)
-        if link is None:
-            raise AppLinkError(f"Unknown link {link_id}.")
-        label = label.strip()
-        if not label or len(label) > 255:
-            raise AppLinkError("Each link needs a label of 1 to 255 characters.")
-        link.display_label, link.is_enabled, link.order = label, enabled, order
-
-
 def log(s: Session, app: AppLink, message: str, *, level: str = "info", server_id: int | None = None) -> None:
     s.add(AppLinkLog(applink_id=app.id, at=now(), level=level, server_id=server_id, message=message[:2000]))
 
