@@ -88,7 +88,6 @@ class Settings(BaseSettings):
     api_allowed_ips: str = "127.0.0.1,::1"
     api_access_key: str | None = None
     trusted_proxies: str | None = None
-    redis_url: str | None = None
     # Not in the contract's table, but useful to operators; all optional.
     var_dir: str = "var"
     company_name: str = "Hospes"
@@ -163,13 +162,6 @@ class Settings(BaseSettings):
         if v is not None and len(v) < 32:
             raise ValueError("must be at least 32 characters")
         return v
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis(cls, v: str | None) -> str | None:
-        if v and not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis:// or rediss://")
-        return v or None
 
     @field_validator("external_clientarea_url")
     @classmethod

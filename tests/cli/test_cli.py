@@ -300,7 +300,6 @@ BAD_ENV = [
     ("HOSPES_API_ALLOWED_IPS", "127.0.0.1,not-an-ip"),
     ("HOSPES_TRUSTED_PROXIES", "10.0.0.0/33"),
     ("HOSPES_API_ACCESS_KEY", "has spaces in it"),
-    ("HOSPES_REDIS_URL", "http://localhost:6379"),
 ]
 
 
