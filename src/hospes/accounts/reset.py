@@ -59,15 +59,13 @@ def change(s: Session, *, user_id: int, current: str, new: str, confirm: str, ke
     user = s.get(User, user_id)
     if user is None:
         raise PasswordError("Your account was not found.")
-    checks = [(throttle.ACCOUNT, user.email.strip().lower())]
-    wait = throttle.retry_after(s, checks)
-    if wait:
-        minutes = max(1, (wait + 59) // 60)
-        raise PasswordError(f"Too many wrong passwords. Please try again in {minutes} minute"
-                            f"{'s' if minutes != 1 else ''}.")
+    admission = throttle.admit(s, [(throttle.ACCOUNT, user.email.strip().lower())])
+    if admission.refused:
+        raise PasswordError(f"Too many wrong passwords. Please try again in {throttle.minutes(admission.wait)}.")
     if not verify_password(current, user.password_hash):
-        throttle.record_failure(s, checks)
+        # Its place stays as a failure: the caller commits even when this is raised.
         raise PasswordError("Your current password is not correct.")
+    throttle.release(s, admission)
     _check_new(new, confirm)
     if verify_password(new, user.password_hash):
         raise PasswordError("The new password must be different from the current one.")
@@ -88,8 +86,8 @@ def request(s: Session, settings: Settings, email: str, ip: str) -> ResetMail | 
     limit). The caller sends the mail; whether there was one must not show in its answer."""
     email = email.strip()[:255]
     checks = [(RESET_PER_EMAIL, email.lower()), (RESET_PER_ADDRESS, ip)]
-    throttled = throttle.retry_after(s, checks) > 0
-    throttle.record_failure(s, checks)  # every request counts, whether or not the address is known
+    # Every request counts, whether or not the address is known.
+    throttled = throttle.admit(s, checks).refused
     user = find_user_by_email(s, email)
     if throttled or user is None or user.disabled:
         return None

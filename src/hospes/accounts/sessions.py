@@ -9,6 +9,7 @@ from uuid import uuid4
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hospes.accounts.assurance import Assurance
 from hospes.clock import epoch, now, utc
 from hospes.oauth.tokens import digest, new_token
 from hospes.store.models import LoginSession, User
@@ -30,13 +31,14 @@ class CurrentSession:
     last_name: str
 
 
-def start(s: Session, *, user: User, ttl: int, amr: list[str], acr: str | None,
+def start(s: Session, *, user: User, ttl: int, assurance: Assurance,
           ip: str, user_agent: str) -> tuple[str, CurrentSession]:
     """A new session (never a reused one: no session fixation). Returns the cookie token and the session
     as ``current`` would read it back."""
     token = new_token()
     t = now()
     sid, auth_time = str(uuid4()), epoch()
+    acr, amr = assurance.acr, list(assurance.amr)
     row = LoginSession(
         token_hash=digest(token), sid=sid, user_id=user.id, auth_time=auth_time, amr=amr, acr=acr,
         ip_address=ip[:64], user_agent=user_agent[:512], created_at=t, last_seen_at=t,

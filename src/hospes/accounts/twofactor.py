@@ -187,31 +187,28 @@ def _use_backup(s: Session, keys: Keys, user_id: int, code: str) -> bool:
     return claimed.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
-def _throttled(s: Session, user_id: int) -> int:
-    return throttle.retry_after(s, [(SECOND_FACTOR, str(user_id))])
-
-
-def _failed(s: Session, user_id: int) -> Checked:
-    throttle.record_failure(s, [(SECOND_FACTOR, str(user_id))])
-    return Checked()
+def _admit(s: Session, user_id: int) -> int:
+    """Take this code's place in the user's window before checking it (``throttle.admit``): the wait when
+    refused, else 0. A wrong code leaves its place as a failure; a right one clears the window."""
+    return throttle.admit(s, [(SECOND_FACTOR, str(user_id))]).wait
 
 
 def check(s: Session, keys: Keys, user_id: int, code: str, *, allow_backup: bool = True) -> Checked:
     """Check a code for an enrolled user: a TOTP code, or (``allow_backup``) an unused backup code, which
     is then used up. Wrong codes are counted; when too many, nothing is checked until the wait is over."""
-    wait = _throttled(s, user_id)
+    wait = _admit(s, user_id)
     if wait:
         return Checked(wait=wait)
     row = s.get(TwoFactor, user_id)
     if row is None or row.confirmed_at is None:
-        return _failed(s, user_id)
+        return Checked()
     code = normalize(code)
     if _use_totp(s, keys, row, code):
         method = "otp"
     elif allow_backup and _use_backup(s, keys, user_id, code):
         method = "backup"
     else:
-        return _failed(s, user_id)
+        return Checked()
     throttle.clear(s, SECOND_FACTOR, str(user_id))
     return Checked(method=method)
 
@@ -229,12 +226,12 @@ def _new_backup_codes(s: Session, keys: Keys, user_id: int) -> list[str]:
 def confirm(s: Session, keys: Keys, user_id: int, code: str) -> tuple[Checked, list[str]]:
     """Finish enrolment with the first code from the app. On success: two-factor login is on, and the
     backup codes (shown once, never again) are returned."""
-    wait = _throttled(s, user_id)
+    wait = _admit(s, user_id)
     if wait:
         return Checked(wait=wait), []
     row = s.get(TwoFactor, user_id)
     if row is None or row.confirmed_at is not None or not _use_totp(s, keys, row, normalize(code)):
-        return _failed(s, user_id), []
+        return Checked(), []
     s.execute(update(TwoFactor).where(TwoFactor.user_id == user_id).values(confirmed_at=now()))
     throttle.clear(s, SECOND_FACTOR, str(user_id))
     return Checked(method="otp"), _new_backup_codes(s, keys, user_id)
@@ -255,10 +252,4 @@ def regenerate_backup_codes(s: Session, keys: Keys, user_id: int, code: str) -> 
     if not checked.ok:
         return checked, []
     return checked, _new_backup_codes(s, keys, user_id)
-
-
-def secret_for_user(s: Session, keys: Keys, user_id: int) -> str | None:
-    """The decrypted secret (tests and recovery tooling only; pages never show it after enrolment)."""
-    row = s.get(TwoFactor, user_id)
-    return keys.decrypt(user_id, row.secret_encrypted) if row is not None else None
 

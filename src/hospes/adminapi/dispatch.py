@@ -97,16 +97,19 @@ def handle(provider: Provider, multi: Mapping[str, list[str]], ip: str) -> tuple
     secret = params.get("secret") or params.get("password") or ""
     checks = [(API_IDENTIFIER, identifier[:100] or "-"), (API_ADDRESS, ip)]
     with provider.db.transaction() as s:
-        if throttle.retry_after(s, checks):
+        # The attempt takes its place in both windows before the secret is checked (throttle.admit), so
+        # parallel guesses cannot all pass one look at the count.
+        admission = throttle.admit(s, checks)
+        if admission.refused:
             return {"result": "error", "message": "Too many failed authentication attempts. Try again later."}, 429
         try:
             caller = authenticate(s, identifier[:200], secret[:500])
         except AuthFailed as exc:
-            throttle.record_failure(s, checks)
             audit.record(s, actor=f"api:{identifier[:40]}", action="api.auth_failed", ip=ip,
                          details={"reason": exc.message})
             failure: str | None = exc.message
         else:
+            throttle.release(s, admission)
             failure = None
     if failure is not None:
         return {"result": "error", "message": failure}, 403

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,19 +11,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hospes.accounts import sessions, throttle, twofactor
-from hospes.accounts.passwords import rehashed, verify_password
-from hospes.accounts.service import find_user_by_email
+from hospes.accounts import login as accounts_login
+from hospes.accounts import sessions
 from hospes.oauth import authorize as core
 from hospes.oauth import errors
 from hospes.oauth.scopes import SCOPES
-from hospes.store.models import OAuthCredential, User
+from hospes.store.models import OAuthCredential
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
+from hospes.web.login import check_password, keep_device
 from hospes.web.security import csp_with_form_targets
-
-LOGIN_INCORRECT = "Login Details Incorrect. Please try again."
 
 
 def _error_page(web: Web, exc: errors.InvalidRedirect) -> Response:
@@ -174,62 +170,6 @@ def _end_session(web: Web, cookie: str | None) -> None:
         sessions.end(s, cookie)
 
 
-@dataclass(frozen=True)
-class LoginCheck:
-    """What a password check came to: a session (``token``), a wait (``wait`` seconds, throttled), a second
-    factor to ask for (``second_factor_user``: the password was right, two-factor login is on), or none
-    of these (wrong)."""
-
-    token: str | None = None
-    wait: int = 0
-    second_factor_user: int | None = None
-    then: Any = None  # what ``then`` returned, in the transaction that started the session
-
-
-def _check_login(web: Web, email: str, password: str, ip: str, user_agent: str,
-                 old_cookie: str | None,
-                 then: Callable[[Session, sessions.CurrentSession], Any] | None = None) -> LoginCheck:
-    """Check a password and start a session. ``then(db_session, new_session)`` runs in the same transaction
-    once the session exists (the authorization request's next step), so a login costs one commit, not two."""
-    checks = [(throttle.ACCOUNT, email.strip().lower()), (throttle.ADDRESS, ip)]
-    p = web.provider
-    with p.db.read() as s:
-        wait = throttle.retry_after(s, checks)
-        if wait:
-            return LoginCheck(wait=wait)
-        user = find_user_by_email(s, email)
-        user_id, stored = (user.id, user.password_hash) if user else (None, None)
-    # The hash is checked outside any write transaction: on SQLite that would hold the database's
-    # write lock for the length of an Argon2 run, stalling every token request meanwhile.
-    ok = verify_password(password, stored)
-    new_hash = rehashed(password, stored) if ok and stored else None
-    with p.db.transaction() as s:
-        if not ok or user_id is None:
-            throttle.record_failure(s, checks)
-            return LoginCheck()
-        # Failures recorded by concurrent attempts count too: a right password is only accepted
-        # while the throttle still allows this attempt, so parallel guessing gains nothing.
-        wait = throttle.retry_after(s, checks)
-        if wait:
-            return LoginCheck(wait=wait)
-        user = s.get(User, user_id)
-        if user is None or user.disabled:
-            throttle.record_failure(s, checks)
-            return LoginCheck()
-        throttle.clear(s, throttle.ACCOUNT, email.strip().lower())
-        if new_hash is not None and user.password_hash == stored:
-            user.password_hash = new_hash  # made with older Argon2 parameters: upgraded now
-        if twofactor.is_enrolled(s, user.id):
-            # No session yet: that waits for the code (web/account/second_factor.py).
-            return LoginCheck(second_factor_user=user.id)
-        # A fresh session on every login: the old one (if any) ends (no session fixation).
-        sessions.end(s, old_cookie)
-        token, current = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=["pwd"],
-                                        acr=second_factor.ACR_PASSWORD, ip=ip, user_agent=user_agent)
-        follow = then(s, current) if then is not None else None
-    return LoginCheck(token=token, then=follow)
-
-
 def _decide(web: Web, req: core.AuthorizationRequest, s: Session,
             current: sessions.CurrentSession) -> tuple[core.Outcome | core.AuthorizationError, Any]:
     """The authorization request's next step for a session just started (decide raises before it writes)."""
@@ -254,19 +194,18 @@ async def _login(web: Web, request: Request, req: core.AuthorizationRequest, for
     if not email or not password:
         return _login_page(web, request, req, error="Enter your email address and password.", username=email,
                            status=400)
-    check = await run_in_threadpool(_check_login, web, email, password, web.ip(request),
-                                    request.headers.get("user-agent", ""), request.cookies.get(SESSION_COOKIE),
-                                    lambda s, current: _decide(web, req, s, current))
-    if check.wait > 0:
-        minutes = max(1, (check.wait + 59) // 60)
+    out = await check_password(web, request, email, password, lambda s, current: _decide(web, req, s, current))
+    if isinstance(out, accounts_login.Throttled):
         return _login_page(web, request, req, status=429, username=email,
-                           error=f"Too many failed login attempts. Please try again in {minutes} minute"
-                                 f"{'s' if minutes != 1 else ''}.")
-    if check.second_factor_user is not None:
-        return _second_factor_page(web, request, req, second_factor.pending(web, request, check.second_factor_user))
-    if check.token is None:
-        return _login_page(web, request, req, error=LOGIN_INCORRECT, username=email, status=401)
-    return await _logged_in(web, request, req, check.token, decided=check.then)
+                           error=accounts_login.throttled_message(out.wait))
+    if isinstance(out, accounts_login.Wrong):
+        return _login_page(web, request, req, error=accounts_login.INCORRECT, username=email, status=401)
+    if isinstance(out, accounts_login.SecondFactorDue):
+        response = _second_factor_page(web, request, req, second_factor.pending(web, request, out.user_id))
+    else:
+        response = await _logged_in(web, request, req, out.token, decided=out.then)
+    keep_device(web, response, email, out)
+    return response
 
 
 def _second_factor_page(web: Web, request: Request, req: core.AuthorizationRequest, blob: str,

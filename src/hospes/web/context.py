@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
@@ -15,6 +15,9 @@ from hospes.web.http import Params, client_ip
 from hospes.web.pages import Pages
 
 SESSION_COOKIE = "hospes_session"
+# A browser that has logged in keeps a signed device value per login name (accounts/login.py).
+DEVICE_COOKIE = "hospes_device"
+DEVICE_MAX_AGE = 90 * 86400
 # How long a login or consent page stays valid before the person must start again.
 INTERACTION_MAX_AGE = 1800
 
@@ -36,11 +39,11 @@ class Web:
     def sign(self, kind: str, data: dict[str, Any]) -> str:
         return self._signer.dumps({"k": kind, "d": data})
 
-    def unsign(self, kind: str, value: str | None) -> dict[str, Any] | None:
+    def unsign(self, kind: str, value: str | None, max_age: int = INTERACTION_MAX_AGE) -> dict[str, Any] | None:
         if not value or len(value) > 16384:
             return None
         try:
-            loaded = self._signer.loads(value, max_age=INTERACTION_MAX_AGE)
+            loaded = self._signer.loads(value, max_age=max_age)
         except BadSignature:
             return None
         if not isinstance(loaded, dict) or loaded.get("k") != kind:
@@ -57,6 +60,20 @@ class Web:
     def clear_cookie(self, response: Response, name: str) -> None:
         response.delete_cookie(name, path=self.settings.issuer_path or "/",
                                secure=self.settings.secure_cookies, httponly=True, samesite="lax")
+
+    def device(self, request: Request, login: str, cookie: str = DEVICE_COOKIE) -> str | None:
+        """The device value this browser holds for ``login`` (a name as accounts.login.login_name makes it)."""
+        data = self.unsign("device", request.cookies.get(cookie), max_age=DEVICE_MAX_AGE)
+        if data is None or data.get("l") != login or not isinstance(data.get("n"), str):
+            return None
+        return str(data["n"])
+
+    def set_device(self, response: Response, login: str, value: str, *, cookie: str = DEVICE_COOKIE,
+                   path: str | None = None, samesite: Literal["lax", "strict"] = "lax") -> None:
+        """Let this browser keep its device value for ``login`` (see ``device``)."""
+        response.set_cookie(cookie, self.sign("device", {"l": login, "n": value}), max_age=DEVICE_MAX_AGE,
+                            path=path or self.settings.issuer_path or "/", secure=self.settings.secure_cookies,
+                            httponly=True, samesite=samesite)
 
     def csrf_for(self, request: Request) -> tuple[str, str | None]:
         """The form token for this browser, and a new cookie value to set when it had none."""

@@ -6,11 +6,29 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions
 from hospes.web.account import second_factor
-from hospes.web.authorize import LOGIN_INCORRECT, _check_login
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, first, read_form
+
+Outcome = accounts_login.PasswordOutcome
+
+
+async def check_password(web: Web, request: Request, email: str, password: str,
+                         then: accounts_login.Then | None = None) -> Outcome:
+    """A customer's email and password from a login form (the OAuth login page or /login)."""
+    attempt = accounts_login.Attempt(
+        login=email, password=password, ip=web.ip(request), user_agent=request.headers.get("user-agent", ""),
+        old_session=request.cookies.get(SESSION_COOKIE),
+        device=web.device(request, accounts_login.login_name(email)))
+    return await run_in_threadpool(accounts_login.customer, web.provider.db, web.settings.session_ttl, attempt, then)
+
+
+def keep_device(web: Web, response: Response, email: str, out: Outcome) -> None:
+    """After a right password, the browser keeps a device value for this login (accounts/login.py)."""
+    if isinstance(out, accounts_login.SecondFactorDue | accounts_login.LoggedIn):
+        web.set_device(response, accounts_login.login_name(email), out.device)
 
 
 def safe_next(web: Web, value: str | None) -> str:
@@ -38,22 +56,19 @@ async def login(request: Request) -> Response:
         return await _second_factor(web, request, form, nxt)
     email = (first(form, "username") or "")[:255]
     password = first(form, "password") or ""
-    check = await run_in_threadpool(_check_login, web, email, password, web.ip(request),
-                                    request.headers.get("user-agent", ""), request.cookies.get(SESSION_COOKIE))
-    if check.second_factor_user is not None:
-        return second_factor.page(web, request, action=web.path("/login"), hidden={"next": nxt},
-                                  blob=second_factor.pending(web, request, check.second_factor_user))
-    token, wait = check.token, check.wait
-    if token is None:
-        if wait > 0:
-            minutes = max(1, (wait + 59) // 60)
-            error, status = f"Too many failed login attempts. Please try again in {minutes} minutes.", 429
-        else:
-            error, status = LOGIN_INCORRECT, 401
+    out = await check_password(web, request, email, password)
+    if isinstance(out, accounts_login.SecondFactorDue):
+        response = second_factor.page(web, request, action=web.path("/login"), hidden={"next": nxt},
+                                      blob=second_factor.pending(web, request, out.user_id))
+    elif isinstance(out, accounts_login.LoggedIn):
+        response = RedirectResponse(nxt, status_code=303)
+        web.set_cookie(response, SESSION_COOKIE, out.token)
+    else:
+        error, status = ((accounts_login.throttled_message(out.wait), 429) if isinstance(out, accounts_login.Throttled)
+                         else (accounts_login.INCORRECT, 401))
         return web.render_form(request, "login.html", status=status, action=web.path("/login"), next=nxt,
                                error=error, username=email)
-    response = RedirectResponse(nxt, status_code=303)
-    web.set_cookie(response, SESSION_COOKIE, token)
+    keep_device(web, response, email, out)
     return response
 
 

@@ -2,8 +2,8 @@
 
 No session exists yet. The page carries a signed, short-lived blob naming the user (and bound to this
 browser's CSRF token, so it cannot be replayed from another browser); a correct code (from the app, or an
-unused backup code) starts the session with ``amr`` ["pwd", "otp"] (RFC 8176 §2) and ``acr`` "2". Wrong codes
-count against the user (``twofactor.SECOND_FACTOR``). Both the OAuth login (web/authorize.py) and the
+unused backup code) starts the session (accounts/login.py ``second_factor``). Wrong codes count against
+the user (``twofactor.SECOND_FACTOR``). Both the OAuth login (web/authorize.py) and the
 client area's login (web/login.py) use this; each adds its own hidden fields (request_hash, next).
 """
 
@@ -17,18 +17,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hospes.accounts import sessions, twofactor
+from hospes.accounts import login as accounts_login
+from hospes.accounts import twofactor
 from hospes.clock import epoch
-from hospes.store.models import User
 from hospes.web.context import SESSION_COOKIE, Web
 from hospes.web.http import Params, first
 
 FIELD = "second_factor"
 # Seconds the code page stays valid after the password was accepted.
 MAX_AGE = 300
-AMR = ["pwd", "otp"]
-ACR_PASSWORD = "1"
-ACR_TWO_FACTOR = "2"
 WRONG = ("That code is not correct, or it has already been used. Enter the code your authenticator app shows "
          "now, or one of your backup codes.")
 
@@ -63,23 +60,18 @@ class Outcome:
     expired: bool = False  # the blob is gone or stale: back to the password
 
 
-def _verify(web: Web, user_id: int, code: str, ip: str, user_agent: str, old_cookie: str | None) -> Outcome:
-    p = web.provider
-    with p.db.transaction() as s:
-        user = s.get(User, user_id)
-        if user is None or user.disabled:
-            return Outcome(expired=True)
-        checked = twofactor.check(s, keys(web), user_id, code)
-        if checked.wait:
-            minutes = max(1, (checked.wait + 59) // 60)
-            return Outcome(status=429, error=f"Too many wrong codes. Please wait {minutes} minute"
-                                              f"{'s' if minutes != 1 else ''} and try again.")
-        if not checked.ok:
-            return Outcome(status=401, error=WRONG)
-        sessions.end(s, old_cookie)
-        token, _ = sessions.start(s, user=user, ttl=p.settings.session_ttl, amr=list(AMR), acr=ACR_TWO_FACTOR, ip=ip,
-                               user_agent=user_agent)
-    return Outcome(token=token)
+def _verify(web: Web, request: Request, user_id: int, code: str) -> Outcome:
+    attempt = accounts_login.Attempt(login="", password="", ip=web.ip(request),
+                                     user_agent=request.headers.get("user-agent", ""),
+                                     old_session=request.cookies.get(SESSION_COOKIE))
+    out = accounts_login.second_factor(web.provider.db, web.settings.session_ttl, keys(web), user_id, code, attempt)
+    if isinstance(out, accounts_login.Expired):
+        return Outcome(expired=True)
+    if isinstance(out, accounts_login.Throttled):
+        return Outcome(status=429, error=accounts_login.wrong_codes_message(out.wait))
+    if isinstance(out, accounts_login.Wrong):
+        return Outcome(status=401, error=WRONG)
+    return Outcome(token=out.token)
 
 
 def blob_of(form: Params) -> str | None:
@@ -97,8 +89,7 @@ async def complete(web: Web, request: Request, form: Params) -> Outcome:
     code = (first(form, "code") or first(form, "backup_code") or "").strip()[:64]
     if not code:
         return Outcome(status=400, error="Enter the code from your authenticator app, or a backup code.")
-    return await run_in_threadpool(_verify, web, data["u"], code, web.ip(request),
-                                   request.headers.get("user-agent", ""), request.cookies.get(SESSION_COOKIE))
+    return await run_in_threadpool(_verify, web, request, data["u"], code)
 
 
 EXPIRED = "That took too long, or the page was opened elsewhere. Please log in again."

@@ -13,27 +13,20 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
 from hospes.accounts import admin_sessions as sessions
-from hospes.accounts import throttle
+from hospes.accounts import login as accounts_login
 from hospes.accounts.admin_sessions import AdminUser
-from hospes.accounts.passwords import rehashed, verify_password
 from hospes.oauth import errors
-from hospes.store.models import Admin
 from hospes.web.context import PageCtx, Web, web_of
 from hospes.web.http import first, query_params, read_form
 
 COOKIE = "hospes_admin"
-LOGIN_INCORRECT = "Login Details Incorrect. Please try again."
-
-# Failed admin logins, per username and per address; apart from the customers' windows.
-ADMIN_ACCOUNT = throttle.Rule("admin-account", limit=5, window=900)
-ADMIN_ADDRESS = throttle.Rule("admin-address", limit=30, window=900)
+DEVICE_COOKIE = "hospes_admin_device"
 
 # WHMCS's admin permission names (accounts.service.ADMIN_PERMISSIONS).
 CONFIGURE_OIDC = "Configure OpenID Connect"
@@ -191,41 +184,6 @@ def clear_admin_cookie(web: Web, response: Response) -> None:
                            httponly=True, samesite="strict")
 
 
-def _check_login(web: Web, username: str, password: str, ip: str, user_agent: str,
-                 old_cookie: str | None) -> tuple[str | None, int]:
-    """(session token, 0) on success; (None, seconds to wait) when throttled; (None, -1) when wrong."""
-    checks = [(ADMIN_ACCOUNT, username.lower() or "-"), (ADMIN_ADDRESS, ip or "-")]
-    with web.provider.db.read() as s:
-        wait = throttle.retry_after(s, checks)
-        if wait:
-            return None, wait
-        found = s.scalar(select(Admin).where(Admin.username == username)) if username else None
-        admin_id, stored = (found.id, found.password_hash) if found else (None, None)
-    # Hashing happens outside the write transaction (on SQLite it would hold the write lock).
-    ok = verify_password(password, stored)
-    new_hash = rehashed(password, stored) if ok and stored else None
-    with web.provider.db.transaction() as s:
-        admin = s.get(Admin, admin_id) if ok and admin_id is not None else None
-        # Concurrent failures may have crossed the limit meanwhile: then this attempt is not honoured.
-        wait = throttle.retry_after(s, checks) if admin is not None else 0
-        if wait:
-            return None, wait
-        if admin is None or admin.disabled:
-            throttle.record_failure(s, checks)
-            reason = "disabled" if admin is not None else "wrong username or password"
-            audit.record(s, actor=f"admin:{username}", action="admin.login_failed", ip=ip,
-                         details={"reason": reason})
-            return None, -1
-        throttle.clear(s, ADMIN_ACCOUNT, username.lower())
-        if new_hash is not None and admin.password_hash == stored:
-            admin.password_hash = new_hash  # made with older Argon2 parameters: upgraded now
-        # A fresh session on every login; the old one (if any) ends (no session fixation).
-        sessions.end(s, old_cookie)
-        token = sessions.start(s, admin=admin, ttl=web.settings.session_ttl, ip=ip, user_agent=user_agent)
-        audit.record(s, actor=f"admin:{admin.username}", action="admin.login", target=f"admin:{admin.id}", ip=ip)
-    return token, 0
-
-
 def _login_page(web: Web, request: Request, *, nxt: str, status: int = 200, error: str | None = None,
                 notice: str | None = None, username: str = "") -> Response:
     return web.render_form(request, "admin/login.html", status=status, action=web.path("/admin/login"),
@@ -252,17 +210,20 @@ async def login(request: Request) -> Response:
     if not username or not password:
         return _login_page(web, request, nxt=nxt, status=400, username=username,
                            error="Enter your username and password.")
-    token, wait = await run_in_threadpool(_check_login, web, username, password, web.ip(request),
-                                          request.headers.get("user-agent", ""), request.cookies.get(COOKIE))
-    if token is None:
-        if wait > 0:
-            minutes = max(1, (wait + 59) // 60)
-            return _login_page(web, request, nxt=nxt, status=429, username=username,
-                               error=f"Too many failed login attempts. Please try again in {minutes} minute"
-                                     f"{'s' if minutes != 1 else ''}.")
-        return _login_page(web, request, nxt=nxt, status=401, username=username, error=LOGIN_INCORRECT)
+    name = accounts_login.login_name(username)
+    attempt = accounts_login.Attempt(login=username, password=password, ip=web.ip(request),
+                                     user_agent=request.headers.get("user-agent", ""),
+                                     old_session=request.cookies.get(COOKIE),
+                                     device=web.device(request, name, cookie=DEVICE_COOKIE))
+    out = await run_in_threadpool(accounts_login.admin, web.provider.db, web.settings.session_ttl, attempt)
+    if isinstance(out, accounts_login.Throttled):
+        return _login_page(web, request, nxt=nxt, status=429, username=username,
+                           error=accounts_login.throttled_message(out.wait))
+    if isinstance(out, accounts_login.Wrong):
+        return _login_page(web, request, nxt=nxt, status=401, username=username, error=accounts_login.INCORRECT)
     response = RedirectResponse(nxt, status_code=303)
-    set_admin_cookie(web, response, token)
+    set_admin_cookie(web, response, out.token)
+    web.set_device(response, name, out.device, cookie=DEVICE_COOKIE, path=web.path("/admin"), samesite="strict")
     return response
 
 
