@@ -19,6 +19,7 @@ from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+DEFAULT_KEY_RELOAD_SECONDS = 30.0
 
 
 class ConfigError(Exception):
@@ -104,6 +105,9 @@ class Settings(BaseSettings):
     # One log line per request (method, path, status, time; never the query). Off by default: a
     # reverse proxy usually keeps the access log, and a line per userinfo call costs a tenth of it.
     access_log: bool = False
+    # How long a node trusts its cached signing keys before reading them again, in seconds, so that
+    # `hospes keys rotate` on one node reaches every node. Tests set 0.
+    key_reload_seconds: float = DEFAULT_KEY_RELOAD_SECONDS
 
     @field_validator("issuer")
     @classmethod
@@ -162,6 +166,16 @@ class Settings(BaseSettings):
         if v is not None and len(v) < 32:
             raise ValueError("must be at least 32 characters")
         return v
+
+    @field_validator("key_reload_seconds", mode="before")
+    @classmethod
+    def _key_reload(cls, v: Any) -> float:
+        # Lenient, as this setting has always been: anything but a number from 0 up means the default.
+        try:
+            value = float(v)
+        except (TypeError, ValueError):
+            return DEFAULT_KEY_RELOAD_SECONDS
+        return value if value >= 0 else DEFAULT_KEY_RELOAD_SECONDS
 
     @field_validator("external_clientarea_url")
     @classmethod

@@ -1,14 +1,13 @@
 """Signing keys and the JWKS (RFC 7517), with rotation.
 
 Keys live in the database so every node signs with the same ones. A node caches them and
-re-reads at most every ``RELOAD_SECONDS``, so ``hospes keys rotate`` reaches running servers.
+re-reads at most every ``HOSPES_KEY_RELOAD_SECONDS``, so ``hospes keys rotate`` reaches running servers.
 A retired key signs nothing more but stays published until every token it signed has expired.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import or_, select
 
 from hospes.clock import now, utc
+from hospes.config import DEFAULT_KEY_RELOAD_SECONDS
 from hospes.oauth.tokens import short_id
 from hospes.store.db import Database
 from hospes.store.models import SigningKey
@@ -26,18 +26,6 @@ from hospes.store.models import SigningKey
 SUPPORTED_ALGS = ("RS256", "ES256")
 DEFAULT_ALG = "RS256"
 
-
-def _reload_seconds(default: float = 30.0) -> float:
-    """``HOSPES_KEY_RELOAD_SECONDS`` (not in the contract; tests set it low): a non-negative number,
-    else the default."""
-    try:
-        value = float(os.environ.get("HOSPES_KEY_RELOAD_SECONDS", default))
-    except ValueError:
-        return default
-    return value if value >= 0 else default
-
-
-RELOAD_SECONDS = _reload_seconds()
 
 Key = RSAKey | ECKey
 
@@ -70,10 +58,13 @@ class KeyInfo:
 
 
 class KeyRing:
-    def __init__(self, db: Database, retire_after: int) -> None:
+    def __init__(self, db: Database, retire_after: int,
+                 reload_seconds: float = DEFAULT_KEY_RELOAD_SECONDS) -> None:
         self.db = db
         # How long a retired key stays published: the longest life of anything it signed.
         self.retire_after = retire_after
+        # How long the cached keys are trusted (Settings.key_reload_seconds).
+        self.reload_seconds = reload_seconds
         self._lock = threading.Lock()
         self._loaded_at = 0.0
         self._active: dict[str, Key] = {}
@@ -104,12 +95,12 @@ class KeyRing:
 
     def is_fresh(self) -> bool:
         """True while the cached key set needs no reload: reading it then touches no database."""
-        return time.monotonic() - self._loaded_at <= RELOAD_SECONDS
+        return time.monotonic() - self._loaded_at <= self.reload_seconds
 
     def _fresh(self) -> None:
-        if time.monotonic() - self._loaded_at > RELOAD_SECONDS:
+        if time.monotonic() - self._loaded_at > self.reload_seconds:
             with self._lock:
-                if time.monotonic() - self._loaded_at > RELOAD_SECONDS:
+                if time.monotonic() - self._loaded_at > self.reload_seconds:
                     self._load()
 
     def refresh_if_stale(self) -> None:

@@ -22,7 +22,8 @@ class Provider:
         # A retired key must outlive every token it signed: ID tokens, and the id_token_hint
         # an RP may present at logout for as long as the session it names lasts.
         self.lookups = Lookups(self.db.engine, self.db.pg)
-        self.keys = KeyRing(self.db, retire_after=max(s.id_token_ttl, s.session_ttl))
+        self.keys = KeyRing(self.db, retire_after=max(s.id_token_ttl, s.session_ttl),
+                            reload_seconds=s.key_reload_seconds)
 
     @property
     def issuer(self) -> str:
