@@ -1,7 +1,9 @@
 """The audit log: who did what, when, from where. Never a secret.
 
-Every change made through the admin API, the CLI or the admin area calls ``record`` in the
-same transaction as the change, so a change and its audit row land together or not at all.
+Each operation that changes something (``accounts.service``, ``oauth.credentials``, ``adminapi.credentials``,
+``accounts.connected_apps`` …) records its own entry, in the same transaction as the change, so a change and
+its audit row land together or not at all, and the CLI, the admin API and the admin area, which call the same
+operations, write the same entry. Those operations take the ``actor`` (and the ``ip`` where there is one).
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ def record(s: Session, *, actor: str, action: str, target: str = "", ip: str = "
            details: dict[str, Any] | None = None) -> None:
     s.add(AuditEvent(at=now(), actor=actor[:255], action=action[:64], target=target[:255], ip_address=ip[:64],
                      details=_scrub(details or {})))
+
+
+def entry(s: Session, actor: str | None, action: str, target: str, *, ip: str = "", **details: Any) -> None:
+    """An operation's own entry. With ``actor`` None nothing is written: the caller records one entry for a
+    larger change itself (an application-link sync creates and deletes credentials), or seeds data in a test."""
+    if actor is not None:
+        record(s, actor=actor, action=action, target=target, ip=ip, details=details)
 
 
 def search(s: Session, *, actor: str | None = None, action: str | None = None, target: str | None = None,

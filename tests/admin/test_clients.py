@@ -5,8 +5,10 @@ from __future__ import annotations
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
-from hospes.store.models import ClientAccount, Grant
+from hospes.clock import now
+from hospes.store.models import ClientAccount, Grant, Invoice, Service
 from tests.admin import CLIENTS, admin_session, audit_rows, csrf_token, post
+from tests.adminapi import api_cred_fixture, api_fixture  # noqa: F401
 
 
 def _client(db, client_id: int) -> ClientAccount:
@@ -92,6 +94,49 @@ def test_closing_goes_through_close_client(client, db, make_account, make_creden
     with db.transaction() as s:
         assert all(g.revoked_at is not None for g in s.scalars(select(Grant)))
     assert len(audit_rows(db, "client.closed")) == 1
+
+
+def _closing_state(db, client_id: int, user_id: int) -> tuple[str, list[tuple[str, str]], list[str], list[bool]]:
+    """What closing an account changes: its status, its services (product, status), its invoices' statuses,
+    and whether each of its owner's grants is revoked."""
+    with db.transaction() as s:
+        status = s.get(ClientAccount, client_id).status
+        services = [(sv.product_name, sv.status) for sv in
+                    s.scalars(select(Service).where(Service.client_id == client_id).order_by(Service.id))]
+        invoices = sorted(s.scalars(select(Invoice.status).where(Invoice.client_id == client_id)))
+        grants = [g.revoked_at is not None for g in
+                  s.scalars(select(Grant).where(Grant.user_id == user_id).order_by(Grant.id))]
+    return status, services, invoices, grants
+
+
+def test_closing_by_the_page_and_by_the_api_leave_the_same_state(client, db, api, make_account, make_service,
+                                                                 make_credential):
+    """One operation closes an account (https://developers.whmcs.com/api-reference/closeclient/), whether the
+    admin page, CloseClient or UpdateClient with status Closed asks: services, invoices and grants end the same."""
+    admin_session(client, db, permissions=CLIENTS)
+    cred = make_credential()
+    by_page, by_close, by_update = make_account(), make_account(), make_account()
+    for acct in (by_page, by_close, by_update):
+        for status in ("Pending", "Active", "Suspended", "Terminated"):
+            make_service(acct.client_id, product=status, status=status)
+        with db.transaction() as s:
+            s.add_all([Invoice(client_id=acct.client_id, total="9.99", status="Unpaid"),
+                       Invoice(client_id=acct.client_id, total="5.00", status="Paid"),
+                       Grant(credential_id=cred.credential_id, user_id=acct.user_id, scope="openid",
+                             created_at=now())])
+    r = post(client, f"/admin/clients/{by_page.client_id}", {"status": "Closed", "allow_sso": "1"})
+    assert r.status_code == 303
+    api.ok("CloseClient", {"clientid": str(by_close.client_id)})
+    api.ok("UpdateClient", {"clientid": str(by_update.client_id), "status": "Closed"})
+    closed = ("Closed", [("Pending", "Cancelled"), ("Active", "Cancelled"), ("Suspended", "Cancelled"),
+                         ("Terminated", "Terminated")], ["Cancelled", "Paid"], [True])
+    for acct in (by_close, by_page, by_update):
+        assert _closing_state(db, acct.client_id, acct.user_id) == closed
+    # Each close is one audit entry, naming what it cancelled.
+    rows = audit_rows(db, "client.closed")
+    assert [r.target for r in rows] == [f"client:{a.client_id}" for a in (by_page, by_close, by_update)]
+    assert [len(r.details["services_cancelled"]) for r in rows] == [3, 3, 3]
+    assert [len(r.details["invoices_cancelled"]) for r in rows] == [1, 1, 1]
 
 
 def test_bad_status_and_missing_csrf_change_nothing(client, db, make_account):

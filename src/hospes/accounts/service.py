@@ -1,4 +1,8 @@
-"""Operations on accounts, shared by the CLI, the admin API and the admin pages."""
+"""Operations on accounts, shared by the CLI, the admin API and the admin pages.
+
+Each operation that changes something records its own audit entry (``actor``, and ``ip`` where there is one),
+so every caller leaves the same trace.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,17 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hospes import audit
 from hospes.accounts.passwords import check_strength, hash_password
-from hospes.store.models import Admin, ClientAccount, Server, Service, User, UserClient
+from hospes.oauth.issuance import revoke_grant
+from hospes.store.models import Admin, ClientAccount, Grant, Invoice, Server, Service, User, UserClient
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
+# The services closing an account cancels; the others (Terminated, Cancelled, Fraud, Completed) have ended.
+OPEN_SERVICE_STATUSES = ("Pending", "Active", "Suspended")
+# The order in which ``update_client`` names the fields it changed (and its audit entry lists them).
+CLIENT_FIELDS = ("status", "allowSingleSignOn", "companyname", "email", "firstname", "language", "lastname")
 ADMIN_PERMISSIONS = ("Configure OpenID Connect", "API Access", "Manage Clients", "Configure Application Links")
 # A deliberately plain check: one @, no spaces, a dot in the domain. Real proof is a verification mail.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -57,9 +67,9 @@ class NewClient:
 
 def add_client(
     s: Session, *, email: str, first_name: str, last_name: str, password: str,
-    company: str = "", locale: str = "en", email_verified: bool = False,
+    company: str = "", locale: str = "en", email_verified: bool = False, actor: str | None = None, ip: str = "",
 ) -> NewClient:
-    """A client account with its owner user (WHMCS AddClient)."""
+    """A client account with its owner user (https://developers.whmcs.com/api-reference/addclient/)."""
     email = normalize_email(email)
     first_name = _text(first_name, "First name", 100, required=True)
     last_name = _text(last_name, "Last name", 100, required=True)
@@ -77,12 +87,14 @@ def add_client(
     s.add(client)
     s.flush()
     s.add(UserClient(user_id=user.id, client_id=client.id, role="owner", permissions=["sso", "productsso"]))
+    audit.entry(s, actor, "client.created", f"client:{client.id}", ip=ip, email=email, owner_user_id=user.id,
+                companyname=company)
     return NewClient(client_id=client.id, user_id=user.id)
 
 
 def add_service(
     s: Session, *, client_id: int, product: str, domain: str = "", username: str = "", status: str = "Active",
-    server_id: int | None = None,
+    server_id: int | None = None, actor: str | None = None, ip: str = "",
 ) -> int:
     if s.get(ClientAccount, client_id) is None:
         raise AccountError(f"Client ID {client_id} not found.")
@@ -97,10 +109,13 @@ def add_service(
     )
     s.add(service)
     s.flush()
+    audit.entry(s, actor, "service.created", f"service:{service.id}", ip=ip, client_id=client_id,
+                product=service.product_name)
     return service.id
 
 
-def add_admin(s: Session, *, username: str, email: str, password: str, permissions: list[str]) -> int:
+def add_admin(s: Session, *, username: str, email: str, password: str, permissions: list[str],
+              actor: str | None = None, ip: str = "") -> int:
     username = _text(username, "Username", 64, required=True)
     if not re.fullmatch(r"[A-Za-z0-9._@-]+", username):
         raise AccountError("Username may hold only letters, digits and . _ @ -")
@@ -116,6 +131,8 @@ def add_admin(s: Session, *, username: str, email: str, password: str, permissio
                   permissions=sorted(set(permissions)))
     s.add(admin)
     s.flush()
+    audit.entry(s, actor, "admin.created", f"admin:{admin.id}", ip=ip, username=username,
+                permissions=admin.permissions)
     return admin.id
 
 
@@ -133,16 +150,16 @@ def get_client(s: Session, client_id: int) -> ClientAccount:
 def update_client(
     s: Session, client: ClientAccount, *, status: str | None = None, allow_sso: bool | None = None,
     company: str | None = None, first_name: str | None = None, last_name: str | None = None,
-    email: str | None = None, locale: str | None = None,
+    email: str | None = None, locale: str | None = None, actor: str | None = None, ip: str = "",
 ) -> list[str]:
-    """Change a client account and its owner's profile; returns the names of the fields that changed."""
+    """Change a client account and its owner's profile; returns the names of the fields that changed, in
+    ``CLIENT_FIELDS``' order, and records them as one ``client.updated`` entry.
+
+    Status Closed closes the account as ``close_client`` does (after every other field has passed its checks).
+    """
     changed: list[str] = []
-    if status is not None:
-        if status not in CLIENT_STATUSES:
-            raise AccountError(f"Status must be one of {', '.join(CLIENT_STATUSES)}.")
-        if status != client.status:
-            client.status = status
-            changed.append("status")
+    if status is not None and status not in CLIENT_STATUSES:
+        raise AccountError(f"Status must be one of {', '.join(CLIENT_STATUSES)}.")
     if allow_sso is not None and allow_sso != client.allow_sso:
         client.allow_sso = allow_sso
         changed.append("allowSingleSignOn")
@@ -177,17 +194,44 @@ def update_client(
                 owner.email = value
                 owner.email_verified = False
                 changed.append("email")
+    if status is not None and status != client.status:
+        if status == "Closed":
+            close_client(s, client, actor=actor, ip=ip)
+        else:
+            client.status = status
+        changed.append("status")
+    changed.sort(key=CLIENT_FIELDS.index)
+    if changed:
+        details: dict[str, object] = {"fields": changed}
+        if "status" in changed:
+            details["status"] = client.status
+        if "allowSingleSignOn" in changed:
+            details["allowSingleSignOn"] = 1 if client.allow_sso else 0
+        audit.entry(s, actor, "client.updated", f"client:{client.id}", ip=ip, **details)
     return changed
 
 
-def close_client(s: Session, client: ClientAccount) -> None:
-    """WHMCS CloseClient: status Closed. The OAuth core then refuses to log in a user whose every
-    account is Closed; the grants of such users are revoked here, so their tokens stop at once."""
-    from hospes.oauth.issuance import revoke_grant
-    from hospes.store.models import Grant
+def close_client(s: Session, client: ClientAccount, *, actor: str | None = None, ip: str = "") -> None:
+    """Close the account as WHMCS's CloseClient does (https://developers.whmcs.com/api-reference/closeclient/):
+    status Closed, its open services Cancelled, its unpaid invoices Cancelled. Closing a Closed account again
+    is harmless.
 
+    The OAuth core then refuses to log in a user whose every account is Closed; the grants of such users are
+    revoked here, so their access and refresh tokens stop at once.
+    """
+    previous = client.status
+    services = list(s.scalars(select(Service).where(Service.client_id == client.id,
+                                                    Service.status.in_(OPEN_SERVICE_STATUSES))
+                              .order_by(Service.id)))
+    for service in services:
+        service.status = "Cancelled"
+    invoices = list(s.scalars(select(Invoice).where(Invoice.client_id == client.id, Invoice.status == "Unpaid")
+                              .order_by(Invoice.id)))
+    for invoice in invoices:
+        invoice.status = "Cancelled"
     client.status = "Closed"
     s.flush()
+    revoked = 0
     for user_id in s.scalars(select(UserClient.user_id).where(UserClient.client_id == client.id)).all():
         statuses = s.scalars(select(ClientAccount.status).join(UserClient, UserClient.client_id == ClientAccount.id)
                              .where(UserClient.user_id == user_id)).all()
@@ -195,23 +239,33 @@ def close_client(s: Session, client: ClientAccount) -> None:
             for grant_id in s.scalars(select(Grant.id).where(Grant.user_id == user_id,
                                                              Grant.revoked_at.is_(None))).all():
                 revoke_grant(s, grant_id)
+                revoked += 1
+    audit.entry(s, actor, "client.closed", f"client:{client.id}", ip=ip, previous_status=previous,
+                services_cancelled=[sv.id for sv in services], invoices_cancelled=[iv.id for iv in invoices],
+                grants_revoked=revoked)
 
 
-def add_client_for_user(s: Session, *, owner_user_id: int, company: str = "") -> int:
-    """A further client account owned by an existing user (WHMCS AddClient with ``owner_user_id``)."""
-    if s.get(User, owner_user_id) is None:
+def add_client_for_user(s: Session, *, owner_user_id: int, company: str = "", actor: str | None = None,
+                        ip: str = "") -> int:
+    """A further client account owned by an existing user (AddClient with ``owner_user_id``)."""
+    owner = s.get(User, owner_user_id)
+    if owner is None:
         raise AccountError("Invalid Owner User ID")
     client = ClientAccount(company_name=_text(company, "Company name", 255), owner_user_id=owner_user_id)
     s.add(client)
     s.flush()
     s.add(UserClient(user_id=owner_user_id, client_id=client.id, role="owner", permissions=["productsso"]))
+    audit.entry(s, actor, "client.created", f"client:{client.id}", ip=ip, email=owner.email,
+                owner_user_id=owner_user_id, companyname=client.company_name)
     return client.id
 
 
-def add_server(s: Session, *, name: str, module: str, hostname: str = "", config: dict[str, str] | None = None) -> int:
+def add_server(s: Session, *, name: str, module: str, hostname: str = "", config: dict[str, str] | None = None,
+               actor: str | None = None, ip: str = "") -> int:
     """A server that a provisioning module manages (application links go to it)."""
     server = Server(name=_text(name, "Server name", 255, required=True), hostname=_text(hostname, "Hostname", 255),
                     module=_text(module, "Module", 64, required=True), config=dict(config or {}))
     s.add(server)
     s.flush()
+    audit.entry(s, actor, "server.created", f"server:{server.id}", ip=ip, name=server.name, module=server.module)
     return server.id

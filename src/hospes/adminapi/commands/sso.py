@@ -1,4 +1,4 @@
-"""CreateSsoToken (reference §5.6)."""
+"""CreateSsoToken (https://developers.whmcs.com/api-reference/createssotoken/)."""
 
 from __future__ import annotations
 

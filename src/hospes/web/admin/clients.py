@@ -1,5 +1,7 @@
 """Clients: list and search, and one client's page with its status, the "Allow Single Sign-On" switch,
-its users and its services. Changes go through ``hospes.accounts.service`` (the API's rules too)."""
+its users and its services. Changes go through ``hospes.accounts.service.update_client``, the operation the
+admin API's UpdateClient uses: status Closed closes the account as CloseClient does, and the operation records
+the audit entries."""
 
 from __future__ import annotations
 
@@ -83,16 +85,8 @@ def detail(ctx: Ctx) -> Response:
             client = s.get(ClientAccount, client_id)
             if client is None:
                 return ctx.not_found("That client")
-            target = f"client:{client.id}"
-            if new_status == "Closed" and client.status != "Closed":
-                # WHMCS CloseClient: also ends the access of users left with no open account.
-                changed = service.update_client(s, client, allow_sso=allow_sso)
-                service.close_client(s, client)
-                ctx.audit(s, "client.closed", target)
-            else:
-                changed = service.update_client(s, client, status=new_status, allow_sso=allow_sso)
-            if changed:
-                ctx.audit(s, "client.updated", target, fields=changed)
+            service.update_client(s, client, status=new_status, allow_sso=allow_sso, actor=ctx.admin.actor,
+                                  ip=ctx.ip)
     except AccountError as exc:
         return _detail(ctx, client_id, status=400, error=str(exc),
                        typed={"status": new_status, "allow_sso": allow_sso})

@@ -1,4 +1,4 @@
-"""The account owner's Single Sign-On controls (issue 4, item 5).
+"""The account owner's Single Sign-On controls.
 
 ``/account/sso``: the account's "Allow Single Sign-On" switch (ClientAccount.allow_sso, the same switch
 the admin sees on the client). ``/account/users``: per invited user, the "Allow Single Sign-On"
@@ -30,10 +30,7 @@ def account_sso(ctx: Ctx) -> Response:
             client = s.get(ClientAccount, ctx.account.id)
             if client is None:
                 return ctx.not_found("That account")
-            changed = update_client(s, client, allow_sso=allow)
-            if changed:
-                ctx.audit(s, "client.updated", f"client:{client.id}", fields=changed,
-                          allowSingleSignOn=1 if client.allow_sso else 0)
+            update_client(s, client, allow_sso=allow, actor=ctx.actor, ip=ctx.ip)
         return ctx.redirect("/account/sso", saved=1)
     with ctx.db.read() as s:
         client = s.get(ClientAccount, ctx.account.id)
