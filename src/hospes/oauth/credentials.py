@@ -1,7 +1,9 @@
 """OAuth credentials (OAuth clients): create, update, delete, list.
 
-One set of rules for the CLI, the admin API (``CreateOAuthCredential`` …) and the admin pages.
-Error messages are WHMCS's own words (reference/whmcs-oauth.md §5.3–5.5).
+One set of rules for the CLI, the admin API (``CreateOAuthCredential`` …) and the admin pages; each change
+records its own audit entry. Error messages are WHMCS's own words
+(https://developers.whmcs.com/api-reference/createoauthcredential/, …/updateoauthcredential/,
+…/deleteoauthcredential/).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from hospes import audit
 from hospes.clock import now
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.tokens import hash_secret
@@ -39,7 +42,8 @@ class CredentialError(ValueError):
 
 
 def new_identifier(company: str) -> str:
-    """``PREFIX.<32 hex>``: WHMCS's shape, without base64's ``+ / =`` that break clients (§9 #9)."""
+    """``PREFIX.<32 hex>``: WHMCS's shape, without the ``+ / =`` of base64, which clients that do not
+    form-encode the credentials in Basic authentication (RFC 6749 §2.3.1) send wrong."""
     prefix = re.sub(r"[^A-Z0-9]+", "-", company.upper()).strip("-")[:40] or "HOSPES"
     return f"{prefix}.{secrets.token_hex(16)}"
 
@@ -150,7 +154,7 @@ def create(
     redirect_uris: list[str] | str | None = None, public: bool = False,
     post_logout_redirect_uris: list[str] | str | None = None,
     refresh_token_policy: str = "offline_access", id_token_signed_response_alg: str = "RS256",
-    company: str = "Hospes",
+    company: str = "Hospes", actor: str | None = None, ip: str = "",
 ) -> CreatedCredential:
     """WHMCS CreateOAuthCredential, in WHMCS's order of checks."""
     if not grant_type:
@@ -180,6 +184,9 @@ def create(
     )
     s.add(cred)
     s.flush()
+    audit.entry(s, actor, "oauth_credential.created", f"oauth_credential:{cred.id}", ip=ip,
+                client_identifier=cred.identifier, name=cred.name, grant_type=grant_type, scope=cred.scope,
+                redirect_uris=list(cred.redirect_uris), service_id=sid, public=public)
     return CreatedCredential(cred.id, cred.identifier, secret)
 
 
@@ -203,15 +210,24 @@ def find(s: Session, *, credential_id: Any = None, identifier: str | None = None
 
 
 _UNSET: Any = object()
+# What UpdateOAuthCredential may change; its audit entry names those that did.
+_FIELDS = ("name", "description", "grant_type", "scope", "service_id", "logo_uri", "redirect_uris",
+           "post_logout_redirect_uris", "refresh_token_policy", "id_token_signed_response_alg")
 
 
 def update_credential(
     s: Session, cred: OAuthCredential, *, name: Any = _UNSET, description: Any = _UNSET,
     grant_type: Any = _UNSET, scope: Any = _UNSET, service_id: Any = _UNSET, logo_uri: Any = _UNSET,
     redirect_uris: Any = _UNSET, post_logout_redirect_uris: Any = _UNSET, reset_secret: bool = False,
-    refresh_token_policy: Any = _UNSET, id_token_signed_response_alg: Any = _UNSET,
+    refresh_token_policy: Any = _UNSET, id_token_signed_response_alg: Any = _UNSET, actor: str | None = None,
+    ip: str = "",
 ) -> str | None:
-    """WHMCS UpdateOAuthCredential. Returns the new secret when ``reset_secret``."""
+    """WHMCS UpdateOAuthCredential. Returns the new secret when ``reset_secret``.
+
+    Records ``oauth_credential.updated`` with the fields whose values changed (none: no entry), then
+    ``oauth_credential.secret_reset`` when the secret was reset.
+    """
+    before = {f: getattr(cred, f) for f in _FIELDS}
     new_grant = cred.grant_type if grant_type is _UNSET or grant_type in (None, "") else grant_type
     if new_grant not in GRANT_TYPES:
         raise CredentialError(f'The requested grant type "{new_grant}" is invalid.')
@@ -245,19 +261,26 @@ def update_credential(
         if id_token_signed_response_alg not in ("RS256", "ES256"):
             raise CredentialError("The ID token signing algorithm must be RS256 or ES256.")
         cred.id_token_signed_response_alg = id_token_signed_response_alg
+    if reset_secret and cred.secret_hash is None:
+        raise CredentialError("A public client has no secret to reset.")
     cred.updated_at = now()
-    if reset_secret:
-        if cred.secret_hash is None:
-            raise CredentialError("A public client has no secret to reset.")
-        secret = new_secret()
-        # The old secret stops working at once: only the new digest is kept.
-        cred.secret_hash = hash_secret(secret)
-        return secret
-    return None
+    changed = [f for f in _FIELDS if getattr(cred, f) != before[f]]
+    if changed:
+        audit.entry(s, actor, "oauth_credential.updated", f"oauth_credential:{cred.id}", ip=ip, fields=sorted(changed))
+    if not reset_secret:
+        return None
+    secret = new_secret()
+    # The old secret stops working at once: only the new digest is kept.
+    cred.secret_hash = hash_secret(secret)
+    audit.entry(s, actor, "oauth_credential.secret_reset", f"oauth_credential:{cred.id}", ip=ip,
+                client_identifier=cred.identifier)
+    return secret
 
 
-def delete_credential(s: Session, cred: OAuthCredential) -> None:
+def delete_credential(s: Session, cred: OAuthCredential, *, actor: str | None = None, ip: str = "") -> None:
     """Remove the credential; every grant, token and consent issued to it goes with it."""
+    audit.entry(s, actor, "oauth_credential.deleted", f"oauth_credential:{cred.id}", ip=ip,
+                client_identifier=cred.identifier, name=cred.name)
     t = now()
     s.execute(update(Grant).where(Grant.credential_id == cred.id, Grant.revoked_at.is_(None)).values(revoked_at=t))
     s.execute(update(AccessToken).where(AccessToken.credential_id == cred.id).values(revoked_at=t))

@@ -1,7 +1,8 @@
 """ListOAuthCredentials, CreateOAuthCredential, UpdateOAuthCredential, DeleteOAuthCredential.
 
-Parameters, fields and messages: reference/whmcs-oauth.md §5.2–5.5. The rules live in
-``hospes.oauth.credentials``; this module only maps WHMCS's parameter names onto them.
+Parameters, fields and messages: https://developers.whmcs.com/api-reference/listoauthcredentials/,
+…/createoauthcredential/, …/updateoauthcredential/ and …/deleteoauthcredential/. The rules and the audit
+entries live in ``hospes.oauth.credentials``; this module only maps WHMCS's parameter names onto them.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hospes.adminapi.commands.params import TRUE
 from hospes.adminapi.dispatch import ApiError, Call, command
 from hospes.oauth import credentials
 from hospes.oauth.credentials import CredentialError
-
-TRUE = ("1", "true", "yes", "on")
 
 
 def _redirects(call: Call) -> list[str] | None:
@@ -40,13 +40,10 @@ def create_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
             s, grant_type=call.get("grantType") or call.get("granttype"), scope=call.get("scope"),
             name=call.get("name"), service_id=call.get("serviceId"), description=call.get("description"),
             logo_uri=call.get("logoUri"), redirect_uris=_redirects(call),
-            company=call.provider.settings.company_name,
+            company=call.provider.settings.company_name, actor=call.actor, ip=call.ip,
         )
     except CredentialError as exc:
         raise ApiError(str(exc)) from None
-    call.audit(s, "oauth_credential.created", f"oauth_credential:{made.credential_id}",
-               client_identifier=made.client_identifier, grant_type=call.get("grantType"),
-               scope=call.get("scope"))
     return {"credentialId": made.credential_id, "clientIdentifier": made.client_identifier,
             "clientSecret": made.client_secret}
 
@@ -68,12 +65,10 @@ def update_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
     try:
         cred = credentials.find(s, credential_id=call.get("credentialId"),
                                 identifier=call.get("clientApiIdentifier"))
-        secret = credentials.update_credential(s, cred, reset_secret=reset, **fields)
+        secret = credentials.update_credential(s, cred, reset_secret=reset, actor=call.actor, ip=call.ip,
+                                               **fields)
     except CredentialError as exc:
         raise ApiError(str(exc)) from None
-    call.audit(s, "oauth_credential.updated", f"oauth_credential:{cred.id}", fields=sorted(fields))
-    if secret:
-        call.audit(s, "oauth_credential.secret_reset", f"oauth_credential:{cred.id}")
     body: dict[str, Any] = {"credentialId": cred.id}
     if secret:
         body["newClientSecret"] = secret
@@ -89,7 +84,6 @@ def delete_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
         cred = credentials.find(s, credential_id=raw)
     except CredentialError as exc:
         raise ApiError(str(exc)) from None
-    cid, identifier = cred.id, cred.identifier
-    credentials.delete_credential(s, cred)
-    call.audit(s, "oauth_credential.deleted", f"oauth_credential:{cid}", client_identifier=identifier)
+    cid = cred.id
+    credentials.delete_credential(s, cred, actor=call.actor, ip=call.ip)
     return {"credentialId": cid}

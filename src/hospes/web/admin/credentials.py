@@ -1,7 +1,8 @@
-"""OpenID Connect: client API credentials by hand (WHMCS "OpenID Connect" admin page, reference §7).
+"""OpenID Connect: client API credentials by hand (WHMCS's "OpenID Connect" admin page,
+https://docs.whmcs.com/OpenID_Connect).
 
-The rules are ``hospes.oauth.credentials``' (the same the API and the CLI use); this module maps the
-form onto them. A client secret is shown once, in the answer to the POST that made it, and never stored.
+The rules and the audit entries are ``hospes.oauth.credentials``' (the same the API and the CLI use); this
+module maps the form onto them. A client secret is shown once, in the answer to the POST that made it, and never stored.
 The redirect URI rows work without JavaScript: "Add Another" and "Remove" are submit buttons that send
 the form back, and the page comes back with one row more or less and everything typed kept.
 """
@@ -9,7 +10,6 @@ the form back, and the page comes back with one row more or less and everything 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -73,11 +73,6 @@ class CredentialForm:
         return [(n, scope_table.SCOPES[n].description if n in scope_table.SCOPES else "") for n in names]
 
 
-def _snapshot(cred: OAuthCredential) -> dict[str, Any]:
-    return {"name": cred.name, "description": cred.description, "logo_uri": cred.logo_uri,
-            "redirect_uris": list(cred.redirect_uris or []), "scope": cred.scope}
-
-
 def _form_page(ctx: Ctx, form: CredentialForm, *, status: int = 200, error: str | None = None) -> Response:
     return ctx.render("oauth_new.html", status=status, f=form, scope_options=form.scope_options(), error=error,
                       action=ctx.path("/admin/oauth/new"))
@@ -116,11 +111,8 @@ def new(ctx: Ctx) -> Response:
             made = credentials.create(
                 s, grant_type="authorization_code", scope=form.scope(), name=form.name,
                 description=form.description, logo_uri=form.logo_uri, redirect_uris=form.uris(),
-                company=ctx.settings.company_name,
+                company=ctx.settings.company_name, actor=ctx.admin.actor, ip=ctx.ip,
             )
-            ctx.audit(s, "oauth_credential.created", f"oauth_credential:{made.credential_id}",
-                      client_identifier=made.client_identifier, name=form.name.strip(),
-                      grant_type="authorization_code", scope=form.scope(), redirect_uris=form.uris())
             cred = s.get(OAuthCredential, made.credential_id)
     except CredentialError as exc:
         return _form_page(ctx, form, status=400, error=str(exc))
@@ -149,13 +141,9 @@ def manage(ctx: Ctx) -> Response:
                 return ctx.not_found("That credential")
             if form.edit_rows(ctx.field("op")):
                 return _manage_page(ctx, cred, form)
-            before = _snapshot(cred)
             credentials.update_credential(s, cred, name=form.name, description=form.description,
-                                          logo_uri=form.logo_uri, redirect_uris=form.uris(), scope=form.scope())
-            after = _snapshot(cred)
-            changed = sorted(k for k in before if before[k] != after[k])
-            if changed:
-                ctx.audit(s, "oauth_credential.updated", f"oauth_credential:{cred.id}", fields=changed)
+                                          logo_uri=form.logo_uri, redirect_uris=form.uris(), scope=form.scope(),
+                                          actor=ctx.admin.actor, ip=ctx.ip)
     except CredentialError as exc:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
@@ -163,6 +151,14 @@ def manage(ctx: Ctx) -> Response:
             return ctx.not_found("That credential")
         return _manage_page(ctx, cred, form, status=400, error=str(exc))
     return ctx.redirect(f"/admin/oauth/{cred.id}?done=saved")
+
+
+def _confirm(ctx: Ctx, cred: OAuthCredential, step: str, *, heading: str, question: str, ok_label: str,
+             danger: bool = False) -> Response:
+    """The page that asks before ``step`` (reset, delete) is posted."""
+    return ctx.render("confirm.html", heading=heading, question=question, subject=cred.name or cred.identifier,
+                      action=ctx.path(f"/admin/oauth/{cred.id}/{step}"), cancel=ctx.path(f"/admin/oauth/{cred.id}"),
+                      ok_label=ok_label, danger=danger)
 
 
 @page("oidc")
@@ -176,12 +172,8 @@ def reset_secret(ctx: Ctx) -> Response:
             return _manage_page(ctx, cred, status=400,
                                 error="This is a public client: it has no secret to reset.")
         if ctx.request.method == "GET":
-            return ctx.render("confirm.html", heading="Reset Client Secret", question=RESET_QUESTION,
-                              subject=cred.name or cred.identifier, action=ctx.path(f"/admin/oauth/{cred.id}/reset"),
-                              cancel=ctx.path(f"/admin/oauth/{cred.id}"), ok_label="OK")
-        secret = credentials.update_credential(s, cred, reset_secret=True)
-        ctx.audit(s, "oauth_credential.secret_reset", f"oauth_credential:{cred.id}",
-                  client_identifier=cred.identifier)
+            return _confirm(ctx, cred, "reset", heading="Reset Client Secret", question=RESET_QUESTION, ok_label="OK")
+        secret = credentials.update_credential(s, cred, reset_secret=True, actor=ctx.admin.actor, ip=ctx.ip)
     return _manage_page(ctx, cred, secret=secret,
                         notice="The client secret was reset. Copy the new secret now: it is shown only once.")
 
@@ -194,13 +186,8 @@ def delete(ctx: Ctx) -> Response:
         if cred is None:
             return ctx.not_found("That credential")
         if ctx.request.method == "GET":
-            return ctx.render(
-                "confirm.html", heading="Delete credential", subject=cred.name or cred.identifier,
-                question="Applications using this credential stop working at once, and every token and "
-                         "consent issued to it is revoked. This cannot be undone. Continue?",
-                action=ctx.path(f"/admin/oauth/{cred.id}/delete"), cancel=ctx.path(f"/admin/oauth/{cred.id}"),
-                ok_label="Delete", danger=True)
-        ctx.audit(s, "oauth_credential.deleted", f"oauth_credential:{cred.id}",
-                  client_identifier=cred.identifier, name=cred.name)
-        credentials.delete_credential(s, cred)
+            return _confirm(ctx, cred, "delete", heading="Delete credential", ok_label="Delete", danger=True,
+                            question="Applications using this credential stop working at once, and every token "
+                                     "and consent issued to it is revoked. This cannot be undone. Continue?")
+        credentials.delete_credential(s, cred, actor=ctx.admin.actor, ip=ctx.ip)
     return ctx.redirect("/admin/oauth?done=deleted")
