@@ -1,6 +1,7 @@
 """API roles and API credentials (WHMCS "Manage API Credentials"), and authenticating a request.
 
 Secrets are 256-bit random values, shown once, stored as a salted SHA-256, compared in constant time.
+Creating a role or a credential and revoking a credential each record their own audit entry.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hospes import audit
 from hospes.clock import now
 from hospes.oauth.tokens import check_secret, hash_secret
 from hospes.store.models import Admin, ApiCredential, ApiCredentialRole, ApiRole
@@ -31,7 +33,7 @@ class NewApiCredential:
 
 
 def create_role(s: Session, *, name: str, actions: list[str], all_actions: bool = False,
-                description: str = "") -> int:
+                description: str = "", actor: str | None = None, ip: str = "") -> int:
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiCredentialError("A role name of 1 to 100 characters is required.")
@@ -48,10 +50,13 @@ def create_role(s: Session, *, name: str, actions: list[str], all_actions: bool 
     role = ApiRole(name=name, actions=sorted(set(cleaned)), all_actions=all_actions, description=description[:5000])
     s.add(role)
     s.flush()
+    audit.entry(s, actor, "api_role.created", f"api_role:{role.id}", ip=ip, name=name, all_actions=all_actions,
+                actions=role.actions)
     return role.id
 
 
-def create_credential(s: Session, *, admin_username: str, roles: list[str], description: str = "") -> NewApiCredential:
+def create_credential(s: Session, *, admin_username: str, roles: list[str], description: str = "",
+                      actor: str | None = None, ip: str = "") -> NewApiCredential:
     admin = s.scalar(select(Admin).where(Admin.username == admin_username))
     if admin is None:
         raise ApiCredentialError(f"No admin named {admin_username}.")
@@ -73,15 +78,20 @@ def create_credential(s: Session, *, admin_username: str, roles: list[str], desc
     s.flush()
     for role in role_rows:
         s.add(ApiCredentialRole(credential_id=cred.id, role_id=role.id))
+    audit.entry(s, actor, "api_credential.created", f"api_credential:{cred.id}", ip=ip, admin=admin.username,
+                roles=list(roles), identifier=identifier)
     return NewApiCredential(cred.id, identifier, secret)
 
 
-def revoke_credential(s: Session, credential_id: int) -> ApiCredential:
+def revoke_credential(s: Session, credential_id: int, *, actor: str | None = None, ip: str = "") -> ApiCredential:
+    """The credential stops working at once. Revoking a revoked credential changes nothing and records nothing."""
     cred = s.get(ApiCredential, credential_id)
     if cred is None:
         raise ApiCredentialError(f"No API credential {credential_id}.")
     if cred.revoked_at is None:
         cred.revoked_at = now()
+        audit.entry(s, actor, "api_credential.revoked", f"api_credential:{cred.id}", ip=ip,
+                    identifier=cred.identifier)
     return cred
 
 

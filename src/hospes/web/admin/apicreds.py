@@ -1,7 +1,7 @@
 """API roles and API credentials (WHMCS "Manage API Credentials"): list, create, revoke. Full admins only.
 
-The rules are ``hospes.adminapi.credentials``' (the CLI's too). An API secret is shown once, in the answer
-to the POST that made it, and is stored only as a salted hash.
+The rules and the audit entries are ``hospes.adminapi.credentials``' (the CLI's too). An API secret is shown
+once, in the answer to the POST that made it, and is stored only as a salted hash.
 """
 
 from __future__ import annotations
@@ -99,10 +99,8 @@ def create_role(ctx: Ctx) -> Response:
         if form.all_actions and actions:
             raise ApiCredentialError("Choose either all actions or a list of actions, not both.")
         with ctx.db.transaction() as s:
-            role_id = apicreds.create_role(s, name=form.name, actions=actions, all_actions=form.all_actions,
-                                           description=form.description)
-            ctx.audit(s, "api_role.created", f"api_role:{role_id}", name=form.name.strip(),
-                      all_actions=form.all_actions, actions=actions)
+            apicreds.create_role(s, name=form.name, actions=actions, all_actions=form.all_actions,
+                                 description=form.description, actor=ctx.admin.actor, ip=ctx.ip)
     except ApiCredentialError as exc:
         return _page(ctx, status=400, role_form=form, role_error=str(exc))
     return ctx.redirect("/admin/api?done=role")
@@ -117,9 +115,8 @@ def create_credential(ctx: Ctx) -> Response:
             if admin is None or admin.disabled or not _may_use_api(admin):
                 raise ApiCredentialError("Choose an admin who holds the API Access permission.")
             made = apicreds.create_credential(s, admin_username=admin.username, roles=form.roles,
-                                              description=form.description.strip())
-            ctx.audit(s, "api_credential.created", f"api_credential:{made.id}", admin=admin.username,
-                      roles=form.roles, identifier=made.identifier)
+                                              description=form.description.strip(), actor=ctx.admin.actor,
+                                              ip=ctx.ip)
     except ApiCredentialError as exc:
         return _page(ctx, status=400, cred_form=form, cred_error=str(exc))
     # Rendered from the POST itself: the secret travels in this one answer (no-store) and nowhere else.
@@ -142,7 +139,5 @@ def revoke(ctx: Ctx) -> Response:
                 question="Scripts using this API credential stop working at once. This cannot be undone. Continue?",
                 action=ctx.path(f"/admin/api/credentials/{cred.id}/revoke"), cancel=ctx.path("/admin/api"),
                 ok_label="Revoke", danger=True)
-        if cred.revoked_at is None:
-            apicreds.revoke_credential(s, cred.id)
-            ctx.audit(s, "api_credential.revoked", f"api_credential:{cred.id}", identifier=cred.identifier)
+        apicreds.revoke_credential(s, cred.id, actor=ctx.admin.actor, ip=ctx.ip)
     return ctx.redirect("/admin/api?done=revoked")
