@@ -1,0 +1,5 @@
+"""``python -m hospes.cli``: the ``hospes`` command."""
+
+from hospes.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""``hospes admins add``, ``hospes clients add``, ``hospes services add``: the operations of
+``hospes.accounts.service``, which check the input and record the audit entry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hospes.cli.common import ACTOR, JsonOpt, emit, read_password, run
+
+admins_app = typer.Typer(no_args_is_help=True, help="Admin users.")
+clients_app = typer.Typer(no_args_is_help=True, help="Client accounts.")
+services_app = typer.Typer(no_args_is_help=True, help="Services of client accounts.")
+
+
+@admins_app.command("add")
+def admins_add(
+    username: Annotated[str, typer.Option()],
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str | None, typer.Option()] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    permission: Annotated[list[str] | None, typer.Option(help="Repeatable; none: a full administrator.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an admin user."""
+    from hospes.accounts.service import add_admin
+
+    pw = read_password(password, password_stdin)
+    admin_id = run(lambda s: add_admin(s, username=username, email=email, password=pw,
+                                       permissions=list(permission or []), actor=ACTOR))
+    emit({"adminId": admin_id, "username": username}, as_json, f"Created admin {username} (id {admin_id}).")
+
+
+@clients_app.command("add")
+def clients_add(
+    email: Annotated[str, typer.Option()],
+    first_name: Annotated[str, typer.Option("--first-name")],
+    last_name: Annotated[str, typer.Option("--last-name")],
+    password: Annotated[str | None, typer.Option()] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    company: Annotated[str, typer.Option()] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a client account and its owner user."""
+    from hospes.accounts.service import add_client
+
+    pw = read_password(password, password_stdin)
+    made = run(lambda s: add_client(s, email=email, first_name=first_name, last_name=last_name, password=pw,
+                                     company=company, actor=ACTOR))
+    emit({"clientId": made.client_id, "userId": made.user_id}, as_json,
+         f"Created client account {made.client_id} with owner user {made.user_id} ({email}).")
+
+
+@services_app.command("add")
+def services_add(
+    client_id: Annotated[int, typer.Option("--client-id")],
+    product: Annotated[str, typer.Option()],
+    domain: Annotated[str, typer.Option()] = "",
+    username: Annotated[str, typer.Option()] = "",
+    server_id: Annotated[int | None, typer.Option("--server-id", help="The server it runs on.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a service to a client account."""
+    from hospes.accounts.service import add_service
+
+    service_id = run(lambda s: add_service(s, client_id=client_id, product=product, domain=domain,
+                                           username=username, server_id=server_id, actor=ACTOR))
+    emit({"serviceId": service_id}, as_json, f"Created service {service_id}.")

@@ -1,0 +1,87 @@
+"""What every command shares: settings, the database, one unit of work, one-line errors, --json output.
+
+Changes made through the CLI are audited by the operations themselves, as actor ``ACTOR``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from hospes.config import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+ACTOR = "cli"
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as a JSON object.")]
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def upgrade_or_fail(s: Settings) -> None:
+    """Apply pending migrations; a database that cannot be opened is one line and exit 1."""
+    from hospes.store.migrate import upgrade
+
+    try:
+        upgrade(s.sqlalchemy_url)
+    except Exception as exc:
+        fail(f"cannot open the database: {str(exc).splitlines()[0]}")
+
+
+@contextmanager
+def database() -> Iterator[Any]:
+    from hospes.store.db import Database
+
+    s = settings()
+    upgrade_or_fail(s)
+    db = Database(s.sqlalchemy_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def run(fn: Callable[[Any], T]) -> T:
+    """Run one unit of work; turn a validation error into a one-line message and exit 1."""
+    from hospes.accounts.service import AccountError
+    from hospes.adminapi.credentials import ApiCredentialError
+    from hospes.oauth.credentials import CredentialError
+    from hospes.sso.applinks import AppLinkError
+
+    with database() as db:
+        try:
+            with db.transaction() as s:
+                return fn(s)
+        except (AccountError, CredentialError, ApiCredentialError, AppLinkError) as exc:
+            fail(str(exc))
+
+
+def read_password(password: str | None, password_stdin: bool) -> str:
+    if password is not None and password_stdin:
+        fail("use --password or --password-stdin, not both")
+    if password_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            fail("no password on standard input")
+        return value
+    if password is None:
+        fail("a password is required: --password P or --password-stdin")
+    return password
+
+
+def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data) if as_json else text)

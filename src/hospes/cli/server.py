@@ -1,0 +1,61 @@
+"""``hospes serve`` and ``hospes db upgrade``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from hospes.cli.common import database, fail, settings, upgrade_or_fail
+from hospes.config import ensure_secret_key
+
+db_app = typer.Typer(no_args_is_help=True, help="Database.")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Apply migrations, create keys on first start, and serve HTTP."""
+    from sqlalchemy import func, select
+
+    from hospes.oauth.keys import KeyRing
+    from hospes.store.db import Database
+    from hospes.store.models import Admin
+
+    s = settings()
+    ensure_secret_key(s)
+    upgrade_or_fail(s)
+    db = Database(s.sqlalchemy_url)
+    created = KeyRing(db, 0).ensure()
+    with db.transaction() as session:
+        admins = session.scalar(select(func.count()).select_from(Admin))
+    db.dispose()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    typer.echo(f"Hospes issuer: {s.issuer}")
+    typer.echo(f"Discovery:     {s.issuer}/.well-known/openid-configuration")
+    if created:
+        typer.echo(f"Created signing keys: {', '.join(created)}")
+    if not admins:
+        typer.echo("Next: create a first admin and a first client account, for example:\n"
+                   "  .venv/bin/hospes admins add --username admin --email admin@example.com --password-stdin\n"
+                   "  .venv/bin/hospes clients add --email jane@example.com --first-name Jane --last-name Doe "
+                   "--password-stdin")
+    from hospes.workers import CannotServe
+    from hospes.workers import serve as serve_workers
+
+    try:
+        serve_workers(host, port, workers, {"access_log": False, "log_level": "info", "proxy_headers": False,
+                                            "server_header": False})
+    except CannotServe as exc:
+        fail(str(exc))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    with database():
+        pass
+    typer.echo("Database is up to date.")
