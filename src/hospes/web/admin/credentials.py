@@ -9,6 +9,8 @@ the form back, and the page comes back with one row more or less and everything 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -161,33 +163,36 @@ def _confirm(ctx: Ctx, cred: OAuthCredential, step: str, *, heading: str, questi
                       ok_label=ok_label, danger=danger)
 
 
+def _one_credential(fn: Callable[[Ctx, Session, OAuthCredential], Response]) -> Callable[[Ctx], Response]:
+    """A step on the credential the path names, in one transaction; 404 when there is none."""
+    @functools.wraps(fn)
+    def step(ctx: Ctx) -> Response:
+        with ctx.db.transaction() as s:
+            cred = _load(s, ctx)
+            return ctx.not_found("That credential") if cred is None else fn(ctx, s, cred)
+    return step
+
+
 @page("oidc")
-def reset_secret(ctx: Ctx) -> Response:
+@_one_credential
+def reset_secret(ctx: Ctx, s: Session, cred: OAuthCredential) -> Response:
     """GET: ask first. POST: a new secret, shown once; the old one stops working at once."""
-    with ctx.db.transaction() as s:
-        cred = _load(s, ctx)
-        if cred is None:
-            return ctx.not_found("That credential")
-        if cred.secret_hash is None:
-            return _manage_page(ctx, cred, status=400,
-                                error="This is a public client: it has no secret to reset.")
-        if ctx.request.method == "GET":
-            return _confirm(ctx, cred, "reset", heading="Reset Client Secret", question=RESET_QUESTION, ok_label="OK")
-        secret = credentials.update_credential(s, cred, reset_secret=True, actor=ctx.admin.actor, ip=ctx.ip)
+    if cred.secret_hash is None:
+        return _manage_page(ctx, cred, status=400, error="This is a public client: it has no secret to reset.")
+    if ctx.request.method == "GET":
+        return _confirm(ctx, cred, "reset", heading="Reset Client Secret", question=RESET_QUESTION, ok_label="OK")
+    secret = credentials.update_credential(s, cred, reset_secret=True, actor=ctx.admin.actor, ip=ctx.ip)
     return _manage_page(ctx, cred, secret=secret,
                         notice="The client secret was reset. Copy the new secret now: it is shown only once.")
 
 
 @page("oidc")
-def delete(ctx: Ctx) -> Response:
+@_one_credential
+def delete(ctx: Ctx, s: Session, cred: OAuthCredential) -> Response:
     """GET: ask first. POST: the credential goes, with every token and consent issued to it."""
-    with ctx.db.transaction() as s:
-        cred = _load(s, ctx)
-        if cred is None:
-            return ctx.not_found("That credential")
-        if ctx.request.method == "GET":
-            return _confirm(ctx, cred, "delete", heading="Delete credential", ok_label="Delete", danger=True,
-                            question="Applications using this credential stop working at once, and every token "
-                                     "and consent issued to it is revoked. This cannot be undone. Continue?")
-        credentials.delete_credential(s, cred, actor=ctx.admin.actor, ip=ctx.ip)
+    if ctx.request.method == "GET":
+        return _confirm(ctx, cred, "delete", heading="Delete credential", ok_label="Delete", danger=True,
+                        question="Applications using this credential stop working at once, and every token "
+                                 "and consent issued to it is revoked. This cannot be undone. Continue?")
+    credentials.delete_credential(s, cred, actor=ctx.admin.actor, ip=ctx.ip)
     return ctx.redirect("/admin/oauth?done=deleted")
