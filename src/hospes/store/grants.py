@@ -1,0 +1,208 @@
+"""A grant and what is issued under it: its authorization code, access tokens and refresh tokens.
+
+One narrow function per stored thing and operation (after fosite's ``handler/oauth2/storage.go``:
+get, create, invalidate), each a constant statement over a ``Tx`` (store/sql.py), each returning a
+named row. The token endpoint's grants, revocation and the ORM pages (through ``session_tx``) all
+call these, so every rule about codes and tokens is written here once, in SQL.
+
+- A code or refresh token is single use through an atomic ``UPDATE … WHERE used_at IS NULL``: of two
+  concurrent redemptions exactly one touches the row (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+- Revoking a grant revokes every token issued under it (RFC 6749 §4.1.2, RFC 7009 §2.1).
+- A token is live while it and its grant are unrevoked, it has not expired, its user is not disabled,
+  and (a refresh token) it has not been rotated: ``ACCESS_TOKEN_LIVE``, ``REFRESH_TOKEN_LIVE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, epoch_of, json_list
+
+# -- liveness: the one definition, shared by userinfo, introspection and revocation ------------------
+# (t: the token's table, g: grants, u: users; the parameter is the current time.)
+ACCESS_TOKEN_LIVE = "t.revoked_at IS NULL AND t.expires_at > %s AND g.revoked_at IS NULL AND NOT u.disabled"
+REFRESH_TOKEN_LIVE = f"{ACCESS_TOKEN_LIVE} AND t.used_at IS NULL"
+
+_TOKEN_OF = "JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id"
+_LIVE_SELECT = "t.id, t.grant_id, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email"
+# The live token of either kind with this digest. Parameters: digest, now, digest, now.
+LIVE_TOKENS_SQL = (
+    f"SELECT 'access_token' AS kind, {_LIVE_SELECT} FROM access_tokens t {_TOKEN_OF} "  # noqa: S608 (constant text)
+    f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE} UNION ALL "
+    f"SELECT 'refresh_token' AS kind, {_LIVE_SELECT} FROM refresh_tokens t {_TOKEN_OF} "
+    f"WHERE t.token_hash = %s AND {REFRESH_TOKEN_LIVE}"
+)
+# What a query over LIVE_TOKENS_SQL (as x) selects for ``LiveToken.of``, in its order.
+LIVE_TOKEN_COLUMNS = "x.kind, x.id, x.grant_id, x.scope, x.issued_at, x.expires_at, x.uuid, x.email"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveToken:
+    """A live access or refresh token (introspection, revocation)."""
+
+    kind: str  # "access_token" | "refresh_token"
+    id: int
+    grant_id: int
+    scope: str
+    issued_at: int  # epoch seconds
+    expires_at: int
+    sub: str
+    username: str
+
+    @classmethod
+    def of(cls, cols: Sequence[Any]) -> LiveToken:
+        kind, tid, grant_id, scope, issued_at, expires_at, sub, email = cols
+        return cls(kind, tid, grant_id, scope, epoch_of(issued_at), epoch_of(expires_at), sub, email)
+
+
+# -- the grant a code or refresh token belongs to -----------------------------------------------------
+GRANT_COLUMNS = f"g.id, g.revoked_at, u.disabled, {PERSON_COLUMNS}"
+_GRANT_WIDTH = GRANT_COLUMNS.count(",") + 1
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRow:
+    """A grant with its person, read in the same query as its code or refresh token."""
+
+    id: int
+    revoked: bool
+    user_disabled: bool
+    user: Person
+
+    @property
+    def active(self) -> bool:
+        """Tokens may still be issued under it: not revoked, and its user not disabled."""
+        return not self.revoked and not self.user_disabled
+
+    @classmethod
+    def of(cls, cols: Sequence[Any]) -> GrantRow:
+        gid, revoked_at, disabled, *person = cols
+        return cls(gid, revoked_at is not None, bool(disabled), Person.of(person))
+
+
+# -- authorization codes (RFC 6749 §4.1.2-4.1.3) ------------------------------------------------------
+_CODE_COLUMNS = ("c.id, c.credential_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, c.auth_time, c.acr, "
+                 "c.amr, c.session_id, c.expires_at, c.used_at")
+_CODE_WIDTH = _CODE_COLUMNS.count(",") + 1
+CODE_SQL = (
+    f"SELECT {_CODE_COLUMNS}, {GRANT_COLUMNS} FROM authorization_codes c "  # noqa: S608 (constant text)
+    "JOIN grants g ON g.id = c.grant_id JOIN users u ON u.id = c.user_id WHERE c.code_hash = %s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCodeRow:
+    id: int
+    credential_id: int
+    redirect_uri: str | None  # as sent in the authorization request, if it was
+    scope: str
+    nonce: str | None
+    code_challenge: str | None  # RFC 7636 S256
+    auth_time: int
+    acr: str | None
+    amr: list[str]
+    session_id: str | None
+    expires_at: datetime | None
+    used: bool
+    grant: GrantRow
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> AuthorizationCodeRow:
+        (cid, credential_id, redirect_uri, scope, nonce, challenge, auth_time, acr, amr, session_id, expires_at,
+         used_at) = row[:_CODE_WIDTH]
+        return cls(cid, credential_id, redirect_uri, scope, nonce, challenge, auth_time, acr, json_list(amr),
+                   session_id, aware(expires_at), used_at is not None, GrantRow.of(row[_CODE_WIDTH:]))
+
+
+async def get_authorization_code(tx: Tx, code_hash: bytes) -> AuthorizationCodeRow | None:
+    row = await tx.one(CODE_SQL, code_hash)
+    return AuthorizationCodeRow.of(row) if row is not None else None
+
+
+async def invalidate_authorization_code(tx: Tx, code_id: int, at: datetime) -> bool:
+    """Mark the code used; False when it already was (another exchange won)."""
+    return await tx.execute("UPDATE authorization_codes SET used_at = %s WHERE id = %s AND used_at IS NULL",
+                            tx.ts(at), code_id) == 1
+
+
+# -- refresh tokens (RFC 6749 §6) ---------------------------------------------------------------------
+_REFRESH_COLUMNS = "t.id, t.credential_id, t.scope, t.auth_time, t.acr, t.amr, t.expires_at, t.used_at, t.revoked_at"
+_REFRESH_WIDTH = _REFRESH_COLUMNS.count(",") + 1
+REFRESH_SQL = (
+    f"SELECT {_REFRESH_COLUMNS}, {GRANT_COLUMNS} FROM refresh_tokens t {_TOKEN_OF} "  # noqa: S608 (constant text)
+    "WHERE t.token_hash = %s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTokenRow:
+    id: int
+    credential_id: int
+    scope: str
+    auth_time: int
+    acr: str | None
+    amr: list[str]
+    expires_at: datetime | None
+    used: bool  # rotated already
+    revoked: bool
+    grant: GrantRow
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> RefreshTokenRow:
+        tid, credential_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at = row[:_REFRESH_WIDTH]
+        return cls(tid, credential_id, scope, auth_time, acr, json_list(amr), aware(expires_at), used_at is not None,
+                   revoked_at is not None, GrantRow.of(row[_REFRESH_WIDTH:]))
+
+
+async def get_refresh_token(tx: Tx, token_hash: bytes) -> RefreshTokenRow | None:
+    row = await tx.one(REFRESH_SQL, token_hash)
+    return RefreshTokenRow.of(row) if row is not None else None
+
+
+async def invalidate_refresh_token(tx: Tx, token_id: int, at: datetime) -> bool:
+    """Mark the refresh token rotated; False when it already was (another refresh won)."""
+    return await tx.execute("UPDATE refresh_tokens SET used_at = %s WHERE id = %s AND used_at IS NULL",
+                            tx.ts(at), token_id) == 1
+
+
+# -- issuing ------------------------------------------------------------------------------------------
+
+
+async def create_access_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
+                              scope: str, issued_at: datetime, expires_at: datetime) -> None:
+    await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, issued_at, "
+                     "expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                     token_hash, grant_id, credential_id, user_id, scope, tx.ts(issued_at), tx.ts(expires_at))
+
+
+async def create_refresh_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
+                               scope: str, auth_time: int, acr: str | None, amr: list[str], issued_at: datetime,
+                               expires_at: datetime) -> None:
+    await tx.execute("INSERT INTO refresh_tokens (token_hash, grant_id, credential_id, user_id, scope, auth_time, "
+                     "acr, amr, issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                     token_hash, grant_id, credential_id, user_id, scope, auth_time, acr, tx.json(list(amr)),
+                     tx.ts(issued_at), tx.ts(expires_at))
+
+
+# -- revoking -----------------------------------------------------------------------------------------
+
+
+_REVOKE_GRANT_SQL = tuple(
+    f"UPDATE {table} SET revoked_at = %s WHERE {key} = %s AND revoked_at IS NULL"  # noqa: S608 (constant text)
+    for table, key in (("grants", "id"), ("access_tokens", "grant_id"), ("refresh_tokens", "grant_id"))
+)
+
+
+async def revoke_grant(tx: Tx, grant_id: int, at: datetime) -> None:
+    """Revoke a grant and every token issued under it (RFC 6749 §4.1.2, RFC 9700 §4.14.2, RFC 7009 §2.1)."""
+    t = tx.ts(at)
+    for sql in _REVOKE_GRANT_SQL:
+        await tx.execute(sql, t, grant_id)
+
+
+async def revoke_access_token(tx: Tx, token_id: int, at: datetime) -> None:
+    await tx.execute("UPDATE access_tokens SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
+                     tx.ts(at), token_id)
