@@ -1,6 +1,6 @@
 """Settings: one typed object, read from the environment (or a TOML file), validated at start-up.
 
-Every default lives here, documented once (CONTRACT.md "Configuration").
+Every default lives here, documented once; README.md's Configuration table lists them for operators.
 """
 
 from __future__ import annotations
@@ -89,7 +89,6 @@ class Settings(BaseSettings):
     api_allowed_ips: str = "127.0.0.1,::1"
     api_access_key: str | None = None
     trusted_proxies: str | None = None
-    # Not in the contract's table, but useful to operators; all optional.
     var_dir: str = "var"
     company_name: str = "Hospes"
     session_ttl: int = 8 * 3600

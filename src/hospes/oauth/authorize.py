@@ -107,7 +107,9 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
         raise errors.InvalidRedirect("invalid_client", "The client id supplied is invalid")
     registered = list(cred.redirect_uris or [])
     if redirect_uri is None or redirect_uri == "":
-        # bshaffer/WHMCS semantics (reference §3.1); OpenID Connect RPs always send it.
+        # RFC 6749 §3.1.2.3: without redirect_uri the only registered one is used, with the messages of
+        # https://github.com/bshaffer/oauth2-server-php (src/OAuth2/Controller/AuthorizeController.php),
+        # which WHMCS's endpoints answer with. OpenID Connect RPs always send it (OIDC Core §3.1.2.1).
         if not registered:
             raise errors.InvalidRedirect("invalid_uri", "No redirect URI was supplied or stored")
         if len(registered) > 1:

@@ -20,7 +20,8 @@ def document(issuer: str) -> dict[str, Any]:
         return issuer + path
 
     return {
-        # WHMCS's keys first (reference §2.1), with WHMCS's paths.
+        # First the keys a WHMCS install's /oauth/openid-configuration.php serves, at WHMCS's paths
+        # (https://docs.whmcs.com/system/authentication/openid-connect-development/).
         "issuer": issuer,
         "authorization_endpoint": url("/oauth/authorize.php"),
         "token_endpoint": url("/oauth/token.php"),

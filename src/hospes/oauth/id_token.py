@@ -35,7 +35,7 @@ def issue(
         "exp": t + provider.settings.id_token_ttl,
         "iat": t,
         "auth_time": auth_time,
-        # §2: azp MAY be present with a single audience; strict RPs check it equals client_id.
+        # OIDC Core §2: azp MAY be present with a single audience; strict RPs check it equals client_id.
         "azp": client_id,
     }
     if nonce is not None:

@@ -1,6 +1,7 @@
 """The scope table: WHMCS's scopes with their consent-screen descriptions, plus offline_access.
 
-Source: reference/whmcs-oauth.md §4. The same names are SSO destinations.
+The names are WHMCS's: credentials carry them (https://developers.whmcs.com/api-reference/createoauthcredential/)
+and SSO tokens take them as destinations (https://docs.whmcs.com/customization/single-sign-on-into-whmcs/).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Application Links: one single_sign_on credential per service on each server of a module, with the
-configured links pushed to the module (reference §8.3–8.4).
+configured links pushed to the module (https://docs.whmcs.com/system/authentication/application-links).
 
 Secrets are stored only as hashes, so every sync issues fresh secrets and pushes them: the remote
 end always holds working ones, and a secret never needs to be read back.
@@ -20,7 +20,8 @@ from hospes.sso import destinations
 from hospes.sso.modules import AppLinkParams, Link, ProvisioningModule, ServiceCredential, available
 from hospes.store.models import AppLink, AppLinkLink, AppLinkLog, OAuthCredential, Server, Service
 
-# WHMCS's link destinations, grouped as its Application Links page groups them (reference §8.3).
+# WHMCS's link destinations, grouped as its Application Links page groups them
+# (https://docs.whmcs.com/system/authentication/application-links).
 DEFAULT_LINKS: list[tuple[str, str]] = [
     ("clientarea:upgrade", "Upgrade/Downgrade"),
     ("clientarea:shopping_cart_domain_register", "Register New Domain"),
@@ -37,7 +38,9 @@ DEFAULT_LINKS: list[tuple[str, str]] = [
     ("clientarea:emails", "View Email History"),
     ("clientarea:invoices", "View Invoice History"),
 ]
-# The scopes WHMCS gives the SSO credentials it creates for application links (reference §4).
+# The scopes WHMCS gives the SSO credentials it creates for application links (compare the example at
+# https://developers.whmcs.com/api-reference/listoauthcredentials/, which lists all but services,
+# domains and upgrade).
 CREDENTIAL_SCOPE = ("clientarea:sso clientarea:profile clientarea:billing_info clientarea:emails "
                     "clientarea:announcements clientarea:downloads clientarea:knowledgebase "
                     "clientarea:network_status clientarea:services clientarea:product_details clientarea:domains "

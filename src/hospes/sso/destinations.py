@@ -1,6 +1,7 @@
 """Where an SSO token lands: WHMCS's destination scopes mapped to client-area paths.
 
-Source: reference/whmcs-oauth.md §4 (destination → path). Pages Hospes renders are on the issuer;
+The destinations are WHMCS's (https://docs.whmcs.com/customization/single-sign-on-into-whmcs/); each
+goes to the client-area path WHMCS uses for that page. Pages Hospes renders are on the issuer;
 the rest go to the external client area (``HOSPES_EXTERNAL_CLIENTAREA_URL``) that Hospes fronts.
 """
 

@@ -62,7 +62,7 @@ def mint(
         raise SsoError("sso_redirect_path requires the sso:custom_redirect destination")
     if not client.allow_sso:
         raise SsoError(f"SSO authentication blocked for client {client.id}")
-    # 160 bits, as 40 hex characters: WHMCS's shape (reference §5.6).
+    # 160 bits, as 40 hex characters: WHMCS's shape (https://developers.whmcs.com/api-reference/createssotoken/).
     token = secrets.token_hex(20)
     t = now()
     s.add(SsoToken(token_hash=digest(token), client_id=client.id, user_id=user.id, destination=destination,

@@ -47,7 +47,8 @@ def _resolve(web: Web, params: Params, cookie: str | None) -> dict[str, Any]:
             if cred is None:
                 raise LogoutError("The client_id is not known.")
         if redirect:
-            # §3: the URI must have been registered for the client named by id_token_hint or client_id.
+            # RP-Initiated Logout §3: the URI must have been registered for the client named by
+            # id_token_hint or client_id.
             if cred is None:
                 raise LogoutError("A post_logout_redirect_uri needs an id_token_hint or a client_id.")
             if redirect not in (cred.post_logout_redirect_uris or []):
@@ -108,7 +109,7 @@ async def end_session(request: Request) -> Response:
     except (LogoutError, errors.OAuthError) as exc:
         return web.pages.render("error.html", status=400, heading="Logout request not valid",
                                 message=str(exc), code="invalid_request")
-    # With a matching id_token_hint the RP has proved the person's session; otherwise ask (§2).
+    # With a matching id_token_hint the RP has proved the person's session; otherwise ask (RP-Initiated Logout §2).
     if info["has_session"] and not info["hint_matches"]:
         # The confirmation's post answers with a redirect to post_logout_redirect_uri: allow it (security.py).
         csp = csp_with_form_targets(info["redirect"]) if info.get("redirect") else None

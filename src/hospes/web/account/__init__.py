@@ -1,4 +1,4 @@
-"""The customer's account security pages (issue 5), inside the client area's layout.
+"""The customer's account security pages, inside the client area's layout.
 
 applications.py  /account/applications (+ .json): connected applications, "Revoke access"
 security.py      /account/security: two-factor login (enrol, backup codes, turn off)

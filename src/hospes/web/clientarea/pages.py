@@ -13,7 +13,8 @@ from hospes.store.models import ClientAccount, Domain, EmailMessage, Invoice, Se
 from hospes.web.clientarea.gate import ACCOUNT_SECTIONS, OWNER_SECTIONS, SECTIONS, Ctx, date, page, parse_id
 
 # Destinations Hospes does not render, linked from the home page when an external client area is set
-# (HOSPES_EXTERNAL_CLIENTAREA_URL); labels are WHMCS's own (reference §4).
+# (HOSPES_EXTERNAL_CLIENTAREA_URL); labels after WHMCS's client-area menus
+# (https://github.com/WHMCS/templates-twenty-one).
 EXTERNAL_LINKS = (
     ("clientarea:shopping_cart", "Order new services"),
     ("clientarea:shopping_cart_addons", "Product addons"),
