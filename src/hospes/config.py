@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # The From address of outgoing mail (default: noreply@ the issuer's host).
     mail_from: str | None = None
     # One log line per request (method, path, status, time; never the query). Off by default: a
-    # reverse proxy usually keeps the access log, and a line per userinfo call costs a tenth of it.
+    # reverse proxy usually keeps the access log, and writing a line is a real part of a userinfo call's cost.
     access_log: bool = False
     # How long a node trusts its cached signing keys before reading them again, in seconds, so that
     # `hospes keys rotate` on one node reaches every node. Tests set 0.

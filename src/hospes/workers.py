@@ -2,10 +2,9 @@
 
 Why not uvicorn's own supervisor: it binds one socket and shares it. Every idle worker then wakes for a
 new connection and the first to run accepts a whole burst of them, so a reverse proxy's small pool of
-keep-alive connections (or a load generator's) can land on one worker while the others idle: measured
-here, two workers served introspection at 0.96x one worker in one run and 1.9x in the next. With
-SO_REUSEPORT each worker listens on its own socket and the kernel spreads connections across them by a
-hash of the addresses (socket(7)).
+keep-alive connections (or a load generator's) can land on one worker while the others idle, and what
+a second worker adds changes from one run to the next. With SO_REUSEPORT each worker listens on its own
+socket and the kernel spreads connections across them by a hash of the addresses (socket(7)).
 
 The supervisor restarts a worker that dies, and stops them all on SIGINT or SIGTERM (each worker finishes
 its requests in flight: uvicorn's graceful shutdown). Where SO_REUSEPORT is missing it falls back to

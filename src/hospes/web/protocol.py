@@ -3,9 +3,9 @@
 uvicorn writes the status line and headers when the application sends ``http.response.start``, and the
 body when it sends ``http.response.body``: two ``write`` calls, so two TCP segments, and on the receiving
 side two wake-ups. For the small JSON answers of the token, userinfo and introspection endpoints, that
-second send was a tenth of the server's CPU per request (measured with perf: the kernel's transmit path
-and waking the reader took a quarter of it). Here every write made in one turn of the event loop is
-joined and sent at the end of that turn: one ``write``, one segment. Nothing waits longer than the turn.
+second send is a visible share of the server's CPU per request (perf shows it in the kernel's transmit
+path and in waking the reader). Here every write made in one turn of the event loop is joined and sent
+at the end of that turn: one ``write``, one segment. Nothing waits longer than the turn.
 """
 
 from __future__ import annotations
