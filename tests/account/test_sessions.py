@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from hospes.accounts.devices import describe
+from hospes.accounts.sessions import describe
 from hospes.store.models import LoginSession
 from tests.account import BASE, login, post_form, soup
 from tests.browserless import authorize, form_with, query_of

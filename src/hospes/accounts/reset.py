@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hospes.accounts import devices, sessions, throttle
+from hospes.accounts import sessions, throttle
 from hospes.accounts.passwords import check_strength, hash_password, verify_password
 from hospes.accounts.service import find_user_by_email
 from hospes.clock import now, utc
@@ -70,7 +70,7 @@ def change(s: Session, *, user_id: int, current: str, new: str, confirm: str, ke
     if verify_password(new, user.password_hash):
         raise PasswordError("The new password must be different from the current one.")
     _set(s, user, new)
-    return devices.end_others(s, user.id, keep_session_id)
+    return sessions.sign_out_others(s, user.id, keep_session_id)
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hospes.accounts.sessions import CurrentSession
 from hospes.clock import epoch, now, utc
 from hospes.oauth import errors, pkce
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest, new_token
 from hospes.store.models import AuthorizationCode, ClientAccount, Consent, Grant, OAuthCredential, UserClient
+
+
+class CurrentSession(Protocol):
+    """The person's login session as the authorization endpoint needs it (accounts.sessions.CurrentSession
+    is one): who, when and how they authenticated (OpenID Connect Core §2: auth_time, acr, amr)."""
+
+    @property
+    def sid(self) -> str: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def auth_time(self) -> int: ...
+    @property
+    def acr(self) -> str | None: ...
+    @property
+    def amr(self) -> tuple[str, ...]: ...
+
 
 MAX_PARAM = 2048
 RESPONSE_MODES = ("query", "form_post")
@@ -342,3 +358,10 @@ def error_params(provider: Provider, exc: AuthorizationError) -> dict[str, str]:
         params["state"] = exc.state
     params["iss"] = provider.issuer  # RFC 9207 §2: error responses carry iss too.
     return params
+
+
+def still_registered(s: Session, req: AuthorizationRequest) -> bool:
+    """A login or consent page posted back: the credential may have been deleted, or its redirect URIs
+    changed, since the page was shown."""
+    cred = s.get(OAuthCredential, req.credential_id)
+    return cred is not None and cred.identifier == req.client_id and req.redirect_uri in (cred.redirect_uris or [])

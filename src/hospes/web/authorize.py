@@ -16,7 +16,6 @@ from hospes.accounts import sessions
 from hospes.oauth import authorize as core
 from hospes.oauth import errors
 from hospes.oauth.scopes import SCOPES
-from hospes.store.models import OAuthCredential
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
@@ -128,10 +127,8 @@ async def authorize(request: Request) -> Response:
 
 
 def _still_valid(web: Web, req: core.AuthorizationRequest) -> bool:
-    """The credential may have been deleted, or its redirect URIs changed, since the page was shown."""
     with web.provider.db.read() as s:
-        cred = s.get(OAuthCredential, req.credential_id)
-        return cred is not None and cred.identifier == req.client_id and req.redirect_uri in (cred.redirect_uris or [])
+        return core.still_registered(s, req)
 
 
 async def _interaction(web: Web, request: Request, form: Params) -> Response:

@@ -4,64 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import sessions
-from hospes.oauth import errors, id_token
-from hospes.store.models import OAuthCredential, User
+from hospes.oauth import errors
+from hospes.oauth import logout as core
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
 from hospes.web.security import csp_with_form_targets
 
 
-class LogoutError(Exception):
-    pass
-
-
 def _resolve(web: Web, params: Params, cookie: str | None) -> dict[str, Any]:
-    """Validate the logout request: who asks, and where to send the browser afterwards."""
-    for name in ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales"):
-        if len(params.get(name, [])) > 1:
-            raise LogoutError(f"The {name} parameter must not be repeated.")
-    hint = first(params, "id_token_hint")
-    redirect = first(params, "post_logout_redirect_uri")
-    client_id = first(params, "client_id")
-    state = first(params, "state")
-    claims = None
-    if hint:
-        claims = id_token.decode_hint(web.provider, hint)
-        if claims is None:
-            raise LogoutError("The id_token_hint is not a valid ID token from this provider.")
-        aud = claims.get("aud")
-        aud_list = aud if isinstance(aud, list) else [aud]
-        if client_id and client_id not in aud_list:
-            raise LogoutError("The client_id does not match the id_token_hint.")
-        client_id = client_id or (aud_list[0] if aud_list else None)
+    """The validated request, and what the browser's session says about it (signed into the confirmation)."""
     with web.provider.db.transaction() as s:
-        cred = None
-        if client_id:
-            cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == client_id))
-            if cred is None:
-                raise LogoutError("The client_id is not known.")
-        if redirect:
-            # RP-Initiated Logout §3: the URI must have been registered for the client named by
-            # id_token_hint or client_id.
-            if cred is None:
-                raise LogoutError("A post_logout_redirect_uri needs an id_token_hint or a client_id.")
-            if redirect not in (cred.post_logout_redirect_uris or []):
-                raise LogoutError("The post_logout_redirect_uri is not registered for this application.")
+        req = core.parse(web.provider, s, params)
         current = sessions.current(s, cookie)
-        hint_matches = False
-        if claims is not None and current is not None:
-            user = s.get(User, current.user_id)
-            hint_matches = user is not None and user.uuid == claims.get("sub")
-    return {
-        "redirect": redirect, "state": state, "app_name": (cred.name if cred else "") or "",
-        "has_session": current is not None, "hint_matches": hint_matches,
-    }
+        matches = current is not None and core.hint_matches(s, req, current.user_id)
+    return {"redirect": req.redirect, "state": req.state, "app_name": req.app_name,
+            "has_session": current is not None, "hint_matches": matches}
 
 
 def _finish(web: Web, request: Request, info: dict[str, Any], cookie: str | None) -> Response:
@@ -106,9 +68,9 @@ async def end_session(request: Request) -> Response:
         # A query that is not valid UTF-8 (``%ff``) is a bad request, not a server error.
         params = form if request.method == "POST" else query_params(request)
         info = await run_in_threadpool(_resolve, web, params, cookie)
-    except (LogoutError, errors.OAuthError) as exc:
+    except errors.OAuthError as exc:
         return web.pages.render("error.html", status=400, heading="Logout request not valid",
-                                message=str(exc), code="invalid_request")
+                                message=exc.description or "The logout request is not valid.", code="invalid_request")
     # With a matching id_token_hint the RP has proved the person's session; otherwise ask (RP-Initiated Logout §2).
     if info["has_session"] and not info["hint_matches"]:
         # The confirmation's post answers with a redirect to post_logout_redirect_uri: allow it (security.py).

@@ -2,7 +2,7 @@
 
 applications.py  /account/applications (+ .json): connected applications, "Revoke access"
 security.py      /account/security: two-factor login (enrol, backup codes, turn off)
-devices.py       /account/sessions: active sessions, "Sign out", "Sign out everywhere else"
+sessions.py      /account/sessions: active sessions, "Sign out", "Sign out everywhere else"
 password.py      /account/password (change), /password/reset and /password/reset/<token> (reset by mail)
 second_factor.py the code step of a login, for the OAuth login and the client area's login
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from hospes.web.account import applications, devices, password, security
+from hospes.web.account import applications, password, security, sessions
 
 
 def routes() -> list[BaseRoute]:
@@ -20,7 +20,7 @@ def routes() -> list[BaseRoute]:
         Route("/account/applications", applications.applications, methods=get_post),
         Route("/account/applications.json", applications.applications_json),
         Route("/account/security", security.security, methods=get_post),
-        Route("/account/sessions", devices.sessions_page, methods=get_post),
+        Route("/account/sessions", sessions.sessions_page, methods=get_post),
         Route("/account/password", password.change_password, methods=get_post),
         Route("/password/reset", password.reset_request, methods=get_post),
         Route("/password/reset/{token}", password.reset_form, methods=get_post),

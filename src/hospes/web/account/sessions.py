@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from hospes.accounts import devices
+from hospes.accounts import sessions
 from hospes.web.clientarea.gate import Ctx, date, page, parse_id
 from hospes.web.context import SESSION_COOKIE
 
@@ -19,12 +19,12 @@ def _post(ctx: Ctx) -> Response:
     user_id = ctx.current.user_id
     if ctx.field("action") == "others":
         with ctx.db.transaction() as s:
-            ended = devices.end_others(s, user_id, ctx.current.id)
+            ended = sessions.sign_out_others(s, user_id, ctx.current.id)
             ctx.audit(s, "session.ended_others", f"user:{user_id}", count=ended)
         return ctx.redirect(PATH, ended=ended)
     session_id = parse_id(ctx.field("session"))
     with ctx.db.transaction() as s:
-        done = devices.end(s, user_id, session_id or 0)
+        done = sessions.sign_out(s, user_id, session_id or 0)
         if done:
             ctx.audit(s, "session.ended", f"user:{user_id}", session_id=session_id)
     if not done:
@@ -43,7 +43,7 @@ def sessions_page(ctx: Ctx) -> Response:
     if ctx.request.method == "POST":
         return _post(ctx)
     with ctx.db.read() as s:
-        found = devices.active(s, ctx.current.user_id, ctx.current.id)
+        found = sessions.active(s, ctx.current.user_id, ctx.current.id)
     rows = [{"id": d.id, "device": d.description, "ip": d.ip_address, "started": date(d.started, with_time=True),
              "last_seen": date(d.last_seen, with_time=True), "current": d.current, "two_factor": d.two_factor}
             for d in found]
