@@ -14,9 +14,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hospes.config import Settings, ensure_secret_key, load_settings
-from hospes.oauth import token
+from hospes.oauth.grants import built_in
+from hospes.oauth.grants.base import Grants
 from hospes.oauth.provider import Provider
-from hospes.sso import grant as sso_grant
+from hospes.sso.grant import SingleSignOnGrant
 from hospes.store.db import Database
 from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, oauth_endpoints, sso
 from hospes.web.context import Web
@@ -41,7 +42,8 @@ def hot_paths() -> dict[str, tuple[frozenset[str], oauth_endpoints.Handler]]:
     """The endpoints relying parties call on every request, answered before the router (see oauth_endpoints)."""
     o = oauth_endpoints
     return {
-        # Discovery: WHMCS's path and both standard ones (CONTRACT.md).
+        # Discovery: WHMCS's path (https://docs.whmcs.com/system/authentication/openid-connect-development/)
+        # and the standard ones (OpenID Connect Discovery §4, RFC 8414 §3).
         "/oauth/openid-configuration.php": (o.GET, o.discovery),
         "/.well-known/openid-configuration": (o.GET, o.discovery),
         "/.well-known/oauth-authorization-server": (o.GET, o.discovery),
@@ -54,6 +56,11 @@ def hot_paths() -> dict[str, tuple[frozenset[str], oauth_endpoints.Handler]]:
         "/oauth/revoke": (o.GET_POST, o.revocation_endpoint),
         "/oauth/introspect": (o.GET_POST, o.introspection_endpoint),
     }
+
+
+def grants() -> Grants:
+    """The grants the token endpoint offers: OAuth 2's own, and WHMCS's single sign-on."""
+    return Grants([*built_in(), SingleSignOnGrant()])
 
 
 def routes() -> list[BaseRoute]:
@@ -77,10 +84,9 @@ def routes() -> list[BaseRoute]:
 
 def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     settings = settings or load_settings()
-    token.register(sso_grant.GRANT_TYPE, sso_grant.handle)
     secret = ensure_secret_key(settings).encode()
     db = Database(settings.sqlalchemy_url)
-    provider = Provider(settings, db)
+    provider = Provider(settings, db, grants())
     pages = Pages(issuer=settings.issuer, issuer_path=settings.issuer_path, company_name=settings.company_name)
     web = Web(provider=provider, pages=pages, secret_key=secret)
 

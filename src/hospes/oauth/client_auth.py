@@ -11,19 +11,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from hospes.oauth import errors
+from hospes.oauth.params import one
 from hospes.oauth.tokens import check_secret
-from hospes.store.models import OAuthCredential
-from hospes.store.sql import Tx, json_list
+from hospes.store.clients import ClientRow, client_by_identifier
+from hospes.store.sql import Tx
 
 MAX_LEN = 512
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthenticatedClient:
+    """A client that has authenticated (or a public client that presented its client_id)."""
+
     id: int
     identifier: str
     grant_type: str
@@ -32,7 +32,11 @@ class AuthenticatedClient:
     refresh_token_policy: str
     id_token_signed_response_alg: str
     service_id: int | None
-    redirect_uris: tuple[str, ...]
+    row: ClientRow
+
+    @property
+    def redirect_uris(self) -> tuple[str, ...]:
+        return self.row.redirect_uris
 
 
 def _basic(header: str) -> tuple[str, str] | None:
@@ -53,13 +57,6 @@ def _basic(header: str) -> tuple[str, str] | None:
     return user, password
 
 
-def _one(form: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = form.get(name) or []
-    if len(values) > 1:
-        raise errors.InvalidRequest(f"The {name} parameter must not be repeated.")
-    return values[0] if values else None
-
-
 @dataclass(frozen=True)
 class Presented:
     """What the request presents: a client_id, maybe a secret, and the method they came by."""
@@ -71,9 +68,10 @@ class Presented:
 
 
 def presented(authorization: str | None, form: Mapping[str, Sequence[str]]) -> Presented:
+    """What the request presents (RFC 6749 §2.3.1), before any stored client is looked at."""
     basic = _basic(authorization) if authorization else None
-    form_id = _one(form, "client_id")
-    form_secret = _one(form, "client_secret")
+    form_id = one(form, "client_id", limit=None)
+    form_secret = one(form, "client_secret", limit=None)
     if basic is not None:
         if form_secret is not None:
             # RFC 6749 §2.3: "The client MUST NOT use more than one authentication method."
@@ -92,49 +90,27 @@ def presented(authorization: str | None, form: Mapping[str, Sequence[str]]) -> P
     return Presented(client_id, secret, method, basic is not None)
 
 
-def verify(p: Presented, secret_hash: bytes | None, *, known: bool, allow_public: bool = True) -> None:
-    """Raise unless the presented credentials authenticate the client stored with ``secret_hash``."""
+def check(p: Presented, row: ClientRow | None, *, allow_public: bool = True) -> AuthenticatedClient:
+    """The rule: the client ``row`` (None: no client has that identifier) authenticated by ``p``, or
+    InvalidClient. The token endpoint, introspection and revocation all decide here."""
+    secret_hash = row.secret_hash if row is not None else None
     if p.method == "none":
-        if not known or secret_hash is not None or not allow_public:
+        if row is None or secret_hash is not None or not allow_public:
             # bshaffer/WHMCS wording, kept for compatibility.
             raise errors.InvalidClient("This client is invalid or must authenticate using a client secret")
     else:
         # Checked even when the client is unknown, so timing tells nothing.
-        ok = check_secret(p.secret or "", secret_hash if known else None)
-        if not known or not ok:
+        ok = check_secret(p.secret or "", secret_hash)
+        if row is None or not ok:
             raise errors.InvalidClient("The client credentials are invalid", basic=p.basic)
-
-
-def authenticate(
-    s: Session, authorization: str | None, form: Mapping[str, Sequence[str]], *, allow_public: bool = True
-) -> AuthenticatedClient:
-    p = presented(authorization, form)
-    cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == p.client_id))
-    verify(p, cred.secret_hash if cred else None, known=cred is not None, allow_public=allow_public)
-    assert cred is not None
-    return AuthenticatedClient(
-        id=cred.id, identifier=cred.identifier, grant_type=cred.grant_type, scope=cred.scope,
-        public=cred.secret_hash is None, refresh_token_policy=cred.refresh_token_policy,
-        id_token_signed_response_alg=cred.id_token_signed_response_alg, service_id=cred.service_id,
-        redirect_uris=tuple(cred.redirect_uris or ()),
-    )
-
-
-CLIENT_SQL = (
-    "SELECT id, identifier, secret_hash, grant_type, scope, refresh_token_policy, id_token_signed_response_alg, "
-    "service_id, redirect_uris FROM oauth_credentials WHERE identifier = %s"
-)
-
-
-async def authenticate_tx(tx: Tx, p: Presented, *, allow_public: bool = True) -> AuthenticatedClient:
-    """``authenticate`` in plain SQL, for the token endpoint's write path (store/writer.py)."""
-    row = await tx.one(CLIENT_SQL, p.client_id)
-    secret_hash = bytes(row[2]) if row is not None and row[2] is not None else None
-    verify(p, secret_hash, known=row is not None, allow_public=allow_public)
     assert row is not None
-    cid, identifier, _, grant_type, scope, policy, alg, service_id, redirect_uris = row
     return AuthenticatedClient(
-        id=cid, identifier=identifier, grant_type=grant_type, scope=scope, public=secret_hash is None,
-        refresh_token_policy=policy, id_token_signed_response_alg=alg, service_id=service_id,
-        redirect_uris=tuple(json_list(redirect_uris)),
+        id=row.id, identifier=row.identifier, grant_type=row.grant_type, scope=row.scope, public=secret_hash is None,
+        refresh_token_policy=row.refresh_token_policy, id_token_signed_response_alg=row.id_token_signed_response_alg,
+        service_id=row.service_id, row=row,
     )
+
+
+async def authenticate(tx: Tx, p: Presented, *, allow_public: bool = True) -> AuthenticatedClient:
+    """Read the client named by ``p`` in ``tx`` and ``check`` it (an ORM session: ``session_tx``)."""
+    return check(p, await client_by_identifier(tx, p.client_id), allow_public=allow_public)

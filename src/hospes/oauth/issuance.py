@@ -1,4 +1,8 @@
-"""Minting access and refresh tokens for a grant, and the token response (RFC 6749 §5.1)."""
+"""Minting access and refresh tokens for a grant, and the token response (RFC 6749 §5.1).
+
+The writes go through store/grants.py; ``revoke_grant`` is the same store function for callers that hold
+an ORM session.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from hospes.clock import now, utc
@@ -14,8 +17,9 @@ from hospes.oauth import errors, id_token
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.provider import Provider
 from hospes.oauth.tokens import digest, new_token
-from hospes.store.models import AccessToken, Grant, RefreshToken
-from hospes.store.sql import PERSON_COLUMNS, Person, Tx
+from hospes.store import grants as store
+from hospes.store.grants import GrantRow
+from hospes.store.sql import Person, Tx, drive, session_tx
 
 
 @dataclass(frozen=True)
@@ -65,28 +69,11 @@ def profile_claims(user: Profile, scope: list[str]) -> dict[str, Any]:
 
 
 def revoke_grant(s: Session, grant_id: int) -> None:
-    """Revoke a grant and every token issued under it (RFC 6749 §4.1.2, RFC 9700 §4.14.2)."""
-    t = now()
-    s.execute(update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None)).values(revoked_at=t))
-    s.execute(update(AccessToken).where(AccessToken.grant_id == grant_id, AccessToken.revoked_at.is_(None))
-              .values(revoked_at=t))
-    s.execute(update(RefreshToken).where(RefreshToken.grant_id == grant_id, RefreshToken.revoked_at.is_(None))
-              .values(revoked_at=t))
+    """Revoke a grant and every token issued under it, in the session's transaction (store.revoke_grant)."""
+    drive(store.revoke_grant(session_tx(s), grant_id, now()))
 
 
-# -- the same, in plain SQL, for the token endpoint's write path (store/writer.py) ---------------------
-
-
-# What a grant selects beside its code or refresh token, for ``active_person`` (g: grants, u: users).
-GRANT_AND_PERSON_COLUMNS = f"g.revoked_at, {PERSON_COLUMNS}, u.disabled"
-
-
-def active_person(cols: tuple[Any, ...]) -> Person | None:
-    """The user, from the GRANT_AND_PERSON_COLUMNS a grant reads in the same query as its code or refresh
-    token; None when the grant is revoked or the user disabled."""
-    if cols[0] is not None or cols[-1]:
-        return None
-    return Person.of(cols[1:-1])
+# -- the token endpoint's write path (units of work on store/writer.py) ------------------------------
 
 
 @dataclass(frozen=True)
@@ -110,21 +97,22 @@ class Refused:
 async def refuse_reuse(tx: Tx, grant_id: int) -> Refused:
     """A code or rotated refresh token came back: revoke the whole grant (RFC 6749 §4.1.2, RFC 9700
     §4.14.2), commit that, and fail the request."""
-    await revoke_grant_tx(tx, grant_id)
+    await store.revoke_grant(tx, grant_id, now())
     return Refused(errors.InvalidGrant("The grant has been revoked: a code or refresh token was reused."))
 
 
-async def issue_tokens_tx(
-    settings: Any, tx: Tx, *, client: AuthenticatedClient, grant_id: int, user: Person,
-    scope: list[str], auth: Authentication, refresh: bool, refresh_scope: list[str] | None = None,
+async def issue_tokens(
+    settings: Any, tx: Tx, *, client: AuthenticatedClient, grant: GrantRow, scope: list[str], auth: Authentication,
+    refresh: bool, refresh_scope: list[str] | None = None,
 ) -> Issued:
+    """An access token (and a refresh token when ``refresh``) under ``grant``, in the unit ``tx``."""
     t = now()
+    grant_id, user = grant.id, grant.user
     access = new_token()
     scope_str = " ".join(scope)
-    await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, issued_at, "
-                     "expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                     digest(access), grant_id, client.id, user.id, scope_str, tx.ts(t),
-                     tx.ts(t + timedelta(seconds=settings.access_token_ttl)))
+    await store.create_access_token(tx, token_hash=digest(access), grant_id=grant_id, credential_id=client.id,
+                                    user_id=user.id, scope=scope_str, issued_at=t,
+                                    expires_at=t + timedelta(seconds=settings.access_token_ttl))
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",
@@ -134,12 +122,10 @@ async def issue_tokens_tx(
     if refresh:
         rt = new_token()
         # RFC 6749 §6: a rotated refresh token keeps the scope of the one it replaces.
-        await tx.execute("INSERT INTO refresh_tokens (token_hash, grant_id, credential_id, user_id, scope, auth_time, "
-                         "acr, amr, issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                         digest(rt), grant_id, client.id, user.id,
-                         " ".join(refresh_scope) if refresh_scope else scope_str,
-                         auth.auth_time, auth.acr, tx.json(list(auth.amr)), tx.ts(t),
-                         tx.ts(t + timedelta(seconds=settings.refresh_token_ttl)))
+        await store.create_refresh_token(tx, token_hash=digest(rt), grant_id=grant_id, credential_id=client.id,
+                                         user_id=user.id, scope=" ".join(refresh_scope) if refresh_scope else scope_str,
+                                         auth_time=auth.auth_time, acr=auth.acr, amr=auth.amr, issued_at=t,
+                                         expires_at=t + timedelta(seconds=settings.refresh_token_ttl))
         body["refresh_token"] = rt
     return Issued(body, client, user, scope, auth)
 
@@ -155,11 +141,3 @@ def respond(provider: Provider, issued: Issued) -> dict[str, Any]:
             acr=auth.acr, amr=auth.amr, sid=auth.sid, extra=profile_claims(issued.user, issued.scope),
         )
     return body
-
-
-async def revoke_grant_tx(tx: Tx, grant_id: int) -> None:
-    """``revoke_grant`` in plain SQL."""
-    t = tx.ts(now())
-    for table, key in (("grants", "id"), ("access_tokens", "grant_id"), ("refresh_tokens", "grant_id")):
-        await tx.execute(f"UPDATE {table} SET revoked_at = %s WHERE {key} = %s AND revoked_at IS NULL",  # noqa: S608
-                         t, grant_id)

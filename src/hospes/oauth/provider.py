@@ -1,19 +1,25 @@
-"""The provider: settings, storage and keys that every endpoint of the core works with."""
+"""The provider: settings, storage, keys and grants that every endpoint of the core works with."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hospes.config import Settings
 from hospes.oauth.keys import KeyRing
 from hospes.store.db import Database
 from hospes.store.lookups import Lookups
 
+if TYPE_CHECKING:  # the grants import this module
+    from hospes.oauth.grants.base import Grants
+
 
 @dataclass
 class Provider:
     settings: Settings
     db: Database
+    #: The grants the token endpoint offers, chosen when the application is built (app.py).
+    grants: Grants
     keys: KeyRing = field(init=False)
     lookups: Lookups = field(init=False)
 

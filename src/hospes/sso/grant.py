@@ -1,9 +1,9 @@
-"""grant_type=single_sign_on: a credential bound to one service gets a one-time SSO token for
-that service's client account (reference §8.2). cPanel's field names are accepted too."""
+"""grant_type=single_sign_on: a credential bound to one service gets a one-time SSO token for that service's
+client account, as WHMCS's "OAuth Token" method of single sign-on does
+(https://docs.whmcs.com/customization/single-sign-on-into-whmcs/). cPanel's field names are accepted too."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -13,34 +13,47 @@ from hospes import audit
 from hospes.oauth import errors
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.client_auth import AuthenticatedClient
+from hospes.oauth.grants.base import SessionGrant, TokenRequest
+from hospes.oauth.params import Params
 from hospes.oauth.provider import Provider
 from hospes.sso import destinations
 from hospes.sso.tokens import SsoError, mint
 from hospes.store.models import ClientAccount, Domain, Service, User
 
-GRANT_TYPE = "single_sign_on"
 BASE_SCOPE = "clientarea:sso"
 
 
-def normalize(form: dict[str, list[str]], query: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """cPanel posts ``subscriber_unique_id``/``token`` (+ ``user``, ``app``, ``attempt``) to a token URL
-    whose query carries ``scope``, and sends no grant_type (reference §8.2)."""
-    if "subscriber_unique_id" in form and "grant_type" not in form:
-        form = dict(form)
-        form["grant_type"] = [GRANT_TYPE]
-        form.setdefault("client_id", form.pop("subscriber_unique_id"))
-        if "token" in form:
-            form.setdefault("client_secret", form.pop("token"))
-    if (form.get("grant_type") or [""])[0] == GRANT_TYPE and "scope" not in form and "scope" in query:
-        form = {**form, "scope": list(query["scope"])}
-    return form
+class SingleSignOnGrant(SessionGrant):
+    """Not a hot path: it mints through sso/tokens.py in an ORM session, in a worker thread."""
+
+    grant_type = "single_sign_on"
+    # cPanel also posts ``app`` and ``attempt``; nothing here needs them.
+    parameters = frozenset({"scope", "user"})
+    implied_by = "subscriber_unique_id"
+
+    def read(self, form: Params, query: Params) -> Params:
+        """cPanel's Application Links post ``subscriber_unique_id`` and ``token`` (the credential's identifier and
+        secret) with ``user``, ``app`` and ``attempt``, and no grant_type, to a token URL whose query carries
+        ``scope`` (https://docs.whmcs.com/system/authentication/application-links)."""
+        if "grant_type" not in form:
+            renamed = dict(form)
+            renamed.setdefault("client_id", renamed.pop("subscriber_unique_id"))
+            if "token" in renamed:
+                renamed.setdefault("client_secret", renamed.pop("token"))
+            form = renamed
+        if "scope" not in form and "scope" in query:
+            form = {**form, "scope": list(query["scope"])}
+        return form
+
+    def exchange(self, provider: Provider, s: Session, client: AuthenticatedClient,
+                 request: TokenRequest) -> dict[str, Any]:
+        if client.grant_type != self.grant_type or client.service_id is None:
+            raise errors.UnauthorizedClient("This client may not use the single_sign_on grant.")
+        return _mint(provider, s, client, request)
 
 
-def handle(provider: Provider, s: Session, client: AuthenticatedClient, form: Mapping[str, Sequence[str]],
-           one: Any) -> dict[str, Any]:
-    if client.grant_type != GRANT_TYPE or client.service_id is None:
-        raise errors.UnauthorizedClient("This client may not use the single_sign_on grant.")
-    requested = scope_table.parse(one("scope"))
+def _mint(provider: Provider, s: Session, client: AuthenticatedClient, request: TokenRequest) -> dict[str, Any]:
+    requested = scope_table.parse(request.one("scope"))
     held = set(scope_table.parse(client.scope))
     if BASE_SCOPE not in requested:
         raise errors.InvalidScope(f"The scope {BASE_SCOPE} is required.")
@@ -58,7 +71,7 @@ def handle(provider: Provider, s: Session, client: AuthenticatedClient, form: Ma
     user = s.get(User, account.owner_user_id) if account and account.owner_user_id else None
     if service is None or account is None or user is None:
         raise errors.InvalidGrant("The credential's service is not tied to a client.")
-    username = one("user")
+    username = request.one("user")
     if username is not None and service.username and username != service.username:
         raise errors.InvalidGrant("The user does not match the credential's service.")
     domain_id = None

@@ -3,8 +3,8 @@
 Relying parties call these two endpoints on every API request they serve, so they skip the ORM and
 the thread pool:
 
-- SQLite: a pooled connection in autocommit, queried on the event loop. An indexed read takes
-  microseconds, and under WAL a reader never waits for a writer.
+- SQLite: a connection of the event loop's own in autocommit, queried on the loop: an indexed read is
+  shorter than a hop to a thread, and under WAL a reader never waits for a writer.
 - PostgreSQL: a few asyncpg connections (store/pg.py) in autocommit; the round trip overlaps
   with other requests instead of blocking the loop.
 
@@ -23,34 +23,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, ClientWithToken
+from hospes.store.grants import ACCESS_TOKEN_LIVE
 from hospes.store.pg import AsyncpgPool
-from hospes.store.sql import PERSON_COLUMNS, Person, epoch_of, numbered, qmark, sqlite_text
+from hospes.store.sql import PERSON_COLUMNS, Person, numbered, qmark, sqlite_text
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
     f"SELECT t.scope, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
-    "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s "
-    "AND g.revoked_at IS NULL AND NOT u.disabled"
-)
-
-# The client and, when it is this client's, the live token of either kind (RFC 7662 §2.2: another
-# client's token is reported inactive). The hint only orders a search (RFC 7662 §2.1); a digest of
-# 256 random bits names at most one row, so both tables are searched at once.
-INTROSPECTION_SQL = (
-    "SELECT c.id, c.identifier, c.secret_hash, x.kind, x.scope, x.issued_at, x.expires_at, x.uuid, x.email "
-    "FROM oauth_credentials c LEFT JOIN ("
-    " SELECT 'access_token' AS kind, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email"
-    " FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id"
-    " WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s"
-    " AND g.revoked_at IS NULL AND NOT u.disabled"
-    " UNION ALL"
-    " SELECT 'refresh_token' AS kind, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email"
-    " FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id"
-    " WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s"
-    " AND g.revoked_at IS NULL AND NOT u.disabled AND t.used_at IS NULL"
-    ") x ON x.credential_id = c.id "
-    "WHERE c.identifier = %s"
+    f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
 
 
@@ -58,26 +40,6 @@ INTROSPECTION_SQL = (
 class UserinfoRow:
     scope: list[str]
     person: Person
-
-
-@dataclass(frozen=True, slots=True)
-class IntrospectedToken:
-    kind: str  # "access_token" | "refresh_token"
-    scope: str
-    issued_at: int  # epoch seconds
-    expires_at: int
-    sub: str
-    username: str
-
-
-@dataclass(frozen=True, slots=True)
-class IntrospectionRow:
-    """The authenticating client, and the token when it is live and this client's."""
-
-    credential_id: int
-    identifier: str
-    secret_hash: bytes | None
-    tokens: tuple[IntrospectedToken, ...]
 
 
 class Lookups:
@@ -90,7 +52,7 @@ class Lookups:
         self._local = threading.local()
         # Each statement in this database's placeholder style, once.
         style = numbered if pg is not None else qmark
-        self._userinfo_sql, self._introspection_sql = style(USERINFO_SQL), style(INTROSPECTION_SQL)
+        self._userinfo_sql, self._introspection_sql = style(USERINFO_SQL), style(CLIENT_WITH_TOKEN_SQL)
 
     def _param_now(self, now: datetime) -> Any:
         # SQLite compares the stored text; PostgreSQL, timestamptz.
@@ -129,12 +91,7 @@ class Lookups:
             return None
         return UserinfoRow(rows[0][0].split(), Person.of(rows[0][1:]))
 
-    async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> IntrospectionRow | None:
+    async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> ClientWithToken | None:
+        """The client ``identifier`` and, when it is live and this client's, the token (RFC 7662 §2.2)."""
         t = self._param_now(now)
-        rows = await self._rows(self._introspection_sql, (token_hash, t, token_hash, t, identifier))
-        if not rows:
-            return None
-        cid, ident, secret_hash, *_ = rows[0]
-        tokens = tuple(IntrospectedToken(kind, scope, epoch_of(iat), epoch_of(exp), sub, email)
-                       for *_, kind, scope, iat, exp, sub, email in rows if kind is not None)
-        return IntrospectionRow(cid, ident, bytes(secret_hash) if secret_hash is not None else None, tokens)
+        return ClientWithToken.of(await self._rows(self._introspection_sql, (token_hash, t, token_hash, t, identifier)))

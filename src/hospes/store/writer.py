@@ -1,4 +1,4 @@
-"""Durable writes for the token endpoint, with group commit.
+"""Durable writes for the token and revocation endpoints, with group commit.
 
 A unit of work is an ``async`` function over a ``Tx`` (store/sql.py). It must be all-or-nothing and
 may return a value or raise.

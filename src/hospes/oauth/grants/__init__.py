@@ -1,1 +1,12 @@
-"""One module per grant type; the token endpoint walks them (fosite's handler pattern)."""
+"""One module per grant type, each behind the interface of base.py (fosite's handler pattern)."""
+
+from __future__ import annotations
+
+from hospes.oauth.grants.authorization_code import AuthorizationCodeGrant
+from hospes.oauth.grants.base import Grant
+from hospes.oauth.grants.refresh_token import RefreshTokenGrant
+
+
+def built_in() -> list[Grant]:
+    """The grants of OAuth 2 itself that Hospes offers (RFC 6749 §4.1, §6)."""
+    return [AuthorizationCodeGrant(), RefreshTokenGrant()]

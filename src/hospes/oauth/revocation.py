@@ -1,0 +1,49 @@
+"""Token revocation (RFC 7009), for the client that holds the token.
+
+One unit of work on the store's writer, in plain SQL: the client and the token in one query (the
+introspection's, store/clients.py), then the revocation.
+"""
+
+from __future__ import annotations
+
+from hospes.clock import now
+from hospes.oauth import client_auth, errors
+from hospes.oauth.introspection import MAX_TOKEN
+from hospes.oauth.params import Params, one
+from hospes.oauth.provider import Provider
+from hospes.oauth.tokens import digest
+from hospes.store import grants as store
+from hospes.store.clients import client_with_token
+from hospes.store.sql import Tx
+
+HINTS = ("access_token", "refresh_token")
+
+
+async def revoke(provider: Provider, authorization: str | None, form: Params) -> None:
+    presented = client_auth.presented(authorization, form)
+
+    values = form.get("token") or ()
+    # Looked up with the client; checked (not repeated, not too long) once the client is authenticated.
+    candidate = values[0] if len(values) == 1 and len(values[0]) <= MAX_TOKEN else ""
+
+    async def unit(tx: Tx) -> None:
+        t = now()
+        row = await client_with_token(tx, presented.client_id, digest(candidate) if candidate else b"", t)
+        client_auth.check(presented, row.client if row else None)
+        assert row is not None
+        if not one(form, "token"):
+            raise errors.InvalidRequest("The token parameter is required.")
+        hint = one(form, "token_type_hint")
+        if hint is not None and hint not in HINTS:
+            raise errors.UnsupportedTokenType(f"Revoking tokens of type {hint!r} is not supported.")
+        found = row.token(hint)
+        # RFC 7009 §2.2: an invalid or unknown token, or another client's, is answered 200 too.
+        if found is None:
+            return
+        if found.kind == "refresh_token":
+            # RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of its grant.
+            await store.revoke_grant(tx, found.grant_id, t)
+        else:
+            await store.revoke_access_token(tx, found.id, t)
+
+    await provider.db.writer.run(unit)
