@@ -10,17 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from hospes.clock import now, utc
+from hospes.accounts.sessions import live
+from hospes.clock import now
 from hospes.oauth.tokens import digest, new_token
 from hospes.store.models import Admin, AdminSession
 
 # Ends an unattended admin session sooner than a customer's: staff sessions can change every credential.
 IDLE_TIMEOUT = timedelta(hours=1)
-# Write last_seen at most this often, so reading a session is rarely a write.
-_TOUCH_EVERY = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -59,21 +58,10 @@ def start(s: Session, *, admin: Admin, ttl: int, ip: str, user_agent: str) -> st
 
 
 def current(s: Session, token: str | None) -> AdminUser | None:
-    if not token or len(token) > 100:
+    found = live(s, token, AdminSession, Admin, AdminSession.admin_id, idle=IDLE_TIMEOUT)
+    if found is None:
         return None
-    row = s.execute(
-        select(AdminSession, Admin).join(Admin, Admin.id == AdminSession.admin_id)
-        .where(AdminSession.token_hash == digest(token))
-    ).first()
-    if row is None:
-        return None
-    sess, admin = row
-    t = now()
-    if (sess.ended_at is not None or utc(sess.expires_at) <= t or admin.disabled
-            or t - utc(sess.last_seen_at) > IDLE_TIMEOUT):
-        return None
-    if t - utc(sess.last_seen_at) > _TOUCH_EVERY:
-        sess.last_seen_at = t
+    sess, admin = found
     return AdminUser(session_id=sess.id, id=admin.id, username=admin.username, email=admin.email,
                      permissions=tuple(admin.permissions or ()))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 from uuid import uuid4
 
 from sqlalchemy import select, update
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from hospes.accounts.assurance import Assurance
 from hospes.clock import epoch, now, utc
 from hospes.oauth.tokens import digest, new_token
-from hospes.store.models import LoginSession, User
+from hospes.store.models import Admin, LoginSession, SessionColumns, User
 
 # Write last_seen at most this often, so reading a session is not a write.
 _TOUCH_EVERY = timedelta(minutes=5)
@@ -54,21 +55,32 @@ def start(s: Session, *, user: User, ttl: int, assurance: Assurance,
         first_name=user.first_name, last_name=user.last_name)
 
 
-def current(s: Session, token: str | None) -> CurrentSession | None:
+def live(s: Session, token: str | None, model: type[SessionColumns], person: type[User] | type[Admin],
+         person_id: Any, idle: timedelta | None = None) -> tuple[Any, Any] | None:
+    """The session row behind a cookie value, with its person, while it works: not ended, not expired, the
+    person not disabled (and, with ``idle``, used within that long). Its last_seen is written at most every
+    five minutes, so reading a session is rarely a write. Customers' and staff's sessions alike."""
     if not token or len(token) > 100:
         return None
-    row = s.execute(
-        select(LoginSession, User).join(User, User.id == LoginSession.user_id)
-        .where(LoginSession.token_hash == digest(token))
-    ).first()
+    row = s.execute(select(model, person).join(person, person.id == person_id)
+                    .where(model.token_hash == digest(token))).first()
     if row is None:
         return None
-    sess, user = row
+    sess, who = cast("tuple[SessionColumns, User | Admin]", tuple(row))
     t = now()
-    if sess.ended_at is not None or utc(sess.expires_at) <= t or user.disabled:
+    if (sess.ended_at is not None or utc(sess.expires_at) <= t or who.disabled
+            or (idle is not None and t - utc(sess.last_seen_at) > idle)):
         return None
     if t - utc(sess.last_seen_at) > _TOUCH_EVERY:
         sess.last_seen_at = t
+    return sess, who
+
+
+def current(s: Session, token: str | None) -> CurrentSession | None:
+    found = live(s, token, LoginSession, User, LoginSession.user_id)
+    if found is None:
+        return None
+    sess, user = found
     return CurrentSession(
         id=sess.id, sid=sess.sid, user_id=user.id, auth_time=sess.auth_time, acr=sess.acr,
         amr=tuple(sess.amr or ()), email=user.email, first_name=user.first_name, last_name=user.last_name,

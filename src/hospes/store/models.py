@@ -259,24 +259,30 @@ class Consent(Base):
     __table_args__ = (UniqueConstraint("user_id", "credential_id"),)
 
 
-class LoginSession(Base):
-    """A browser session at Hospes. The cookie holds a random token; only its digest is stored."""
+class SessionColumns:
+    """What a customer's and a staff member's session both hold: the cookie's digest (never the cookie),
+    the browser and address it started from, and its times."""
 
-    __tablename__ = "login_sessions"
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    # Public, opaque handle (OpenID Connect Session `sid`).
-    sid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    auth_time: Mapped[int] = mapped_column(Integer)
-    acr: Mapped[str | None] = mapped_column(String(64))
-    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     user_agent: Mapped[str] = mapped_column(String(512), default="")
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginSession(SessionColumns, Base):
+    """A browser session at Hospes. The cookie holds a random token; only its digest is stored."""
+
+    __tablename__ = "login_sessions"
+    # Public, opaque handle (OpenID Connect Session `sid`).
+    sid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    acr: Mapped[str | None] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class LoginFailure(Base):
@@ -343,19 +349,11 @@ class ApiCredentialRole(Base):
     role_id: Mapped[int] = mapped_column(ForeignKey("api_roles.id", ondelete="CASCADE"), primary_key=True)
 
 
-class AdminSession(Base):
+class AdminSession(SessionColumns, Base):
     """A staff member's session in the admin area; the cookie holds a random token, only its digest is here."""
 
     __tablename__ = "admin_sessions"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
-    ip_address: Mapped[str] = mapped_column(String(64), default="")
-    user_agent: Mapped[str] = mapped_column(String(512), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # --- single sign-on into the client area ------------------------------------------------------
