@@ -83,6 +83,15 @@ class GrantRow:
         return cls(gid, revoked_at is not None, bool(disabled), Person.of(person))
 
 
+_REDEEM_SQL = {table: f"UPDATE {table} SET used_at = %s WHERE id = %s AND used_at IS NULL"  # noqa: S608 (constant)
+               for table in ("authorization_codes", "refresh_tokens")}
+
+
+async def _redeem(tx: Tx, table: str, row_id: int, at: datetime) -> bool:
+    # Single use, atomically: of two concurrent redemptions exactly one touches the row.
+    return await tx.execute(_REDEEM_SQL[table], tx.ts(at), row_id) == 1
+
+
 # -- authorization codes (RFC 6749 §4.1.2-4.1.3) ------------------------------------------------------
 _CODE_COLUMNS = ("c.id, c.credential_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, c.auth_time, c.acr, "
                  "c.amr, c.session_id, c.expires_at, c.used_at")
@@ -94,27 +103,34 @@ CODE_SQL = (
 
 
 @dataclass(frozen=True, slots=True)
-class AuthorizationCodeRow:
+class Redeemable:
+    """What a code and a refresh token have in common: single use, under a grant, for one client."""
+
     id: int
     credential_id: int
-    redirect_uri: str | None  # as sent in the authorization request, if it was
     scope: str
-    nonce: str | None
-    code_challenge: str | None  # RFC 7636 S256
     auth_time: int
     acr: str | None
     amr: list[str]
-    session_id: str | None
     expires_at: datetime | None
-    used: bool
+    used: bool  # redeemed already (a code exchanged, a refresh token rotated)
     grant: GrantRow
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCodeRow(Redeemable):
+    redirect_uri: str | None  # as sent in the authorization request, if it was
+    nonce: str | None
+    code_challenge: str | None  # RFC 7636 S256
+    session_id: str | None
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> AuthorizationCodeRow:
         (cid, credential_id, redirect_uri, scope, nonce, challenge, auth_time, acr, amr, session_id, expires_at,
          used_at) = row[:_CODE_WIDTH]
-        return cls(cid, credential_id, redirect_uri, scope, nonce, challenge, auth_time, acr, json_list(amr),
-                   session_id, aware(expires_at), used_at is not None, GrantRow.of(row[_CODE_WIDTH:]))
+        return cls(id=cid, credential_id=credential_id, scope=scope, auth_time=auth_time, acr=acr, amr=json_list(amr),
+                   expires_at=aware(expires_at), used=used_at is not None, grant=GrantRow.of(row[_CODE_WIDTH:]),
+                   redirect_uri=redirect_uri, nonce=nonce, code_challenge=challenge, session_id=session_id)
 
 
 async def get_authorization_code(tx: Tx, code_hash: bytes) -> AuthorizationCodeRow | None:
@@ -124,8 +140,7 @@ async def get_authorization_code(tx: Tx, code_hash: bytes) -> AuthorizationCodeR
 
 async def invalidate_authorization_code(tx: Tx, code_id: int, at: datetime) -> bool:
     """Mark the code used; False when it already was (another exchange won)."""
-    return await tx.execute("UPDATE authorization_codes SET used_at = %s WHERE id = %s AND used_at IS NULL",
-                            tx.ts(at), code_id) == 1
+    return await _redeem(tx, "authorization_codes", code_id, at)
 
 
 # -- refresh tokens (RFC 6749 §6) ---------------------------------------------------------------------
@@ -138,23 +153,15 @@ REFRESH_SQL = (
 
 
 @dataclass(frozen=True, slots=True)
-class RefreshTokenRow:
-    id: int
-    credential_id: int
-    scope: str
-    auth_time: int
-    acr: str | None
-    amr: list[str]
-    expires_at: datetime | None
-    used: bool  # rotated already
+class RefreshTokenRow(Redeemable):
     revoked: bool
-    grant: GrantRow
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> RefreshTokenRow:
         tid, credential_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at = row[:_REFRESH_WIDTH]
-        return cls(tid, credential_id, scope, auth_time, acr, json_list(amr), aware(expires_at), used_at is not None,
-                   revoked_at is not None, GrantRow.of(row[_REFRESH_WIDTH:]))
+        return cls(id=tid, credential_id=credential_id, scope=scope, auth_time=auth_time, acr=acr, amr=json_list(amr),
+                   expires_at=aware(expires_at), used=used_at is not None, grant=GrantRow.of(row[_REFRESH_WIDTH:]),
+                   revoked=revoked_at is not None)
 
 
 async def get_refresh_token(tx: Tx, token_hash: bytes) -> RefreshTokenRow | None:
@@ -164,8 +171,7 @@ async def get_refresh_token(tx: Tx, token_hash: bytes) -> RefreshTokenRow | None
 
 async def invalidate_refresh_token(tx: Tx, token_id: int, at: datetime) -> bool:
     """Mark the refresh token rotated; False when it already was (another refresh won)."""
-    return await tx.execute("UPDATE refresh_tokens SET used_at = %s WHERE id = %s AND used_at IS NULL",
-                            tx.ts(at), token_id) == 1
+    return await _redeem(tx, "refresh_tokens", token_id, at)
 
 
 # -- issuing ------------------------------------------------------------------------------------------
