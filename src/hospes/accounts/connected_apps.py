@@ -78,6 +78,13 @@ def list_for_user(s: Session, user_id: int) -> list[ConnectedApp]:
     return _apps(s, Consent.user_id == user_id)
 
 
+def application_name(s: Session, credential_id: int) -> str | None:
+    """The name an application goes by on these pages (its identifier when it has no name); None when there
+    is no such credential (any more)."""
+    cred = s.get(OAuthCredential, credential_id)
+    return (cred.name or cred.identifier) if cred is not None else None
+
+
 def list_for_client(s: Session, client_id: int) -> list[tuple[User, list[ConnectedApp]]]:
     """For the admin area: each user of a client account, with the applications they approved."""
     users = s.scalars(select(User).join(UserClient, UserClient.user_id == User.id)

@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hospes.accounts import connected_apps, sessions
-from hospes.store.models import OAuthCredential
 from hospes.web.clientarea.gate import Ctx, date, page, parse_id
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import NO_STORE, json_response
@@ -35,8 +34,7 @@ def applications(ctx: Ctx) -> Response:
         apps = connected_apps.list_for_user(s, ctx.current.user_id)
         revoked_id = parse_id(ctx.arg("revoked"))
         if revoked_id is not None:
-            cred = s.get(OAuthCredential, revoked_id)
-            revoked_name = (cred.name or cred.identifier) if cred is not None else None
+            revoked_name = connected_apps.application_name(s, revoked_id)
     rows = [{"id": a.id, "name": a.name, "logo": a.logo_uri, "permissions": a.permissions,
              "first_approved": date(a.first_approved), "last_used": date(a.last_used, with_time=True)}
             for a in apps]

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,26 +25,12 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
 from hospes.accounts import sessions
+from hospes.accounts.client_accounts import ReachedAccount, reached_accounts
 from hospes.oauth import errors
-from hospes.store.models import ClientAccount, User, UserClient
 from hospes.web.context import SESSION_COOKIE, PageCtx, Web, web_of
 from hospes.web.http import first, query_params, read_form
 
 HOME = "/clientarea.php"
-
-
-@dataclass(frozen=True)
-class Account:
-    """A client account as one user reaches it."""
-
-    id: int
-    label: str
-    role: str  # owner | invited
-    status: str
-
-    @property
-    def owner(self) -> bool:
-        return self.role == "owner"
 
 
 @dataclass(frozen=True)
@@ -80,20 +65,6 @@ OWNER_SECTIONS = (
 )
 
 
-def accounts_of(s: Session, user_id: int) -> list[Account]:
-    """The client accounts linked to the user, those they own first, each in id order."""
-    rows = s.execute(select(UserClient, ClientAccount).join(ClientAccount, ClientAccount.id == UserClient.client_id)
-                     .where(UserClient.user_id == user_id)).all()
-    owner_ids = {client.owner_user_id for _, client in rows if client.owner_user_id}
-    owners = {u.id: u for u in s.scalars(select(User).where(User.id.in_(owner_ids)))} if owner_ids else {}
-    found = []
-    for link, client in rows:
-        owner = owners.get(client.owner_user_id or 0)
-        name = client.company_name or (f"{owner.first_name} {owner.last_name}".strip() if owner else "")
-        found.append(Account(client.id, f"{name or 'Client'} (#{client.id})", link.role, client.status))
-    return sorted(found, key=lambda a: (not a.owner, a.id))
-
-
 def parse_id(value: str | None) -> int | None:
     """A positive database id from a parameter; None when absent or not one (so it matches no row)."""
     if value is None or not value.isdigit() or len(value) > 10:
@@ -113,8 +84,8 @@ class Ctx(PageCtx):
     """What a client-area page gets: a page's context, and the person, their accounts and the one shown."""
 
     current: sessions.CurrentSession
-    accounts: list[Account]
-    account: Account
+    accounts: list[ReachedAccount]
+    account: ReachedAccount
 
     @property
     def actor(self) -> str:
@@ -127,7 +98,7 @@ class Ctx(PageCtx):
     def field(self, name: str, default: str = "") -> str:
         return (first(self.form, name) or default)[:100_000]
 
-    def reachable(self, client_id: int) -> Account | None:
+    def reachable(self, client_id: int) -> ReachedAccount | None:
         return next((a for a in self.accounts if a.id == client_id), None)
 
     def href(self, path: str, **params: str | int) -> str:
@@ -174,10 +145,10 @@ class Ctx(PageCtx):
 Handler = Callable[[Ctx], Response]
 
 
-def _load(web: Web, cookie: str | None) -> tuple[sessions.CurrentSession | None, list[Account]]:
+def _load(web: Web, cookie: str | None) -> tuple[sessions.CurrentSession | None, list[ReachedAccount]]:
     with web.provider.db.transaction() as s:
         current = sessions.current(s, cookie)
-        return current, accounts_of(s, current.user_id) if current else []
+        return current, reached_accounts(s, current.user_id) if current else []
 
 
 def login_redirect(web: Web, request: Request) -> Response:

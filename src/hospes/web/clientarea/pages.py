@@ -3,13 +3,14 @@ invoices and email history. Read-only views of the account shown (see gate.py)."
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from hospes.accounts import client_accounts, records
 from hospes.sso import destinations
-from hospes.store.models import ClientAccount, Domain, EmailMessage, Invoice, Service, Ticket, User
 from hospes.web.clientarea.gate import ACCOUNT_SECTIONS, OWNER_SECTIONS, SECTIONS, Ctx, date, page, parse_id
 
 # Destinations Hospes does not render, linked from the home page when an external client area is set
@@ -26,21 +27,19 @@ EXTERNAL_LINKS = (
     ("clientarea:downloads", "Downloads"),
     ("clientarea:network_status", "Network status"),
 )
-
-
-def _count(ctx: Ctx, s: Any, model: Any, *where: Any) -> int:
-    return int(s.scalar(select(func.count()).select_from(model).where(model.client_id == ctx.account.id, *where))
-               or 0)
+# The email history shows the newest mails only.
+EMAILS_SHOWN = 500
 
 
 def _home(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
-        counts = [
-            ("Services", _count(ctx, s, Service), ctx.href(SECTIONS[2].path)),
-            ("Domains", _count(ctx, s, Domain), ctx.href(SECTIONS[3].path)),
-            ("Unpaid invoices", _count(ctx, s, Invoice, Invoice.status == "Unpaid"), ctx.href(SECTIONS[4].path)),
-            ("Open tickets", _count(ctx, s, Ticket, Ticket.status != "Closed"), ctx.href(SECTIONS[5].path)),
-        ]
+        n = records.counts(s, ctx.account.id)
+    counts = [
+        ("Services", n.services, ctx.href(SECTIONS[2].path)),
+        ("Domains", n.domains, ctx.href(SECTIONS[3].path)),
+        ("Unpaid invoices", n.unpaid_invoices, ctx.href(SECTIONS[4].path)),
+        ("Open tickets", n.open_tickets, ctx.href(SECTIONS[5].path)),
+    ]
     external = []
     if ctx.settings.external_clientarea_url:
         external = [(label, destinations.url_for(ctx.settings, scope)) for scope, label in EXTERNAL_LINKS]
@@ -52,74 +51,69 @@ def _home(ctx: Ctx) -> Response:
 
 def _details(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
-        user = s.get(User, ctx.current.user_id)
-        client = s.get(ClientAccount, ctx.account.id)
-        owner = s.get(User, client.owner_user_id) if client and client.owner_user_id else None
-        if user is None or client is None:
-            return ctx.not_found("Your account")
-        return ctx.render("details.html", "details", user=user, client=client, owner=owner)
+        user = client_accounts.person(s, ctx.current.user_id)
+        client = client_accounts.client_account(s, ctx.account.id)
+        owner = client_accounts.person(s, client.owner_user_id) if client else None
+    if user is None or client is None:
+        return ctx.not_found("Your account")
+    return ctx.render("details.html", "details", user=user, client=client, owner=owner)
 
 
 def _services(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
-        rows = s.scalars(select(Service).where(Service.client_id == ctx.account.id).order_by(Service.id)).all()
-        services = [{"id": sv.id, "product": sv.product_name, "domain": sv.domain, "status": sv.status,
-                     "since": date(sv.created_at), "href": ctx.href("/clientarea.php?action=productdetails", id=sv.id)}
-                    for sv in rows]
+        rows = records.services(s, ctx.account.id)
+    services = [{"id": sv.id, "product": sv.product_name, "domain": sv.domain, "status": sv.status,
+                 "since": date(sv.created_at), "href": ctx.href("/clientarea.php?action=productdetails", id=sv.id)}
+                for sv in rows]
     return ctx.render("services.html", "services", services=services)
 
 
-def _owned(ctx: Ctx, model: Any) -> Any:
-    """The row named by ``?id=`` when it belongs to an account the user reaches, else None (a 404:
-    another customer's id looks exactly like one that does not exist). The page then shows that account."""
+Row = TypeVar("Row", records.ServiceRow, records.DomainRow)
+
+
+def _one(ctx: Ctx, read: Callable[[Session, int], Row | None], what: str, template: str, section: str,
+         name: str) -> Response:
+    """The page of the row named by ``?id=`` when it belongs to an account the user reaches, else a 404
+    (another customer's id looks exactly like one that does not exist). The page then shows that account."""
     row_id = parse_id(ctx.arg("id"))
     with ctx.db.read() as s:
-        row = s.get(model, row_id) if row_id else None
-        if row is None:
-            return None
-        account = ctx.reachable(row.client_id)
-        if account is None:
-            return None
-        ctx.account = account
-        return row
+        row = read(s, row_id) if row_id else None
+    account = ctx.reachable(row.client_id) if row is not None else None
+    if row is None or account is None:
+        return ctx.not_found(what)
+    ctx.account = account
+    shown: dict[str, Any] = {name: row, "since": date(row.created_at)}
+    return ctx.render(template, section, **shown)
 
 
 def _productdetails(ctx: Ctx) -> Response:
-    service = _owned(ctx, Service)
-    if service is None:
-        return ctx.not_found("That service")
-    return ctx.render("productdetails.html", "services", service=service, since=date(service.created_at))
+    return _one(ctx, records.service, "That service", "productdetails.html", "services", "service")
 
 
 def _domains(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
-        rows = s.scalars(select(Domain).where(Domain.client_id == ctx.account.id).order_by(Domain.domain)).all()
-        domains = [{"id": d.id, "domain": d.domain, "status": d.status, "since": date(d.created_at),
-                    "href": ctx.href("/clientarea.php?action=domaindetails", id=d.id)} for d in rows]
+        rows = records.domains(s, ctx.account.id)
+    domains = [{"id": d.id, "domain": d.domain, "status": d.status, "since": date(d.created_at),
+                "href": ctx.href("/clientarea.php?action=domaindetails", id=d.id)} for d in rows]
     return ctx.render("domains.html", "domains", domains=domains)
 
 
 def _domaindetails(ctx: Ctx) -> Response:
-    domain = _owned(ctx, Domain)
-    if domain is None:
-        return ctx.not_found("That domain")
-    return ctx.render("domaindetails.html", "domains", domain=domain, since=date(domain.created_at))
+    return _one(ctx, records.domain, "That domain", "domaindetails.html", "domains", "domain")
 
 
 def _invoices(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
-        rows = s.scalars(select(Invoice).where(Invoice.client_id == ctx.account.id)
-                         .order_by(Invoice.id.desc())).all()
-        invoices = [{"id": i.id, "date": date(i.created_at), "total": i.total, "status": i.status} for i in rows]
+        rows = records.invoices(s, ctx.account.id)
+    invoices = [{"id": i.id, "date": date(i.created_at), "total": i.total, "status": i.status} for i in rows]
     return ctx.render("invoices.html", "invoices", invoices=invoices)
 
 
 def _emails(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
-        rows = s.scalars(select(EmailMessage).where(EmailMessage.client_id == ctx.account.id)
-                         .order_by(EmailMessage.sent_at.desc(), EmailMessage.id.desc()).limit(500)).all()
-        emails = [{"id": m.id, "sent": date(m.sent_at, with_time=True), "to": m.to_address, "subject": m.subject,
-                   "body": m.body} for m in rows]
+        rows = records.emails(s, ctx.account.id, limit=EMAILS_SHOWN)
+    emails = [{"id": m.id, "sent": date(m.sent_at, with_time=True), "to": m.to_address, "subject": m.subject,
+               "body": m.body} for m in rows]
     return ctx.render("emails.html", "emails", emails=emails)
 
 
