@@ -1,4 +1,5 @@
-"""API roles and API credentials (WHMCS "Manage API Credentials"), and authenticating a request.
+"""API roles and API credentials (WHMCS "Manage API Credentials"): create, list, revoke, and authenticating a
+request.
 
 Secrets are 256-bit random values, shown once, stored as a salted SHA-256, compared in constant time.
 Creating a role or a credential and revoking a credential each record their own audit entry.
@@ -9,8 +10,9 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
@@ -93,6 +95,76 @@ def revoke_credential(s: Session, credential_id: int, *, actor: str | None = Non
         audit.entry(s, actor, "api_credential.revoked", f"api_credential:{cred.id}", ip=ip,
                     identifier=cred.identifier)
     return cred
+
+
+@dataclass(frozen=True)
+class ApiRoleRow:
+    id: int
+    name: str
+    description: str
+    all_actions: bool
+    actions: tuple[str, ...]  # lower case; empty with all_actions
+
+
+@dataclass(frozen=True)
+class ApiCredentialRow:
+    """An API credential as the admin pages list it (never its secret, which is not stored)."""
+
+    id: int
+    identifier: str
+    description: str
+    admin: str  # the owning admin's username
+    roles: tuple[str, ...]  # role names, by name
+    created_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def list_roles(s: Session) -> list[ApiRoleRow]:
+    """Every API role, by name."""
+    return [ApiRoleRow(id=r.id, name=r.name, description=r.description, all_actions=r.all_actions,
+                       actions=tuple(r.actions or ())) for r in s.scalars(select(ApiRole).order_by(ApiRole.name))]
+
+
+def _credential_rows(s: Session, *where: ColumnElement[bool]) -> list[ApiCredentialRow]:
+    rows = s.execute(select(ApiCredential, Admin.username).join(Admin, Admin.id == ApiCredential.admin_id)
+                     .where(*where).order_by(ApiCredential.id.desc())).all()
+    role_names: dict[int, list[str]] = {}
+    if rows:
+        for cred_id, name in s.execute(select(ApiCredentialRole.credential_id, ApiRole.name)
+                                       .join(ApiRole, ApiRole.id == ApiCredentialRole.role_id)
+                                       .where(ApiCredentialRole.credential_id.in_([c.id for c, _ in rows]))
+                                       .order_by(ApiRole.name)):
+            role_names.setdefault(cred_id, []).append(name)
+    return [ApiCredentialRow(id=c.id, identifier=c.identifier, description=c.description, admin=username,
+                             roles=tuple(role_names.get(c.id, ())), created_at=c.created_at,
+                             last_used_at=c.last_used_at, revoked_at=c.revoked_at) for c, username in rows]
+
+
+def list_credentials(s: Session) -> list[ApiCredentialRow]:
+    """Every API credential, revoked ones too, newest first."""
+    return _credential_rows(s)
+
+
+def get_credential(s: Session, credential_id: int) -> ApiCredentialRow | None:
+    return next(iter(_credential_rows(s, ApiCredential.id == credential_id)), None)
+
+
+def _may_use_api(admin: Admin) -> bool:
+    """An admin with no permissions listed is a full admin; otherwise "API Access" is needed."""
+    return not admin.permissions or API_ACCESS in admin.permissions
+
+
+def api_admins(s: Session) -> list[str]:
+    """The usernames of the enabled admins an API credential may belong to, by name."""
+    return [a.username for a in s.scalars(select(Admin).where(Admin.disabled.is_(False)).order_by(Admin.username))
+            if _may_use_api(a)]
+
+
+def api_admin(s: Session, username: str) -> str | None:
+    """``username`` when it names an enabled admin an API credential may belong to, else None."""
+    admin = s.scalar(select(Admin).where(Admin.username == username)) if username else None
+    return admin.username if admin is not None and not admin.disabled and _may_use_api(admin) else None
 
 
 @dataclass(frozen=True)

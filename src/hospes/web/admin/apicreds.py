@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -18,7 +17,6 @@ import hospes.adminapi.commands  # noqa: F401  (registers the commands, so their
 from hospes.adminapi import credentials as apicreds
 from hospes.adminapi.credentials import ApiCredentialError
 from hospes.adminapi.dispatch import COMMANDS
-from hospes.store.models import Admin, ApiCredential, ApiCredentialRole, ApiRole
 from hospes.web.admin.auth import Ctx, page
 
 NOTICES = {
@@ -58,23 +56,10 @@ class CredentialForm:
                    description=ctx.field("description"))
 
 
-def _may_use_api(admin: Admin) -> bool:
-    return not admin.permissions or apicreds.API_ACCESS in admin.permissions
-
-
 def _overview(s: Session) -> dict[str, Any]:
-    roles = list(s.scalars(select(ApiRole).order_by(ApiRole.name)))
-    role_names: dict[int, list[str]] = {}
-    for cred_id, name in s.execute(select(ApiCredentialRole.credential_id, ApiRole.name)
-                                   .join(ApiRole, ApiRole.id == ApiCredentialRole.role_id).order_by(ApiRole.name)):
-        role_names.setdefault(cred_id, []).append(name)
-    creds = [{"row": cred, "admin": username, "roles": role_names.get(cred.id, [])}
-             for cred, username in s.execute(select(ApiCredential, Admin.username)
-                                             .join(Admin, Admin.id == ApiCredential.admin_id)
-                                             .order_by(ApiCredential.id.desc()))]
-    admins = [a.username for a in s.scalars(select(Admin).where(Admin.disabled.is_(False)).order_by(Admin.username))
-              if _may_use_api(a)]
-    return {"roles": roles, "api_credentials": creds, "admins": admins, "commands": sorted(COMMANDS)}
+    creds = [{"row": c, "admin": c.admin, "roles": list(c.roles)} for c in apicreds.list_credentials(s)]
+    return {"roles": apicreds.list_roles(s), "api_credentials": creds, "admins": apicreds.api_admins(s),
+            "commands": sorted(COMMANDS)}
 
 
 def _page(ctx: Ctx, *, status: int = 200, role_form: RoleForm | None = None,
@@ -111,24 +96,24 @@ def create_credential(ctx: Ctx) -> Response:
     form = CredentialForm.from_post(ctx)
     try:
         with ctx.db.transaction() as s:
-            admin = s.scalar(select(Admin).where(Admin.username == form.admin)) if form.admin else None
-            if admin is None or admin.disabled or not _may_use_api(admin):
+            owner = apicreds.api_admin(s, form.admin)
+            if owner is None:
                 raise ApiCredentialError("Choose an admin who holds the API Access permission.")
-            made = apicreds.create_credential(s, admin_username=admin.username, roles=form.roles,
+            made = apicreds.create_credential(s, admin_username=owner, roles=form.roles,
                                               description=form.description.strip(), actor=ctx.admin.actor,
                                               ip=ctx.ip)
     except ApiCredentialError as exc:
         return _page(ctx, status=400, cred_form=form, cred_error=str(exc))
     # Rendered from the POST itself: the secret travels in this one answer (no-store) and nowhere else.
     return ctx.render("api_created.html", status=201, identifier=made.identifier, secret=made.secret,
-                      owner=admin.username, roles=form.roles)
+                      owner=owner, roles=form.roles)
 
 
 @page("api")
 def revoke(ctx: Ctx) -> Response:
     """GET: ask first. POST: the credential stops working at once."""
     with ctx.db.transaction() as s:
-        cred = s.get(ApiCredential, ctx.path_int("id"))
+        cred = apicreds.get_credential(s, ctx.path_int("id"))
         if cred is None:
             return ctx.not_found("That API credential")
         if ctx.request.method == "GET":
