@@ -319,6 +319,37 @@ def to_whmcs(cred: OAuthCredential) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class CredentialRow:
+    """An OAuth credential as the admin pages show it (its secret is never stored, only whether it has one)."""
+
+    id: int
+    identifier: str
+    name: str
+    description: str
+    logo_uri: str
+    grant_type: str
+    scope: str
+    redirect_uris: tuple[str, ...]
+    public: bool  # no secret (RFC 6749 §2.1)
+
+
+def credential_row(cred: OAuthCredential) -> CredentialRow:
+    return CredentialRow(id=cred.id, identifier=cred.identifier, name=cred.name, description=cred.description,
+                         logo_uri=cred.logo_uri, grant_type=cred.grant_type, scope=cred.scope,
+                         redirect_uris=tuple(cred.redirect_uris or ()), public=cred.secret_hash is None)
+
+
+def get_credential(s: Session, credential_id: int) -> CredentialRow | None:
+    cred = s.get(OAuthCredential, credential_id)
+    return credential_row(cred) if cred is not None else None
+
+
+def credential_rows(s: Session) -> list[CredentialRow]:
+    """Every OAuth credential, in id order (``list_credentials``' default)."""
+    return [credential_row(c) for c in list_credentials(s)]
+
+
 def list_credentials(s: Session, *, grant_type: str | None = None, sort_field: str | None = None,
                      sort_order: str | None = None, limit: Any = None) -> list[OAuthCredential]:
     columns = {

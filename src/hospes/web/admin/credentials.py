@@ -18,8 +18,7 @@ from starlette.responses import Response
 
 from hospes.oauth import credentials
 from hospes.oauth import scopes as scope_table
-from hospes.oauth.credentials import CredentialError
-from hospes.store.models import OAuthCredential
+from hospes.oauth.credentials import CredentialError, CredentialRow
 from hospes.web.admin.auth import Ctx, page
 
 # The scopes an OpenID Connect relying party asks for; others already on a credential are shown too.
@@ -45,7 +44,7 @@ class CredentialForm:
                    redirect_uris=rows or [""], scopes=[v[:100] for v in ctx.form.get("scope", [])])
 
     @classmethod
-    def from_credential(cls, cred: OAuthCredential) -> CredentialForm:
+    def from_credential(cls, cred: CredentialRow) -> CredentialForm:
         return cls(name=cred.name, description=cred.description, logo_uri=cred.logo_uri,
                    redirect_uris=list(cred.redirect_uris or []) or [""], scopes=scope_table.parse(cred.scope))
 
@@ -80,22 +79,22 @@ def _form_page(ctx: Ctx, form: CredentialForm, *, status: int = 200, error: str 
                       action=ctx.path("/admin/oauth/new"))
 
 
-def _manage_page(ctx: Ctx, cred: OAuthCredential, form: CredentialForm | None = None, *, status: int = 200,
+def _manage_page(ctx: Ctx, cred: CredentialRow, form: CredentialForm | None = None, *, status: int = 200,
                  secret: str | None = None, error: str | None = None, notice: str | None = None) -> Response:
     form = form or CredentialForm.from_credential(cred)
     return ctx.render("oauth_manage.html", status=status, cred=cred, f=form, scope_options=form.scope_options(),
-                      secret=secret, public=cred.secret_hash is None, error=error, notice=notice,
+                      secret=secret, public=cred.public, error=error, notice=notice,
                       action=ctx.path(f"/admin/oauth/{cred.id}"))
 
 
-def _load(s: Session, ctx: Ctx) -> OAuthCredential | None:
-    return s.get(OAuthCredential, ctx.path_int("id"))
+def _load(s: Session, ctx: Ctx) -> CredentialRow | None:
+    return credentials.get_credential(s, ctx.path_int("id"))
 
 
 @page("oidc")
 def index(ctx: Ctx) -> Response:
     with ctx.db.transaction() as s:
-        rows = credentials.list_credentials(s)
+        rows = credentials.credential_rows(s)
     notice = "The credential was deleted." if ctx.arg("done") == "deleted" else None
     return ctx.render("oauth_list.html", credentials=rows, notice=notice)
 
@@ -115,7 +114,7 @@ def new(ctx: Ctx) -> Response:
                 description=form.description, logo_uri=form.logo_uri, redirect_uris=form.uris(),
                 company=ctx.settings.company_name, actor=ctx.admin.actor, ip=ctx.ip,
             )
-            cred = s.get(OAuthCredential, made.credential_id)
+            cred = credentials.get_credential(s, made.credential_id)
     except CredentialError as exc:
         return _form_page(ctx, form, status=400, error=str(exc))
     if cred is None:  # cannot happen: made in the transaction above
@@ -143,9 +142,10 @@ def manage(ctx: Ctx) -> Response:
                 return ctx.not_found("That credential")
             if form.edit_rows(ctx.field("op")):
                 return _manage_page(ctx, cred, form)
-            credentials.update_credential(s, cred, name=form.name, description=form.description,
-                                          logo_uri=form.logo_uri, redirect_uris=form.uris(), scope=form.scope(),
-                                          actor=ctx.admin.actor, ip=ctx.ip)
+            credentials.update_credential(s, credentials.find(s, credential_id=cred.id), name=form.name,
+                                          description=form.description, logo_uri=form.logo_uri,
+                                          redirect_uris=form.uris(), scope=form.scope(), actor=ctx.admin.actor,
+                                          ip=ctx.ip)
     except CredentialError as exc:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
@@ -155,7 +155,7 @@ def manage(ctx: Ctx) -> Response:
     return ctx.redirect(f"/admin/oauth/{cred.id}?done=saved")
 
 
-def _confirm(ctx: Ctx, cred: OAuthCredential, step: str, *, heading: str, question: str, ok_label: str,
+def _confirm(ctx: Ctx, cred: CredentialRow, step: str, *, heading: str, question: str, ok_label: str,
              danger: bool = False) -> Response:
     """The page that asks before ``step`` (reset, delete) is posted."""
     return ctx.render("confirm.html", heading=heading, question=question, subject=cred.name or cred.identifier,
@@ -163,7 +163,7 @@ def _confirm(ctx: Ctx, cred: OAuthCredential, step: str, *, heading: str, questi
                       ok_label=ok_label, danger=danger)
 
 
-def _one_credential(fn: Callable[[Ctx, Session, OAuthCredential], Response]) -> Callable[[Ctx], Response]:
+def _one_credential(fn: Callable[[Ctx, Session, CredentialRow], Response]) -> Callable[[Ctx], Response]:
     """A step on the credential the path names, in one transaction; 404 when there is none."""
     @functools.wraps(fn)
     def step(ctx: Ctx) -> Response:
@@ -175,24 +175,25 @@ def _one_credential(fn: Callable[[Ctx, Session, OAuthCredential], Response]) -> 
 
 @page("oidc")
 @_one_credential
-def reset_secret(ctx: Ctx, s: Session, cred: OAuthCredential) -> Response:
+def reset_secret(ctx: Ctx, s: Session, cred: CredentialRow) -> Response:
     """GET: ask first. POST: a new secret, shown once; the old one stops working at once."""
-    if cred.secret_hash is None:
+    if cred.public:
         return _manage_page(ctx, cred, status=400, error="This is a public client: it has no secret to reset.")
     if ctx.request.method == "GET":
         return _confirm(ctx, cred, "reset", heading="Reset Client Secret", question=RESET_QUESTION, ok_label="OK")
-    secret = credentials.update_credential(s, cred, reset_secret=True, actor=ctx.admin.actor, ip=ctx.ip)
+    secret = credentials.update_credential(s, credentials.find(s, credential_id=cred.id), reset_secret=True,
+                                           actor=ctx.admin.actor, ip=ctx.ip)
     return _manage_page(ctx, cred, secret=secret,
                         notice="The client secret was reset. Copy the new secret now: it is shown only once.")
 
 
 @page("oidc")
 @_one_credential
-def delete(ctx: Ctx, s: Session, cred: OAuthCredential) -> Response:
+def delete(ctx: Ctx, s: Session, cred: CredentialRow) -> Response:
     """GET: ask first. POST: the credential goes, with every token and consent issued to it."""
     if ctx.request.method == "GET":
         return _confirm(ctx, cred, "delete", heading="Delete credential", ok_label="Delete", danger=True,
                         question="Applications using this credential stop working at once, and every token "
                                  "and consent issued to it is revoked. This cannot be undone. Continue?")
-    credentials.delete_credential(s, cred, actor=ctx.admin.actor, ip=ctx.ip)
+    credentials.delete_credential(s, credentials.find(s, credential_id=cred.id), actor=ctx.admin.actor, ip=ctx.ip)
     return ctx.redirect("/admin/oauth?done=deleted")
