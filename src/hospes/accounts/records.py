@@ -1,19 +1,20 @@
 """A client account's records: services, domains, invoices, support tickets and email history, as named rows.
 
-Each list takes the account (``client_id``), an optional ``status`` to match, and ``limit``/``offset`` for
-paging, and comes in the order the client area shows it. Each single read (``service``, ``domain``,
-``ticket``) finds the row by its id alone and carries its ``client_id``: the caller decides whether the
-person asking reaches that account (the client area answers 404 when not, so another customer's id looks
-exactly like one that does not exist).
+Each list takes the account (``client_id``) and a ``Window``: an optional ``status`` to match, and
+``limit``/``offset`` for paging; it comes in the order the client area shows it. Each single read
+(``service``, ``domain``, ``ticket``) finds the row by its id alone and carries its ``client_id``: the
+caller decides whether the person asking reaches that account (the client area answers 404 when not, so
+another customer's id looks exactly like one that does not exist).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
@@ -108,14 +109,6 @@ def _email_row(m: EmailMessage) -> EmailRow:
                     sent_at=m.sent_at)
 
 
-def _page(stmt: Select, model: Any, status: str | None, limit: int | None, offset: int) -> Select:
-    if status is not None:
-        stmt = stmt.where(model.status == status)
-    if offset:
-        stmt = stmt.offset(offset)
-    return stmt.limit(limit) if limit is not None else stmt
-
-
 def _count(s: Session, model: Any, client_id: int, *where: Any) -> int:
     return int(s.scalar(select(func.count()).select_from(model).where(model.client_id == client_id, *where)) or 0)
 
@@ -129,54 +122,70 @@ def counts(s: Session, client_id: int) -> AccountCounts:
     )
 
 
-def services(s: Session, client_id: int, *, status: str | None = None, limit: int | None = None,
-             offset: int = 0) -> list[ServiceRow]:
+@dataclass(frozen=True)
+class Window:
+    """Which rows of a list: those of ``status`` (any when None), at most ``limit`` (all when None), after
+    skipping ``offset``."""
+
+    status: str | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+EVERY = Window()
+
+
+def _listed(s: Session, model: Any, client_id: int, window: Window, *order: Any) -> Sequence[Any]:
+    stmt = select(model).where(model.client_id == client_id).order_by(*order)
+    if window.status is not None:
+        stmt = stmt.where(model.status == window.status)
+    if window.offset:
+        stmt = stmt.offset(window.offset)
+    if window.limit is not None:
+        stmt = stmt.limit(window.limit)
+    return s.scalars(stmt).all()
+
+
+def services(s: Session, client_id: int, window: Window = EVERY) -> list[ServiceRow]:
     """The account's services, oldest first."""
-    stmt = select(Service).where(Service.client_id == client_id).order_by(Service.id)
-    return [_service_row(sv) for sv in s.scalars(_page(stmt, Service, status, limit, offset))]
+    return [_service_row(sv) for sv in _listed(s, Service, client_id, window, Service.id)]
+
+
+def domains(s: Session, client_id: int, window: Window = EVERY) -> list[DomainRow]:
+    """The account's domains, by name."""
+    return [_domain_row(d) for d in _listed(s, Domain, client_id, window, Domain.domain)]
+
+
+def invoices(s: Session, client_id: int, window: Window = EVERY) -> list[InvoiceRow]:
+    """The account's invoices, newest first."""
+    return [_invoice_row(i) for i in _listed(s, Invoice, client_id, window, Invoice.id.desc())]
+
+
+def tickets(s: Session, client_id: int, window: Window = EVERY) -> list[TicketRow]:
+    """The account's support tickets, newest first."""
+    return [_ticket_row(t) for t in _listed(s, Ticket, client_id, window, Ticket.id.desc())]
+
+
+def emails(s: Session, client_id: int, window: Window = EVERY) -> list[EmailRow]:
+    """The mails sent to the account, newest first (they have no status: ``window.status`` must be None)."""
+    return [_email_row(m) for m in _listed(s, EmailMessage, client_id, window, EmailMessage.sent_at.desc(),
+                                           EmailMessage.id.desc())]
 
 
 def service(s: Session, service_id: int) -> ServiceRow | None:
-    sv = s.get(Service, service_id)
-    return _service_row(sv) if sv is not None else None
-
-
-def domains(s: Session, client_id: int, *, status: str | None = None, limit: int | None = None,
-            offset: int = 0) -> list[DomainRow]:
-    """The account's domains, by name."""
-    stmt = select(Domain).where(Domain.client_id == client_id).order_by(Domain.domain)
-    return [_domain_row(d) for d in s.scalars(_page(stmt, Domain, status, limit, offset))]
+    """One service by its id, whichever account holds it."""
+    found = s.get(Service, service_id)
+    return _service_row(found) if found is not None else None
 
 
 def domain(s: Session, domain_id: int) -> DomainRow | None:
-    d = s.get(Domain, domain_id)
-    return _domain_row(d) if d is not None else None
-
-
-def invoices(s: Session, client_id: int, *, status: str | None = None, limit: int | None = None,
-             offset: int = 0) -> list[InvoiceRow]:
-    """The account's invoices, newest first."""
-    stmt = select(Invoice).where(Invoice.client_id == client_id).order_by(Invoice.id.desc())
-    return [_invoice_row(i) for i in s.scalars(_page(stmt, Invoice, status, limit, offset))]
-
-
-def tickets(s: Session, client_id: int, *, status: str | None = None, limit: int | None = None,
-            offset: int = 0) -> list[TicketRow]:
-    """The account's support tickets, newest first."""
-    stmt = select(Ticket).where(Ticket.client_id == client_id).order_by(Ticket.id.desc())
-    return [_ticket_row(t) for t in s.scalars(_page(stmt, Ticket, status, limit, offset))]
+    found = s.get(Domain, domain_id)
+    return _domain_row(found) if found is not None else None
 
 
 def ticket(s: Session, ticket_id: int) -> TicketRow | None:
-    t = s.get(Ticket, ticket_id)
-    return _ticket_row(t) if t is not None else None
-
-
-def emails(s: Session, client_id: int, *, limit: int | None = None, offset: int = 0) -> list[EmailRow]:
-    """The mails sent to the account, newest first."""
-    stmt = (select(EmailMessage).where(EmailMessage.client_id == client_id)
-            .order_by(EmailMessage.sent_at.desc(), EmailMessage.id.desc()))
-    return [_email_row(m) for m in s.scalars(_page(stmt, EmailMessage, None, limit, offset))]
+    found = s.get(Ticket, ticket_id)
+    return _ticket_row(found) if found is not None else None
 
 
 def check_ticket(subject: str, message: str) -> tuple[str, str, dict[str, str]]:

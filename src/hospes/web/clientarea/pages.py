@@ -111,7 +111,7 @@ def _invoices(ctx: Ctx) -> Response:
 
 def _emails(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
-        rows = records.emails(s, ctx.account.id, limit=EMAILS_SHOWN)
+        rows = records.emails(s, ctx.account.id, records.Window(limit=EMAILS_SHOWN))
     emails = [{"id": m.id, "sent": date(m.sent_at, with_time=True), "to": m.to_address, "subject": m.subject,
                "body": m.body} for m in rows]
     return ctx.render("emails.html", "emails", emails=emails)
