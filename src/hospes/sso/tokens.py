@@ -13,14 +13,12 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from hospes.accounts.client_accounts import SSO_PERMISSION
 from hospes.clock import now, utc
 from hospes.config import Settings
 from hospes.oauth.tokens import digest
 from hospes.sso import destinations
 from hospes.store.models import ClientAccount, Domain, Service, SsoToken, User, UserClient
-
-# The user-level permission an account owner may take away ("Allow Single Sign-On").
-SSO_PERMISSION = "sso"
 
 
 class SsoError(ValueError):
