@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from hospes.oauth import errors
@@ -20,8 +20,7 @@ from hospes.store.sql import Tx
 MAX_LEN = 512
 
 
-@dataclass(frozen=True, slots=True)
-class AuthenticatedClient:
+class AuthenticatedClient(NamedTuple):
     """A client that has authenticated (or a public client that presented its client_id)."""
 
     id: int
@@ -57,8 +56,7 @@ def _basic(header: str) -> tuple[str, str] | None:
     return user, password
 
 
-@dataclass(frozen=True)
-class Presented:
+class Presented(NamedTuple):
     """What the request presents: a client_id, maybe a secret, and the method they came by."""
 
     client_id: str

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, epoch_of, json_list
 
@@ -39,8 +39,7 @@ LIVE_TOKENS_SQL = (
 LIVE_TOKEN_COLUMNS = "x.kind, x.id, x.grant_id, x.scope, x.issued_at, x.expires_at, x.uuid, x.email"
 
 
-@dataclass(frozen=True, slots=True)
-class LiveToken:
+class LiveToken(NamedTuple):
     """A live access or refresh token (introspection, revocation)."""
 
     kind: str  # "access_token" | "refresh_token"
@@ -63,8 +62,7 @@ GRANT_COLUMNS = f"g.id, g.revoked_at, u.disabled, {PERSON_COLUMNS}"
 _GRANT_WIDTH = GRANT_COLUMNS.count(",") + 1
 
 
-@dataclass(frozen=True, slots=True)
-class GrantRow:
+class GrantRow(NamedTuple):
     """A grant with its person, read in the same query as its code or refresh token."""
 
     id: int

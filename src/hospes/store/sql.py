@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -160,8 +159,7 @@ def epoch_of(value: Any) -> int:
 PERSON_COLUMNS = "u.id, u.uuid, u.email, u.email_verified, u.first_name, u.last_name, u.locale, u.updated_at"
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(NamedTuple):
     """A user as the plain-SQL paths read one: the token endpoint and userinfo (the profile claims'
     source, OpenID Connect Core §5.4). Their queries select PERSON_COLUMNS."""
 
