@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from hospes.clock import now
 from hospes.oauth import pkce
-from hospes.oauth.tokens import digest
+from hospes.secrets import digest
 from hospes.store.models import AuthorizationCode
 from tests.browserless import authorize, query_of
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from hospes.accounts.sessions import live
 from hospes.clock import now
-from hospes.oauth.tokens import digest, new_token
+from hospes.secrets import digest, new_token
 from hospes.store.models import Admin, AdminSession
 
 # Ends an unattended admin session sooner than a customer's: staff sessions can change every credential.

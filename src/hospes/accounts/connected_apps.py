@@ -1,6 +1,6 @@
 """Connected applications: what a user has approved (their ``Consent`` rows), and revoking one.
 
-Revoking removes the consent and revokes every grant of that user and application (``revoke_grant``), so
+Revoking removes the consent and revokes every grant of that user and application (``store.grants.revoke_grant_in``), so
 the application's access and refresh tokens stop working at once and its next login asks for consent
 again. The client area (the user's own list), its JSON twin, and the admin area (a client's users) all use
 these functions; each revoke, and each refused attempt on someone else's application, is audited here.
@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import utc
-from hospes.oauth.issuance import revoke_grant
 from hospes.oauth.scopes import SCOPES
+from hospes.store.grants import revoke_grant_in
 from hospes.store.models import AccessToken, Consent, Grant, OAuthCredential, User, UserClient
 
 
@@ -99,7 +99,7 @@ def revoke_access(s: Session, user_id: int, credential_id: int) -> int:
     grant_ids = s.scalars(select(Grant.id).where(Grant.user_id == user_id, Grant.credential_id == credential_id,
                                                  Grant.revoked_at.is_(None))).all()
     for grant_id in grant_ids:
-        revoke_grant(s, grant_id)
+        revoke_grant_in(s, grant_id)
     return len(grant_ids)
 
 

@@ -31,7 +31,7 @@ from hospes.accounts import admin_sessions, sessions, throttle, twofactor
 from hospes.accounts.assurance import PASSWORD, TWO_FACTOR
 from hospes.accounts.passwords import rehashed, verify_password
 from hospes.accounts.service import find_user_by_email
-from hospes.oauth.tokens import new_token
+from hospes.secrets import new_token
 from hospes.store.db import Database
 from hospes.store.models import Admin, User
 

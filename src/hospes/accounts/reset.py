@@ -21,7 +21,7 @@ from hospes.accounts.service import find_user_by_email
 from hospes.clock import now, utc
 from hospes.config import Settings
 from hospes.mail import Mail
-from hospes.oauth.tokens import digest, new_token
+from hospes.secrets import digest, new_token
 from hospes.store.models import PasswordReset, User
 
 RESET_TTL = 1800

@@ -18,7 +18,7 @@ from hospes.accounts import records
 from hospes.accounts.client_accounts import ClientAccountRow, Person, account_row, person, person_row
 from hospes.accounts.passwords import check_strength, hash_password
 from hospes.accounts.records import ServiceRow
-from hospes.oauth.issuance import revoke_grant
+from hospes.store.grants import revoke_grant_in
 from hospes.store.models import Admin, ClientAccount, Grant, Invoice, Server, Service, User, UserClient
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
@@ -306,7 +306,7 @@ def close_client(s: Session, client: ClientAccount, *, actor: str | None = None,
         if all(st == "Closed" for st in statuses):
             for grant_id in s.scalars(select(Grant.id).where(Grant.user_id == user_id,
                                                              Grant.revoked_at.is_(None))).all():
-                revoke_grant(s, grant_id)
+                revoke_grant_in(s, grant_id)
                 revoked += 1
     audit.entry(s, actor, "client.closed", f"client:{client.id}", ip=ip, previous_status=previous,
                 services_cancelled=[sv.id for sv in services], invoices_cancelled=[iv.id for iv in invoices],

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from hospes.accounts.assurance import Assurance
 from hospes.clock import epoch, now, utc
-from hospes.oauth.tokens import digest, new_token
+from hospes.secrets import digest, new_token
 from hospes.store.models import Admin, LoginSession, SessionColumns, User
 
 # Write last_seen at most this often, so reading a session is not a write.

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import now
-from hospes.oauth.tokens import check_secret, hash_secret
+from hospes.secrets import check_secret, hash_secret
 from hospes.store.models import Admin, ApiCredential, ApiCredentialRole, ApiRole
 
 API_ACCESS = "API Access"

@@ -20,7 +20,7 @@ from hospes.clock import epoch, now, utc
 from hospes.oauth import errors, pkce
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
-from hospes.oauth.tokens import digest, new_token
+from hospes.secrets import digest, new_token
 from hospes.store.models import AuthorizationCode, ClientAccount, Consent, Grant, OAuthCredential, UserClient
 
 

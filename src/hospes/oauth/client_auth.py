@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from hospes.oauth import errors
 from hospes.oauth.params import one
-from hospes.oauth.tokens import check_secret
+from hospes.secrets import check_secret
 from hospes.store.clients import ClientRow, client_by_identifier
 from hospes.store.sql import Tx
 

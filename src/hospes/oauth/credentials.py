@@ -14,20 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import now
 from hospes.oauth import scopes as scope_table
-from hospes.oauth.tokens import hash_secret
+from hospes.secrets import hash_secret
+from hospes.store.grants import revoke_credential_grants_in
 from hospes.store.models import (
-    AccessToken,
     ClientAccount,
     Consent,
-    Grant,
     OAuthCredential,
-    RefreshToken,
     Service,
 )
 
@@ -281,10 +279,7 @@ def delete_credential(s: Session, cred: OAuthCredential, *, actor: str | None = 
     """Remove the credential; every grant, token and consent issued to it goes with it."""
     audit.entry(s, actor, "oauth_credential.deleted", f"oauth_credential:{cred.id}", ip=ip,
                 client_identifier=cred.identifier, name=cred.name)
-    t = now()
-    s.execute(update(Grant).where(Grant.credential_id == cred.id, Grant.revoked_at.is_(None)).values(revoked_at=t))
-    s.execute(update(AccessToken).where(AccessToken.credential_id == cred.id).values(revoked_at=t))
-    s.execute(update(RefreshToken).where(RefreshToken.credential_id == cred.id).values(revoked_at=t))
+    revoke_credential_grants_in(s, cred.id)
     s.execute(delete(Consent).where(Consent.credential_id == cred.id))
     s.delete(cred)
 

@@ -15,7 +15,7 @@ CLAIMS = [
 ]
 
 
-def document(issuer: str) -> dict[str, Any]:
+def document(issuer: str, grant_types: tuple[str, ...]) -> dict[str, Any]:
     def url(path: str) -> str:
         return issuer + path
 
@@ -37,7 +37,7 @@ def document(issuer: str) -> dict[str, Any]:
         "introspection_endpoint": url("/oauth/introspect"),
         "end_session_endpoint": url("/oauth/logout"),
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "single_sign_on"],
+        "grant_types_supported": list(grant_types),  # the grants the application was built with
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -49,7 +49,7 @@ def document(issuer: str) -> dict[str, Any]:
         "require_request_uri_registration": True,
         # RFC 9207 §3: the `iss` authorization-response parameter is always sent.
         "authorization_response_iss_parameter_supported": True,
-        # "0": a session from single sign-on; "1": password; "2": password and a second factor (TOTP).
+        # accounts/assurance.py: "0" single sign-on; "1" password; "2" password and a second factor (TOTP).
         "acr_values_supported": ["0", "1", "2"],
         "claim_types_supported": ["normal"],
         "ui_locales_supported": ["en"],
@@ -59,5 +59,5 @@ def document(issuer: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=8)
-def document_json(issuer: str) -> bytes:
-    return json.dumps(document(issuer), separators=(",", ":")).encode()
+def document_json(issuer: str, grant_types: tuple[str, ...]) -> bytes:
+    return json.dumps(document(issuer, grant_types), separators=(",", ":")).encode()

@@ -8,7 +8,7 @@ from hospes.clock import now
 from hospes.oauth import client_auth, errors
 from hospes.oauth.params import Params, one
 from hospes.oauth.provider import Provider
-from hospes.oauth.tokens import digest
+from hospes.secrets import digest
 
 MAX_TOKEN = 512
 

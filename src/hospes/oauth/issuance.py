@@ -1,25 +1,23 @@
 """Minting access and refresh tokens for a grant, and the token response (RFC 6749 §5.1).
 
-The writes go through store/grants.py; ``revoke_grant`` is the same store function for callers that hold
-an ORM session.
+The writes go through store/grants.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy.orm import Session
-
-from hospes.clock import now, utc
+from hospes.clock import now
 from hospes.oauth import errors, id_token
+from hospes.oauth.claims import profile_claims
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.provider import Provider
-from hospes.oauth.tokens import digest, new_token
+from hospes.secrets import digest, new_token
 from hospes.store import grants as store
 from hospes.store.grants import GrantRow
-from hospes.store.sql import Person, Tx, drive, session_tx
+from hospes.store.sql import Person, Tx
 
 
 @dataclass(frozen=True)
@@ -36,41 +34,6 @@ class Authentication:
 def wants_refresh(client: AuthenticatedClient, scope: list[str]) -> bool:
     policy = client.refresh_token_policy
     return policy == "always" or (policy == "offline_access" and "offline_access" in scope)
-
-
-class Profile(Protocol):
-    """What the profile and email claims come from: a User, or the userinfo lookup's row."""
-
-    @property
-    def first_name(self) -> str: ...
-    @property
-    def last_name(self) -> str: ...
-    @property
-    def locale(self) -> str: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def email_verified(self) -> bool: ...
-    @property
-    def updated_at(self) -> datetime | None: ...
-
-
-def profile_claims(user: Profile, scope: list[str]) -> dict[str, Any]:
-    """OpenID Connect Core §5.4: claims by scope."""
-    claims: dict[str, Any] = {}
-    if "profile" in scope:
-        name = f"{user.first_name} {user.last_name}".strip()
-        updated = int(utc(user.updated_at).timestamp()) if user.updated_at else 0
-        claims.update(name=name, given_name=user.first_name, family_name=user.last_name, locale=user.locale,
-                      updated_at=updated)
-    if "email" in scope:
-        claims.update(email=user.email, email_verified=bool(user.email_verified))
-    return claims
-
-
-def revoke_grant(s: Session, grant_id: int) -> None:
-    """Revoke a grant and every token issued under it, in the session's transaction (store.revoke_grant)."""
-    drive(store.revoke_grant(session_tx(s), grant_id, now()))
 
 
 # -- the token endpoint's write path (units of work on store/writer.py) ------------------------------

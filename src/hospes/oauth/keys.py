@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 
 from hospes.clock import now, utc
 from hospes.config import DEFAULT_KEY_RELOAD_SECONDS
-from hospes.oauth.tokens import short_id
+from hospes.secrets import short_id
 from hospes.store.db import Database
 from hospes.store.models import SigningKey
 

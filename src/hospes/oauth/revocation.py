@@ -11,7 +11,7 @@ from hospes.oauth import client_auth, errors
 from hospes.oauth.introspection import MAX_TOKEN
 from hospes.oauth.params import Params, one
 from hospes.oauth.provider import Provider
-from hospes.oauth.tokens import digest
+from hospes.secrets import digest
 from hospes.store import grants as store
 from hospes.store.clients import client_with_token
 from hospes.store.sql import Tx

@@ -6,9 +6,9 @@ from typing import Any
 
 from hospes.clock import now
 from hospes.oauth import errors
-from hospes.oauth.issuance import profile_claims
+from hospes.oauth.claims import profile_claims
 from hospes.oauth.provider import Provider
-from hospes.oauth.tokens import digest
+from hospes.secrets import digest
 
 
 def extract_token(authorization: str | None, form_token: list[str], query_token: list[str]) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hospes.accounts.client_accounts import SSO_PERMISSION
 from hospes.clock import now, utc
 from hospes.config import Settings
-from hospes.oauth.tokens import digest
+from hospes.secrets import digest
 from hospes.sso import destinations
 from hospes.store.models import ClientAccount, Domain, Service, SsoToken, User, UserClient
 

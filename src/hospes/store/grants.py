@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, epoch_of, json_list
+from sqlalchemy.orm import Session
+
+from hospes.clock import now
+from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, drive, epoch_of, json_list, session_tx
 
 # -- liveness: the one definition, shared by userinfo, introspection and revocation ------------------
 # (t: the token's table, g: grants, u: users; the parameter is the current time.)
@@ -205,6 +208,28 @@ async def revoke_grant(tx: Tx, grant_id: int, at: datetime) -> None:
     t = tx.ts(at)
     for sql in _REVOKE_GRANT_SQL:
         await tx.execute(sql, t, grant_id)
+
+
+_REVOKE_CREDENTIAL_SQL = tuple(
+    f"UPDATE {table} SET revoked_at = %s WHERE credential_id = %s AND revoked_at IS NULL"  # noqa: S608 (constant)
+    for table in ("grants", "access_tokens", "refresh_tokens")
+)
+
+
+async def revoke_credential_grants(tx: Tx, credential_id: int, at: datetime) -> None:
+    """Revoke every grant of a client and every token issued under them (its credential is deleted)."""
+    t = tx.ts(at)
+    for sql in _REVOKE_CREDENTIAL_SQL:
+        await tx.execute(sql, t, credential_id)
+
+
+def revoke_grant_in(s: Session, grant_id: int) -> None:
+    """``revoke_grant`` in an ORM session's transaction (the pages, the CLI and the admin API)."""
+    drive(revoke_grant(session_tx(s), grant_id, now()))
+
+
+def revoke_credential_grants_in(s: Session, credential_id: int) -> None:
+    drive(revoke_credential_grants(session_tx(s), credential_id, now()))
 
 
 async def revoke_access_token(tx: Tx, token_id: int, at: datetime) -> None:

@@ -107,7 +107,7 @@ def _bearer_error(exc: errors.OAuthError) -> Answer:
 
 
 async def discovery(web: Web, call: Call) -> Answer:
-    return _json(200, document_json(web.provider.issuer), PUBLIC)
+    return _json(200, document_json(web.provider.issuer, web.provider.grants.grant_types), PUBLIC)
 
 
 async def jwks(web: Web, call: Call) -> Answer:

@@ -10,7 +10,7 @@ from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.grants.base import TokenRequest, UnitGrant
 from hospes.oauth.issuance import Authentication, Issued, Refused, issue_tokens, refuse_reuse, wants_refresh
 from hospes.oauth.provider import Provider
-from hospes.oauth.tokens import digest
+from hospes.secrets import digest
 from hospes.store import grants as store
 from hospes.store.sql import Tx
 

@@ -114,7 +114,7 @@ class SessionGrant(Grant):
 class Grants:
     """The grants the token endpoint offers, by grant_type: built with the application, then read only."""
 
-    __slots__ = ("_by_type", "_implied")
+    __slots__ = ("_by_type", "_implied", "grant_types")
 
     def __init__(self, grants: Iterable[Grant]) -> None:
         self._by_type: dict[str, Grant] = {}
@@ -125,10 +125,7 @@ class Grants:
             self._by_type[grant.grant_type] = grant
             if grant.implied_by is not None:
                 self._implied[grant.implied_by] = grant
-
-    @property
-    def grant_types(self) -> tuple[str, ...]:
-        return tuple(self._by_type)
+        self.grant_types: tuple[str, ...] = tuple(self._by_type)
 
     def __contains__(self, grant_type: object) -> bool:
         return grant_type in self._by_type
