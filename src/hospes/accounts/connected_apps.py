@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import utc
 from hospes.oauth.scopes import SCOPES
+from hospes.store import consents
 from hospes.store.grants import revoke_grant_in
 from hospes.store.models import AccessToken, Consent, Grant, OAuthCredential, User, UserClient
 
@@ -95,7 +96,7 @@ def list_for_client(s: Session, client_id: int) -> list[tuple[User, list[Connect
 def revoke_access(s: Session, user_id: int, credential_id: int) -> int:
     """Remove the user's consent for the application and revoke every grant (and so every token) of theirs
     for it. Returns how many grants were revoked."""
-    s.execute(delete(Consent).where(Consent.user_id == user_id, Consent.credential_id == credential_id))
+    consents.withdraw(s, user_id, credential_id)
     grant_ids = s.scalars(select(Grant.id).where(Grant.user_id == user_id, Grant.credential_id == credential_id,
                                                  Grant.revoked_at.is_(None))).all()
     for grant_id in grant_ids:

@@ -16,12 +16,13 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hospes.clock import epoch, now, utc
+from hospes.clock import epoch, now
 from hospes.oauth import errors, pkce
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
-from hospes.store.models import AuthorizationCode, ClientAccount, Consent, Grant, OAuthCredential, UserClient
+from hospes.store import consents
+from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, UserClient
 
 
 class CurrentSession(Protocol):
@@ -271,15 +272,6 @@ def needs_login(req: AuthorizationRequest, session: CurrentSession | None) -> bo
     return req.max_age is not None and (req.max_age == 0 or epoch() - session.auth_time > req.max_age)
 
 
-def _consented(s: Session, user_id: int, credential_id: int, scopes: tuple[str, ...]) -> Consent | None:
-    consent = s.scalar(select(Consent).where(Consent.user_id == user_id, Consent.credential_id == credential_id))
-    if consent is None or utc(consent.expires_at) <= now():
-        return None
-    if not set(scopes) <= set(consent.scopes or []):
-        return None
-    return consent
-
-
 def _user_may_log_in(s: Session, user_id: int) -> bool:
     """A user whose every client account is Closed may not use OAuth."""
     statuses = s.scalars(
@@ -300,30 +292,20 @@ def decide(provider: Provider, s: Session, req: AuthorizationRequest, session: C
     assert session is not None
     if not _user_may_log_in(s, session.user_id):
         raise fail(errors.AccessDenied("This account is closed."))
-    consent = None if "consent" in req.prompt else _consented(s, session.user_id, req.credential_id, req.scope)
+    consent = (None if "consent" in req.prompt
+               else consents.covering(s, session.user_id, req.credential_id, req.scope))
     given = req.consent_given and req.bound_sid == session.sid
     if consent is None and not given:
         if "none" in req.prompt:
             raise fail(errors.ConsentRequired("The user has not approved this application."))
         return NeedConsent(req.bound_to(session.sid), req.scope)
     if consent is not None:
-        consent.last_used_at = now()
+        consents.mark_used(s, consent.id)
     return issue_code(provider, s, req, session)
 
 
 def record_consent(provider: Provider, s: Session, user_id: int, req: AuthorizationRequest) -> None:
-    t = now()
-    expires = t + timedelta(seconds=provider.settings.consent_ttl)
-    consent = s.scalar(select(Consent).where(Consent.user_id == user_id, Consent.credential_id == req.credential_id))
-    if consent is None:
-        s.add(Consent(user_id=user_id, credential_id=req.credential_id, scopes=list(req.scope),
-                      created_at=t, updated_at=t, last_used_at=t, expires_at=expires))
-    else:
-        merged = list(dict.fromkeys([*(consent.scopes or []), *req.scope]))
-        consent.scopes = merged
-        consent.updated_at = t
-        consent.last_used_at = t
-        consent.expires_at = expires
+    consents.record(s, user_id, req.credential_id, req.scope, provider.settings.consent_ttl)
 
 
 def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession) -> CodeIssued:

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import now
 from hospes.oauth import scopes as scope_table
 from hospes.secrets import hash_secret
+from hospes.store import consents
 from hospes.store.grants import revoke_credential_grants_in
 from hospes.store.models import (
     ClientAccount,
-    Consent,
     OAuthCredential,
     Service,
 )
@@ -280,7 +280,7 @@ def delete_credential(s: Session, cred: OAuthCredential, *, actor: str | None = 
     audit.entry(s, actor, "oauth_credential.deleted", f"oauth_credential:{cred.id}", ip=ip,
                 client_identifier=cred.identifier, name=cred.name)
     revoke_credential_grants_in(s, cred.id)
-    s.execute(delete(Consent).where(Consent.credential_id == cred.id))
+    consents.withdraw_all(s, cred.id)
     s.delete(cred)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -64,16 +65,16 @@ class Web:
     def device(self, request: Request, login: str, cookie: str = DEVICE_COOKIE) -> str | None:
         """The device value this browser holds for ``login`` (a name as accounts.login.login_name makes it)."""
         data = self.unsign("device", request.cookies.get(cookie), max_age=DEVICE_MAX_AGE)
-        if data is None or data.get("l") != login or not isinstance(data.get("n"), str):
+        if data is None or data.get("l") != _login_digest(login) or not isinstance(data.get("n"), str):
             return None
         return str(data["n"])
 
     def set_device(self, response: Response, login: str, value: str, *, cookie: str = DEVICE_COOKIE,
                    path: str | None = None, samesite: Literal["lax", "strict"] = "lax") -> None:
         """Let this browser keep its device value for ``login`` (see ``device``)."""
-        response.set_cookie(cookie, self.sign("device", {"l": login, "n": value}), max_age=DEVICE_MAX_AGE,
-                            path=path or self.settings.issuer_path or "/", secure=self.settings.secure_cookies,
-                            httponly=True, samesite=samesite)
+        signed = self.sign("device", {"l": _login_digest(login), "n": value})
+        response.set_cookie(cookie, signed, max_age=DEVICE_MAX_AGE, path=path or self.settings.issuer_path or "/",
+                            secure=self.settings.secure_cookies, httponly=True, samesite=samesite)
 
     def csrf_for(self, request: Request) -> tuple[str, str | None]:
         """The form token for this browser, and a new cookie value to set when it had none."""
@@ -99,6 +100,12 @@ class Web:
 
     def path(self, p: str) -> str:
         return self.settings.issuer_path + p
+
+
+def _login_digest(login: str) -> str:
+    """The login name a device cookie is for, as it is kept there: the cookie is signed, not encrypted, so it
+    holds a digest rather than the email address itself."""
+    return hashlib.sha256(login.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def web_of(request: Request) -> Web:
