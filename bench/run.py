@@ -288,9 +288,11 @@ def _unescape(v: str) -> str:
 class Server:
     """What the chains need to know about a server: its endpoints and how a person logs in."""
 
-    def __init__(self, kind: str, base: str, client_id: str, secret: str, scope: str, user: str) -> None:
-        self.kind, self.base, self.client_id, self.secret, self.scope, self.user = (
-            kind, base, client_id, secret, scope, user)
+    def __init__(self, kind: str, base: str, client_id: str, secret: str, scope: str, users: list[str]) -> None:
+        # One person per load worker: a person's own logins do not overlap, as in life. (Parallel logins to
+        # one account are held to its throttle window of five attempts in flight, by design.)
+        self.kind, self.base, self.client_id, self.secret, self.scope, self.users = (
+            kind, base, client_id, secret, scope, users)
         parts = urlsplit(base)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         if kind == "peer":
@@ -305,8 +307,9 @@ class Server:
         return self.auth + "?" + urlencode({"client_id": self.client_id, "response_type": "code", "scope": self.scope,
                                             "redirect_uri": REDIRECT, "state": "s", "nonce": "n"})
 
-    async def login(self, b: loadgen.Browser) -> str | None:
-        """A whole interactive login from a fresh browser; returns the code."""
+    async def login(self, b: loadgen.Browser, who: int = 0) -> str | None:
+        """A whole interactive login from a fresh browser, as person ``who``; returns the code."""
+        user = self.users[who % len(self.users)]
         r = await b.get(self.auth_target())
         for _ in range(12):
             loc = r.header("location")
@@ -322,13 +325,13 @@ class Server:
             action = loadgen.target_of(action) if action.startswith("http") else action
             if self.kind == "peer":
                 if 'name="login"' in html:
-                    fields.update(prompt="login", login=self.user, password=PASSWORD)
+                    fields.update(prompt="login", login=user, password=PASSWORD)
                 else:
                     fields.update(prompt="consent")
             else:
                 if 'name="password"' in html:
                     fields.pop("login_declined", None)
-                    fields.update(username=self.user, password=PASSWORD)
+                    fields.update(username=user, password=PASSWORD)
                 else:
                     fields.pop("logout", None)
                     fields["userAuthorization"] = "yes"
@@ -365,7 +368,7 @@ async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str,
     out: dict[str, Any] = {}
     # 1. Each worker logs in once (its session and the consent are then remembered).
     browsers = [loadgen.Browser(srv.host, srv.port) for _ in range(workers)]
-    first = await asyncio.gather(*(srv.login(b) for b in browsers))
+    first = await asyncio.gather(*(srv.login(b, i) for i, b in enumerate(browsers)))
     if not all(first):
         raise RuntimeError(f"{srv.kind}: the login flow failed")
     # 2. Code exchange, in rounds: each worker mints a small batch of codes (not timed), then the batch is
@@ -426,7 +429,7 @@ async def chains(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str,
         async def work(_: int) -> bool:
             b = loadgen.Browser(srv.host, srv.port)
             try:
-                code = await srv.login(b)
+                code = await srv.login(b, i)
                 return bool(code and await _exchange(srv, b.conn, code))
             finally:
                 b.conn.close()
@@ -517,7 +520,7 @@ def measure_peer(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | No
     try:
         wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
         srv = Server("peer", f"http://127.0.0.1:{port}", "app", "app-secret-0123456789abcdef0123456789abcdef",
-                     "openid profile email", "bench-user")
+                     "openid profile email", [f"bench-user-{i}" for i in range(args.connections)])
         res = simple(srv, args, proc)
         if not args.no_chains:
             res.update(run_chains(srv, args, proc))
@@ -581,9 +584,10 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
     port = 8300
     env = _hospes_env(db_url, port, workdir)
     sh([sys.executable, "-m", "hospes.cli", "db", "upgrade"], env=env)
-    email = f"bench-{int(time.time() * 1000)}@example.com"
-    made = _cli(env, "clients", "add", "--email", email, "--first-name", "Bench", "--last-name", "User",
-                "--password", PASSWORD)
+    stamp = int(time.time() * 1000)
+    emails = [f"bench-{stamp}-{i}@example.com" for i in range(args.connections)]
+    made = [_cli(env, "clients", "add", "--email", email, "--first-name", "Bench", "--last-name", "User",
+                 "--password", PASSWORD) for email in emails][0]
     cred = _cli(env, "oauth-credentials", "create", "--grant-type", "authorization_code", "--scope",
                 "openid profile email offline_access", "--name", "Bench", "--redirect-uri", REDIRECT,
                 "--refresh-tokens", "always")
@@ -595,7 +599,7 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         srv = Server("hospes", f"http://127.0.0.1:{port}", cred["clientIdentifier"], cred["clientSecret"],
-                     "openid profile email offline_access", email)
+                     "openid profile email offline_access", emails)
         extra = {"token: single_sign_on": {"path": "/oauth/token.php", "body": urlencode({
             "grant_type": "single_sign_on", "client_id": sso["clientIdentifier"],
             "client_secret": sso["clientSecret"], "scope": "clientarea:sso clientarea:services"})}}
