@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.accounts import admin_sessions, sessions, throttle, twofactor
-from hospes.accounts.assurance import PASSWORD, TWO_FACTOR
+from hospes.accounts.assurance import PASSWORD, TWO_FACTOR, Assurance
 from hospes.accounts.passwords import rehashed, verify_password
 from hospes.accounts.service import find_user_by_email
 from hospes.secrets import new_token
@@ -198,7 +198,7 @@ def second_factor(db: Database, session_ttl: int, keys: twofactor.Keys, user_id:
         return _start(s, user, session_ttl, attempt, TWO_FACTOR, then)
 
 
-def _start(s: Session, user: User, ttl: int, attempt: Attempt, assurance: Any, then: Then | None) -> LoggedIn:
+def _start(s: Session, user: User, ttl: int, attempt: Attempt, assurance: Assurance, then: Then | None) -> LoggedIn:
     sessions.end(s, attempt.old_session)
     token, current = sessions.start(s, user=user, ttl=ttl, assurance=assurance, ip=attempt.ip,
                                     user_agent=attempt.user_agent)
