@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hospes.accounts import client_accounts, records
-from hospes.accounts.client_accounts import SSO_PERMISSION
-from hospes.accounts.records import Window
+from hospes.accounts import tickets
+from hospes.accounts.member_permissions import SSO_PERMISSION
+from hospes.store import accounts, records
 from hospes.store.db import Database
+from hospes.store.records import Window
 from tests.clientarea import add_domain, add_ticket, invite
 
 
@@ -36,9 +37,9 @@ def test_counts_and_tickets(db: Database, make_account: Any) -> None:
     first = add_ticket(db, acct.client_id, "First")
     add_ticket(db, acct.client_id, "Done", status="Closed")
     with db.transaction() as s:
-        subject, message, problems = records.check_ticket("  Help  ", "Line one\r\nLine two")
+        subject, message, problems = tickets.check_ticket("  Help  ", "Line one\r\nLine two")
         assert (subject, message, problems) == ("Help", "Line one\nLine two", {})
-        opened = records.open_ticket(s, acct.client_id, subject=subject, message=message, actor="user:1")
+        opened = tickets.open_ticket(s, acct.client_id, subject=subject, message=message, actor="user:1")
     with db.read() as s:
         assert [t.subject for t in records.tickets(s, acct.client_id)] == ["Help", "Done", "First"]
         assert [t.id for t in records.tickets(s, acct.client_id, Window(status="Open"))] == [opened, first]
@@ -51,9 +52,9 @@ def test_reached_accounts_carry_role_and_permissions(db: Database, make_account:
     owner = make_account(company="Acme Ltd")
     guest = invite(db, owner.client_id, permissions=["productsso"])
     with db.read() as s:
-        [mine] = client_accounts.reached_accounts(s, owner.user_id)
-        [theirs] = client_accounts.reached_accounts(s, guest.user_id)
-        people = client_accounts.members(s, owner.client_id)
+        [mine] = accounts.reached_accounts(s, owner.user_id)
+        [theirs] = accounts.reached_accounts(s, guest.user_id)
+        people = accounts.members(s, owner.client_id)
     assert mine.owner and mine.may(SSO_PERMISSION) and mine.label == f"Acme Ltd (#{owner.client_id})"
     assert theirs.role == "invited" and theirs.permissions == ("productsso",)
     assert theirs.may("productsso") and not theirs.may(SSO_PERMISSION)

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
-from hospes.accounts import records
-from hospes.accounts.client_accounts import ClientAccountRow, Person, account_row, person, person_row
 from hospes.accounts.passwords import check_strength, hash_password
-from hospes.accounts.records import ServiceRow
+from hospes.store.accounts import CLIENT_STATUSES
 from hospes.store.grants import revoke_grant_in
 from hospes.store.models import Admin, ClientAccount, Grant, Invoice, Server, Service, User, UserClient
 
-CLIENT_STATUSES = ("Active", "Inactive", "Closed")
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
 # The services closing an account cancels; the others (Terminated, Cancelled, Fraud, Completed) have ended.
 OPEN_SERVICE_STATUSES = ("Pending", "Active", "Suspended")
@@ -149,70 +145,6 @@ def get_client(s: Session, client_id: int) -> ClientAccount:
     if client is None:
         raise AccountError("Client ID Not Found")
     return client
-
-
-class ClientListing(NamedTuple):
-    """One client in a search: the account and its owner (None when it has none)."""
-
-    client: ClientAccountRow
-    owner: Person | None
-
-
-@dataclass(frozen=True)
-class ClientSearch:
-    total: int  # every match, not only this page's
-    rows: list[ClientListing]
-
-
-class ClientUser(NamedTuple):
-    user: Person
-    role: str  # owner | invited
-
-
-@dataclass(frozen=True)
-class ClientDetail:
-    """One client with the people who reach it and its services, for the admin's client page."""
-
-    client: ClientAccountRow
-    owner: Person | None
-    users: list[ClientUser]  # by user id
-    services: list[ServiceRow]  # oldest first
-
-
-def _client_search(query: str, status: str) -> Select:
-    stmt = select(ClientAccount, User).outerjoin(User, User.id == ClientAccount.owner_user_id)
-    if status in CLIENT_STATUSES:
-        stmt = stmt.where(ClientAccount.status == status)
-    query = query.strip().lower()
-    if query:
-        terms = [func.lower(col).contains(query, autoescape=True)
-                 for col in (User.email, User.first_name, User.last_name, ClientAccount.company_name,
-                             User.first_name + " " + User.last_name)]
-        if query.isdigit() and len(query) < 10:
-            terms.append(ClientAccount.id == int(query))
-        stmt = stmt.where(or_(*terms))
-    return stmt
-
-
-def search_clients(s: Session, *, query: str = "", status: str = "", limit: int, offset: int = 0) -> ClientSearch:
-    """Clients whose owner's name or email, company name or id contains ``query`` (any case), of ``status``
-    when it is one of ``CLIENT_STATUSES``; newest first."""
-    stmt = _client_search(query, status)
-    total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = s.execute(stmt.order_by(ClientAccount.id.desc()).limit(limit).offset(offset)).all()
-    return ClientSearch(total=total, rows=[ClientListing(account_row(client), person_row(owner) if owner else None)
-                                           for client, owner in rows])
-
-
-def client_detail(s: Session, client_id: int) -> ClientDetail | None:
-    client = s.get(ClientAccount, client_id)
-    if client is None:
-        return None
-    users = s.execute(select(User, UserClient.role).join(UserClient, UserClient.user_id == User.id)
-                      .where(UserClient.client_id == client.id).order_by(User.id)).all()
-    return ClientDetail(client=account_row(client), owner=person(s, client.owner_user_id),
-                        users=[ClientUser(person_row(user), role) for user, role in users],
-                        services=records.services(s, client.id))
 
 
 def update_client(

@@ -6,33 +6,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
 from uuid import uuid4
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hospes.accounts.assurance import Assurance
-from hospes.clock import epoch, now, utc
+from hospes.clock import epoch
 from hospes.secrets import digest, new_token
-from hospes.store.models import Admin, LoginSession, SessionColumns, User
+from hospes.store import sessions as stored
+from hospes.store.models import User
+from hospes.store.sessions import CurrentSession
 
-# Write last_seen at most this often, so reading a session is not a write.
-_TOUCH_EVERY = timedelta(minutes=5)
+__all__ = ["CurrentSession", "active", "current", "describe", "end", "end_all_for_user", "sign_out",
+           "sign_out_others", "start"]
 
-
-@dataclass(frozen=True)
-class CurrentSession:
-    id: int
-    sid: str
-    user_id: int
-    auth_time: int
-    acr: str | None
-    amr: tuple[str, ...]
-    email: str
-    first_name: str
-    last_name: str
+# A cookie value longer than this is no token of ours: not even digested.
+_TOKEN_MAX = 100
 
 
 def start(s: Session, *, user: User, ttl: int, assurance: Assurance,
@@ -40,62 +30,29 @@ def start(s: Session, *, user: User, ttl: int, assurance: Assurance,
     """A new session (never a reused one: no session fixation). Returns the cookie token and the session
     as ``current`` would read it back."""
     token = new_token()
-    t = now()
-    sid, auth_time = str(uuid4()), epoch()
-    acr, amr = assurance.acr, list(assurance.amr)
-    row = LoginSession(
-        token_hash=digest(token), sid=sid, user_id=user.id, auth_time=auth_time, amr=amr, acr=acr,
-        ip_address=ip[:64], user_agent=user_agent[:512], created_at=t, last_seen_at=t,
-        expires_at=t + timedelta(seconds=ttl),
-    )
-    s.add(row)
-    s.flush()
-    return token, CurrentSession(
-        id=row.id, sid=sid, user_id=user.id, auth_time=auth_time, acr=acr, amr=tuple(amr), email=user.email,
-        first_name=user.first_name, last_name=user.last_name)
+    return token, stored.insert_customer(s, token_hash=digest(token), sid=str(uuid4()), user=user,
+                                         auth_time=epoch(), acr=assurance.acr, amr=assurance.amr, ip=ip,
+                                         user_agent=user_agent, ttl=ttl)
 
 
-def live(s: Session, token: str | None, model: type[SessionColumns], person: type[User] | type[Admin],
-         person_id: Any, idle: timedelta | None = None) -> tuple[Any, Any] | None:
-    """The session row behind a cookie value, with its person, while it works: not ended, not expired, the
-    person not disabled (and, with ``idle``, used within that long). Its last_seen is written at most every
-    five minutes, so reading a session is rarely a write. Customers' and staff's sessions alike."""
-    if not token or len(token) > 100:
-        return None
-    row = s.execute(select(model, person).join(person, person.id == person_id)
-                    .where(model.token_hash == digest(token))).first()
-    if row is None:
-        return None
-    sess, who = cast("tuple[SessionColumns, User | Admin]", tuple(row))
-    t = now()
-    if (sess.ended_at is not None or utc(sess.expires_at) <= t or who.disabled
-            or (idle is not None and t - utc(sess.last_seen_at) > idle)):
-        return None
-    if t - utc(sess.last_seen_at) > _TOUCH_EVERY:
-        sess.last_seen_at = t
-    return sess, who
+def token_hash(token: str | None) -> bytes | None:
+    """The stored digest of a cookie value that could be a session token (customers' and staff's alike)."""
+    return digest(token) if token and len(token) <= _TOKEN_MAX else None
 
 
 def current(s: Session, token: str | None) -> CurrentSession | None:
-    found = live(s, token, LoginSession, User, LoginSession.user_id)
-    if found is None:
-        return None
-    sess, user = found
-    return CurrentSession(
-        id=sess.id, sid=sess.sid, user_id=user.id, auth_time=sess.auth_time, acr=sess.acr,
-        amr=tuple(sess.amr or ()), email=user.email, first_name=user.first_name, last_name=user.last_name,
-    )
+    hashed = token_hash(token)
+    return stored.customer(s, hashed) if hashed else None
 
 
 def end(s: Session, token: str | None) -> None:
-    if token:
-        s.execute(update(LoginSession).where(LoginSession.token_hash == digest(token),
-                                             LoginSession.ended_at.is_(None)).values(ended_at=now()))
+    hashed = token_hash(token)
+    if hashed:
+        stored.end_customer(s, hashed)
 
 
 def end_all_for_user(s: Session, user_id: int) -> None:
-    s.execute(update(LoginSession).where(LoginSession.user_id == user_id,
-                                         LoginSession.ended_at.is_(None)).values(ended_at=now()))
+    stored.end_for_user(s, user_id)
 
 
 # Order matters: Edge and Opera say "Chrome" too, Chrome says "Safari", every browser says "Mozilla".
@@ -144,25 +101,18 @@ class ActiveSession:
 
 def active(s: Session, user_id: int, current_id: int | None) -> list[ActiveSession]:
     """The user's sessions that still work, the one in use first, then by last seen."""
-    t = now()
-    rows = s.scalars(select(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None),
-                                                LoginSession.expires_at > t)).all()
-    devices = [ActiveSession(id=r.id, description=describe(r.user_agent or ""), ip_address=r.ip_address or "",
-                      started=utc(r.created_at), last_seen=utc(r.last_seen_at), current=r.id == current_id,
-                      two_factor="otp" in (r.amr or []))
-               for r in rows if utc(r.expires_at) > t]
-    return sorted(devices, key=lambda d: (not d.current, -d.last_seen.timestamp(), -d.id))
+    found = [ActiveSession(id=r.id, description=describe(r.user_agent), ip_address=r.ip_address,
+                           started=r.created_at, last_seen=r.last_seen_at, current=r.id == current_id,
+                           two_factor="otp" in r.amr)
+             for r in stored.listed(s, user_id)]
+    return sorted(found, key=lambda d: (not d.current, -d.last_seen.timestamp(), -d.id))
 
 
 def sign_out(s: Session, user_id: int, session_id: int) -> bool:
     """Sign out one of the user's sessions; False when it is not theirs, or already ended."""
-    done = s.execute(update(LoginSession).where(LoginSession.id == session_id, LoginSession.user_id == user_id,
-                                                LoginSession.ended_at.is_(None)).values(ended_at=now()))
-    return done.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return stored.end_for_user(s, user_id, session_id=session_id) == 1
 
 
 def sign_out_others(s: Session, user_id: int, keep_id: int) -> int:
     """Sign out every session of the user except ``keep_id`` (all of them: ``end_all_for_user``)."""
-    done = s.execute(update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.id != keep_id,
-                                                LoginSession.ended_at.is_(None)).values(ended_at=now()))
-    return int(done.rowcount)  # type: ignore[attr-defined]
+    return stored.end_for_user(s, user_id, except_id=keep_id)

@@ -21,7 +21,7 @@ from hospes.oauth import errors, pkce
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
-from hospes.store import consents
+from hospes.store import clients, consents
 from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, UserClient
 
 
@@ -119,7 +119,7 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
         raise errors.InvalidRedirect("invalid_request", exc.description) from None
     if not client_id:
         raise errors.InvalidRedirect("invalid_client", "No client id supplied")
-    cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == client_id))
+    cred = clients.credential(s, client_id)
     if cred is None:
         raise errors.InvalidRedirect("invalid_client", "The client id supplied is invalid")
     registered = list(cred.redirect_uris or [])

@@ -21,7 +21,7 @@ from hospes import audit
 from hospes.clock import now
 from hospes.oauth import scopes as scope_table
 from hospes.secrets import hash_secret
-from hospes.store import consents
+from hospes.store import clients, consents
 from hospes.store.grants import revoke_credential_grants_in
 from hospes.store.models import (
     ClientAccount,
@@ -200,7 +200,7 @@ def find(s: Session, *, credential_id: Any = None, identifier: str | None = None
             raise CredentialError("Invalid Credential ID provided.")
         return cred
     if identifier:
-        cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == identifier))
+        cred = clients.credential(s, identifier)
         if cred is None:
             raise CredentialError("Invalid Client Identifier provided.")
         return cred

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from hospes.oauth import errors, id_token
 from hospes.oauth.provider import Provider
-from hospes.store.models import OAuthCredential, User
+from hospes.store import clients
+from hospes.store.models import User
 
 PARAMETERS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales")
 
@@ -54,7 +55,7 @@ def parse(provider: Provider, s: Session, params: Mapping[str, Sequence[str]]) -
         client_id = client_id or (aud_list[0] if aud_list else None)
     cred = None
     if client_id:
-        cred = s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == client_id))
+        cred = clients.credential(s, client_id)
         if cred is None:
             raise errors.InvalidRequest("The client_id is not known.")
     if redirect:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hospes.accounts.client_accounts import SSO_PERMISSION
+from hospes.accounts.member_permissions import SSO_PERMISSION
 from hospes.clock import now, utc
 from hospes.config import Settings
 from hospes.secrets import digest

@@ -14,7 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from hospes.store.grants import LIVE_TOKEN_COLUMNS, LIVE_TOKENS_SQL, LiveToken
+from hospes.store.models import OAuthCredential
 from hospes.store.sql import Tx, json_list
 
 # The columns ``ClientRow.of`` reads, in its order (c: the oauth_credentials table).
@@ -85,6 +89,12 @@ class ClientWithToken(NamedTuple):
 async def client_by_identifier(tx: Tx, identifier: str) -> ClientRow | None:
     row = await tx.one(CLIENT_SQL, identifier)
     return ClientRow.of(row) if row is not None else None
+
+
+def credential(s: Session, identifier: str) -> OAuthCredential | None:
+    """The whole credential behind a client identifier, for the pages and operations that work on it
+    (the authorization and logout endpoints, the admin API)."""
+    return s.scalar(select(OAuthCredential).where(OAuthCredential.identifier == identifier))
 
 
 async def client_with_token(tx: Tx, identifier: str, token_hash: bytes, at: Any) -> ClientWithToken | None:

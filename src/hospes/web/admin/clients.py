@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from hospes.accounts import client_accounts, service
+from hospes.accounts import service
 from hospes.accounts.service import CLIENT_STATUSES, AccountError
+from hospes.store import accounts
 from hospes.web.admin.auth import Ctx, page
 
 PER_PAGE = 25
@@ -26,7 +27,7 @@ def page_number(ctx: Ctx) -> int:
 def index(ctx: Ctx) -> Response:
     q, status, number = ctx.arg("q")[:200], ctx.arg("status"), page_number(ctx)
     with ctx.db.transaction() as s:
-        found = service.search_clients(s, query=q, status=status, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+        found = accounts.search_clients(s, query=q, status=status, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     total = found.total
 
     def link(n: int) -> str:
@@ -42,7 +43,7 @@ def index(ctx: Ctx) -> Response:
 def _detail(ctx: Ctx, client_id: int, *, status: int = 200, error: str | None = None,
             notice: str | None = None, typed: dict[str, Any] | None = None) -> Response:
     with ctx.db.transaction() as s:
-        found = service.client_detail(s, client_id)
+        found = accounts.client_detail(s, client_id)
     if found is None:
         return ctx.not_found("That client")
     client = found.client
@@ -61,7 +62,7 @@ def detail(ctx: Ctx) -> Response:
     allow_sso = bool(ctx.field("allow_sso"))
     try:
         with ctx.db.transaction() as s:
-            if client_accounts.client_account(s, client_id) is None:
+            if accounts.client_account(s, client_id) is None:
                 return ctx.not_found("That client")
             service.update_client(s, service.get_client(s, client_id), status=new_status, allow_sso=allow_sso,
                                   actor=ctx.admin.actor, ip=ctx.ip)

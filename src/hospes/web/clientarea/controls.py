@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from hospes.accounts import client_accounts, service
-from hospes.accounts.client_accounts import SSO_PERMISSION
+from hospes.accounts import member_permissions, service
+from hospes.accounts.member_permissions import SSO_PERMISSION
+from hospes.store import accounts
 from hospes.web.clientarea.gate import Ctx, page, parse_id
 
 CHECKED = ("1", "on", "yes", "true")
@@ -24,13 +25,13 @@ def account_sso(ctx: Ctx) -> Response:
     if ctx.request.method == "POST":
         allow = ctx.field("allow_sso").lower() in CHECKED
         with ctx.db.transaction() as s:
-            if client_accounts.client_account(s, ctx.account.id) is None:
+            if accounts.client_account(s, ctx.account.id) is None:
                 return ctx.not_found("That account")
             service.update_client(s, service.get_client(s, ctx.account.id), allow_sso=allow, actor=ctx.actor,
                                   ip=ctx.ip)
         return ctx.redirect("/account/sso", saved=1)
     with ctx.db.read() as s:
-        client = client_accounts.client_account(s, ctx.account.id)
+        client = accounts.client_account(s, ctx.account.id)
     if client is None:
         return ctx.not_found("That account")
     return ctx.render("sso.html", "sso", allow_sso=client.allow_sso, saved=ctx.arg("saved") == "1")
@@ -47,12 +48,12 @@ def account_users(ctx: Ctx) -> Response:
     if ctx.request.method == "POST":
         # Only the users the page showed are changed (someone invited since keeps what they have).
         with ctx.db.transaction() as s:
-            client_accounts.set_sso_permissions(s, ctx.account.id, shown=_ids(ctx.form.get("user", [])),
+            member_permissions.set_sso_permissions(s, ctx.account.id, shown=_ids(ctx.form.get("user", [])),
                                                 allowed=_ids(ctx.form.get("sso", [])), actor=ctx.actor,
                                                 ip=ctx.ip)
         return ctx.redirect("/account/users", saved=1)
     with ctx.db.read() as s:
-        people = client_accounts.members(s, ctx.account.id)
+        people = accounts.members(s, ctx.account.id)
     members = [{"id": m.person.id, "name": m.person.full_name or m.person.email, "email": m.person.email,
                 "owner": m.owner, "sso": m.may(SSO_PERMISSION)} for m in people]
     return ctx.render("users.html", "users", members=members, saved=ctx.arg("saved") == "1",

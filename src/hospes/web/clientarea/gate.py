@@ -25,8 +25,8 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
 from hospes.accounts import sessions
-from hospes.accounts.client_accounts import ReachedAccount, reached_accounts
 from hospes.oauth import errors
+from hospes.store.accounts import ReachedAccount, reached_accounts
 from hospes.web.context import SESSION_COOKIE, PageCtx, Web, web_of
 from hospes.web.http import first, query_params, read_form
 

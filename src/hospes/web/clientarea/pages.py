@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from hospes.accounts import client_accounts, records
 from hospes.sso import destinations
+from hospes.store import accounts, records
 from hospes.web.clientarea.gate import ACCOUNT_SECTIONS, OWNER_SECTIONS, SECTIONS, Ctx, date, page, parse_id
 
 # Destinations Hospes does not render, linked from the home page when an external client area is set
@@ -51,9 +51,9 @@ def _home(ctx: Ctx) -> Response:
 
 def _details(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
-        user = client_accounts.person(s, ctx.current.user_id)
-        client = client_accounts.client_account(s, ctx.account.id)
-        owner = client_accounts.person(s, client.owner_user_id) if client else None
+        user = accounts.person(s, ctx.current.user_id)
+        client = accounts.client_account(s, ctx.account.id)
+        owner = accounts.person(s, client.owner_user_id) if client else None
     if user is None or client is None:
         return ctx.not_found("Your account")
     return ctx.render("details.html", "details", user=user, client=client, owner=owner)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from hospes.accounts import records
+from hospes.accounts import tickets
+from hospes.store import records
 from hospes.web.clientarea.gate import Ctx, date, page, parse_id
 
 
@@ -13,12 +14,12 @@ def supporttickets(ctx: Ctx) -> Response:
     opened = None
     with ctx.db.read() as s:
         rows = records.tickets(s, ctx.account.id)
-    tickets = [{"id": t.id, "subject": t.subject, "status": t.status, "opened": date(t.created_at, True)}
+    listed = [{"id": t.id, "subject": t.subject, "status": t.status, "opened": date(t.created_at, True)}
                for t in rows]
     just = parse_id(ctx.arg("opened"))
     if just is not None:
-        opened = next((t for t in tickets if t["id"] == just), None)
-    return ctx.render("tickets.html", "tickets", tickets=tickets, opened=opened)
+        opened = next((t for t in listed if t["id"] == just), None)
+    return ctx.render("tickets.html", "tickets", tickets=listed, opened=opened)
 
 
 @page
@@ -26,10 +27,10 @@ def submitticket(ctx: Ctx) -> Response:
     if ctx.request.method != "POST":
         return ctx.render("submitticket.html", "submitticket", typed={"subject": "", "message": ""}, problems={})
     typed = {"subject": ctx.field("subject"), "message": ctx.field("message")}
-    subject, message, problems = records.check_ticket(typed["subject"], typed["message"])
+    subject, message, problems = tickets.check_ticket(typed["subject"], typed["message"])
     if problems:
         return ctx.render("submitticket.html", "submitticket", status=400, typed=typed, problems=problems)
     with ctx.db.transaction() as s:
-        ticket_id = records.open_ticket(s, ctx.account.id, subject=subject, message=message, actor=ctx.actor,
+        ticket_id = tickets.open_ticket(s, ctx.account.id, subject=subject, message=message, actor=ctx.actor,
                                         ip=ctx.ip)
     return ctx.redirect("/supporttickets.php", opened=ticket_id)

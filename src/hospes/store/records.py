@@ -1,4 +1,4 @@
-"""A client account's records: services, domains, invoices, support tickets and email history, as named rows.
+"""A client account's records as named rows: services, domains, invoices, support tickets and email history.
 
 Each list takes the account (``client_id``) and a ``Window``: an optional ``status`` to match, and
 ``limit``/``offset`` for paging; it comes in the order the client area shows it. Each single read
@@ -17,14 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hospes import audit
 from hospes.store.models import Domain, EmailMessage, Invoice, Service, Ticket
 
 # The statuses WHMCS gives a ticket that is still being worked on count as open; only Closed ends one.
 CLOSED_TICKET = "Closed"
 UNPAID_INVOICE = "Unpaid"
-SUBJECT_MAX = 255
-MESSAGE_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -188,33 +185,9 @@ def ticket(s: Session, ticket_id: int) -> TicketRow | None:
     return _ticket_row(found) if found is not None else None
 
 
-def check_ticket(subject: str, message: str) -> tuple[str, str, dict[str, str]]:
-    """The ticket's subject and message as stored, and an error per field (``subject``, ``message``) that
-    needs fixing."""
-    subject = subject.strip()
-    # One line for the subject; the message keeps line breaks and tabs, and nothing else below space.
-    message = message.replace("\r\n", "\n").replace("\r", "\n").strip()
-    problems: dict[str, str] = {}
-    if not subject:
-        problems["subject"] = "Enter a subject."
-    elif len(subject) > SUBJECT_MAX:
-        problems["subject"] = f"The subject must be at most {SUBJECT_MAX} characters."
-    elif any(ord(c) < 32 or c == "\x7f" for c in subject):
-        problems["subject"] = "The subject must be a single line of text."
-    if not message:
-        problems["message"] = "Enter a message."
-    elif len(message) > MESSAGE_MAX:
-        problems["message"] = f"The message must be at most {MESSAGE_MAX} characters."
-    elif any((ord(c) < 32 and c not in "\n\t") or c == "\x7f" for c in message):
-        problems["message"] = "The message contains characters that cannot be stored."
-    return subject, message, problems
-
-
-def open_ticket(s: Session, client_id: int, *, subject: str, message: str, actor: str, ip: str = "") -> int:
-    """A new Open ticket on the account, with the subject and message ``check_ticket`` returned (the caller
-    shows its problems first); records ``ticket.opened``. Returns its id."""
+def insert_ticket(s: Session, client_id: int, *, subject: str, message: str) -> int:
+    """A new Open ticket on the account; returns its id."""
     t = Ticket(client_id=client_id, subject=subject, message=message, status="Open")
     s.add(t)
     s.flush()
-    audit.entry(s, actor, "ticket.opened", f"client:{client_id}", ip=ip, ticket_id=t.id, subject=subject)
     return t.id
