@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from hospes.accounts.service import user_client_ids
 from hospes.clock import now
 from hospes.config import Settings
+from hospes.store.accounts import client_ids
 from hospes.store.models import EmailMessage
 
 log = logging.getLogger("hospes.mail")
@@ -101,6 +101,6 @@ def record_history(s: Session, user_id: int, mail: Mail, *, body: str | None = N
     """The client area's email history: one row per client account the user reaches. ``body`` replaces
     the mail's own when that must not be kept (a one-time link would be readable there by other users)."""
     t = now()
-    for client_id in user_client_ids(s, user_id):
+    for client_id in client_ids(s, user_id):
         s.add(EmailMessage(client_id=client_id, to_address=mail.to[:255], subject=mail.subject[:255],
                            body=mail.body if body is None else body, sent_at=t))

@@ -136,10 +136,6 @@ def add_admin(s: Session, *, username: str, email: str, password: str, permissio
     return admin.id
 
 
-def user_client_ids(s: Session, user_id: int) -> list[int]:
-    return list(s.scalars(select(UserClient.client_id).where(UserClient.user_id == user_id)))
-
-
 def get_client(s: Session, client_id: int) -> ClientAccount:
     client = s.get(ClientAccount, client_id)
     if client is None:

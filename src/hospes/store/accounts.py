@@ -125,6 +125,11 @@ def reached_accounts(s: Session, user_id: int) -> list[ReachedAccount]:
     return sorted(found, key=lambda a: (not a.owner, a.id))
 
 
+def client_ids(s: Session, user_id: int) -> list[int]:
+    """The ids of the client accounts the user reaches, as owner or invited."""
+    return list(s.scalars(select(UserClient.client_id).where(UserClient.user_id == user_id)))
+
+
 def members(s: Session, client_id: int) -> list[Member]:
     """The people who reach the account: the owner first, then by user id."""
     rows = s.execute(select(UserClient, User).join(User, User.id == UserClient.user_id)
