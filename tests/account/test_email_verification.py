@@ -202,6 +202,35 @@ def test_sending_needs_a_login_and_the_csrf_token(server, smtp, http, make_accou
     assert smtp[0].messages == []
 
 
+def test_a_completed_password_reset_verifies_the_address(server, smtp, http, make_account, db):
+    inbox = smtp[0]
+    acct = make_account()
+    page = http.get("/password/reset")
+    post_form(http, page, "email", email=acct.email)
+    body = inbox.wait(1)[0].get_payload(decode=True).decode()
+    path = re.search(re.escape(server.url) + r"(/password/reset/[A-Za-z0-9_-]+)", body).group(1)
+    form = http.get(path)
+    weak = post_form(http, form, "new_password", new_password="short", new_password_confirm="short")
+    assert weak.status_code == 400 and not verified(db, acct.user_id)  # a refused password proves nothing yet
+    done = post_form(http, form, "new_password", new_password=NEW, new_password_confirm=NEW)
+    assert done.status_code == 200
+    assert verified(db, acct.user_id)
+    log_in(http, acct, NEW)
+    assert "(not verified)" not in http.get(DETAILS).text
+
+
+def test_a_reset_link_sent_before_the_address_changed_no_longer_works(server, smtp, http, make_account, db):
+    acct = make_account()
+    post_form(http, http.get("/password/reset"), "email", email=acct.email)
+    body = smtp[0].wait(1)[0].get_payload(decode=True).decode()
+    path = re.search(re.escape(server.url) + r"(/password/reset/[A-Za-z0-9_-]+)", body).group(1)
+    with db.transaction() as s:
+        service.update_client(s, service.get_client(s, acct.client_id), email="new-" + acct.email)
+    r = http.get(path)
+    assert r.status_code == 400 and "expired or has already been used" in r.text
+    assert not verified(db, acct.user_id)
+
+
 def test_the_send_button_is_there_only_while_unverified(server, http, make_account):
     acct = make_account(email_verified=True)
     log_in(http, acct)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hospes import audit
@@ -18,8 +18,19 @@ from hospes.accounts import records
 from hospes.accounts.client_accounts import ClientAccountRow, Person, account_row, person, person_row
 from hospes.accounts.passwords import check_strength, hash_password
 from hospes.accounts.records import ServiceRow
+from hospes.clock import now
 from hospes.store.grants import revoke_grant_in
-from hospes.store.models import Admin, ClientAccount, Grant, Invoice, Server, Service, User, UserClient
+from hospes.store.models import (
+    Admin,
+    ClientAccount,
+    Grant,
+    Invoice,
+    PasswordReset,
+    Server,
+    Service,
+    User,
+    UserClient,
+)
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
@@ -261,6 +272,11 @@ def update_client(
                     raise AccountError("A user already exists with that email address")
                 owner.email = value
                 owner.email_verified = False
+                # A reset link sent to the old address must not open the account, nor (accounts/reset.py) vouch
+                # for the new one. Verification links carry their address and are void by themselves.
+                s.execute(update(PasswordReset)
+                          .where(PasswordReset.user_id == owner.id, PasswordReset.used_at.is_(None))
+                          .values(used_at=now()))
                 changed.append("email")
     if status is not None and status != client.status:
         if status == "Closed":
