@@ -80,6 +80,19 @@ def test_add_client_for_an_existing_owner_user(api):
                                      "is_owner": True}]
 
 
+def test_add_client_email_verified(api):
+    # Hospes's own parameter (WHMCS's AddClient has none), named after the OIDC claim it sets.
+    vouched = add(api, email_verified="1")
+    assert details(api, clientid=vouched["clientid"])["email_verified"] is True
+    plain = add(api, email="plain@example.com")
+    assert details(api, clientid=plain["clientid"])["email_verified"] is False
+    # A second account for an existing owner vouches for that owner's address.
+    second = api.ok("AddClient", {"owner_user_id": str(plain["owner_user_id"]), "firstname": "Jane",
+                                  "lastname": "Doe", "email": "plain@example.com", "email_verified": "true"})
+    assert details(api, clientid=plain["clientid"])["email_verified"] is True
+    assert details(api, clientid=second["clientid"])["email_verified"] is True
+
+
 ADD_ERRORS = [
     ({}, "You did not enter your first name"),
     ({"firstname": "  ", "lastname": "Doe", "email": "x@example.com"}, "You did not enter your first name"),
@@ -101,6 +114,7 @@ ADD_ERRORS = [
     ({**NEW, "owner_user_id": "999"}, "Invalid Owner User ID"),
     ({**NEW, "owner_user_id": "99999999999"}, "Invalid Owner User ID"),
     ({**NEW, "owner_user_id": "abc"}, "The owner_user_id parameter must be a whole number."),
+    ({**NEW, "email_verified": "maybe"}, "The email_verified parameter must be 1 or 0 (true or false)."),
 ]
 
 
@@ -257,6 +271,22 @@ def test_update_client_profile_fields(api, db):
     assert len(audit_rows(db, "client.updated")) == 2
 
 
+def test_update_client_email_verified(api, db):
+    cid = add(api)["clientid"]
+
+    def update(**params: str) -> bool:
+        api.ok("UpdateClient", {"clientid": str(cid), **params})
+        return bool(details(api, clientid=cid)["email_verified"])
+
+    assert update(email_verified="1") is True
+    assert audit_rows(db, "client.updated")[-1].details["fields"] == ["email_verified"]
+    assert update(firstname="Janet") is True  # other fields leave it be
+    assert update(email="janet@example.com") is False  # a new address is not verified
+    assert update(email="jan@example.com", email_verified="1") is True  # unless the caller says it is
+    assert audit_rows(db, "client.updated")[-1].details["fields"] == ["email", "email_verified"]
+    assert update(email_verified="0") is False
+
+
 UPDATE_ERRORS = [
     ({}, "Either clientid Or clientemail Is Required"),
     ({"firstname": "X"}, "Either clientid Or clientemail Is Required"),
@@ -277,6 +307,7 @@ UPDATE_ERRORS = [
      "Invalid language: give a language name such as english, or a tag such as en."),
     ({"clientid": "{id}", "firstname": "Changed", "companyname": "C" * 256},
      "Company name must be at most 255 characters."),
+    ({"clientid": "{id}", "email_verified": "maybe"}, "The email_verified parameter must be 1 or 0 (true or false)."),
 ]
 
 

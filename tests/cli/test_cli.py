@@ -183,6 +183,20 @@ def test_password_stdin_stores_the_password_as_given(hospes):
     assert client_pw not in user_hash and admin_pw not in admin_hash
 
 
+def test_clients_add_email_verified_marks_the_owners_address_verified(hospes_here):
+    vouched = hospes_here.json("clients", "add", "--email", "known@example.com", "--first-name", "Kim",
+                               "--last-name", "Known", "--password", PASSWORD, "--email-verified")
+    plain = hospes_here.json("clients", "add", "--email", "unknown@example.com", "--first-name", "Uma",
+                             "--last-name", "Unknown", "--password", PASSWORD)
+    engine = hospes_here.engine()
+    try:
+        with engine.connect() as c:
+            rows = dict(c.execute(select(User.id, User.email_verified)).all())
+    finally:
+        engine.dispose()
+    assert rows == {vouched["userId"]: True, plain["userId"]: False}
+
+
 # -- bad input: non-zero, one line, no traceback ---------------------------------------------------------
 
 CLIENT = ("clients", "add", "--email", "jane@example.com", "--first-name", "Jane", "--last-name", "Doe",

@@ -3,8 +3,9 @@
 A reset link is single-use and lives ``RESET_TTL`` seconds; only the SHA-256 digest of its token is kept.
 Asking for one never tells whether the address has an account: the page answers the same either way, the
 work done is the same (a lookup, a throttle row) and the mail is sent after the answer. Setting a new
-password through a link ends every session of the user; changing it while logged in ends all but the one
-in use. Neither touches two-factor login: the next login still asks for the code.
+password through a link ends every session of the user and marks the address verified (the person read
+the mail sent there); changing it while logged in ends all but the one in use. Neither touches two-factor
+login: the next login still asks for the code.
 """
 
 from __future__ import annotations
@@ -141,5 +142,8 @@ def complete(s: Session, token: str, new: str, confirm: str) -> int:
     if claimed.rowcount != 1 or user is None:  # type: ignore[attr-defined]
         raise LinkInvalid("This password reset link has expired or has already been used.")
     _set(s, user, new)
+    # The link reached the person at this address (an address change voids the links sent before it,
+    # accounts/service.py): the address is theirs.
+    user.email_verified = True
     sessions.end_all_for_user(s, user.id)
     return user.id

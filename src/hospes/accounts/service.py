@@ -9,20 +9,32 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.accounts.passwords import check_strength, hash_password
+from hospes.clock import now
 from hospes.store.accounts import CLIENT_STATUSES
 from hospes.store.grants import revoke_grant_in
-from hospes.store.models import Admin, ClientAccount, Grant, Invoice, Server, Service, User, UserClient
+from hospes.store.models import (
+    Admin,
+    ClientAccount,
+    Grant,
+    Invoice,
+    PasswordReset,
+    Server,
+    Service,
+    User,
+    UserClient,
+)
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
 # The services closing an account cancels; the others (Terminated, Cancelled, Fraud, Completed) have ended.
 OPEN_SERVICE_STATUSES = ("Pending", "Active", "Suspended")
 # The order in which ``update_client`` names the fields it changed (and its audit entry lists them).
-CLIENT_FIELDS = ("status", "allowSingleSignOn", "companyname", "email", "firstname", "language", "lastname")
+CLIENT_FIELDS = ("status", "allowSingleSignOn", "companyname", "email", "email_verified", "firstname", "language",
+                 "lastname")
 ADMIN_PERMISSIONS = ("Configure OpenID Connect", "API Access", "Manage Clients", "Configure Application Links")
 # A deliberately plain check: one @, no spaces, a dot in the domain. Real proof is a verification mail.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -146,7 +158,8 @@ def get_client(s: Session, client_id: int) -> ClientAccount:
 def update_client(
     s: Session, client: ClientAccount, *, status: str | None = None, allow_sso: bool | None = None,
     company: str | None = None, first_name: str | None = None, last_name: str | None = None,
-    email: str | None = None, locale: str | None = None, actor: str | None = None, ip: str = "",
+    email: str | None = None, locale: str | None = None, email_verified: bool | None = None,
+    actor: str | None = None, ip: str = "",
 ) -> list[str]:
     """Change a client account and its owner's profile; returns the names of the fields that changed, in
     ``CLIENT_FIELDS``' order, and records them as one ``client.updated`` entry.
@@ -189,7 +202,16 @@ def update_client(
                     raise AccountError("A user already exists with that email address")
                 owner.email = value
                 owner.email_verified = False
+                # A reset link sent to the old address must not open the account, nor (accounts/reset.py) vouch
+                # for the new one. Verification links carry their address and are void by themselves.
+                s.execute(update(PasswordReset)
+                          .where(PasswordReset.user_id == owner.id, PasswordReset.used_at.is_(None))
+                          .values(used_at=now()))
                 changed.append("email")
+        # After the address: "email_verified" with a new email vouches for the new one.
+        if email_verified is not None and email_verified != owner.email_verified:
+            owner.email_verified = email_verified
+            changed.append("email_verified")
     if status is not None and status != client.status:
         if status == "Closed":
             close_client(s, client, actor=actor, ip=ip)

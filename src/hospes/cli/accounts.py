@@ -40,6 +40,8 @@ def clients_add(
     password: Annotated[str | None, typer.Option()] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
     company: Annotated[str, typer.Option()] = "",
+    email_verified: Annotated[bool, typer.Option(
+        "--email-verified", help="The address is known to be the person's: no verification mail needed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a client account and its owner user."""
@@ -47,7 +49,7 @@ def clients_add(
 
     pw = read_password(password, password_stdin)
     made = run(lambda s: add_client(s, email=email, first_name=first_name, last_name=last_name, password=pw,
-                                     company=company, actor=ACTOR))
+                                     company=company, email_verified=email_verified, actor=ACTOR))
     emit({"clientId": made.client_id, "userId": made.user_id}, as_json,
          f"Created client account {made.client_id} with owner user {made.user_id} ({email}).")
 

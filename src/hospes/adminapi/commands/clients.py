@@ -21,6 +21,11 @@ from hospes.adminapi.commands import params
 from hospes.adminapi.dispatch import ApiError, Call, command
 from hospes.store.models import ClientAccount, User
 
+# Hospes's own parameter (1/0): whether the owner's email address is known to be theirs. WHMCS's AddClient
+# and UpdateClient have none; the name is the OIDC claim it sets (OIDC Core §5.1), which GetClientsDetails
+# already returns.
+EMAIL_VERIFIED = "email_verified"
+
 
 @command("AddClient")
 def add_client(s: Session, call: Call) -> dict[str, Any]:
@@ -29,6 +34,7 @@ def add_client(s: Session, call: Call) -> dict[str, Any]:
     With ``owner_user_id`` the new account is owned by that user, whose name and email stand for the
     account's (Hospes keeps them on the user); firstname, lastname and email are still required, as
     in WHMCS. ``skipvalidation`` is accepted: Hospes requires none of the address fields it skips.
+    ``email_verified=1`` marks the owner's address verified (an operator who has checked it).
     """
     owner_id = params.whole(call, "owner_user_id")
     if owner_id is not None and (owner_id > params.MAX_ID or s.get(User, owner_id) is None):
@@ -46,6 +52,7 @@ def add_client(s: Session, call: Call) -> dict[str, Any]:
     status = params.status(call.get("status"))
     locale = params.language(call.get("language"))
     company = call.get("companyname") or ""
+    verified = params.flag(call, EMAIL_VERIFIED)
     try:
         if owner_id is not None:
             client_id = accounts.add_client_for_user(s, owner_user_id=owner_id, company=company, actor=call.actor,
@@ -60,11 +67,13 @@ def add_client(s: Session, call: Call) -> dict[str, Any]:
             if (reason := check_strength(password)) is not None:
                 raise ApiError(reason)
             made = accounts.add_client(s, email=email, first_name=first, last_name=last, password=password,
-                                       company=company, locale=locale or "en", actor=call.actor, ip=call.ip)
+                                       company=company, locale=locale or "en", email_verified=bool(verified),
+                                       actor=call.actor, ip=call.ip)
             client_id, user_id = made.client_id, made.user_id
-        if status is not None:
-            accounts.update_client(s, accounts.get_client(s, client_id), status=status, actor=call.actor,
-                                   ip=call.ip)
+            verified = None
+        if status is not None or verified is not None:
+            accounts.update_client(s, accounts.get_client(s, client_id), status=status, email_verified=verified,
+                                   actor=call.actor, ip=call.ip)
     except AccountError as exc:
         raise ApiError(str(exc)) from None
     return {"clientid": client_id, "owner_user_id": user_id}
@@ -124,7 +133,8 @@ def _required(call: Call, name: str, missing: str) -> str | None:
 
 @command("UpdateClient")
 def update_client(s: Session, call: Call) -> dict[str, Any]:
-    """Profile fields, ``status`` and ``allowSingleSignOn``; each takes effect with this transaction.
+    """Profile fields, ``status``, ``allowSingleSignOn`` and ``email_verified``; each takes effect with this
+    transaction. A new ``email`` is unverified unless ``email_verified=1`` comes with it.
 
     Status Closed closes the account as CloseClient does (services and unpaid invoices cancelled, and a
     user whose every account is Closed loses every grant at once). Password and security-question
@@ -146,6 +156,7 @@ def update_client(s: Session, call: Call) -> dict[str, Any]:
         fields["company"] = call.get("companyname") or ""
     if "language" in call.params:
         fields["locale"] = params.language(call.get("language"))
+    fields["email_verified"] = params.flag(call, EMAIL_VERIFIED)
     status = params.status(call.get("status"))
     sso = params.flag(call, "allowSingleSignOn")
     if sso is None:

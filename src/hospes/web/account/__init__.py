@@ -4,6 +4,7 @@ applications.py  /account/applications (+ .json): connected applications, "Revok
 security.py      /account/security: two-factor login (enrol, backup codes, turn off)
 sessions.py      /account/sessions: active sessions, "Sign out", "Sign out everywhere else"
 password.py      /account/password (change), /password/reset and /password/reset/<token> (reset by mail)
+email.py         /account/email/verification (send a link), /email/verify?token=… (the link: verify the address)
 second_factor.py the code step of a login, for the OAuth login and the client area's login
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from hospes.web.account import applications, password, security, sessions
+from hospes.web.account import applications, email, password, security, sessions
 
 
 def routes() -> list[BaseRoute]:
@@ -24,4 +25,7 @@ def routes() -> list[BaseRoute]:
         Route("/account/password", password.change_password, methods=get_post),
         Route("/password/reset", password.reset_request, methods=get_post),
         Route("/password/reset/{token}", password.reset_form, methods=get_post),
+        Route("/account/email/verification", email.send_verification, methods=get_post),
+        # The token in the query string, which the access log never writes (web/security.py).
+        Route("/email/verify", email.verify, methods=get_post),
     ]

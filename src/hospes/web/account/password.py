@@ -21,12 +21,19 @@ SENT = "If an account exists for that address, we have sent a link to reset its 
 LINK_GONE = "This password reset link has expired or has already been used."
 
 
+def _password_page(ctx: Ctx, *, status: int = 200, changed: int | None = None, error: str | None = None) -> Response:
+    """The change form. Both outcomes are always passed: in Jinja an absent ``changed`` is undefined, and
+    ``undefined is not none`` holds, which once showed the success notice beside every error."""
+    return ctx.render("account/password.html", "password", status=status, min_length=MIN_LENGTH, changed=changed,
+                      error=error)
+
+
 @page
 def change_password(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         changed = ctx.arg("changed")
-        return ctx.render("account/password.html", "password", min_length=MIN_LENGTH,
-                      changed=int(changed) if changed and changed.isdigit() and len(changed) < 6 else None)
+        return _password_page(ctx, changed=int(changed) if changed and changed.isdigit() and len(changed) < 6
+                              else None)
     error = None
     with ctx.db.transaction() as s:
         try:
@@ -39,7 +46,7 @@ def change_password(ctx: Ctx) -> Response:
         else:
             ctx.audit(s, "user.password_changed", f"user:{ctx.current.user_id}", other_sessions_ended=ended)
     if error is not None:
-        return ctx.render("account/password.html", "password", min_length=MIN_LENGTH, status=400, error=error)
+        return _password_page(ctx, status=400, error=error)
     return ctx.redirect(PATH, changed=ended)
 
 

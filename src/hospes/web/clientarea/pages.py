@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from hospes.accounts import verification
 from hospes.sso import destinations
 from hospes.store import accounts, records
 from hospes.web.clientarea.gate import ACCOUNT_SECTIONS, OWNER_SECTIONS, SECTIONS, Ctx, date, page, parse_id
@@ -49,14 +50,17 @@ def _home(ctx: Ctx) -> Response:
                       external_host=ctx.settings.external_clientarea_url or "")
 
 
-def _details(ctx: Ctx) -> Response:
+def details(ctx: Ctx, *, status: int = 200, verification_error: str | None = None) -> Response:
+    """My details; after a verification link was asked for (``?verification=sent``), or could not be sent."""
     with ctx.db.read() as s:
         user = accounts.person(s, ctx.current.user_id)
         client = accounts.client_account(s, ctx.account.id)
         owner = accounts.person(s, client.owner_user_id) if client else None
     if user is None or client is None:
         return ctx.not_found("Your account")
-    return ctx.render("details.html", "details", user=user, client=client, owner=owner)
+    return ctx.render("details.html", "details", status=status, user=user, client=client, owner=owner,
+                      verification_sent=ctx.arg("verification") == "sent" and not user.email_verified,
+                      verification_hours=verification.VERIFY_TTL // 3600, verification_error=verification_error)
 
 
 def _services(ctx: Ctx) -> Response:
@@ -119,7 +123,7 @@ def _emails(ctx: Ctx) -> Response:
 
 ACTIONS = {
     "": _home,
-    "details": _details,
+    "details": details,
     "services": _services,
     "products": _services,  # WHMCS's older name for the same list
     "productdetails": _productdetails,
