@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.clock import epoch, now
-from hospes.oauth import errors, pkce
+from hospes.oauth import errors, pkce, redirects
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
@@ -114,7 +114,7 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
     """The credential and its redirect URI, or ``InvalidRedirect`` (never a redirect)."""
     try:
         client_id = _single(params, "client_id")
-        redirect_uri = _single(params, "redirect_uri")
+        presented = _single(params, "redirect_uri")
     except errors.OAuthError as exc:
         raise errors.InvalidRedirect("invalid_request", exc.description) from None
     if not client_id:
@@ -123,7 +123,7 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
     if cred is None:
         raise errors.InvalidRedirect("invalid_client", "The client id supplied is invalid")
     registered = list(cred.redirect_uris or [])
-    if redirect_uri is None or redirect_uri == "":
+    if presented is None or presented == "":
         # RFC 6749 §3.1.2.3: without redirect_uri the only registered one is used, with the messages of
         # https://github.com/bshaffer/oauth2-server-php (src/OAuth2/Controller/AuthorizeController.php),
         # which WHMCS's endpoints answer with. OpenID Connect RPs always send it (OIDC Core §3.1.2.1).
@@ -133,12 +133,11 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
             raise errors.InvalidRedirect(
                 "invalid_uri", "A redirect URI must be supplied when multiple redirect URIs are registered")
         return cred, registered[0], False
-    if "#" in redirect_uri:
+    if "#" in presented:
         raise errors.InvalidRedirect("invalid_uri", "The redirect URI must not contain a fragment")
-    # RFC 9700 §4.1.3: exact string matching, no normalisation.
-    if redirect_uri not in registered:
+    if not redirects.matches(registered, presented):
         raise errors.InvalidRedirect("redirect_uri_mismatch", "The redirect URI provided is missing or does not match")
-    return cred, redirect_uri, True
+    return cred, presented, True
 
 
 def parse_request(provider: Provider, s: Session, params: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
@@ -346,4 +345,5 @@ def still_registered(s: Session, req: AuthorizationRequest) -> bool:
     """A login or consent page posted back: the credential may have been deleted, or its redirect URIs
     changed, since the page was shown."""
     cred = s.get(OAuthCredential, req.credential_id)
-    return cred is not None and cred.identifier == req.client_id and req.redirect_uri in (cred.redirect_uris or [])
+    return (cred is not None and cred.identifier == req.client_id
+            and redirects.matches(cred.redirect_uris or [], req.redirect_uri))

@@ -1,0 +1,114 @@
+"""Authorization requests as relying parties send them, against the real server process: loopback redirect
+URIs on any port (RFC 8252 §7.3), scope values Hospes does not know (OIDC Core §3.1.2.1), the claims
+request parameter (OIDC Core §5.5), acr_values and id_token_hint."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.httpx_client import OAuth2Client
+
+from tests.browserless import authorize, query_of
+from tests.e2e import User, add_user, cli_json, discover, verify_id_token
+
+
+@pytest.fixture
+def server_env() -> dict[str, str]:
+    return {"PYTHONUNBUFFERED": "1"}
+
+
+def credential(server: Any, *redirect_uris: str, scope: str = "openid profile email") -> OAuth2Client:
+    """A confidential authorization_code client made with the CLI, as Authlib's client."""
+    args = [a for uri in redirect_uris for a in ("--redirect-uri", uri)]
+    made = cli_json(server, "oauth-credentials", "create", "--grant-type", "authorization_code", "--scope", scope,
+                    "--name", "Native app", *args)
+    return OAuth2Client(client_id=made["clientIdentifier"], client_secret=made["clientSecret"],
+                        token_endpoint_auth_method="client_secret_basic", code_challenge_method="S256", timeout=10)
+
+
+def start(oauth: OAuth2Client, meta: dict[str, Any], redirect_uri: str, **params: str) -> tuple[str, str, str]:
+    """The authorization URL Authlib builds for ``redirect_uri``: (url, state, code_verifier)."""
+    verifier = secrets.token_urlsafe(48)
+    params.setdefault("scope", "openid")
+    url, state = oauth.create_authorization_url(meta["authorization_endpoint"], redirect_uri=redirect_uri,
+                                                code_verifier=verifier, nonce=secrets.token_urlsafe(8), **params)
+    return url, state, verifier
+
+
+def sign_in(url: str, user: User, browser: httpx.Client | None = None) -> httpx.Response:
+    own = browser is None
+    b = browser or httpx.Client(follow_redirects=False, timeout=10)
+    try:
+        return authorize(b, url, user.email, user.password)
+    finally:
+        if own:
+            b.close()
+
+
+def code_of(r: httpx.Response, redirect_uri: str) -> str:
+    assert r.status_code in (302, 303), f"the flow stopped at {r.status_code}:\n{r.text[:2000]}"
+    location = r.headers["location"]
+    parts = urlsplit(location)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == redirect_uri, location
+    q = query_of(location)
+    assert "error" not in q, q
+    return q["code"]
+
+
+def error_page(r: httpx.Response) -> str:
+    """No redirect at all (RFC 6749 §4.1.2.1): the page, with the error code it names."""
+    assert r.status_code == 400 and "location" not in r.headers, (r.status_code, r.headers, r.text[:500])
+    return r.text
+
+
+# -- RFC 8252 §7.3: loopback redirect URIs -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("registered, host", [("http://127.0.0.1/cb", "127.0.0.1"), ("http://[::1]/cb", "[::1]")])
+def test_a_loopback_redirect_uri_matches_on_any_port_and_the_token_request_repeats_that_port(server, registered,
+                                                                                           host):
+    user = add_user(server)
+    oauth = credential(server, registered)
+    meta = discover(server)
+    used = f"http://{host}:49152/cb"
+    url, state, verifier = start(oauth, meta, used)
+    code = code_of(sign_in(url, user), used)
+
+    # The token request must name the very URI the authorization request used: another port is refused.
+    with pytest.raises(OAuthError) as other_port:
+        oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=f"http://{host}:49153/cb",
+                          code_verifier=verifier)
+    assert other_port.value.error == "invalid_grant"
+    # (That attempt did not use the code up; the right URI redeems it.)
+    token = oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=used, code_verifier=verifier)
+    verify_id_token(token["id_token"], meta, oauth.client_id, nonce=None, access_token=token["access_token"])
+
+    # Without a port at all, the registered URI itself.
+    url, _, _ = start(oauth, meta, registered, prompt="none")
+    r = httpx.get(url, timeout=10)
+    assert r.status_code in (302, 303) and r.headers["location"].startswith(registered + "?"), r.text
+    assert query_of(r.headers["location"])["error"] == "login_required"
+
+
+MUST_MATCH_EXACTLY = [
+    ("http://localhost/cb", "http://localhost:49152/cb"),  # RFC 8252 §8.3: a name, not a loopback literal
+    ("https://127.0.0.1/cb", "https://127.0.0.1:49152/cb"),  # only plain http gets any port
+    ("http://127.0.0.1/cb", "http://127.0.0.1:49152/cb/other"),  # the path is still exact
+    ("http://127.0.0.1/cb", "http://127.0.0.1:49152/cb?x=1"),  # and so is the query
+    ("http://127.0.0.1/cb", "http://[::1]:49152/cb"),  # and the host as registered
+    ("http://127.0.0.1/cb", "http://127.0.0.1:0/cb"),  # a port that is not one
+    ("https://rp.example.com/cb", "https://rp.example.com:8443/cb"),
+]
+
+
+def test_every_other_redirect_uri_must_match_exactly(server):
+    meta = discover(server)
+    with httpx.Client(follow_redirects=False, timeout=10) as b:
+        for registered, presented in MUST_MATCH_EXACTLY:
+            url, _, _ = start(credential(server, registered), meta, presented)
+            assert "redirect_uri_mismatch" in error_page(b.get(url)), (registered, presented)
