@@ -112,3 +112,27 @@ def test_every_other_redirect_uri_must_match_exactly(server):
         for registered, presented in MUST_MATCH_EXACTLY:
             url, _, _ = start(credential(server, registered), meta, presented)
             assert "redirect_uri_mismatch" in error_page(b.get(url)), (registered, presented)
+
+
+# -- OIDC Core §3.1.2.1: scope values Hospes does not know are ignored --------------------------------
+
+
+def test_unknown_scope_values_are_ignored_and_not_granted(server):
+    user = add_user(server)
+    oauth = credential(server, "http://127.0.0.1/cb")
+    meta = discover(server)
+    redirect = "http://127.0.0.1:49152/cb"
+    url, _, verifier = start(oauth, meta, redirect, scope="openid phone profile address")
+    code = code_of(sign_in(url, user), redirect)
+    token = oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier)
+    assert token["scope"] == "openid profile"
+    info = httpx.get(meta["userinfo_endpoint"], headers={"Authorization": "Bearer " + token["access_token"]},
+                     timeout=10).json()
+    assert info["given_name"] == "Jane" and "phone_number" not in info and "email" not in info
+
+    # What the rules refuse is still refused: a known scope this client may not have, or nothing known at all.
+    with httpx.Client(follow_redirects=False, timeout=10) as b:
+        for scope in ("openid phone clientarea:billing_info", "phone address"):
+            url, state, _ = start(oauth, meta, redirect, scope=scope)
+            q = query_of(b.get(url).headers["location"])
+            assert q["error"] == "invalid_scope" and q["state"] == state, (scope, q)

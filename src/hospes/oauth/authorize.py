@@ -177,15 +177,18 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
     if cred.grant_type != "authorization_code":
         raise errors.UnauthorizedClient("This client may not use the authorization code grant.")
 
-    requested = scope_table.parse(_single(params, "scope"))
-    if not requested:
+    asked = scope_table.parse(_single(params, "scope"))
+    if not asked:
         raise errors.InvalidScope("A scope is required.")
+    # OIDC Core §3.1.2.1: "Scope values used that are not understood by an implementation SHOULD be
+    # ignored" (RFC 6749 §3.3 lets the server grant less than asked; the token response says what).
+    requested = [name for name in asked if name in scope_table.SCOPES]
+    if not requested:
+        raise errors.InvalidScope("None of the requested scopes is known here.")
     allowed = set(scope_table.parse(cred.scope)) or set(scope_table.OIDC_SCOPES)
     if cred.refresh_token_policy != "never":
         allowed.add("offline_access")
     for name in requested:
-        if name not in scope_table.SCOPES:
-            raise errors.InvalidScope(f'The requested scope "{name}" is invalid.')
         if name not in allowed:
             raise errors.InvalidScope(f'The scope "{name}" is not allowed for this client.')
 
