@@ -136,3 +136,53 @@ def test_unknown_scope_values_are_ignored_and_not_granted(server):
             url, state, _ = start(oauth, meta, redirect, scope=scope)
             q = query_of(b.get(url).headers["location"])
             assert q["error"] == "invalid_scope" and q["state"] == state, (scope, q)
+
+
+# -- OIDC Core §3.1.2.1: id_token_hint -----------------------------------------------------------------
+
+
+def logged_in_tokens(oauth: OAuth2Client, meta: dict[str, Any], user: User, browser: httpx.Client,
+                     redirect: str, **params: str) -> dict[str, Any]:
+    """Log in (and consent) in ``browser``, redeem the code; the token response."""
+    url, _, verifier = start(oauth, meta, redirect, **params)
+    code = code_of(sign_in(url, user, browser), redirect)
+    return dict(oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier))
+
+
+def test_an_id_token_hint_for_someone_else_than_the_session_asks_for_a_login(server):
+    jane, bob = add_user(server, "Jane"), add_user(server, "Bob")
+    oauth = credential(server, "http://127.0.0.1/cb")
+    meta = discover(server)
+    redirect = "http://127.0.0.1:49152/cb"
+    with httpx.Client(follow_redirects=False, timeout=10) as janes, \
+            httpx.Client(follow_redirects=False, timeout=10) as bobs:
+        jane_token = logged_in_tokens(oauth, meta, jane, janes, redirect)["id_token"]
+        bob_token = logged_in_tokens(oauth, meta, bob, bobs, redirect)["id_token"]
+        bob_sub = verify_id_token(bob_token, meta, oauth.client_id, nonce=None, access_token=None)[1]["sub"]
+
+        # Bob's browser, a hint naming Jane: no code for Bob, the client is told a login is needed.
+        url, state, _ = start(oauth, meta, redirect, prompt="none", id_token_hint=jane_token)
+        r = bobs.get(url)
+        q = query_of(r.headers["location"])
+        assert q["error"] == "login_required" and q["state"] == state and "code" not in q, q
+        # Interactive: the login page, not a code for the wrong person.
+        url, _, _ = start(oauth, meta, redirect, id_token_hint=jane_token)
+        r = bobs.get(url)
+        assert r.status_code == 200 and 'name="password"' in r.text, (r.status_code, r.headers)
+        # The hint naming the person logged in: silently answered.
+        url, _, verifier = start(oauth, meta, redirect, prompt="none", id_token_hint=bob_token)
+        code = code_of(bobs.get(url), redirect)
+        token = oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier)
+        assert verify_id_token(token["id_token"], meta, oauth.client_id, nonce=None,
+                               access_token=None)[1]["sub"] == bob_sub
+
+        # ... and Jane logging in there gets Jane's code.
+        url, _, verifier = start(oauth, meta, redirect, id_token_hint=jane_token)
+        code = code_of(sign_in(url, jane, bobs), redirect)
+        token = oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier)
+        claims = verify_id_token(token["id_token"], meta, oauth.client_id, nonce=None, access_token=None)[1]
+        assert claims["sub"] != bob_sub
+
+        # Not an ID token of this provider: invalid_request, back to the client.
+        url, _, _ = start(oauth, meta, redirect, prompt="none", id_token_hint=bob_token[:-4] + "AAAA")
+        assert query_of(bobs.get(url).headers["location"])["error"] == "invalid_request"

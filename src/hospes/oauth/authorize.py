@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.clock import epoch, now
-from hospes.oauth import errors, pkce, redirects
+from hospes.oauth import errors, id_token, pkce, redirects
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
 from hospes.store import consents
-from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, UserClient
+from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, User, UserClient
 
 
 class CurrentSession(Protocol):
@@ -42,6 +42,8 @@ class CurrentSession(Protocol):
 
 
 MAX_PARAM = 2048
+# An ID token passed back as id_token_hint is longer than other parameters (id_token.decode_hint's bound).
+MAX_ID_TOKEN_HINT = 8192
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
 
@@ -63,6 +65,8 @@ class AuthorizationRequest:
     prompt: tuple[str, ...] = ()
     max_age: int | None = None
     login_hint: str | None = None
+    # The `sub` of a valid id_token_hint (OIDC Core §3.1.2.1): the person the client means.
+    hint_sub: str | None = None
     # Set once the person has logged in during this very request (satisfies prompt=login and
     # max_age), and bound to the session that login created.
     fresh_login: bool = False
@@ -97,7 +101,7 @@ class AuthorizationError(Exception):
         self.state = state
 
 
-def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+def _single(params: Mapping[str, Sequence[str]], name: str, limit: int = MAX_PARAM) -> str | None:
     values = params.get(name) or []
     if len(values) > 1:
         # RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once."
@@ -105,7 +109,7 @@ def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
     if not values:
         return None
     value = values[0]
-    if len(value) > MAX_PARAM:
+    if len(value) > limit:
         raise errors.InvalidRequest(f"The {name} parameter is too long.")
     return value
 
@@ -226,7 +230,15 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
     if nonce is not None and len(nonce) > 512:
         raise errors.InvalidRequest("The nonce is too long.")
     login_hint = _single(params, "login_hint")
-    for name in ("ui_locales", "id_token_hint", "acr_values", "claims", "display"):
+    hint = _single(params, "id_token_hint", MAX_ID_TOKEN_HINT)
+    hint_sub = None
+    if hint is not None:
+        # OIDC Core §3.1.2.1: an ID token this provider issued (it may have expired), naming the person.
+        hinted = id_token.decode_hint(provider, hint)
+        if hinted is None:
+            raise errors.InvalidRequest("The id_token_hint is not a valid ID token from this provider.")
+        hint_sub = hinted["sub"]
+    for name in ("ui_locales", "acr_values", "claims", "display"):
         _single(params, name)
 
     return AuthorizationRequest(
@@ -234,7 +246,7 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         logo_uri=cred.logo_uri or "", redirect_uri=redirect_uri, redirect_uri_sent=sent,
         response_mode=response_mode, scope=tuple(requested), state=state, nonce=nonce,
         code_challenge=challenge, prompt=prompt, max_age=max_age,
-        login_hint=login_hint[:255] if login_hint else None,
+        login_hint=login_hint[:255] if login_hint else None, hint_sub=hint_sub,
     )
 
 
@@ -262,16 +274,23 @@ class CodeIssued:
 Outcome = NeedLogin | NeedConsent | CodeIssued
 
 
-def needs_login(req: AuthorizationRequest, session: CurrentSession | None) -> bool:
+def login_due(s: Session, req: AuthorizationRequest, session: CurrentSession | None) -> str | None:
+    """Why the person must log in (again) before this request is answered (the login_required description
+    for prompt=none), or None. A login made in this very flow answers it."""
     if session is None:
-        return True
+        return "The user is not logged in."
     if req.fresh_login and req.bound_sid == session.sid:
-        return False
+        return None
     if "login" in req.prompt or "select_account" in req.prompt:
-        return True
+        return "The client asked for a new login."
     # OpenID Connect Core §3.1.2.1: re-authenticate when auth_time is older than max_age.
     # "max_age=0 is equivalent to prompt=login" (errata set 2), even within the second of the login.
-    return req.max_age is not None and (req.max_age == 0 or epoch() - session.auth_time > req.max_age)
+    if req.max_age is not None and (req.max_age == 0 or epoch() - session.auth_time > req.max_age):
+        return "The login is older than max_age."
+    # OIDC Core §3.1.2.1 (id_token_hint): the session is someone else's than the person the client means.
+    if req.hint_sub is not None and s.scalar(select(User.uuid).where(User.id == session.user_id)) != req.hint_sub:
+        return "The user logged in is not the one the id_token_hint names."
+    return None
 
 
 def _user_may_log_in(s: Session, user_id: int) -> bool:
@@ -287,9 +306,10 @@ def decide(provider: Provider, s: Session, req: AuthorizationRequest, session: C
     def fail(exc: errors.OAuthError) -> AuthorizationError:
         return AuthorizationError(exc, req.redirect_uri, req.response_mode, req.state)
 
-    if needs_login(req, session):
+    due = login_due(s, req, session)
+    if due is not None:
         if "none" in req.prompt:
-            raise fail(errors.LoginRequired("The user is not logged in."))
+            raise fail(errors.LoginRequired(due))
         return NeedLogin(req)
     assert session is not None
     if not _user_may_log_in(s, session.user_id):
