@@ -48,6 +48,12 @@ RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
 
 
+def acr_level(acr: str | None) -> int:
+    """A session's acr as a level (accounts/assurance.py: "0" single sign-on, "1" a password, "2" a password
+    and a second factor); anything else counts as 0."""
+    return int(acr) if acr in ("0", "1", "2") else 0
+
+
 @dataclass(frozen=True)
 class AuthorizationRequest:
     client_id: str
@@ -281,6 +287,11 @@ def login_due(s: Session, req: AuthorizationRequest, session: CurrentSession | N
         return "The user is not logged in."
     if req.fresh_login and req.bound_sid == session.sid:
         return None
+    if acr_level(session.acr) == 0:
+        # A single sign-on session (acr "0") began with a one-time link the operator or a service's module
+        # minted, with no credential of the person's own: it serves the client area, never a relying party.
+        # OIDC Core §2: level 0 "SHOULD NOT be used to authorize access to any resource of any monetary value".
+        return "The session was not started with the user's own credentials."
     if "login" in req.prompt or "select_account" in req.prompt:
         return "The client asked for a new login."
     # OpenID Connect Core §3.1.2.1: re-authenticate when auth_time is older than max_age.
