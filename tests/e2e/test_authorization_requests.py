@@ -13,7 +13,9 @@ import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 
+from tests.account import TotpClock, enrol, has_code_page, id_claims, login, post_form
 from tests.browserless import authorize, query_of
+from tests.conftest import Account
 from tests.e2e import User, add_user, cli_json, discover, verify_id_token
 
 
@@ -186,3 +188,59 @@ def test_an_id_token_hint_for_someone_else_than_the_session_asks_for_a_login(ser
         # Not an ID token of this provider: invalid_request, back to the client.
         url, _, _ = start(oauth, meta, redirect, prompt="none", id_token_hint=bob_token[:-4] + "AAAA")
         assert query_of(bobs.get(url).headers["location"])["error"] == "invalid_request"
+
+
+# -- OIDC Core §3.1.2.1: acr_values ------------------------------------------------------------------
+
+
+def second_factor_step(browser: httpx.Client, r: httpx.Response, code: str) -> httpx.Response:
+    """The code page after the password: give ``code``; then consent if asked. The final response."""
+    assert r.status_code == 200 and has_code_page(r.text), (r.status_code, r.text[:1000])
+    r = post_form(browser, r, "code", code=code)
+    if r.status_code == 200 and "userAuthorization" in r.text:
+        r = post_form(browser, r, "request_hash", userAuthorization="yes")
+    return r
+
+
+def test_acr_values_2_asks_for_the_second_factor_when_the_person_has_one(server):
+    jane = add_user(server, "Jane")
+    oauth = credential(server, "http://127.0.0.1/cb")
+    meta = discover(server)
+    redirect = "http://127.0.0.1:49152/cb"
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as browser:
+        # Logged in with her password, then two-factor login turned on: the session has acr 1.
+        login(browser, Account(jane.client_id, jane.user_id, jane.email, jane.password))
+        _, backup_codes = enrol(browser, TotpClock())
+        token = logged_in_tokens(oauth, meta, jane, browser, redirect)
+        assert id_claims(token["id_token"])["acr"] == "1"
+
+        # acr_values=2 asked silently: the session cannot answer it, a login can.
+        url, state, _ = start(oauth, meta, redirect, prompt="none", acr_values="2")
+        q = query_of(browser.get(url).headers["location"])
+        assert q["error"] == "login_required" and q["state"] == state and "code" not in q, q
+        # Asked openly: the login page, then the code page, then a code for acr 2.
+        url, _, verifier = start(oauth, meta, redirect, acr_values="2")
+        page = browser.get(url)
+        assert page.status_code == 200 and 'name="password"' in page.text
+        r = post_form(browser, page, "password", username=jane.email, password=jane.password)
+        code = code_of(second_factor_step(browser, r, backup_codes[0]), redirect)
+        token = oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier)
+        claims = verify_id_token(token["id_token"], meta, oauth.client_id, nonce=None, access_token=None)[1]
+        assert claims["acr"] == "2" and "otp" in claims["amr"]
+        # Now the session has it: prompt=none answers at once.
+        url, _, _ = start(oauth, meta, redirect, prompt="none", acr_values="2")
+        code_of(browser.get(url), redirect)
+
+
+def test_acr_values_2_for_a_person_without_a_second_factor_issues_what_was_achieved(server):
+    bob = add_user(server, "Bob")
+    oauth = credential(server, "http://127.0.0.1/cb")
+    meta = discover(server)
+    redirect = "http://127.0.0.1:49152/cb"
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        logged_in_tokens(oauth, meta, bob, browser, redirect)
+        # Voluntary (OIDC Core §3.1.2.1): no second factor to ask for, so no new login, and acr 1.
+        url, _, verifier = start(oauth, meta, redirect, prompt="none", acr_values="2 1")
+        code = code_of(browser.get(url), redirect)
+        token = oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier)
+        assert id_claims(token["id_token"])["acr"] == "1"

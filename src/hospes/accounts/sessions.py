@@ -13,7 +13,8 @@ from uuid import uuid4
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hospes.accounts.assurance import Assurance
+from hospes.accounts import twofactor
+from hospes.accounts.assurance import PASSWORD, TWO_FACTOR, Assurance
 from hospes.clock import epoch, now, utc
 from hospes.secrets import digest, new_token
 from hospes.store.models import Admin, LoginSession, SessionColumns, User
@@ -33,6 +34,10 @@ class CurrentSession:
     email: str
     first_name: str
     last_name: str
+
+    def strongest_acr(self, s: Session) -> str:
+        """The strongest acr a login of this person can reach now: two-factor once enrolled."""
+        return TWO_FACTOR.acr if twofactor.is_enrolled(s, self.user_id) else PASSWORD.acr
 
 
 def start(s: Session, *, user: User, ttl: int, assurance: Assurance,

@@ -39,6 +39,8 @@ class CurrentSession(Protocol):
     def acr(self) -> str | None: ...
     @property
     def amr(self) -> tuple[str, ...]: ...
+    def strongest_acr(self, s: Session) -> str:
+        """The strongest acr a login of this person can reach now (a second factor: "2")."""
 
 
 MAX_PARAM = 2048
@@ -48,10 +50,13 @@ RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
 
 
+ACR_VALUES = ("0", "1", "2")
+
+
 def acr_level(acr: str | None) -> int:
     """A session's acr as a level (accounts/assurance.py: "0" single sign-on, "1" a password, "2" a password
     and a second factor); anything else counts as 0."""
-    return int(acr) if acr in ("0", "1", "2") else 0
+    return int(acr) if acr in ACR_VALUES else 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class AuthorizationRequest:
     login_hint: str | None = None
     # The `sub` of a valid id_token_hint (OIDC Core §3.1.2.1): the person the client means.
     hint_sub: str | None = None
+    # OIDC Core §3.1.2.1 acr_values, in order of preference: the ones Hospes knows.
+    acr_values: tuple[str, ...] = ()
     # Set once the person has logged in during this very request (satisfies prompt=login and
     # max_age), and bound to the session that login created.
     fresh_login: bool = False
@@ -84,10 +91,8 @@ class AuthorizationRequest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuthorizationRequest:
-        data = dict(data)
-        data["scope"] = tuple(data.get("scope", ()))
-        data["prompt"] = tuple(data.get("prompt", ()))
-        return cls(**data)
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
 
     def with_login(self, sid: str) -> AuthorizationRequest:
         return replace(self, fresh_login=True, bound_sid=sid)
@@ -244,7 +249,9 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         if hinted is None:
             raise errors.InvalidRequest("The id_token_hint is not a valid ID token from this provider.")
         hint_sub = hinted["sub"]
-    for name in ("ui_locales", "acr_values", "claims", "display"):
+    # OIDC Core §3.1.2.1: acr_values are voluntary; values Hospes does not define are ignored.
+    acr_values = tuple(v for v in scope_table.parse(_single(params, "acr_values")) if v in ACR_VALUES)
+    for name in ("ui_locales", "claims", "display"):
         _single(params, name)
 
     return AuthorizationRequest(
@@ -253,6 +260,7 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         response_mode=response_mode, scope=tuple(requested), state=state, nonce=nonce,
         code_challenge=challenge, prompt=prompt, max_age=max_age,
         login_hint=login_hint[:255] if login_hint else None, hint_sub=hint_sub,
+        acr_values=acr_values,
     )
 
 
@@ -301,6 +309,12 @@ def login_due(s: Session, req: AuthorizationRequest, session: CurrentSession | N
     # OIDC Core §3.1.2.1 (id_token_hint): the session is someone else's than the person the client means.
     if req.hint_sub is not None and s.scalar(select(User.uuid).where(User.id == session.user_id)) != req.hint_sub:
         return "The user logged in is not the one the id_token_hint names."
+    if req.acr_values:
+        # OIDC Core §3.1.2.1 acr_values (voluntary): step up to the preferred level when a login of this
+        # person can reach more than the session has; when it cannot, what was achieved is issued.
+        reachable = min(acr_level(req.acr_values[0]), acr_level(session.strongest_acr(s)))
+        if reachable > acr_level(session.acr):
+            return "The client asked for a stronger login than this session's."
     return None
 
 
