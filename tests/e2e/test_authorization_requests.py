@@ -1,9 +1,10 @@
 """Authorization requests as relying parties send them, against the real server process: loopback redirect
-URIs on any port (RFC 8252 §7.3), scope values Hospes does not know (OIDC Core §3.1.2.1), the claims
-request parameter (OIDC Core §5.5), acr_values and id_token_hint."""
+URIs on any port (RFC 8252 §7.3), scope values Hospes does not know (OIDC Core §3.1.2.1), id_token_hint,
+acr_values, the standard claims and the claims request parameter (OIDC Core §5.4, §5.5)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
+from bs4 import BeautifulSoup
 
 from tests.account import TotpClock, enrol, has_code_page, id_claims, login, post_form
 from tests.browserless import authorize, query_of
@@ -241,6 +243,104 @@ def test_acr_values_2_for_a_person_without_a_second_factor_issues_what_was_achie
         logged_in_tokens(oauth, meta, bob, browser, redirect)
         # Voluntary (OIDC Core §3.1.2.1): no second factor to ask for, so no new login, and acr 1.
         url, _, verifier = start(oauth, meta, redirect, prompt="none", acr_values="2 1")
+        code = code_of(browser.get(url), redirect)
+        token = oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier)
+        assert id_claims(token["id_token"])["acr"] == "1"
+
+
+# -- OIDC Core §5.4, §5.5: the standard claims and the claims request parameter --------------------------
+
+
+def userinfo(meta: dict[str, Any], token: dict[str, Any]) -> dict[str, Any]:
+    r = httpx.get(meta["userinfo_endpoint"], headers={"Authorization": "Bearer " + token["access_token"]}, timeout=10)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_the_profile_scope_releases_every_claim_hospes_has_data_for(server):
+    jane = add_user(server, "Jane")
+    meta = discover(server)
+    assert "preferred_username" in meta["claims_supported"]
+    redirect = "http://127.0.0.1:49152/cb"
+    oauth = credential(server, "http://127.0.0.1/cb")
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        both = logged_in_tokens(oauth, meta, jane, browser, redirect, scope="openid profile email")
+        profile_only = logged_in_tokens(oauth, meta, jane, browser, redirect, scope="openid profile")
+    info = userinfo(meta, both)
+    assert info["name"] == "Jane Doe" and info["given_name"] == "Jane" and info["family_name"] == "Doe"
+    assert info["locale"] == "en" and isinstance(info["updated_at"], int) and info["updated_at"] > 0
+    # The name Jane logs in with (her email address).
+    assert info["preferred_username"] == jane.email == info["email"]
+    # On the consent to her name and language alone, not her address, in neither place.
+    for claims in (userinfo(meta, profile_only), id_claims(profile_only["id_token"])):
+        assert claims["name"] == "Jane Doe"
+        assert "preferred_username" not in claims and "email" not in claims
+
+
+def test_the_claims_parameter_releases_each_claim_where_it_was_asked_for(server):
+    jane = add_user(server, "Jane")
+    meta = discover(server)
+    assert meta["claims_parameter_supported"] is True
+    redirect = "http://127.0.0.1:49152/cb"
+    oauth = credential(server, "http://127.0.0.1/cb")
+    asked = {"userinfo": {"name": {"essential": True}, "nickname": None},
+             "id_token": {"email": {"essential": True}, "auth_time": {"essential": True}}}
+    url, _, verifier = start(oauth, meta, redirect, scope="openid", claims=json.dumps(asked))
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        page = browser.get(url)
+        r = post_form(browser, page, "password", username=jane.email, password=jane.password)
+        # The consent page asks for what those claims show.
+        consent_text = " ".join(BeautifulSoup(r.text, "html.parser").get_text(" ", strip=True).split())
+        assert "See your name and language" in consent_text and "See your email address" in consent_text
+        r = post_form(browser, r, "request_hash", userAuthorization="yes")
+        code = code_of(r, redirect)
+    token = dict(oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier))
+    assert token["scope"] == "openid"
+    claims = verify_id_token(token["id_token"], meta, oauth.client_id, nonce=None, access_token=None)[1]
+    assert claims["email"] == jane.email and "name" not in claims
+    info = userinfo(meta, token)
+    assert info["name"] == "Jane Doe" and "email" not in info and "nickname" not in info
+
+    # A client that may not have the email scope does not get the address by asking for the claim.
+    narrow = credential(server, "http://127.0.0.1/cb", scope="openid profile")
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        token = logged_in_tokens(narrow, meta, jane, browser, redirect, scope="openid",
+                                 claims=json.dumps({"userinfo": {"email": {"essential": True}}}))
+    assert "email" not in userinfo(meta, token) and "email" not in id_claims(token["id_token"])
+
+
+@pytest.mark.parametrize("claims", [
+    "not json", "[1]", '"userinfo"', '{"userinfo": 5}', '{"userinfo": {"name": 5}}',
+    '{"userinfo": {"name": {"essential": "yes"}}}', '{"id_token": {"acr": {"essential": true, "values": "2"}}}',
+    '{"id_token": {"acr": {"essential": true, "value": 2}}}',
+])
+def test_a_malformed_claims_parameter_is_invalid_request(server, claims):
+    oauth = credential(server, "http://127.0.0.1/cb")
+    url, state, _ = start(oauth, discover(server), "http://127.0.0.1:49152/cb", claims=claims)
+    r = httpx.get(url, timeout=10)
+    q = query_of(r.headers["location"])
+    assert q["error"] == "invalid_request" and q["state"] == state, q
+
+
+def test_an_essential_acr_that_cannot_be_met_is_a_failed_authentication(server):
+    """OIDC Core §5.5.1.1: the acr returned is one of the values asked for, or the request fails."""
+    bob = add_user(server, "Bob")  # no second factor
+    oauth = credential(server, "http://127.0.0.1/cb")
+    meta = discover(server)
+    redirect = "http://127.0.0.1:49152/cb"
+
+    def essential(**acr: Any) -> str:
+        return json.dumps({"id_token": {"acr": {"essential": True, **acr}}})
+
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        token = logged_in_tokens(oauth, meta, bob, browser, redirect, claims=essential(values=["1", "2"]))
+        assert id_claims(token["id_token"])["acr"] == "1"
+        for unmet in (essential(values=["2"]), essential(value="urn:example:loa:4")):
+            url, state, _ = start(oauth, meta, redirect, claims=unmet)
+            q = query_of(browser.get(url).headers["location"])
+            assert q["error"] == "unmet_authentication_requirements" and q["state"] == state, q
+        # Not essential: voluntary, answered with what the session has.
+        url, _, verifier = start(oauth, meta, redirect, claims=json.dumps({"id_token": {"acr": {"values": ["2"]}}}))
         code = code_of(browser.get(url), redirect)
         token = oauth.fetch_token(meta["token_endpoint"], code=code, redirect_uri=redirect, code_verifier=verifier)
         assert id_claims(token["id_token"])["acr"] == "1"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.clock import epoch, now
+from hospes.oauth import claims as standard
 from hospes.oauth import errors, id_token, pkce, redirects
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
@@ -46,6 +47,8 @@ class CurrentSession(Protocol):
 MAX_PARAM = 2048
 # An ID token passed back as id_token_hint is longer than other parameters (id_token.decode_hint's bound).
 MAX_ID_TOKEN_HINT = 8192
+# A claims parameter (OIDC Core §5.5) names a few claims; this is room for all of them, twice over.
+MAX_CLAIMS = 4096
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
 
@@ -80,6 +83,11 @@ class AuthorizationRequest:
     hint_sub: str | None = None
     # OIDC Core §3.1.2.1 acr_values, in order of preference: the ones Hospes knows.
     acr_values: tuple[str, ...] = ()
+    # OIDC Core §5.5: claims asked for one by one (those the client may have), and §5.5.1.1 the acr values
+    # asked for as an Essential Claim of the ID token.
+    userinfo_claims: tuple[str, ...] = ()
+    id_token_claims: tuple[str, ...] = ()
+    essential_acr: tuple[str, ...] = ()
     # Set once the person has logged in during this very request (satisfies prompt=login and
     # max_age), and bound to the session that login created.
     fresh_login: bool = False
@@ -93,6 +101,12 @@ class AuthorizationRequest:
     def from_dict(cls, data: dict[str, Any]) -> AuthorizationRequest:
         fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**fields)
+
+    @property
+    def consent_scope(self) -> tuple[str, ...]:
+        """What the consent page asks for: the scopes, and those covering the claims asked for one by one."""
+        covering = standard.consent_scopes(self.userinfo_claims + self.id_token_claims)
+        return self.scope + tuple(s for s in covering if s not in self.scope)
 
     def with_login(self, sid: str) -> AuthorizationRequest:
         return replace(self, fresh_login=True, bound_sid=sid)
@@ -251,7 +265,15 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         hint_sub = hinted["sub"]
     # OIDC Core §3.1.2.1: acr_values are voluntary; values Hospes does not define are ignored.
     acr_values = tuple(v for v in scope_table.parse(_single(params, "acr_values")) if v in ACR_VALUES)
-    for name in ("ui_locales", "claims", "display"):
+    asked_claims = standard.parse_request(_single(params, "claims", MAX_CLAIMS))
+    if "openid" not in requested:
+        asked_claims = standard.ClaimsRequest()  # OIDC Core §5.5: an OpenID Connect request's parameter
+
+    def may_have(names: tuple[str, ...]) -> tuple[str, ...]:
+        # A claim is released on the consent to its scope, which the client must be allowed to ask for.
+        return tuple(c for c in names if standard.CONSENT_SCOPE[c] in allowed)
+
+    for name in ("ui_locales", "display"):
         _single(params, name)
 
     return AuthorizationRequest(
@@ -260,7 +282,9 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         response_mode=response_mode, scope=tuple(requested), state=state, nonce=nonce,
         code_challenge=challenge, prompt=prompt, max_age=max_age,
         login_hint=login_hint[:255] if login_hint else None, hint_sub=hint_sub,
-        acr_values=acr_values,
+        acr_values=acr_values, userinfo_claims=may_have(asked_claims.userinfo),
+        id_token_claims=may_have(asked_claims.id_token),
+        essential_acr=tuple(v[:64] for v in asked_claims.essential_acr[:8]),
     )
 
 
@@ -309,13 +333,30 @@ def login_due(s: Session, req: AuthorizationRequest, session: CurrentSession | N
     # OIDC Core §3.1.2.1 (id_token_hint): the session is someone else's than the person the client means.
     if req.hint_sub is not None and s.scalar(select(User.uuid).where(User.id == session.user_id)) != req.hint_sub:
         return "The user logged in is not the one the id_token_hint names."
-    if req.acr_values:
-        # OIDC Core §3.1.2.1 acr_values (voluntary): step up to the preferred level when a login of this
-        # person can reach more than the session has; when it cannot, what was achieved is issued.
-        reachable = min(acr_level(req.acr_values[0]), acr_level(session.strongest_acr(s)))
+    # OIDC Core §3.1.2.1 acr_values (voluntary): the preferred level; §5.5.1.1 an essential acr: the lowest
+    # level that would do. Step up to it when a login of this person can reach more than the session has;
+    # when it cannot, what was achieved is issued (or, essential, refused in ``decide``).
+    wanted = [acr_level(req.acr_values[0])] if req.acr_values else []
+    wanted += [min(acr_level(v) for v in known)] if (known := _known(req.essential_acr)) else []
+    if wanted:
+        reachable = min(max(wanted), acr_level(session.strongest_acr(s)))
         if reachable > acr_level(session.acr):
             return "The client asked for a stronger login than this session's."
     return None
+
+
+def _known(values: tuple[str, ...]) -> list[str]:
+    return [v for v in values if v in ACR_VALUES]
+
+
+def acr_for(req: AuthorizationRequest, session: CurrentSession) -> str | None:
+    """The acr the ID token states: the session's; with an essential acr (OIDC Core §5.5.1.1, "MUST return
+    an acr Claim Value that matches one of the requested values"), the strongest requested value the
+    session meets (a second factor meets level 1 too); None when none is met."""
+    if not req.essential_acr:
+        return session.acr
+    met = [v for v in _known(req.essential_acr) if acr_level(v) <= acr_level(session.acr)]
+    return max(met, key=acr_level) if met else None
 
 
 def _user_may_log_in(s: Session, user_id: int) -> bool:
@@ -339,34 +380,39 @@ def decide(provider: Provider, s: Session, req: AuthorizationRequest, session: C
     assert session is not None
     if not _user_may_log_in(s, session.user_id):
         raise fail(errors.AccessDenied("This account is closed."))
+    if acr_for(req, session) is None:
+        # OIDC Core §5.5.1.1: an essential acr that cannot be met is a failed authentication; the error is
+        # OpenID Connect Core Unmet Authentication Requirements 1.0's.
+        raise fail(errors.UnmetAuthenticationRequirements("The login cannot reach the acr the client requires."))
     consent = (None if "consent" in req.prompt
-               else consents.covering(s, session.user_id, req.credential_id, req.scope))
+               else consents.covering(s, session.user_id, req.credential_id, req.consent_scope))
     given = req.consent_given and req.bound_sid == session.sid
     if consent is None and not given:
         if "none" in req.prompt:
             raise fail(errors.ConsentRequired("The user has not approved this application."))
-        return NeedConsent(req.bound_to(session.sid), req.scope)
+        return NeedConsent(req.bound_to(session.sid), req.consent_scope)
     if consent is not None:
         consents.mark_used(s, consent.id)
     return issue_code(provider, s, req, session)
 
 
 def record_consent(provider: Provider, s: Session, user_id: int, req: AuthorizationRequest) -> None:
-    consents.record(s, user_id, req.credential_id, req.scope, provider.settings.consent_ttl)
+    consents.record(s, user_id, req.credential_id, req.consent_scope, provider.settings.consent_ttl)
 
 
 def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession) -> CodeIssued:
     t = now()
     grant = Grant(credential_id=req.credential_id, user_id=session.user_id, scope=scope_table.join(req.scope),
-                  created_at=t)
+                  claims=standard.stored(req.userinfo_claims, req.id_token_claims), created_at=t)
     s.add(grant)
     s.flush()
     code = new_token()
     s.add(AuthorizationCode(
         code_hash=digest(code), grant_id=grant.id, credential_id=req.credential_id, user_id=session.user_id,
         redirect_uri=req.redirect_uri if req.redirect_uri_sent else "", scope=grant.scope, nonce=req.nonce,
-        code_challenge=req.code_challenge, auth_time=session.auth_time, acr=session.acr, amr=list(session.amr),
-        session_id=session.sid, expires_at=t + timedelta(seconds=provider.settings.auth_code_ttl),
+        code_challenge=req.code_challenge, auth_time=session.auth_time, acr=acr_for(req, session),
+        amr=list(session.amr), session_id=session.sid,
+        expires_at=t + timedelta(seconds=provider.settings.auth_code_ttl),
     ))
     params = {"code": code}
     if req.state is not None:
