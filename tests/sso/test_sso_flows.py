@@ -7,6 +7,7 @@ CreateSsoToken's documented errors. A refusal never starts a session and never r
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from sqlalchemy import func, select, update
 from hospes.accounts.service import add_client
 from hospes.clock import now
 from hospes.store.models import AuditEvent, Domain, EmailMessage, Invoice, SsoToken, Ticket, UserClient
+from tests.browserless import authorize
 from tests.clientarea import invite
 from tests.conftest import PASSWORD
 
@@ -427,3 +429,51 @@ def test_create_sso_token_documented_errors(world, db):
                                                                f"{world.client_id}"
     assert rows(db, SsoToken) == 0
     assert audit_events(db, "sso.token_minted") == []
+
+
+# -- a single sign-on session is for the client area only ----------------------------------------------
+
+
+def test_a_single_sign_on_session_does_not_answer_another_relying_partys_authorization(world, server):
+    """Whoever holds a service's single_sign_on secret can open its owner's client area, and nothing more:
+    an OpenID Connect client gets a real login (the one the owner approved, even with prompt=none)."""
+    rp = cli_json(server, "oauth-credentials", "create", "--grant-type", "authorization_code", "--scope",
+                  "openid email", "--name", "Forum", "--redirect-uri", "https://forum.example/cb")
+
+    def authorize_url(**extra: str) -> str:
+        return world.url + "/oauth/authorize.php?" + urlencode({
+            "response_type": "code", "client_id": rp["clientIdentifier"], "redirect_uri": "https://forum.example/cb",
+            "scope": "openid email", "state": "s", **extra})
+
+    # The owner signs in to the forum once, with her password, and approves it.
+    with world.browser() as owners:
+        r = authorize(owners, authorize_url(), world.email, PASSWORD)
+        assert r.status_code == 303 and "code=" in r.headers["location"], r.text
+
+    # A service's single_sign_on credential opens her client area...
+    cred = sso_credential(world)
+    minted = sso_token(world, cred, "clientarea:sso").json()
+    browser, page = world.lands(minted["redirect_url"], "/clientarea.php")
+    try:
+        assert "Signed in as Jane Doe" in text_of(page)
+        # ... but the forum, asked silently, is told a login is needed, and gets no code.
+        r = browser.get(authorize_url(prompt="none"))
+        assert r.status_code in (302, 303)
+        q = parse_qs(urlsplit(r.headers["location"]).query)
+        assert q["error"] == ["login_required"] and "code" not in q, q
+        # Asked openly, the forum's sign-in shows the login form, not a code.
+        r = browser.get(authorize_url())
+        assert r.status_code == 200 and 'name="password"' in r.text, (r.status_code, r.headers)
+        # Her password there gives a normal password session: the ID token says so.
+        sso_cookie = browser.cookies["hospes_session"]
+        r = authorize(browser, authorize_url(nonce="n"), world.email, PASSWORD)
+        assert r.status_code == 303, r.text
+        assert browser.cookies["hospes_session"] != sso_cookie
+        code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+        tok = httpx.post(world.url + "/oauth/token.php", auth=(rp["clientIdentifier"], rp["clientSecret"]), data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": "https://forum.example/cb"})
+        assert tok.status_code == 200, tok.text
+        claims = json.loads(base64.urlsafe_b64decode(tok.json()["id_token"].split(".")[1] + "=="))
+        assert claims["acr"] == "1" and claims["amr"] == ["pwd"]
+    finally:
+        browser.close()

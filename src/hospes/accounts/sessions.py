@@ -11,18 +11,28 @@ from uuid import uuid4
 
 from sqlalchemy.orm import Session
 
-from hospes.accounts.assurance import Assurance
+from hospes.accounts import twofactor
+from hospes.accounts.assurance import PASSWORD, TWO_FACTOR, Assurance
 from hospes.clock import epoch
 from hospes.secrets import digest, new_token
 from hospes.store import sessions as stored
 from hospes.store.models import User
-from hospes.store.sessions import CurrentSession
+from hospes.store.sessions import SessionRow
 
 __all__ = ["CurrentSession", "active", "current", "describe", "end", "end_all_for_user", "sign_out",
            "sign_out_others", "start"]
 
 # A cookie value longer than this is no token of ours: not even digested.
 _TOKEN_MAX = 100
+
+
+@dataclass(frozen=True)
+class CurrentSession(SessionRow):
+    """A customer's working session, as the authorization endpoint and the pages use it."""
+
+    def strongest_acr(self, s: Session) -> str:
+        """The strongest acr a login of this person can reach now: two-factor once enrolled."""
+        return TWO_FACTOR.acr if twofactor.is_enrolled(s, self.user_id) else PASSWORD.acr
 
 
 def start(s: Session, *, user: User, ttl: int, assurance: Assurance,
@@ -32,7 +42,7 @@ def start(s: Session, *, user: User, ttl: int, assurance: Assurance,
     token = new_token()
     return token, stored.insert_customer(s, token_hash=digest(token), sid=str(uuid4()), user=user,
                                          auth_time=epoch(), acr=assurance.acr, amr=assurance.amr, ip=ip,
-                                         user_agent=user_agent, ttl=ttl)
+                                         user_agent=user_agent, ttl=ttl, row=CurrentSession)
 
 
 def token_hash(token: str | None) -> bytes | None:
@@ -42,7 +52,7 @@ def token_hash(token: str | None) -> bytes | None:
 
 def current(s: Session, token: str | None) -> CurrentSession | None:
     hashed = token_hash(token)
-    return stored.customer(s, hashed) if hashed else None
+    return stored.customer(s, hashed, CurrentSession) if hashed else None
 
 
 def end(s: Session, token: str | None) -> None:

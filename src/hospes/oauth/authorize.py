@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.clock import epoch, now
-from hospes.oauth import errors, pkce
+from hospes.oauth import claims as standard
+from hospes.oauth import errors, id_token, pkce, redirects
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
 from hospes.store import clients, consents
-from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, UserClient
+from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, User, UserClient
 
 
 class CurrentSession(Protocol):
@@ -39,11 +40,26 @@ class CurrentSession(Protocol):
     def acr(self) -> str | None: ...
     @property
     def amr(self) -> tuple[str, ...]: ...
+    def strongest_acr(self, s: Session) -> str:
+        """The strongest acr a login of this person can reach now (a second factor: "2")."""
 
 
 MAX_PARAM = 2048
+# An ID token passed back as id_token_hint is longer than other parameters (id_token.decode_hint's bound).
+MAX_ID_TOKEN_HINT = 8192
+# A claims parameter (OIDC Core §5.5) names a few claims; this is room for all of them, twice over.
+MAX_CLAIMS = 4096
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
+
+
+ACR_VALUES = ("0", "1", "2")
+
+
+def acr_level(acr: str | None) -> int:
+    """A session's acr as a level (accounts/assurance.py: "0" single sign-on, "1" a password, "2" a password
+    and a second factor); anything else counts as 0."""
+    return int(acr) if acr in ACR_VALUES else 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,15 @@ class AuthorizationRequest:
     prompt: tuple[str, ...] = ()
     max_age: int | None = None
     login_hint: str | None = None
+    # The `sub` of a valid id_token_hint (OIDC Core §3.1.2.1): the person the client means.
+    hint_sub: str | None = None
+    # OIDC Core §3.1.2.1 acr_values, in order of preference: the ones Hospes knows.
+    acr_values: tuple[str, ...] = ()
+    # OIDC Core §5.5: claims asked for one by one (those the client may have), and §5.5.1.1 the acr values
+    # asked for as an Essential Claim of the ID token.
+    userinfo_claims: tuple[str, ...] = ()
+    id_token_claims: tuple[str, ...] = ()
+    essential_acr: tuple[str, ...] = ()
     # Set once the person has logged in during this very request (satisfies prompt=login and
     # max_age), and bound to the session that login created.
     fresh_login: bool = False
@@ -74,10 +99,14 @@ class AuthorizationRequest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuthorizationRequest:
-        data = dict(data)
-        data["scope"] = tuple(data.get("scope", ()))
-        data["prompt"] = tuple(data.get("prompt", ()))
-        return cls(**data)
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
+
+    @property
+    def consent_scope(self) -> tuple[str, ...]:
+        """What the consent page asks for: the scopes, and those covering the claims asked for one by one."""
+        covering = standard.consent_scopes(self.userinfo_claims + self.id_token_claims)
+        return self.scope + tuple(s for s in covering if s not in self.scope)
 
     def with_login(self, sid: str) -> AuthorizationRequest:
         return replace(self, fresh_login=True, bound_sid=sid)
@@ -97,7 +126,7 @@ class AuthorizationError(Exception):
         self.state = state
 
 
-def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+def _single(params: Mapping[str, Sequence[str]], name: str, limit: int = MAX_PARAM) -> str | None:
     values = params.get(name) or []
     if len(values) > 1:
         # RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once."
@@ -105,7 +134,7 @@ def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
     if not values:
         return None
     value = values[0]
-    if len(value) > MAX_PARAM:
+    if len(value) > limit:
         raise errors.InvalidRequest(f"The {name} parameter is too long.")
     return value
 
@@ -114,7 +143,7 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
     """The credential and its redirect URI, or ``InvalidRedirect`` (never a redirect)."""
     try:
         client_id = _single(params, "client_id")
-        redirect_uri = _single(params, "redirect_uri")
+        presented = _single(params, "redirect_uri")
     except errors.OAuthError as exc:
         raise errors.InvalidRedirect("invalid_request", exc.description) from None
     if not client_id:
@@ -123,7 +152,7 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
     if cred is None:
         raise errors.InvalidRedirect("invalid_client", "The client id supplied is invalid")
     registered = list(cred.redirect_uris or [])
-    if redirect_uri is None or redirect_uri == "":
+    if presented is None or presented == "":
         # RFC 6749 §3.1.2.3: without redirect_uri the only registered one is used, with the messages of
         # https://github.com/bshaffer/oauth2-server-php (src/OAuth2/Controller/AuthorizeController.php),
         # which WHMCS's endpoints answer with. OpenID Connect RPs always send it (OIDC Core §3.1.2.1).
@@ -133,12 +162,11 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
             raise errors.InvalidRedirect(
                 "invalid_uri", "A redirect URI must be supplied when multiple redirect URIs are registered")
         return cred, registered[0], False
-    if "#" in redirect_uri:
+    if "#" in presented:
         raise errors.InvalidRedirect("invalid_uri", "The redirect URI must not contain a fragment")
-    # RFC 9700 §4.1.3: exact string matching, no normalisation.
-    if redirect_uri not in registered:
+    if not redirects.matches(registered, presented):
         raise errors.InvalidRedirect("redirect_uri_mismatch", "The redirect URI provided is missing or does not match")
-    return cred, redirect_uri, True
+    return cred, presented, True
 
 
 def parse_request(provider: Provider, s: Session, params: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
@@ -178,15 +206,18 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
     if cred.grant_type != "authorization_code":
         raise errors.UnauthorizedClient("This client may not use the authorization code grant.")
 
-    requested = scope_table.parse(_single(params, "scope"))
-    if not requested:
+    asked = scope_table.parse(_single(params, "scope"))
+    if not asked:
         raise errors.InvalidScope("A scope is required.")
+    # OIDC Core §3.1.2.1: "Scope values used that are not understood by an implementation SHOULD be
+    # ignored" (RFC 6749 §3.3 lets the server grant less than asked; the token response says what).
+    requested = [name for name in asked if name in scope_table.SCOPES]
+    if not requested:
+        raise errors.InvalidScope("None of the requested scopes is known here.")
     allowed = set(scope_table.parse(cred.scope)) or set(scope_table.OIDC_SCOPES)
     if cred.refresh_token_policy != "never":
         allowed.add("offline_access")
     for name in requested:
-        if name not in scope_table.SCOPES:
-            raise errors.InvalidScope(f'The requested scope "{name}" is invalid.')
         if name not in allowed:
             raise errors.InvalidScope(f'The scope "{name}" is not allowed for this client.')
 
@@ -224,7 +255,25 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
     if nonce is not None and len(nonce) > 512:
         raise errors.InvalidRequest("The nonce is too long.")
     login_hint = _single(params, "login_hint")
-    for name in ("ui_locales", "id_token_hint", "acr_values", "claims", "display"):
+    hint = _single(params, "id_token_hint", MAX_ID_TOKEN_HINT)
+    hint_sub = None
+    if hint is not None:
+        # OIDC Core §3.1.2.1: an ID token this provider issued (it may have expired), naming the person.
+        hinted = id_token.decode_hint(provider, hint)
+        if hinted is None:
+            raise errors.InvalidRequest("The id_token_hint is not a valid ID token from this provider.")
+        hint_sub = hinted["sub"]
+    # OIDC Core §3.1.2.1: acr_values are voluntary; values Hospes does not define are ignored.
+    acr_values = tuple(v for v in scope_table.parse(_single(params, "acr_values")) if v in ACR_VALUES)
+    asked_claims = standard.parse_request(_single(params, "claims", MAX_CLAIMS))
+    if "openid" not in requested:
+        asked_claims = standard.ClaimsRequest()  # OIDC Core §5.5: an OpenID Connect request's parameter
+
+    def may_have(names: tuple[str, ...]) -> tuple[str, ...]:
+        # A claim is released on the consent to its scope, which the client must be allowed to ask for.
+        return tuple(c for c in names if standard.CONSENT_SCOPE[c] in allowed)
+
+    for name in ("ui_locales", "display"):
         _single(params, name)
 
     return AuthorizationRequest(
@@ -232,7 +281,10 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         logo_uri=cred.logo_uri or "", redirect_uri=redirect_uri, redirect_uri_sent=sent,
         response_mode=response_mode, scope=tuple(requested), state=state, nonce=nonce,
         code_challenge=challenge, prompt=prompt, max_age=max_age,
-        login_hint=login_hint[:255] if login_hint else None,
+        login_hint=login_hint[:255] if login_hint else None, hint_sub=hint_sub,
+        acr_values=acr_values, userinfo_claims=may_have(asked_claims.userinfo),
+        id_token_claims=may_have(asked_claims.id_token),
+        essential_acr=tuple(v[:64] for v in asked_claims.essential_acr[:8]),
     )
 
 
@@ -260,16 +312,51 @@ class CodeIssued:
 Outcome = NeedLogin | NeedConsent | CodeIssued
 
 
-def needs_login(req: AuthorizationRequest, session: CurrentSession | None) -> bool:
+def login_due(s: Session, req: AuthorizationRequest, session: CurrentSession | None) -> str | None:
+    """Why the person must log in (again) before this request is answered (the login_required description
+    for prompt=none), or None. A login made in this very flow answers it."""
     if session is None:
-        return True
+        return "The user is not logged in."
     if req.fresh_login and req.bound_sid == session.sid:
-        return False
+        return None
+    if acr_level(session.acr) == 0:
+        # A single sign-on session (acr "0") began with a one-time link the operator or a service's module
+        # minted, with no credential of the person's own: it serves the client area, never a relying party.
+        # OIDC Core §2: level 0 "SHOULD NOT be used to authorize access to any resource of any monetary value".
+        return "The session was not started with the user's own credentials."
     if "login" in req.prompt or "select_account" in req.prompt:
-        return True
+        return "The client asked for a new login."
     # OpenID Connect Core §3.1.2.1: re-authenticate when auth_time is older than max_age.
     # "max_age=0 is equivalent to prompt=login" (errata set 2), even within the second of the login.
-    return req.max_age is not None and (req.max_age == 0 or epoch() - session.auth_time > req.max_age)
+    if req.max_age is not None and (req.max_age == 0 or epoch() - session.auth_time > req.max_age):
+        return "The login is older than max_age."
+    # OIDC Core §3.1.2.1 (id_token_hint): the session is someone else's than the person the client means.
+    if req.hint_sub is not None and s.scalar(select(User.uuid).where(User.id == session.user_id)) != req.hint_sub:
+        return "The user logged in is not the one the id_token_hint names."
+    # OIDC Core §3.1.2.1 acr_values (voluntary): the preferred level; §5.5.1.1 an essential acr: the lowest
+    # level that would do. Step up to it when a login of this person can reach more than the session has;
+    # when it cannot, what was achieved is issued (or, essential, refused in ``decide``).
+    wanted = [acr_level(req.acr_values[0])] if req.acr_values else []
+    wanted += [min(acr_level(v) for v in known)] if (known := _known(req.essential_acr)) else []
+    if wanted:
+        reachable = min(max(wanted), acr_level(session.strongest_acr(s)))
+        if reachable > acr_level(session.acr):
+            return "The client asked for a stronger login than this session's."
+    return None
+
+
+def _known(values: tuple[str, ...]) -> list[str]:
+    return [v for v in values if v in ACR_VALUES]
+
+
+def acr_for(req: AuthorizationRequest, session: CurrentSession) -> str | None:
+    """The acr the ID token states: the session's; with an essential acr (OIDC Core §5.5.1.1, "MUST return
+    an acr Claim Value that matches one of the requested values"), the strongest requested value the
+    session meets (a second factor meets level 1 too); None when none is met."""
+    if not req.essential_acr:
+        return session.acr
+    met = [v for v in _known(req.essential_acr) if acr_level(v) <= acr_level(session.acr)]
+    return max(met, key=acr_level) if met else None
 
 
 def _user_may_log_in(s: Session, user_id: int) -> bool:
@@ -285,41 +372,47 @@ def decide(provider: Provider, s: Session, req: AuthorizationRequest, session: C
     def fail(exc: errors.OAuthError) -> AuthorizationError:
         return AuthorizationError(exc, req.redirect_uri, req.response_mode, req.state)
 
-    if needs_login(req, session):
+    due = login_due(s, req, session)
+    if due is not None:
         if "none" in req.prompt:
-            raise fail(errors.LoginRequired("The user is not logged in."))
+            raise fail(errors.LoginRequired(due))
         return NeedLogin(req)
     assert session is not None
     if not _user_may_log_in(s, session.user_id):
         raise fail(errors.AccessDenied("This account is closed."))
+    if acr_for(req, session) is None:
+        # OIDC Core §5.5.1.1: an essential acr that cannot be met is a failed authentication; the error is
+        # OpenID Connect Core Unmet Authentication Requirements 1.0's.
+        raise fail(errors.UnmetAuthenticationRequirements("The login cannot reach the acr the client requires."))
     consent = (None if "consent" in req.prompt
-               else consents.covering(s, session.user_id, req.credential_id, req.scope))
+               else consents.covering(s, session.user_id, req.credential_id, req.consent_scope))
     given = req.consent_given and req.bound_sid == session.sid
     if consent is None and not given:
         if "none" in req.prompt:
             raise fail(errors.ConsentRequired("The user has not approved this application."))
-        return NeedConsent(req.bound_to(session.sid), req.scope)
+        return NeedConsent(req.bound_to(session.sid), req.consent_scope)
     if consent is not None:
         consents.mark_used(s, consent.id)
     return issue_code(provider, s, req, session)
 
 
 def record_consent(provider: Provider, s: Session, user_id: int, req: AuthorizationRequest) -> None:
-    consents.record(s, user_id, req.credential_id, req.scope, provider.settings.consent_ttl)
+    consents.record(s, user_id, req.credential_id, req.consent_scope, provider.settings.consent_ttl)
 
 
 def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession) -> CodeIssued:
     t = now()
     grant = Grant(credential_id=req.credential_id, user_id=session.user_id, scope=scope_table.join(req.scope),
-                  created_at=t)
+                  claims=standard.stored(req.userinfo_claims, req.id_token_claims), created_at=t)
     s.add(grant)
     s.flush()
     code = new_token()
     s.add(AuthorizationCode(
         code_hash=digest(code), grant_id=grant.id, credential_id=req.credential_id, user_id=session.user_id,
         redirect_uri=req.redirect_uri if req.redirect_uri_sent else "", scope=grant.scope, nonce=req.nonce,
-        code_challenge=req.code_challenge, auth_time=session.auth_time, acr=session.acr, amr=list(session.amr),
-        session_id=session.sid, expires_at=t + timedelta(seconds=provider.settings.auth_code_ttl),
+        code_challenge=req.code_challenge, auth_time=session.auth_time, acr=acr_for(req, session),
+        amr=list(session.amr), session_id=session.sid,
+        expires_at=t + timedelta(seconds=provider.settings.auth_code_ttl),
     ))
     params = {"code": code}
     if req.state is not None:
@@ -346,4 +439,5 @@ def still_registered(s: Session, req: AuthorizationRequest) -> bool:
     """A login or consent page posted back: the credential may have been deleted, or its redirect URIs
     changed, since the page was shown."""
     cred = s.get(OAuthCredential, req.credential_id)
-    return cred is not None and cred.identifier == req.client_id and req.redirect_uri in (cred.redirect_uris or [])
+    return (cred is not None and cred.identifier == req.client_id
+            and redirects.matches(cred.redirect_uris or [], req.redirect_uri))

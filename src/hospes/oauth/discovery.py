@@ -11,7 +11,7 @@ from hospes.oauth.scopes import SCOPES
 
 CLAIMS = [
     "iss", "aud", "exp", "iat", "sub", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "sid",
-    "name", "given_name", "family_name", "locale", "updated_at", "email", "email_verified",
+    "name", "given_name", "family_name", "preferred_username", "locale", "updated_at", "email", "email_verified",
 ]
 
 
@@ -43,7 +43,7 @@ def document(issuer: str, grant_types: tuple[str, ...]) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,  # OIDC Core §5.5 (oauth/claims.py)
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": True,

@@ -86,6 +86,13 @@ class InteractionRequired(OAuthError):
     error = "interaction_required"
 
 
+class UnmetAuthenticationRequirements(OAuthError):
+    """https://openid.net/specs/openid-connect-unmet-authentication-requirements-1_0.html §3: the
+    authentication the client requires (an essential acr, OIDC Core §5.5.1.1) cannot be met."""
+
+    error = "unmet_authentication_requirements"
+
+
 class RequestNotSupported(OAuthError):
     error = "request_not_supported"
 

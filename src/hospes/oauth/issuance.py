@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from hospes.clock import now
+from hospes.oauth import claims as standard
 from hospes.oauth import errors, id_token
-from hospes.oauth.claims import profile_claims
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
@@ -48,6 +48,7 @@ class Issued:
     user: Person
     scope: list[str]
     auth: Authentication
+    claims: str | None = None  # the grant's, asked for with the claims parameter
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ async def issue_tokens(
                                          auth_time=auth.auth_time, acr=auth.acr, amr=auth.amr, issued_at=t,
                                          expires_at=t + timedelta(seconds=settings.refresh_token_ttl))
         body["refresh_token"] = rt
-    return Issued(body, client, user, scope, auth)
+    return Issued(body, client, user, scope, auth, grant.claims)
 
 
 def respond(provider: Provider, issued: Issued) -> dict[str, Any]:
@@ -101,6 +102,7 @@ def respond(provider: Provider, issued: Issued) -> dict[str, Any]:
         body["id_token"] = id_token.issue(
             provider, client_id=issued.client.identifier, sub=issued.user.uuid, auth_time=auth.auth_time,
             alg=issued.client.id_token_signed_response_alg, nonce=auth.nonce, access_token=body["access_token"],
-            acr=auth.acr, amr=auth.amr, sid=auth.sid, extra=profile_claims(issued.user, issued.scope),
+            acr=auth.acr, amr=auth.amr, sid=auth.sid,
+            extra=standard.released(issued.user, issued.scope, standard.stored_for(issued.claims, "id_token")),
         )
     return body

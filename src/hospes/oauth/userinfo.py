@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hospes.clock import now
+from hospes.oauth import claims as standard
 from hospes.oauth import errors
-from hospes.oauth.claims import profile_claims
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
 
@@ -43,5 +43,6 @@ async def userinfo(provider: Provider, token: str) -> dict[str, Any]:
     if "openid" not in found.scope:
         raise errors.InsufficientScope("The access token was not issued for OpenID Connect (scope openid).")
     claims: dict[str, Any] = {"sub": found.person.uuid}
-    claims.update(profile_claims(found.person, found.scope))
+    # OIDC Core §5.4 by scope, and §5.5 what the claims parameter asked userinfo for.
+    claims.update(standard.released(found.person, found.scope, standard.stored_for(found.claims, "userinfo")))
     return claims

@@ -61,7 +61,7 @@ class LiveToken(NamedTuple):
 
 
 # -- the grant a code or refresh token belongs to -----------------------------------------------------
-GRANT_COLUMNS = f"g.id, g.revoked_at, u.disabled, {PERSON_COLUMNS}"
+GRANT_COLUMNS = f"g.id, g.revoked_at, u.disabled, g.claims, {PERSON_COLUMNS}"
 _GRANT_WIDTH = GRANT_COLUMNS.count(",") + 1
 
 
@@ -71,6 +71,7 @@ class GrantRow(NamedTuple):
     id: int
     revoked: bool
     user_disabled: bool
+    claims: str | None  # asked for with the claims parameter (oauth/claims.py ``stored``)
     user: Person
 
     @property
@@ -80,8 +81,8 @@ class GrantRow(NamedTuple):
 
     @classmethod
     def of(cls, cols: Sequence[Any]) -> GrantRow:
-        gid, revoked_at, disabled, *person = cols
-        return cls(gid, revoked_at is not None, bool(disabled), Person.of(person))
+        gid, revoked_at, disabled, claims, *person = cols
+        return cls(gid, revoked_at is not None, bool(disabled), claims, Person.of(person))
 
 
 _REDEEM_SQL = {table: f"UPDATE {table} SET used_at = %s WHERE id = %s AND used_at IS NULL"  # noqa: S608 (constant)

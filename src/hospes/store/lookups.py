@@ -30,7 +30,7 @@ from hospes.store.sql import PERSON_COLUMNS, Person, numbered, qmark, sqlite_tex
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
-    f"SELECT t.scope, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
+    f"SELECT t.scope, g.claims, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
@@ -39,6 +39,7 @@ USERINFO_SQL = (
 @dataclass(frozen=True, slots=True)
 class UserinfoRow:
     scope: list[str]
+    claims: str | None  # the grant's, asked for with the claims parameter
     person: Person
 
 
@@ -89,7 +90,7 @@ class Lookups:
         rows = await self._rows(self._userinfo_sql, (token_hash, self._param_now(now)))
         if not rows:
             return None
-        return UserinfoRow(rows[0][0].split(), Person.of(rows[0][1:]))
+        return UserinfoRow(rows[0][0].split(), rows[0][1], Person.of(rows[0][2:]))
 
     async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> ClientWithToken | None:
         """The client ``identifier`` and, when it is live and this client's, the token (RFC 7662 §2.2)."""

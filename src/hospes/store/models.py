@@ -189,6 +189,9 @@ class Grant(Base):
     credential_id: Mapped[int] = mapped_column(ForeignKey("oauth_credentials.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text)
+    # Claims asked for one by one with the claims request parameter (OIDC Core §5.5), as oauth/claims.py
+    # stores them ("userinfo:name id_token:email"); NULL when none were.
+    claims: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("ix_grants_user_credential", "user_id", "credential_id"),)

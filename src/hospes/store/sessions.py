@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -22,10 +22,13 @@ from hospes.store.models import Admin, AdminSession, LoginSession, SessionColumn
 # Write last_seen at most this often, so reading a session is not a write.
 _TOUCH_EVERY = timedelta(minutes=5)
 
+Row = TypeVar("Row", bound="SessionRow")
+
 
 @dataclass(frozen=True)
-class CurrentSession:
-    """A customer's working session and the person in it."""
+class SessionRow:
+    """A customer's working session and the person in it (accounts/sessions.py's CurrentSession adds what
+    a login could reach)."""
 
     id: int
     sid: str
@@ -89,12 +92,13 @@ def _live(s: Session, token_hash: bytes, model: type[SessionColumns], person: ty
     return sess, who
 
 
-def customer(s: Session, token_hash: bytes) -> CurrentSession | None:
+def customer(s: Session, token_hash: bytes, row: type[Row]) -> Row | None:
+    """The working session behind the digest, built as ``row``."""
     found = _live(s, token_hash, LoginSession, User, LoginSession.user_id, None)
     if found is None:
         return None
     sess, user = found
-    return CurrentSession(
+    return row(
         id=sess.id, sid=sess.sid, user_id=user.id, auth_time=sess.auth_time, acr=sess.acr,
         amr=tuple(sess.amr or ()), email=user.email, first_name=user.first_name, last_name=user.last_name)
 
@@ -109,15 +113,15 @@ def admin(s: Session, token_hash: bytes, idle: timedelta) -> AdminUser | None:
 
 
 def insert_customer(s: Session, *, token_hash: bytes, sid: str, user: User, auth_time: int, acr: str | None,
-                    amr: Sequence[str], ip: str, user_agent: str, ttl: int) -> CurrentSession:
+                    amr: Sequence[str], ip: str, user_agent: str, ttl: int, row: type[Row]) -> Row:
     t = now()
-    row = LoginSession(
+    added = LoginSession(
         token_hash=token_hash, sid=sid, user_id=user.id, auth_time=auth_time, amr=list(amr), acr=acr,
         ip_address=ip[:64], user_agent=user_agent[:512], created_at=t, last_seen_at=t,
         expires_at=t + timedelta(seconds=ttl))
-    s.add(row)
+    s.add(added)
     s.flush()
-    return CurrentSession(id=row.id, sid=sid, user_id=user.id, auth_time=auth_time, acr=acr, amr=tuple(amr),
+    return row(id=added.id, sid=sid, user_id=user.id, auth_time=auth_time, acr=acr, amr=tuple(amr),
                           email=user.email, first_name=user.first_name, last_name=user.last_name)
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
-
 from hospes.clock import now
-from hospes.oauth import errors, pkce
+from hospes.oauth import errors, pkce, redirects
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.grants.base import TokenRequest, UnitGrant
 from hospes.oauth.issuance import Authentication, Issued, Refused, issue_tokens, refuse_reuse, wants_refresh
@@ -26,7 +24,7 @@ class AuthorizationCodeGrant(UnitGrant):
         code = request.one("code")
         if not code:
             raise errors.InvalidRequest("The code parameter is required.")
-        redirect_uri = request.one("redirect_uri")
+        presented = request.one("redirect_uri")
         verifier = request.one("code_verifier")
         row = await store.get_authorization_code(tx, digest(code))
         invalid = errors.InvalidGrant("The authorization code is invalid, expired or already used.")
@@ -38,12 +36,13 @@ class AuthorizationCodeGrant(UnitGrant):
         t = now()
         if row.expires_at is None or row.expires_at <= t:
             raise invalid
-        stored_redirect = row.redirect_uri
-        if stored_redirect:
-            # RFC 6749 §4.1.3: identical to the authorization request's redirect_uri.
-            if redirect_uri is None or not hmac.compare_digest(redirect_uri.encode(), stored_redirect.encode()):
+        if row.redirect_uri:
+            # RFC 6749 §4.1.3: identical to the authorization request's redirect_uri (with a loopback
+            # address, the port it used: RFC 8252 §7.3 lets each request pick one).
+            if presented is None or not redirects.identical(row.redirect_uri, presented):
                 raise errors.InvalidGrant("The redirect_uri does not match the one in the authorization request.")
-        elif redirect_uri is not None and redirect_uri not in client.redirect_uris:
+        elif presented is not None and presented not in client.redirect_uris:
+            # The authorization request sent none, so it used the one registered URI, as registered.
             raise errors.InvalidGrant("The redirect_uri does not match the one in the authorization request.")
         if row.code_challenge:
             if not verifier:
