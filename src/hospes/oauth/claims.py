@@ -9,9 +9,10 @@ page asks for it (``consent_scopes``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from hospes.clock import utc
@@ -52,30 +53,39 @@ class Profile(Protocol):
     def updated_at(self) -> datetime | None: ...
 
 
-def _value(user: Profile, claim: str) -> Any:
-    if claim == "name":
-        return f"{user.first_name} {user.last_name}".strip()
-    if claim == "given_name":
-        return user.first_name
-    if claim == "family_name":
-        return user.last_name
-    if claim == "locale":
-        return user.locale
-    if claim == "updated_at":
-        return int(utc(user.updated_at).timestamp()) if user.updated_at else 0
-    if claim == "email_verified":
-        return bool(user.email_verified)
-    return user.email  # email, preferred_username
+def _updated_at(user: Profile) -> int:
+    return int(utc(user.updated_at).timestamp()) if user.updated_at else 0
+
+
+# How each claim's value is read (§5.1).
+Reader = Callable[[Profile], Any]
+_VALUE: dict[str, Reader] = {
+    "name": lambda user: f"{user.first_name} {user.last_name}".strip(),
+    "given_name": lambda user: user.first_name,
+    "family_name": lambda user: user.last_name,
+    "preferred_username": lambda user: user.email,
+    "locale": lambda user: user.locale,
+    "updated_at": _updated_at,
+    "email": lambda user: user.email,
+    "email_verified": lambda user: bool(user.email_verified),
+}
+
+
+@lru_cache(maxsize=512)
+def _release_plan(scope: tuple[str, ...], requested: tuple[str, ...]) -> tuple[tuple[str, Reader], ...]:
+    """The claims a granted scope and a claims request release, in order, with how to read each. Worked out
+    once per combination: userinfo answers it on every call."""
+    granted = set(scope)
+    names = [claim for s in SCOPE_CLAIMS if s in granted
+             for claim in SCOPE_CLAIMS[s] if CONSENT_SCOPE[claim] in granted]
+    names += [claim for claim in requested if claim in CONSENT_SCOPE and claim not in names]
+    return tuple((claim, _VALUE[claim]) for claim in names)
 
 
 def released(user: Profile, scope: Iterable[str], requested: Iterable[str] = ()) -> dict[str, Any]:
     """The claims ``scope`` releases (OIDC Core §5.4), and the ``requested`` ones (the claims parameter,
     already limited to what the consent covered), with their values."""
-    granted = set(scope)
-    names = [claim for s in SCOPE_CLAIMS if s in granted
-             for claim in SCOPE_CLAIMS[s] if CONSENT_SCOPE[claim] in granted]
-    names += [claim for claim in requested if claim in CONSENT_SCOPE and claim not in names]
-    return {claim: _value(user, claim) for claim in names}
+    return {claim: value(user) for claim, value in _release_plan(tuple(scope), tuple(requested))}
 
 
 def profile_claims(user: Profile, scope: list[str]) -> dict[str, Any]:
