@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,7 +20,7 @@ from hospes.oauth.grants.base import Grants
 from hospes.oauth.provider import Provider
 from hospes.sso.grant import SingleSignOnGrant
 from hospes.store.db import Database
-from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, oauth_endpoints, sso
+from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, not_found, oauth_endpoints, sso
 from hospes.web.context import Web
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
@@ -66,6 +67,7 @@ def grants() -> Grants:
 def routes() -> list[BaseRoute]:
     get_post = ["GET", "POST"]
     return [
+        Route("/", not_found.home),
         Route("/oauth/authorize.php", authorize.authorize, methods=get_post),
         Route("/oauth/authorize", authorize.authorize, methods=get_post),
         Route("/oauth/logout", logout.end_session, methods=get_post),
@@ -101,9 +103,11 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
         db.dispose()
 
     prefix = settings.issuer_path
-    app_routes: list[BaseRoute] = [Mount(prefix, routes=routes())] if prefix else routes()
+    # With an issuer path, "/" at the host's root leads to the client area too.
+    app_routes: list[BaseRoute] = [Route("/", not_found.home), Mount(prefix, routes=routes())] if prefix else routes()
     app = Starlette(
         routes=app_routes,
+        exception_handlers={HTTPException: not_found.http_error},
         middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],
         lifespan=lifespan,
     )
