@@ -12,9 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# `make run PORT=8123 HOST=0.0.0.0`: the issuer follows the port unless HOSPES_ISSUER (or a HOSPES_CONFIG
+# file) says otherwise.
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
 run: $(STAMP)
 	$(BIN)/hospes db upgrade
-	$(BIN)/hospes serve --host 127.0.0.1 --port 8000
+	@if [ -z "$$HOSPES_ISSUER" ] && [ -z "$$HOSPES_CONFIG" ]; then export HOSPES_ISSUER=http://127.0.0.1:$(PORT); fi; \
+		exec $(BIN)/hospes serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
@@ -11,6 +12,22 @@ from hospes.cli.common import database, fail, settings, upgrade_or_fail
 from hospes.config import ensure_secret_key
 
 db_app = typer.Typer(no_args_is_help=True, help="Database.")
+
+
+def issuer_port_warning(issuer: str, port: int) -> str | None:
+    """A loopback issuer on another port than the one served: every URL Hospes hands out (discovery,
+    redirects, the login form) would point where nothing listens. Behind a proxy the issuer is not loopback."""
+    parts = urlsplit(issuer)
+    if parts.hostname not in ("localhost", "::1") and not (parts.hostname or "").startswith("127."):
+        return None
+    issuer_port = parts.port or (443 if parts.scheme == "https" else 80)
+    if issuer_port == port:
+        return None
+    fixed = urlunsplit((parts.scheme, f"{parts.hostname}:{port}" if ":" not in (parts.hostname or "")
+                        else f"[{parts.hostname}]:{port}", parts.path, "", ""))
+    return (f"Warning: the issuer {issuer} is on port {issuer_port}, but this server listens on port {port}: "
+            f"discovery and every redirect will point at port {issuer_port}. Set HOSPES_ISSUER={fixed} "
+            f"(make run PORT={port} does that).")
 
 
 def serve(
@@ -35,6 +52,8 @@ def serve(
     db.dispose()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"Hospes issuer: {s.issuer}")
+    if (warning := issuer_port_warning(s.issuer, port)) is not None:
+        typer.echo(warning, err=True)
     typer.echo(f"Discovery:     {s.issuer}/.well-known/openid-configuration")
     if created:
         typer.echo(f"Created signing keys: {', '.join(created)}")
