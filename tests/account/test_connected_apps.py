@@ -149,3 +149,30 @@ def test_last_used_is_the_newest_token_and_admins_see_a_clients_users(db, make_a
     with db.read() as s:
         assert connected_apps.list_for_user(s, acct.user_id) == []
         assert s.scalar(select(AccessToken.revoked_at)) is not None
+
+
+def test_the_revoked_note_names_only_an_application_this_user_revoked(client, make_account, make_credential,
+                                                                      make_service):
+    jane, john = make_account(), make_account()
+    mine = make_credential(scope=SCOPE, name="Photo Printer")
+    theirs = make_credential(scope=SCOPE, name="John's Secret Tool")
+    sso = make_credential(scope="clientarea:sso clientarea:services", name="Panel SSO",
+                          grant_type="single_sign_on", service_id=make_service(john.client_id))
+    connect(client, john, theirs)
+    client.cookies.clear()
+    connect(client, jane, mine)
+
+    def note(credential_id: int) -> str:
+        page = client.get(f"/account/applications?revoked={credential_id}")
+        assert page.status_code == 200
+        return page.text
+
+    # Still connected: nothing was revoked.
+    assert "no longer has access" not in note(mine.credential_id)
+    # Someone else's application, a single sign-on credential, a credential that does not exist.
+    for other in (theirs.credential_id, sso.credential_id, 999_999):
+        text = note(other)
+        assert "no longer has access" not in text and "John" not in text and "Panel SSO" not in text
+    r = post_form(client, client.get("/account/applications"), "app")
+    assert r.status_code == 303
+    assert "Photo Printer no longer has access" in client.get(r.headers["location"]).text

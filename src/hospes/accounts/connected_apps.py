@@ -79,11 +79,17 @@ def list_for_user(s: Session, user_id: int) -> list[ConnectedApp]:
     return _apps(s, Consent.user_id == user_id)
 
 
-def application_name(s: Session, credential_id: int) -> str | None:
-    """The name an application goes by on these pages (its identifier when it has no name); None when there
-    is no such credential (any more)."""
+def revoked_name(s: Session, user_id: int, credential_id: int) -> str | None:
+    """The name (its identifier when it has none) of an application this user approved and no longer has
+    connected, for the page that says it was revoked; None for any other credential, so the page never tells
+    the name of someone else's application, or of one the user never approved."""
     cred = s.get(OAuthCredential, credential_id)
-    return (cred.name or cred.identifier) if cred is not None else None
+    if cred is None or s.scalar(select(Consent.id).where(Consent.user_id == user_id,
+                                                         Consent.credential_id == credential_id)) is not None:
+        return None
+    approved = s.scalar(select(Grant.id).where(Grant.user_id == user_id, Grant.credential_id == credential_id,
+                                               Grant.revoked_at.is_not(None)).limit(1))
+    return (cred.name or cred.identifier) if approved is not None else None
 
 
 def list_for_client(s: Session, client_id: int) -> list[tuple[User, list[ConnectedApp]]]:

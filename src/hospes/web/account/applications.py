@@ -34,7 +34,7 @@ def applications(ctx: Ctx) -> Response:
         apps = connected_apps.list_for_user(s, ctx.current.user_id)
         revoked_id = parse_id(ctx.arg("revoked"))
         if revoked_id is not None:
-            revoked_name = connected_apps.application_name(s, revoked_id)
+            revoked_name = connected_apps.revoked_name(s, ctx.current.user_id, revoked_id)
     rows = [{"id": a.id, "name": a.name, "logo": a.logo_uri, "permissions": a.permissions,
              "first_approved": date(a.first_approved), "last_used": date(a.last_used, with_time=True)}
             for a in apps]
