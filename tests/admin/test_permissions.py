@@ -82,3 +82,50 @@ def test_permission_change_takes_effect_on_the_next_request(client, db):
         s.scalar(select(Admin).where(Admin.username == "staff")).permissions = ["Manage Clients"]
     assert client.get("/admin/audit").status_code == 403
     assert client.get("/admin/clients").status_code == 200
+
+
+def _token(page_text: str) -> str:
+    return page_text.split('name="token" value="')[1].split('"')[0]
+
+
+@pytest.mark.parametrize("permissions", [OIDC, OIDC + CLIENTS + API + ["Configure Application Links"]],
+                         ids=["oidc", "all-but-sso"])
+def test_single_sign_on_credentials_need_manage_single_sign_on(client, db, make_account, make_service,
+                                                               make_credential, permissions):
+    """Whoever holds a single_sign_on credential's secret can log in to the client area as the service's
+    owner, so "Configure OpenID Connect" alone neither lists it nor resets, edits or deletes it."""
+    acct = make_account()
+    sso = make_credential(scope="clientarea:sso clientarea:services", name="Panel SSO",
+                          grant_type="single_sign_on", service_id=make_service(acct.client_id))
+    oidc = make_credential(name="Photo Printer")
+    admin_session(client, db, "olivia", permissions)
+    listing = client.get("/admin/oauth")
+    assert listing.status_code == 200 and "Photo Printer" in listing.text
+    assert "Panel SSO" not in listing.text and sso.client_id not in listing.text
+    token = _token(listing.text)
+    for path in ("", "/reset", "/delete"):
+        assert client.get(f"/admin/oauth/{sso.credential_id}{path}").status_code == 404, path
+        assert client.post(f"/admin/oauth/{sso.credential_id}{path}",
+                           data={"token": token, "name": "Taken over"}).status_code == 404, path
+    # The secret still works (it was not reset), and nothing changed.
+    r = client.post("/oauth/token.php", data={"grant_type": "single_sign_on", "client_id": sso.client_id,
+                                              "client_secret": sso.client_secret,
+                                              "scope": "clientarea:sso clientarea:services"})
+    assert r.status_code == 200, r.text
+    with db.transaction() as s:
+        assert s.get(OAuthCredential, sso.credential_id).name == "Panel SSO"
+    assert client.get(f"/admin/oauth/{oidc.credential_id}/reset").status_code == 200
+
+
+@pytest.mark.parametrize("permissions", [OIDC + ["Manage Single Sign-On"], FULL], ids=["oidc+sso", "full"])
+def test_with_manage_single_sign_on_the_credential_can_be_managed(client, db, make_account, make_service,
+                                                                  make_credential, permissions):
+    acct = make_account()
+    sso = make_credential(scope="clientarea:sso clientarea:services", name="Panel SSO",
+                          grant_type="single_sign_on", service_id=make_service(acct.client_id))
+    admin_session(client, db, "sam", permissions)
+    assert "Panel SSO" in client.get("/admin/oauth").text
+    confirm = client.get(f"/admin/oauth/{sso.credential_id}/reset")
+    assert confirm.status_code == 200
+    reset = client.post(f"/admin/oauth/{sso.credential_id}/reset", data={"token": _token(confirm.text)})
+    assert reset.status_code == 200 and "The client secret was reset" in reset.text

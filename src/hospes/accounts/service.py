@@ -35,7 +35,12 @@ OPEN_SERVICE_STATUSES = ("Pending", "Active", "Suspended")
 # The order in which ``update_client`` names the fields it changed (and its audit entry lists them).
 CLIENT_FIELDS = ("status", "allowSingleSignOn", "companyname", "email", "email_verified", "firstname", "language",
                  "lastname")
-ADMIN_PERMISSIONS = ("Configure OpenID Connect", "API Access", "Manage Clients", "Configure Application Links")
+# WHMCS's admin permissions (https://docs.whmcs.com/Administrator_Roles), and one of Hospes's own: "Manage
+# Single Sign-On", for what can sign a person in (single_sign_on credentials: whoever holds one's secret can
+# log in to the client area as the service's owner), which WHMCS folds into "Configure OpenID Connect".
+MANAGE_SSO = "Manage Single Sign-On"
+ADMIN_PERMISSIONS = ("Configure OpenID Connect", "API Access", "Manage Clients", "Configure Application Links",
+                     MANAGE_SSO)
 # A deliberately plain check: one @, no spaces, a dot in the domain. Real proof is a verification mail.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from hospes.accounts.service import MANAGE_SSO
 from hospes.oauth import credentials
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.credentials import CredentialError, CredentialRow
@@ -87,14 +88,22 @@ def _manage_page(ctx: Ctx, cred: CredentialRow, form: CredentialForm | None = No
                       action=ctx.path(f"/admin/oauth/{cred.id}"))
 
 
+def _may_see(ctx: Ctx, cred: CredentialRow) -> bool:
+    """A single_sign_on credential signs a person in: only an admin with "Manage Single Sign-On" sees it, and
+    so may reset its secret, edit or delete it (least privilege, RFC 9700 §2.3)."""
+    return cred.grant_type != "single_sign_on" or ctx.admin.has(MANAGE_SSO)
+
+
 def _load(s: Session, ctx: Ctx) -> CredentialRow | None:
-    return credentials.get_credential(s, ctx.path_int("id"))
+    """The credential the path names; None (a 404) when there is none, or when this admin may not see it."""
+    cred = credentials.get_credential(s, ctx.path_int("id"))
+    return cred if cred is not None and _may_see(ctx, cred) else None
 
 
 @page("oidc")
 def index(ctx: Ctx) -> Response:
     with ctx.db.transaction() as s:
-        rows = credentials.credential_rows(s)
+        rows = [cred for cred in credentials.credential_rows(s) if _may_see(ctx, cred)]
     notice = "The credential was deleted." if ctx.arg("done") == "deleted" else None
     return ctx.render("oauth_list.html", credentials=rows, notice=notice)
 
