@@ -437,3 +437,13 @@ def test_default_database_lands_under_var(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "var" / "hospes.db").exists()
+
+
+def test_serve_refuses_to_start_without_the_secret_key_its_keys_were_sealed_under(hospes, db):
+    """A database restored without its secret key: the signing keys (like the TOTP secrets) cannot be
+    opened, and the server says so in one line instead of starting and failing every login."""
+    sealed_under = {"HOSPES_SECRET_KEY": "the-original-secret-key-" + "a" * 24}
+    assert hospes("keys", "rotate", env=sealed_under).returncode == 0
+    r = hospes("serve", "--port", str(free_port()), env={"HOSPES_SECRET_KEY": "a-different-key-" + "b" * 32})
+    assert_one_line_error(r, "cannot be decrypted with this secret key")
+    assert hospes("keys", "list", env=sealed_under).returncode == 0

@@ -1,14 +1,20 @@
-"""How often a node re-reads its signing keys: HOSPES_KEY_RELOAD_SECONDS, through Settings.
+"""How often a node re-reads its signing keys (HOSPES_KEY_RELOAD_SECONDS, through Settings), and how they are
+kept at rest.
 
 That the server's key ring uses the setting is shown end to end by tests/e2e/test_key_rotation.py."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from joserfc import jwt
 
 from hospes.config import load_settings
-from hospes.oauth.keys import KeyRing
+from hospes.oauth.keys import KeyRing, KeysUnreadable
 from hospes.store.db import Database
+
+SECRET = b"test-secret-key-" + b"k" * 32
 
 
 @pytest.mark.parametrize(("value", "seconds"), [
@@ -23,9 +29,56 @@ def test_key_reload_seconds_from_the_environment(monkeypatch, value, seconds):
 
 
 def test_a_key_ring_trusts_its_cache_for_the_reload_seconds(db: Database):
-    cached = KeyRing(db, 0, reload_seconds=3600.0)
+    cached = KeyRing(db, 0, secret_key=SECRET, reload_seconds=3600.0)
     cached.ensure()
     assert cached.is_fresh() is True
-    uncached = KeyRing(db, 0, reload_seconds=0.0)
+    uncached = KeyRing(db, 0, secret_key=SECRET, reload_seconds=0.0)
     uncached.refresh()
     assert uncached.is_fresh() is False  # with 0, every use reads the keys again
+
+
+def _stored(db: Database) -> list[dict]:
+    from sqlalchemy import select
+
+    from hospes.store.models import SigningKey
+
+    with db.read() as s:
+        return [dict(r) for r in s.scalars(select(SigningKey.private_jwk)).all()]
+
+
+def test_private_keys_are_sealed_at_rest(db: Database):
+    ring = KeyRing(db, 0, secret_key=SECRET)
+    ring.ensure()
+    stored = _stored(db)
+    assert len(stored) == 2 and all(set(row) == {"sealed"} for row in stored)
+    # Nothing of a private JWK in the clear: no "d" (RFC 7518 §6.2.2.1, §6.3.2.1), no "p", "q".
+    assert all('"d"' not in json.dumps(row) and "kty" not in json.dumps(row) for row in stored)
+    # The published JWKS is the public half, and a token signed with the key verifies against it.
+    published = json.loads(ring.jwks_json())["keys"]
+    assert {k["kty"] for k in published} == {"RSA", "EC"} and all("d" not in k for k in published)
+    token = jwt.encode({"alg": "RS256", "kid": ring.signing_key("RS256").kid}, {"sub": "x"},
+                       ring.signing_key("RS256"))
+    assert jwt.decode(token, KeyRing(db, 0, secret_key=SECRET).verification_keys()).claims == {"sub": "x"}
+
+
+def test_keys_stored_in_the_clear_are_sealed_at_the_next_start(db: Database):
+    from sqlalchemy import select
+
+    from hospes.store.models import SigningKey
+
+    ring = KeyRing(db, 0, secret_key=SECRET)
+    ring.ensure()
+    kid = ring.signing_key("RS256").kid
+    clear = ring.signing_key("RS256").as_dict(private=True)
+    with db.transaction() as s:  # as a release before sealing wrote it
+        s.scalar(select(SigningKey).where(SigningKey.kid == kid)).private_jwk = clear
+    again = KeyRing(db, 0, secret_key=SECRET)
+    assert again.ensure() == []  # no new key: the old one is kept, only sealed
+    assert all(set(row) == {"sealed"} for row in _stored(db))
+    assert again.signing_key("RS256").kid == kid
+
+
+def test_another_secret_key_cannot_open_them(db: Database):
+    KeyRing(db, 0, secret_key=SECRET).ensure()
+    with pytest.raises(KeysUnreadable, match="cannot be decrypted with this secret key"):
+        KeyRing(db, 0, secret_key=b"another-secret-key-" + b"z" * 32).ensure()

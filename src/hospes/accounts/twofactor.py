@@ -17,15 +17,12 @@ from dataclasses import dataclass
 
 import pyotp
 import segno
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hospes.accounts import throttle
 from hospes.clock import epoch, now
+from hospes.sealing import Sealer, derive
 from hospes.store.models import BackupCode, TwoFactor
 
 SECOND_FACTOR = throttle.Rule("2fa", limit=5, window=900)
@@ -44,22 +41,15 @@ class Keys:
     backup codes. Derived, not the secret key itself, so no two uses share a key."""
 
     def __init__(self, secret_key: bytes) -> None:
-        self._aead = AESGCM(self._derive(secret_key, b"hospes totp secret encryption"))
-        self._mac = self._derive(secret_key, b"hospes backup code hashing")
-
-    @staticmethod
-    def _derive(secret_key: bytes, info: bytes) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret_key)
+        self._sealer = Sealer(secret_key, b"hospes totp secret encryption")
+        self._mac = derive(secret_key, b"hospes backup code hashing")
 
     def encrypt(self, user_id: int, secret: str) -> bytes:
-        nonce = secrets.token_bytes(12)
-        return nonce + self._aead.encrypt(nonce, secret.encode("ascii"), _aad(user_id))
+        return self._sealer.seal(secret.encode("ascii"), _aad(user_id))
 
     def decrypt(self, user_id: int, blob: bytes) -> str | None:
-        try:
-            return self._aead.decrypt(blob[:12], blob[12:], _aad(user_id)).decode("ascii")
-        except (InvalidTag, ValueError):
-            return None
+        opened = self._sealer.open(blob, _aad(user_id))
+        return opened.decode("ascii") if opened is not None else None
 
     def backup_hash(self, code: str) -> bytes:
         return hmac.new(self._mac, b"backup:" + code.encode(), hashlib.sha256).digest()

@@ -13,10 +13,11 @@ keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
 
 
 def _keyring(db: Any) -> Any:
+    from hospes.config import ensure_secret_key
     from hospes.oauth.keys import KeyRing
 
     s = settings()
-    return KeyRing(db, retire_after=max(s.id_token_ttl, s.session_ttl))
+    return KeyRing(db, retire_after=max(s.id_token_ttl, s.session_ttl), secret_key=ensure_secret_key(s).encode())
 
 
 @keys_app.command("list")

@@ -38,7 +38,7 @@ def serve(
     """Apply migrations, create keys on first start, and serve HTTP."""
     from sqlalchemy import func, select
 
-    from hospes.oauth.keys import KeyRing
+    from hospes.oauth.keys import KeyRing, KeysUnreadable
     from hospes.store.db import Database
     from hospes.store.models import Admin
 
@@ -46,7 +46,11 @@ def serve(
     ensure_secret_key(s)
     upgrade_or_fail(s)
     db = Database(s.sqlalchemy_url)
-    created = KeyRing(db, 0).ensure()
+    try:
+        created = KeyRing(db, 0, secret_key=ensure_secret_key(s).encode()).ensure()
+    except KeysUnreadable as exc:
+        db.dispose()
+        fail(str(exc))
     with db.transaction() as session:
         admins = session.scalar(select(func.count()).select_from(Admin))
     db.dispose()

@@ -3,10 +3,16 @@
 Keys live in the database so every node signs with the same ones. A node caches them and
 re-reads at most every ``HOSPES_KEY_RELOAD_SECONDS``, so ``hospes keys rotate`` reaches running servers.
 A retired key signs nothing more but stays published until every token it signed has expired.
+
+The private keys are sealed at rest under the secret key (sealing.py: AES-256-GCM, bound to the key's kid),
+as the TOTP secrets are: a copy of the database alone cannot sign. Rows written before that, which hold the
+JWK in the clear, are sealed by ``ensure`` at the next start. A node caches each key it has opened by kid,
+so a reload opens and imports only keys it has not seen.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -19,6 +25,7 @@ from sqlalchemy import or_, select
 
 from hospes.clock import now, utc
 from hospes.config import DEFAULT_KEY_RELOAD_SECONDS
+from hospes.sealing import Sealer
 from hospes.secrets import short_id
 from hospes.store.db import Database
 from hospes.store.models import SigningKey
@@ -46,6 +53,33 @@ def _import(data: dict[str, Any]) -> Key:
     return ECKey.import_key(data)
 
 
+class KeysUnreadable(RuntimeError):
+    """The stored signing keys do not open with this secret key."""
+
+
+class _Vault:
+    """How a private JWK is kept in ``signing_keys.private_jwk``: ``{"sealed": <base64url>}``, bound to its
+    kid. A JWK in the clear (a row from before sealing) is read as it is."""
+
+    def __init__(self, secret_key: bytes) -> None:
+        self._sealer = Sealer(secret_key, b"hospes signing key encryption")
+
+    def seal(self, key: Key) -> dict[str, str]:
+        plain = json.dumps(key.as_dict(private=True), separators=(",", ":")).encode()
+        blob = self._sealer.seal(plain, f"signing_key:{key.kid}".encode())
+        return {"sealed": base64.urlsafe_b64encode(blob).decode()}
+
+    def open(self, kid: str, stored: dict[str, Any]) -> Key:
+        if "sealed" not in stored:
+            return _import(stored)
+        plain = self._sealer.open(base64.urlsafe_b64decode(stored["sealed"]), f"signing_key:{kid}".encode())
+        if plain is None:
+            raise KeysUnreadable(
+                f"The signing key {kid} cannot be decrypted with this secret key. The database was sealed "
+                "under another HOSPES_SECRET_KEY (or var/secret_key): restore the secret key that goes with it.")
+        return _import(json.loads(plain))
+
+
 @dataclass(frozen=True)
 class KeyInfo:
     kid: str
@@ -58,9 +92,12 @@ class KeyInfo:
 
 
 class KeyRing:
-    def __init__(self, db: Database, retire_after: int,
+    def __init__(self, db: Database, retire_after: int, *, secret_key: bytes,
                  reload_seconds: float = DEFAULT_KEY_RELOAD_SECONDS) -> None:
         self.db = db
+        self._vault = _Vault(secret_key)
+        # Keys already opened, by kid: a key's material never changes once written.
+        self._opened: dict[str, Key] = {}
         # How long a retired key stays published: the longest life of anything it signed.
         self.retire_after = retire_after
         # How long the cached keys are trusted (Settings.key_reload_seconds).
@@ -82,11 +119,14 @@ class KeyRing:
             ).all()
         active: dict[str, Key] = {}
         published: list[Any] = []
+        opened: dict[str, Key] = {}
         for row in rows:
-            key = _import(row.private_jwk)
+            key = self._opened.get(row.kid) or self._vault.open(row.kid, row.private_jwk)
+            opened[row.kid] = key
             published.append(key)
             if row.retired_at is None and row.alg not in active:
                 active[row.alg] = key
+        self._opened = opened
         self._active = active
         self._published = KeySet(published)
         public = {"keys": [k.as_dict(private=False) for k in published]}
@@ -135,16 +175,27 @@ class KeyRing:
         """Create an active key for each supported algorithm that has none. Returns new kids."""
         created = []
         with self.db.transaction() as s:
+            sealed = self._seal_clear_rows(s)
             have = set(s.scalars(select(SigningKey.alg).where(SigningKey.retired_at.is_(None))).all())
             for alg in SUPPORTED_ALGS:
                 if alg not in have:
                     key = _generate(alg)
-                    s.add(SigningKey(kid=key.kid, alg=alg, private_jwk=key.as_dict(private=True),
-                                     created_at=now()))
+                    s.add(SigningKey(kid=key.kid, alg=alg, private_jwk=self._vault.seal(key), created_at=now()))
                     created.append(str(key.kid))
-        if created:
+        if created or sealed:
             self.refresh()
         return created
+
+    def _seal_clear_rows(self, s: Any) -> int:
+        """Seal the keys stored in the clear (written before sealing); check that the sealed ones open under
+        this secret key (``KeysUnreadable`` if not: a restore without its secret key must not start)."""
+        count = 0
+        for row in s.scalars(select(SigningKey)):
+            key = self._vault.open(row.kid, row.private_jwk)
+            if "sealed" not in row.private_jwk:
+                row.private_jwk = self._vault.seal(key)
+                count += 1
+        return count
 
     def rotate(self) -> list[str]:
         """New keys sign from now on; the old ones stay published until what they signed expires."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hospes.config import Settings
+from hospes.config import Settings, ensure_secret_key
 from hospes.oauth.keys import KeyRing
 from hospes.store.db import Database
 from hospes.store.lookups import Lookups
@@ -29,7 +29,7 @@ class Provider:
         # an RP may present at logout for as long as the session it names lasts.
         self.lookups = Lookups(self.db.engine, self.db.pg)
         self.keys = KeyRing(self.db, retire_after=max(s.id_token_ttl, s.session_ttl),
-                            reload_seconds=s.key_reload_seconds)
+                            secret_key=ensure_secret_key(s).encode(), reload_seconds=s.key_reload_seconds)
 
     @property
     def issuer(self) -> str:
