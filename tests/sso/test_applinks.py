@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -14,6 +17,7 @@ import pytest
 
 from hospes.accounts.service import add_server
 from hospes.sso import applinks
+from hospes.sso.modules import webhook
 from hospes.store.models import AuditEvent, OAuthCredential
 
 SECRET = "webhook-signing-secret"
@@ -114,3 +118,31 @@ def test_a_server_that_refuses_marks_the_application_in_error(db, settings, make
         r.close()
     assert result.status == "ERROR"
     assert any("HTTP 500" in m for m in log)
+
+
+@pytest.mark.parametrize("url", ["http://panel.example.com/hook", "http://10.0.0.5/hook", "ftp://panel.example.com/",
+                                 "https:///nohost"])
+def test_single_sign_on_secrets_are_pushed_over_https_only(db, settings, make_account, make_service, url):
+    """The webhook carries single_sign_on client secrets: plain http to another machine would hand them to
+    anyone on the path. Such a server is refused when it is configured, and again when it is pushed to."""
+    r = subprocess.run([sys.executable, "-m", "hospes.cli", "servers", "add", "--name", "web9", "--module", "webhook",
+                        "--config", f"url={url}", "--config", "secret=s3cret"],
+                       env={**os.environ, "HOSPES_DATABASE_URL": settings.database_url,
+                            "HOSPES_VAR_DIR": settings.var_dir},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "https" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    # Saved another way (before this rule, or straight into the database): nothing is sent.
+    _setup(db, make_account, make_service, url)
+    with db.transaction() as s:
+        app = applinks.get_or_create(s, "webhook")
+        result = applinks.sync(s, settings, app, actor="test")
+        log = [entry.message for entry in applinks.sync_log(s, app)]
+    assert result.status == "ERROR" and any("https" in m for m in log), log
+
+
+def test_plain_http_is_allowed_to_this_machine(receiver):
+    assert receiver.url.startswith("http://127.0.0.1:")
+    assert webhook.url_problem(receiver.url) is None
+    assert webhook.url_problem("http://localhost:8080/hook") is None
+    assert webhook.url_problem("http://[::1]:8080/hook") is None

@@ -24,6 +24,7 @@ def servers_add(
 ) -> None:
     """Add a server that a provisioning module manages."""
     from hospes.accounts.service import add_server
+    from hospes.sso.modules import available, config_problems
 
     settings_map: dict[str, str] = {}
     for item in config or []:
@@ -32,6 +33,9 @@ def servers_add(
             fail(f"--config takes KEY=VALUE, not {item!r}")
         settings_map[key.strip()] = value
 
+    found = available().get(module)
+    if found is not None and (problems := config_problems(found, settings_map)):
+        fail(f"Server {name}: {'; '.join(problems)}.")
     server_id = run(lambda s: add_server(s, name=name, module=module, hostname=hostname, config=settings_map,
                                          actor=ACTOR))
     emit({"serverId": server_id}, as_json, f"Created server {server_id}.")

@@ -55,6 +55,13 @@ class ProvisioningModule(Protocol):
     def delete_application_link(self, params: AppLinkParams) -> list[str]: ...
 
 
+def config_problems(module: ProvisioningModule, config: dict[str, str]) -> list[str]:
+    """What is wrong with a server's settings for ``module`` (its optional ``check_config``), before the
+    server is saved."""
+    check = getattr(module, "check_config", None)
+    return list(check(config)) if callable(check) else []
+
+
 def available() -> dict[str, ProvisioningModule]:
     """Every installed module, by name."""
     found: dict[str, ProvisioningModule] = {}

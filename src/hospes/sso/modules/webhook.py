@@ -1,12 +1,14 @@
 """The generic provisioning module: delivers application-link credentials and links to a URL set
 per server, as a JSON body signed with HMAC-SHA256 (header ``X-Hospes-Signature: sha256=<hex>`` over
 ``<timestamp>.<body>``, timestamp in ``X-Hospes-Timestamp``), so the receiver can check who sent it
-and refuse replays. Server settings: ``url`` (required) and ``secret`` (required, the HMAC key)."""
+and refuse replays. Server settings: ``url`` (required; https, since the body carries single_sign_on
+client secrets: plain http only to a loopback address) and ``secret`` (required, the HMAC key)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import time
 from dataclasses import asdict
@@ -24,18 +26,48 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` may not receive single_sign_on secrets, or None. https (RFC 9700 §4.13 asks TLS for
+    anything carrying credentials); http only to this machine (127.0.0.0/8, ::1, localhost)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "the webhook URL is not a URL"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and host:
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            return None
+        return "the webhook URL must use https (plain http only to a loopback address): it carries client secrets"
+    return "the webhook URL must be an https URL"
+
+
 class WebhookModule:
     name = "webhook"
     description = ("Delivers single sign-on credentials and client-area links to each server as a signed "
                    "JSON webhook, for control panels and portals that accept one.")
 
+    def check_config(self, config: dict[str, str]) -> list[str]:
+        """What is wrong with a server's settings; empty when nothing is."""
+        url = config.get("url", "")
+        if not url:
+            return ["no webhook URL is set (server setting 'url')"]
+        problems = [p] if (p := url_problem(url)) else []
+        if not config.get("secret"):
+            problems.append("no webhook secret is set (server setting 'secret')")
+        return problems
+
     def _send(self, params: AppLinkParams, event: str, payload: dict[str, Any]) -> list[str]:
-        url = params.server_config.get("url", "")
-        secret = params.server_config.get("secret", "")
-        if not url or urlsplit(url).scheme not in ("http", "https"):
-            return [f"Server {params.server_name}: no webhook URL is set (server setting 'url')."]
-        if not secret:
-            return [f"Server {params.server_name}: no webhook secret is set (server setting 'secret')."]
+        # Checked again here: a server saved before the rule, or changed in the database since.
+        problems = self.check_config(params.server_config)
+        if problems:
+            return [f"Server {params.server_name}: {p}." for p in problems]
+        url, secret = params.server_config["url"], params.server_config["secret"]
         body = json.dumps({"event": event, **payload}, separators=(",", ":")).encode()
         ts = str(int(time.time()))
         headers = {"Content-Type": "application/json", "X-Hospes-Event": event, "X-Hospes-Timestamp": ts,
