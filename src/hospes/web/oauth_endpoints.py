@@ -30,6 +30,7 @@ Answer = tuple[int, bytes, Headers]
 JSON = (b"content-type", b"application/json")
 NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 PUBLIC: Headers = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
+BASIC_CHALLENGE = (b"www-authenticate", b'Basic realm="hospes", charset="UTF-8"')
 SERVER_ERROR = {"error": "server_error", "error_description": "The server could not answer this request."}
 
 log = logging.getLogger("hospes.web")
@@ -85,9 +86,10 @@ def _json(status: int, body: Any, headers: Headers) -> Answer:
 
 def _client_error(exc: errors.OAuthError) -> Answer:
     headers = list(NO_STORE)
-    if isinstance(exc, errors.InvalidClient) and exc.basic:
-        # RFC 6749 §5.2
-        headers.append((b"www-authenticate", b'Basic realm="hospes", charset="UTF-8"'))
+    if exc.status_code == 401:
+        # RFC 9110 §15.5.2: a 401 carries a challenge. RFC 6749 §5.2: the scheme the client may use, also to a
+        # client that tried client_secret_post or sent nothing.
+        headers.append(BASIC_CHALLENGE)
     return _json(exc.status_code, exc.as_dict(), headers)
 
 
@@ -96,11 +98,13 @@ def _bearer_error(exc: errors.OAuthError) -> Answer:
     if isinstance(exc, userinfo.MissingToken):
         return _json(401, {"error": "invalid_request", "error_description": "An access token is required."},
                      [*NO_STORE, (b"www-authenticate", b'Bearer realm="hospes"')])
+    body = exc.as_dict()
     challenge = f'Bearer realm="hospes", error="{exc.error}"'
-    if exc.description:
-        challenge += ', error_description="' + exc.description.replace('"', "'") + '"'
+    if "error_description" in body:
+        # Within %x20-21 / %x23-5B / %x5D-7E (oauth/errors.py), so a quoted-string with nothing to escape.
+        challenge += f', error_description="{body["error_description"]}"'
     status = exc.status_code if exc.status_code in (401, 403) else 400
-    return _json(status, exc.as_dict(), [*NO_STORE, (b"www-authenticate", challenge.encode("latin-1", "replace"))])
+    return _json(status, body, [*NO_STORE, (b"www-authenticate", challenge.encode("ascii"))])
 
 
 # -- the endpoints ----------------------------------------------------------------------------------
