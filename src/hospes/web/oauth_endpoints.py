@@ -179,6 +179,12 @@ class HotPaths:
         self.web = web
         prefix = web.settings.issuer_path
         self.table = {prefix + path: entry for path, entry in table.items()}
+        if prefix:
+            # RFC 8414 §3.1: for an issuer with a path, the metadata is at the host's root with the issuer's path
+            # after the well-known suffix (/.well-known/oauth-authorization-server/tenant); §5 does the same for
+            # openid-configuration. OpenID Connect Discovery §4.1's appended form is the prefixed entry above.
+            self.table.update({path + prefix: entry for path, entry in table.items()
+                               if path.startswith("/.well-known/")})
         self.security = security_headers(https)
         self.log_requests = log_requests
 
