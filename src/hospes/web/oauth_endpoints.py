@@ -242,7 +242,8 @@ class HotPaths:
             try:
                 status, body, headers = await handler(self.web, call)
                 if handler in BROWSER_METHODS:
-                    headers += await self._cors(call)
+                    # Without an Origin (a server-side relying party), no await and no lookup.
+                    headers += await self._cors(call) if call.origin is not None else (VARY_ORIGIN,)
             except Exception:
                 log.exception("%s %s failed", method, scope["path"])
                 status, body, headers = _json(500, SERVER_ERROR, list(NO_STORE))
@@ -267,8 +268,8 @@ class HotPaths:
     async def _cors(self, call: Call) -> Headers:
         """An answer to a browser's call names its origin when that is the origin of a redirect URI of the
         client the answer is for (or, for an answer that came before any client was known, of any client)."""
-        if call.origin is not None and await self.web.provider.origins.allows(call.origin.decode("latin-1"),
-                                                                             call.client):
+        assert call.origin is not None
+        if await self.web.provider.origins.allows(call.origin.decode("latin-1"), call.client):
             return [VARY_ORIGIN, (b"access-control-allow-origin", call.origin), EXPOSE]
         return [VARY_ORIGIN]
 
