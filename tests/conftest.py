@@ -175,10 +175,12 @@ def server_env() -> dict[str, str]:
     return {}
 
 
-def start_server(database_url: str, tmp_path: Path, server_env: dict[str, str], *args: str) -> Server:
-    """``hospes serve [args]`` in a subprocess on a free port, its issuer set to that port, once it answers."""
+def start_server(database_url: str, tmp_path: Path, server_env: dict[str, str], *args: str,
+                 issuer_path: str = "") -> Server:
+    """``hospes serve [args]`` in a subprocess on a free port, its issuer set to that port (and
+    ``issuer_path``, e.g. "/tenant", below which every endpoint lives), once it answers."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}{issuer_path}"
     env = {**os.environ, "HOSPES_ISSUER": url, "HOSPES_DATABASE_URL": database_url,
            "HOSPES_VAR_DIR": str(tmp_path / "var"), **server_env}
     env.pop("HOSPES_CONFIG", None)

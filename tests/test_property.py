@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -236,6 +237,10 @@ def assert_json_error(r: Any, req: Sent, allowed: set[str]) -> dict[str, Any]:
     assert isinstance(body, dict) and body.get("error") in allowed, (r.status_code, req, body)
     assert not TOKEN_NAMES & set(body), body
     assert "no-store" in r.headers.get("cache-control", "")
+    # RFC 6749 §5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ), whatever the request held.
+    assert re.fullmatch(r"[\x20\x21\x23-\x5b\x5d-\x7e]+", body.get("error_description", "x")), (req, body)
+    # RFC 9110 §15.5.2: every 401 carries a challenge.
+    assert r.status_code != 401 or r.headers.get("www-authenticate"), (req, r.headers)
     return body
 
 

@@ -95,6 +95,26 @@ def test_active_access_and_refresh_tokens(client, cred, issued):
     assert body["active"] is True and body["client_id"] == cred.client_id
 
 
+@pytest.mark.parametrize("scope", ["openid", "openid profile", "openid offline_access"])
+def test_a_token_without_the_email_scope_does_not_tell_the_email_address(client, make_account, cred, scope):
+    """RFC 7662 §2.2 makes ``username`` optional, and here it is the email address: released only to a token
+    granted the email scope (OIDC Core §5.4), as userinfo and the ID token release it."""
+    acct = make_account()
+    issued = tokens(client, acct, cred, scope)
+    for token in filter(None, (issued["access_token"], issued.get("refresh_token"))):
+        body = introspect(client, cred, token).json()
+        assert body["active"] is True and body["sub"]
+        assert "username" not in body
+        assert acct.email not in str(body)
+
+
+def test_a_token_with_the_email_scope_gives_the_email_address_as_username(client, make_account, cred):
+    acct = make_account()
+    issued = tokens(client, acct, cred, "openid email offline_access")
+    for token in (issued["access_token"], issued["refresh_token"]):
+        assert introspect(client, cred, token).json()["username"] == acct.email
+
+
 def test_a_wrong_hint_still_finds_the_token(client, cred, issued):
     """RFC 7662 §2.1: the hint only speeds up the search."""
     assert introspect(client, cred, issued["access_token"], token_type_hint="refresh_token").json()["active"]

@@ -219,7 +219,7 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         allowed.add("offline_access")
     for name in requested:
         if name not in allowed:
-            raise errors.InvalidScope(f'The scope "{name}" is not allowed for this client.')
+            raise errors.InvalidScope(f"The scope '{name}' is not allowed for this client.")
 
     challenge = _single(params, "code_challenge")
     method = _single(params, "code_challenge_method")

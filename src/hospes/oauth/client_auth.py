@@ -45,14 +45,14 @@ def _basic(header: str) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise errors.InvalidClient("The Authorization header is malformed.", basic=True) from None
+        raise errors.InvalidClient("The Authorization header is malformed.") from None
     user, sep, password = decoded.partition(":")
     if not sep:
-        raise errors.InvalidClient("The Authorization header is malformed.", basic=True)
+        raise errors.InvalidClient("The Authorization header is malformed.")
     # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
     user, password = unquote(user.replace("+", " ")), unquote(password.replace("+", " "))
     if "\x00" in user or "\x00" in password:  # PostgreSQL text cannot hold NUL: refuse, don't crash
-        raise errors.InvalidClient("The Authorization header is malformed.", basic=True)
+        raise errors.InvalidClient("The Authorization header is malformed.")
     return user, password
 
 
@@ -62,7 +62,6 @@ class Presented(NamedTuple):
     client_id: str
     secret: str | None
     method: str  # client_secret_basic | client_secret_post | none
-    basic: bool
 
 
 def presented(authorization: str | None, form: Mapping[str, Sequence[str]]) -> Presented:
@@ -76,16 +75,16 @@ def presented(authorization: str | None, form: Mapping[str, Sequence[str]]) -> P
             raise errors.InvalidRequest("Use one client authentication method, not several.")
         client_id, secret = basic
         if form_id is not None and form_id != client_id:
-            raise errors.InvalidClient("The client_id does not match the authenticated client.", basic=True)
+            raise errors.InvalidClient("The client_id does not match the authenticated client.")
         method = "client_secret_basic"
     else:
         client_id, secret = form_id or "", form_secret  # type: ignore[assignment]
         method = "client_secret_post" if secret is not None else "none"
     if not client_id:
-        raise errors.InvalidClient("client credentials are required", basic=basic is not None)
+        raise errors.InvalidClient("client credentials are required")
     if len(client_id) > MAX_LEN or (secret is not None and len(secret) > MAX_LEN):
-        raise errors.InvalidClient("The client credentials are invalid", basic=basic is not None)
-    return Presented(client_id, secret, method, basic is not None)
+        raise errors.InvalidClient("The client credentials are invalid")
+    return Presented(client_id, secret, method)
 
 
 def check(p: Presented, row: ClientRow | None, *, allow_public: bool = True) -> AuthenticatedClient:
@@ -100,7 +99,7 @@ def check(p: Presented, row: ClientRow | None, *, allow_public: bool = True) -> 
         # Checked even when the client is unknown, so timing tells nothing.
         ok = check_secret(p.secret or "", secret_hash)
         if row is None or not ok:
-            raise errors.InvalidClient("The client credentials are invalid", basic=p.basic)
+            raise errors.InvalidClient("The client credentials are invalid")
     assert row is not None
     return AuthenticatedClient(
         id=row.id, identifier=row.identifier, grant_type=row.grant_type, scope=row.scope, public=secret_hash is None,

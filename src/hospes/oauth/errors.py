@@ -6,6 +6,19 @@ redirect URI, or an error page). Descriptions never carry secrets.
 
 from __future__ import annotations
 
+# RFC 6749 §5.2 (and §4.1.2.1; RFC 6750 §3): error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ).
+_QUOTES = str.maketrans({'"': "'", "\\": "/"})
+
+
+def description_text(text: str) -> str:
+    """``text`` within error_description's characters: a double quote becomes ', a backslash /, any other
+    character outside printable ASCII ?. The core's own texts keep to them (tests/oauth/test_errors.py);
+    this bounds the values a request puts into one (a token_type_hint, a grant_type)."""
+    text = text.translate(_QUOTES)
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
 
 class OAuthError(Exception):
     error = "server_error"
@@ -19,7 +32,7 @@ class OAuthError(Exception):
     def as_dict(self) -> dict[str, str]:
         body = {"error": self.error}
         if self.description:
-            body["error_description"] = self.description
+            body["error_description"] = description_text(self.description)
         return body
 
 
@@ -32,10 +45,8 @@ class InvalidClient(OAuthError):
     error = "invalid_client"
     status_code = 401
 
-    def __init__(self, description: str = "", *, basic: bool = False) -> None:
-        super().__init__(description)
-        # RFC 6749 §5.2: with HTTP Basic, answer 401 and a WWW-Authenticate challenge.
-        self.basic = basic
+    # RFC 6749 §5.2 and RFC 9110 §15.5.2: a 401 carries a WWW-Authenticate challenge (web/ adds it), Basic
+    # whichever way the client tried, since that is the scheme it may use.
 
 
 class InvalidGrant(OAuthError):

@@ -6,6 +6,7 @@ from typing import Any
 
 from hospes.clock import now
 from hospes.oauth import client_auth, errors
+from hospes.oauth.claims import CONSENT_SCOPE
 from hospes.oauth.params import Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
@@ -33,13 +34,16 @@ async def introspect(provider: Provider, authorization: str | None, form: Params
         "active": True,
         "scope": found.scope,
         "client_id": client.identifier,
-        "username": found.username,
         "exp": found.expires_at,
         "iat": found.issued_at,
         "sub": found.sub,
         "aud": client.identifier,
         "iss": provider.issuer,
     }
+    # RFC 7662 §2.2 makes username optional; here it is the email address, so it is told only to a token
+    # whose scope releases the email claim (OIDC Core §5.4), as userinfo and the ID token would.
+    if CONSENT_SCOPE["email"] in found.scope.split():
+        body["username"] = found.username
     if found.kind == "access_token":
         # RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a refresh token has none.
         body["token_type"] = "Bearer"

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 _HTTP = "http://"
 
 
-def _loopback_without_port(uri: str) -> str | None:
+def loopback_without_port(uri: str) -> str | None:
     """``uri`` without its port when it is ``http://`` to a loopback IP literal; None for any other URI."""
     if not uri.startswith(_HTTP):  # scheme as written: "HTTP://" is another string, matched exactly
         return None
@@ -59,8 +59,8 @@ def matches(registered: Iterable[str], presented: str) -> bool:
     registered = list(registered)
     if presented in registered:
         return True
-    bare = _loopback_without_port(presented)
-    return bare is not None and any(_loopback_without_port(r) == bare for r in registered)
+    bare = loopback_without_port(presented)
+    return bare is not None and any(loopback_without_port(r) == bare for r in registered)
 
 
 def identical(used: str, presented: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from hospes.clock import now
 from hospes.oauth import claims as standard
@@ -36,7 +36,12 @@ class MissingToken(errors.OAuthError):
     status_code = 401
 
 
-async def userinfo(provider: Provider, token: str) -> dict[str, Any]:
+class UserInfo(NamedTuple):
+    claims: dict[str, Any]
+    credential_id: int  # the client the token was issued to (web/: which origins may read the answer)
+
+
+async def userinfo(provider: Provider, token: str) -> UserInfo:
     found = await provider.lookups.userinfo(digest(token), now()) if 0 < len(token) <= 512 else None
     if found is None:
         raise errors.InvalidToken("The access token is invalid, expired or revoked.")
@@ -45,4 +50,4 @@ async def userinfo(provider: Provider, token: str) -> dict[str, Any]:
     claims: dict[str, Any] = {"sub": found.person.uuid}
     # OIDC Core §5.4 by scope, and §5.5 what the claims parameter asked userinfo for.
     claims.update(standard.released(found.person, found.scope, standard.stored_for(found.claims, "userinfo")))
-    return claims
+    return UserInfo(claims, found.credential_id)

@@ -60,7 +60,7 @@ def _mint(provider: Provider, s: Session, client: AuthenticatedClient, request: 
     wanted = [x for x in requested if x != BASE_SCOPE]
     for name in requested:
         if name not in scope_table.SCOPES or name not in held:
-            raise errors.InvalidScope(f'The requested scope "{name}" is invalid.')
+            raise errors.InvalidScope(f"The requested scope '{name}' is invalid.")
     if len(wanted) > 1 or (wanted and not destinations.is_destination(wanted[0])):
         raise errors.InvalidScope("At most one destination scope may be requested with clientarea:sso.")
     destination = wanted[0] if wanted else ""

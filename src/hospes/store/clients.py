@@ -38,6 +38,23 @@ CLIENT_WITH_TOKEN_SQL = (
 )
 
 
+# Every client's registered redirect URIs: where its browser applications run (oauth/web_origins.py, CORS).
+REDIRECT_URIS_SQL = "SELECT c.id, c.identifier, c.redirect_uris FROM oauth_credentials c"
+
+
+class ClientRedirects(NamedTuple):
+    """A client and its registered redirect URIs."""
+
+    id: int
+    identifier: str
+    redirect_uris: tuple[str, ...]
+
+    @classmethod
+    def of(cls, cols: Sequence[Any]) -> ClientRedirects:
+        cid, identifier, redirect_uris = cols
+        return cls(cid, identifier, tuple(json_list(redirect_uris)))
+
+
 class ClientRow(NamedTuple):
     """An OAuth credential (WHMCS: OAuth client), as client authentication and the grants need it."""
 

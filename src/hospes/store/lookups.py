@@ -23,14 +23,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, ClientWithToken
+from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, REDIRECT_URIS_SQL, ClientRedirects, ClientWithToken
 from hospes.store.grants import ACCESS_TOKEN_LIVE
 from hospes.store.pg import AsyncpgPool
 from hospes.store.sql import PERSON_COLUMNS, Person, numbered, qmark, sqlite_text
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
-    f"SELECT t.scope, g.claims, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
+    f"SELECT t.scope, g.claims, t.credential_id, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
@@ -40,6 +40,7 @@ USERINFO_SQL = (
 class UserinfoRow:
     scope: list[str]
     claims: str | None  # the grant's, asked for with the claims parameter
+    credential_id: int  # the client the token was issued to
     person: Person
 
 
@@ -90,9 +91,13 @@ class Lookups:
         rows = await self._rows(self._userinfo_sql, (token_hash, self._param_now(now)))
         if not rows:
             return None
-        return UserinfoRow(rows[0][0].split(), rows[0][1], Person.of(rows[0][2:]))
+        return UserinfoRow(rows[0][0].split(), rows[0][1], rows[0][2], Person.of(rows[0][3:]))
 
     async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> ClientWithToken | None:
         """The client ``identifier`` and, when it is live and this client's, the token (RFC 7662 §2.2)."""
         t = self._param_now(now)
         return ClientWithToken.of(await self._rows(self._introspection_sql, (token_hash, t, token_hash, t, identifier)))
+
+    async def client_redirects(self) -> list[ClientRedirects]:
+        """Every client's registered redirect URIs (read now and then by oauth/web_origins.py, not per request)."""
+        return [ClientRedirects.of(row) for row in await self._rows(REDIRECT_URIS_SQL, ())]

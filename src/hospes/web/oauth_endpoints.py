@@ -5,6 +5,10 @@ They are plain ASGI handlers, dispatched by exact path before Starlette (``HotPa
 application, wired in ``app.py``): no request objects, no middleware chain, and no thread hop where the
 work does not block. They answer with the same security headers as every page, and every error in the form
 RFC 6749 §5.2 and RFC 6750 §3 name.
+
+A browser application may call the token, revocation and userinfo endpoints from the origin of one of its
+registered redirect URIs (CORS: preflights answered, the origin named in the answer; oauth/web_origins.py);
+discovery and the JWKS are public documents for any origin.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hospes.oauth import errors, introspection, revocation, token, userinfo
+from hospes.oauth import client_auth, errors, introspection, revocation, token, userinfo
 from hospes.oauth.discovery import document_json
 from hospes.web.context import Web
 from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, parse_params
@@ -30,6 +34,7 @@ Answer = tuple[int, bytes, Headers]
 JSON = (b"content-type", b"application/json")
 NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 PUBLIC: Headers = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
+BASIC_CHALLENGE = (b"www-authenticate", b'Basic realm="hospes", charset="UTF-8"')
 SERVER_ERROR = {"error": "server_error", "error_description": "The server could not answer this request."}
 
 log = logging.getLogger("hospes.web")
@@ -38,7 +43,8 @@ log = logging.getLogger("hospes.web")
 class Call:
     """What the handlers read of a request, taken from the ASGI scope in one pass."""
 
-    __slots__ = ("method", "query", "authorization", "content_type", "content_length", "_receive")
+    __slots__ = ("method", "query", "authorization", "content_type", "content_length", "origin", "client",
+                 "_receive")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.method: str = scope["method"]
@@ -46,6 +52,10 @@ class Call:
         self.authorization: str | None = None
         self.content_type = ""
         self.content_length = b""
+        self.origin: bytes | None = None  # a browser's cross-origin call
+        # The client the answer is for, once a handler knows it (its id or identifier): CORS answers only
+        # the origins of that client's redirect URIs.
+        self.client: int | str | None = None
         for name, value in scope["headers"]:
             if name == b"authorization" and self.authorization is None:
                 self.authorization = value.decode("latin-1")
@@ -53,6 +63,8 @@ class Call:
                 self.content_type = value.decode("latin-1")
             elif name == b"content-length":
                 self.content_length = value
+            elif name == b"origin":
+                self.origin = value
         self._receive = receive
 
     def params(self) -> Params:
@@ -85,9 +97,10 @@ def _json(status: int, body: Any, headers: Headers) -> Answer:
 
 def _client_error(exc: errors.OAuthError) -> Answer:
     headers = list(NO_STORE)
-    if isinstance(exc, errors.InvalidClient) and exc.basic:
-        # RFC 6749 §5.2
-        headers.append((b"www-authenticate", b'Basic realm="hospes", charset="UTF-8"'))
+    if exc.status_code == 401:
+        # RFC 9110 §15.5.2: a 401 carries a challenge. RFC 6749 §5.2: the scheme the client may use, also to a
+        # client that tried client_secret_post or sent nothing.
+        headers.append(BASIC_CHALLENGE)
     return _json(exc.status_code, exc.as_dict(), headers)
 
 
@@ -96,11 +109,13 @@ def _bearer_error(exc: errors.OAuthError) -> Answer:
     if isinstance(exc, userinfo.MissingToken):
         return _json(401, {"error": "invalid_request", "error_description": "An access token is required."},
                      [*NO_STORE, (b"www-authenticate", b'Bearer realm="hospes"')])
+    body = exc.as_dict()
     challenge = f'Bearer realm="hospes", error="{exc.error}"'
-    if exc.description:
-        challenge += ', error_description="' + exc.description.replace('"', "'") + '"'
+    if "error_description" in body:
+        # Within %x20-21 / %x23-5B / %x5D-7E (oauth/errors.py), so a quoted-string with nothing to escape.
+        challenge += f', error_description="{body["error_description"]}"'
     status = exc.status_code if exc.status_code in (401, 403) else 400
-    return _json(status, exc.as_dict(), [*NO_STORE, (b"www-authenticate", challenge.encode("latin-1", "replace"))])
+    return _json(status, body, [*NO_STORE, (b"www-authenticate", challenge.encode("ascii"))])
 
 
 # -- the endpoints ----------------------------------------------------------------------------------
@@ -117,11 +132,23 @@ async def jwks(web: Web, call: Call) -> Answer:
     return 200, body, [(b"content-type", b"application/jwk-set+json"), *PUBLIC]
 
 
+def _presented_client(call: Call, form: Params) -> str | None:
+    """For a browser's call: the client_id the request presents (RFC 6749 §2.3.1), if any parses."""
+    if call.origin is None:
+        return None
+    try:
+        return client_auth.presented(call.authorization, form).client_id
+    except errors.OAuthError:
+        return None
+
+
 async def token_endpoint(web: Web, call: Call) -> Answer:
     try:
         if call.method != "POST":
             raise errors.InvalidRequest("The token endpoint accepts POST only.")
-        body = await token.token_request(web.provider, call.authorization, await call.form(), call.params())
+        form = await call.form()
+        call.client = _presented_client(call, form)
+        body = await token.token_request(web.provider, call.authorization, form, call.params())
     except errors.OAuthError as exc:
         return _client_error(exc)
     return _json(200, body, NO_STORE)
@@ -133,10 +160,11 @@ async def userinfo_endpoint(web: Web, call: Call) -> Answer:
         query = call.params()
         tok = userinfo.extract_token(call.authorization, form.get("access_token", []),
                                      query.get("access_token", []))
-        claims = await userinfo.userinfo(web.provider, tok)
+        found = await userinfo.userinfo(web.provider, tok)
     except errors.OAuthError as exc:
         return _bearer_error(exc)
-    return _json(200, claims, [*NO_STORE, (b"access-control-allow-origin", b"*")])
+    call.client = found.credential_id
+    return _json(200, found.claims, list(NO_STORE))
 
 
 async def introspection_endpoint(web: Web, call: Call) -> Answer:
@@ -153,7 +181,9 @@ async def revocation_endpoint(web: Web, call: Call) -> Answer:
     try:
         if call.method != "POST":
             raise errors.InvalidRequest("The revocation endpoint accepts POST only.")
-        await revocation.revoke(web.provider, call.authorization, await call.form())
+        form = await call.form()
+        call.client = _presented_client(call, form)
+        await revocation.revoke(web.provider, call.authorization, form)
     except errors.OAuthError as exc:
         return _client_error(exc)
     return 200, b"", list(NO_STORE)
@@ -162,6 +192,21 @@ async def revocation_endpoint(web: Web, call: Call) -> Answer:
 # -- dispatch -----------------------------------------------------------------------------------------
 
 Handler = Callable[[Web, Call], Awaitable[Answer]]
+
+# CORS (https://fetch.spec.whatwg.org/#http-cors-protocol). The endpoints a browser application calls from its
+# own origin, with the methods it may use there: only an origin of a registered redirect URI is answered.
+# Introspection is not one: it is for resource servers, and a browser holds no client secret.
+BROWSER_METHODS: dict[Handler, bytes] = {token_endpoint: b"POST", revocation_endpoint: b"POST",
+                                         userinfo_endpoint: b"GET, POST"}
+# Public documents, for any origin (PUBLIC's "*").
+PUBLIC_DOCUMENTS: frozenset[Handler] = frozenset({discovery, jwks})
+# What an application sends besides the CORS-safelisted headers: its client or bearer credentials, the form's
+# type (safelisted, but not with every value), a DPoP proof (RFC 9449 §4.1).
+REQUEST_HEADERS = b"Authorization, Content-Type, DPoP"
+PREFLIGHT_MAX_AGE = (b"access-control-max-age", b"600")
+VARY_ORIGIN = (b"vary", b"Origin")
+# The bearer errors' challenge (RFC 6750 §3) is for the application to read.
+EXPOSE = (b"access-control-expose-headers", b"WWW-Authenticate")
 
 
 class HotPaths:
@@ -175,6 +220,12 @@ class HotPaths:
         self.web = web
         prefix = web.settings.issuer_path
         self.table = {prefix + path: entry for path, entry in table.items()}
+        if prefix:
+            # RFC 8414 §3.1: for an issuer with a path, the metadata is at the host's root with the issuer's path
+            # after the well-known suffix (/.well-known/oauth-authorization-server/tenant); §5 does the same for
+            # openid-configuration. OpenID Connect Discovery §4.1's appended form is the prefixed entry above.
+            self.table.update({path + prefix: entry for path, entry in table.items()
+                               if path.startswith("/.well-known/")})
         self.security = security_headers(https)
         self.log_requests = log_requests
 
@@ -187,26 +238,73 @@ class HotPaths:
         methods, handler = entry
         method = scope["method"]
         if method in methods:
+            call = Call(scope, receive)
             try:
-                status, body, headers = await handler(self.web, Call(scope, receive))
+                status, body, headers = await handler(self.web, call)
+                if handler in BROWSER_METHODS:
+                    # Without an Origin (a server-side relying party), no await and no lookup.
+                    headers += await self._cors(call) if call.origin is not None else (VARY_ORIGIN,)
+            except Exception:
+                log.exception("%s %s failed", method, scope["path"])
+                status, body, headers = _json(500, SERVER_ERROR, list(NO_STORE))
+        elif method == "OPTIONS":
+            try:
+                status, body, headers = await self._options(scope, methods, handler)
             except Exception:
                 log.exception("%s %s failed", method, scope["path"])
                 status, body, headers = _json(500, SERVER_ERROR, list(NO_STORE))
         else:
             status, body = 405, b"Method Not Allowed"
             headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store"),
-                       (b"allow", ", ".join(sorted(methods)).encode())]
-        headers.append((b"content-length", str(len(body)).encode()))
+                       (b"allow", _allow(methods))]
+        if status != 204:  # RFC 9110 §8.6: a 204 carries no Content-Length
+            headers.append((b"content-length", str(len(body)).encode()))
         headers += self.security
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         if self.log_requests:
             access_log(scope, status, start)
 
+    async def _cors(self, call: Call) -> Headers:
+        """An answer to a browser's call names its origin when that is the origin of a redirect URI of the
+        client the answer is for (or, for an answer that came before any client was known, of any client)."""
+        assert call.origin is not None
+        if await self.web.provider.origins.allows(call.origin.decode("latin-1"), call.client):
+            return [VARY_ORIGIN, (b"access-control-allow-origin", call.origin), EXPOSE]
+        return [VARY_ORIGIN]
+
+    async def _options(self, scope: Scope, methods: frozenset[str], handler: Handler) -> Answer:
+        """OPTIONS (RFC 9110 §9.3.7): the methods; for a CORS preflight, what the browser may send."""
+        headers: Headers = [(b"allow", _allow(methods)), (b"cache-control", b"no-store")]
+        origin = requested = None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value
+            elif name == b"access-control-request-method":
+                requested = value
+        if origin is None or requested is None:
+            return 204, b"", headers
+        if handler in PUBLIC_DOCUMENTS:
+            headers += [(b"access-control-allow-origin", b"*"), (b"access-control-allow-methods", b"GET, HEAD"),
+                        PREFLIGHT_MAX_AGE]
+        elif handler in BROWSER_METHODS:
+            headers.append(VARY_ORIGIN)
+            # A preflight carries no body and no credentials, so no client: the origin of any client's redirect
+            # URI is answered, and the call itself is then checked against its own client (``_cors``).
+            if await self.web.provider.origins.allows(origin.decode("latin-1")):
+                headers += [(b"access-control-allow-origin", origin),
+                            (b"access-control-allow-methods", BROWSER_METHODS[handler]),
+                            (b"access-control-allow-headers", REQUEST_HEADERS), PREFLIGHT_MAX_AGE]
+        return 204, b"", headers
+
     @property
     def state(self) -> Any:
         """The Starlette application's state (``app.state.web``), as if this were that application."""
         return self.app.state  # type: ignore[attr-defined]
+
+
+def _allow(methods: frozenset[str]) -> bytes:
+    return ", ".join(sorted(methods | {"OPTIONS"})).encode()
 
 
 GET = frozenset({"GET", "HEAD"})

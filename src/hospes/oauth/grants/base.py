@@ -141,5 +141,5 @@ class Grants:
             raise errors.InvalidRequest("The grant type was not specified in the request")
         grant = self._by_type.get(grant_type)
         if grant is None:
-            raise errors.UnsupportedGrantType(f'Grant type "{grant_type}" not supported')
+            raise errors.UnsupportedGrantType(f"Grant type '{grant_type}' not supported")
         return grant

@@ -41,7 +41,7 @@ class RefreshTokenGrant(UnitGrant):
             # RFC 6749 §6: the new scope must not exceed the original grant.
             extra = [x for x in requested if x not in original]
             if extra:
-                raise errors.InvalidScope(f'The scope "{extra[0]}" was not part of the original grant.')
+                raise errors.InvalidScope(f"The scope '{extra[0]}' was not part of the original grant.")
             scopes = requested
         else:
             scopes = original
