@@ -20,7 +20,8 @@ from hospes.oauth.provider import Provider
 from hospes.sso.grant import SingleSignOnGrant
 from hospes.store.db import Database
 from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, oauth_endpoints, sso
-from hospes.web.context import Web
+from hospes.web.context import Web, server_error, unreadable_request
+from hospes.web.http import MalformedRequest
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
 
@@ -105,6 +106,9 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     app = Starlette(
         routes=app_routes,
         middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],
+        # A query or form no page can read is a 400 page wherever it is read; anything else unexpected, a 500
+        # page that still carries the security headers.
+        exception_handlers={MalformedRequest: unreadable_request, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.web = web

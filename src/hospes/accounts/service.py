@@ -28,6 +28,7 @@ from hospes.store.models import (
     User,
     UserClient,
 )
+from hospes.store.values import row_id
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
 # The services closing an account cancels; the others (Terminated, Cancelled, Fraud, Completed) have ended.
@@ -108,9 +109,9 @@ def add_service(
     s: Session, *, client_id: int, product: str, domain: str = "", username: str = "", status: str = "Active",
     server_id: int | None = None, actor: str | None = None, ip: str = "",
 ) -> int:
-    if s.get(ClientAccount, client_id) is None:
+    if row_id(client_id) is None or s.get(ClientAccount, client_id) is None:
         raise AccountError(f"Client ID {client_id} not found.")
-    if server_id is not None and s.get(Server, server_id) is None:
+    if server_id is not None and (row_id(server_id) is None or s.get(Server, server_id) is None):
         raise AccountError(f"Server ID {server_id} not found.")
     if status not in SERVICE_STATUSES:
         raise AccountError(f"Status must be one of {', '.join(SERVICE_STATUSES)}.")

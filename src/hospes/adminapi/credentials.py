@@ -19,6 +19,7 @@ from hospes import audit
 from hospes.clock import now
 from hospes.secrets import check_secret, hash_secret
 from hospes.store.models import Admin, ApiCredential, ApiCredentialRole, ApiRole
+from hospes.store.values import row_id
 
 API_ACCESS = "API Access"
 
@@ -87,7 +88,7 @@ def create_credential(s: Session, *, admin_username: str, roles: list[str], desc
 
 def revoke_credential(s: Session, credential_id: int, *, actor: str | None = None, ip: str = "") -> ApiCredential:
     """The credential stops working at once. Revoking a revoked credential changes nothing and records nothing."""
-    cred = s.get(ApiCredential, credential_id)
+    cred = s.get(ApiCredential, credential_id) if row_id(credential_id) is not None else None
     if cred is None:
         raise ApiCredentialError(f"No API credential {credential_id}.")
     if cred.revoked_at is None:

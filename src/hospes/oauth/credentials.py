@@ -28,6 +28,7 @@ from hospes.store.models import (
     OAuthCredential,
     Service,
 )
+from hospes.store.values import row_id
 
 GRANT_TYPES = ("authorization_code", "single_sign_on")
 REFRESH_POLICIES = ("offline_access", "always", "never")
@@ -126,13 +127,9 @@ def _logo(value: str | None) -> str:
 
 
 def _service(s: Session, service_id: Any) -> int:
-    try:
-        sid = int(service_id)
-    except (TypeError, ValueError):
-        raise CredentialError("A valid Service ID is required.") from None
-    # Ids are 32-bit columns: a larger number names nothing (and PostgreSQL would refuse the query).
-    service = s.get(Service, sid) if 0 < sid < 2**31 else None
-    if service is None:
+    sid = row_id(service_id)
+    service = s.get(Service, sid) if sid is not None else None
+    if sid is None or service is None:
         raise CredentialError("A valid Service ID is required.")
     if s.get(ClientAccount, service.client_id) is None:
         raise CredentialError("Service ID not associated with valid Client.")
@@ -191,11 +188,8 @@ def create(
 def find(s: Session, *, credential_id: Any = None, identifier: str | None = None) -> OAuthCredential:
     """By credentialId or clientApiIdentifier (UpdateOAuthCredential's rules)."""
     if credential_id not in (None, ""):
-        try:
-            cid = int(credential_id)
-            cred = s.get(OAuthCredential, cid) if 0 < cid < 2**31 else None
-        except (TypeError, ValueError):
-            cred = None
+        cid = row_id(credential_id)
+        cred = s.get(OAuthCredential, cid) if cid is not None else None
         if cred is None:
             raise CredentialError("Invalid Credential ID provided.")
         return cred

@@ -10,7 +10,7 @@ from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, web_of
-from hospes.web.http import Params, first, read_form
+from hospes.web.http import Params, first, query_params, read_form
 
 Outcome = accounts_login.PasswordOutcome
 
@@ -45,7 +45,7 @@ async def login(request: Request) -> Response:
     web = web_of(request)
     if request.method == "GET":
         return web.render_form(request, "login.html", action=web.path("/login"),
-                               next=safe_next(web, request.query_params.get("next")))
+                               next=safe_next(web, first(query_params(request), "next")))
     form = await read_form(request, required=False)
     nxt = safe_next(web, first(form, "next"))
     if not web.csrf_ok(request, first(form, "token")):

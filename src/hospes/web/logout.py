@@ -46,10 +46,7 @@ def _end(web: Web, cookie: str | None) -> None:
 async def end_session(request: Request) -> Response:
     web = web_of(request)
     cookie = request.cookies.get(SESSION_COOKIE)
-    try:
-        form = await read_form(request, required=False)
-    except Exception:
-        form = {}
+    form = await read_form(request, required=False)
     if request.method == "POST" and "logout_request" in form:
         info = web.unsign("logout", first(form, "logout_request"))
         if info is None:

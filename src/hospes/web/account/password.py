@@ -13,7 +13,7 @@ from hospes.accounts import reset
 from hospes.accounts.passwords import MIN_LENGTH
 from hospes.web.clientarea.gate import Ctx, page
 from hospes.web.context import SESSION_COOKIE, Web, web_of
-from hospes.web.http import first, read_form
+from hospes.web.http import first, number, read_form
 
 PATH = "/account/password"
 # Said whether or not an account has the address (an attacker learns nothing from it).
@@ -32,8 +32,7 @@ def _password_page(ctx: Ctx, *, status: int = 200, changed: int | None = None, e
 def change_password(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         changed = ctx.arg("changed")
-        return _password_page(ctx, changed=int(changed) if changed and changed.isdigit() and len(changed) < 6
-                              else None)
+        return _password_page(ctx, changed=number(changed, 99_999))
     error = None
     with ctx.db.transaction() as s:
         try:

@@ -25,8 +25,8 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
 from hospes.accounts import sessions
-from hospes.oauth import errors
 from hospes.store.accounts import ReachedAccount, reached_accounts
+from hospes.store.values import row_id
 from hospes.web.context import SESSION_COOKIE, PageCtx, Web, web_of
 from hospes.web.http import first, query_params, read_form
 
@@ -63,14 +63,6 @@ OWNER_SECTIONS = (
     NavItem("sso", "Single Sign-On", "/account/sso"),
     NavItem("users", "Users and permissions", "/account/users"),
 )
-
-
-def parse_id(value: str | None) -> int | None:
-    """A positive database id from a parameter; None when absent or not one (so it matches no row)."""
-    if value is None or not value.isdigit() or len(value) > 10:
-        return None
-    n = int(value)
-    return n if 0 < n < 2**31 else None
 
 
 def date(value: datetime | None, with_time: bool = False) -> str:
@@ -170,12 +162,9 @@ def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
 
     async def endpoint(request: Request) -> Response:
         web = web_of(request)
-        try:
-            form = await read_form(request, required=False) if request.method == "POST" else {}
-            query = query_params(request)
-        except errors.OAuthError as exc:
-            return _plain_page(web, request, exc.status_code, "The request could not be read",
-                               exc.description or "The request was not valid.", exc.error)
+        # A form or query that cannot be read is app.py's 400 page (web/http.py), before anything else.
+        form = await read_form(request, required=False) if request.method == "POST" else {}
+        query = query_params(request)
         current, accounts = await run_in_threadpool(_load, web, request.cookies.get(SESSION_COOKIE))
         if current is None:
             return login_redirect(web, request)
@@ -186,7 +175,7 @@ def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
                   query=query, ip=web.ip(request))
         wanted = first(query, "client")
         if wanted is not None:
-            chosen = ctx.reachable(parse_id(wanted) or 0)
+            chosen = ctx.reachable(row_id(wanted) or 0)
             if chosen is None:
                 return ctx.not_found("That account")
             ctx.account = chosen
