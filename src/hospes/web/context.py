@@ -116,6 +116,14 @@ def web_of(request: Request) -> Web:
 # -- the answers every page shares ------------------------------------------------------------------
 
 
+def form_expired(web: Web, request: Request, template: str = "error.html", **layout: Any) -> Response:
+    """A form post without this browser's CSRF token (web/csrf.py): 403, nothing changed. ``template`` and
+    ``layout`` put the same words in an area's own layout (the admin area's, the client area's)."""
+    return web.render_form(request, template, status=403, heading="Form expired", code="csrf_failed",
+                           message="This form was not sent from this site, or it has expired. Nothing was changed.",
+                           hint="Go back, reload the page and try again.", **layout)
+
+
 async def unreadable_request(request: Request, exc: Exception) -> Response:
     """A query or form no page can read (web/http.py's ``MalformedRequest``): the page says so, 400 (413 for
     a body over the limit). Registered for every page in app.py."""

@@ -22,7 +22,7 @@ from hospes.accounts import admin_sessions as sessions
 from hospes.accounts import login as accounts_login
 from hospes.accounts.admin_sessions import AdminUser
 from hospes.store.values import row_id
-from hospes.web.context import PageCtx, Web, web_of
+from hospes.web.context import PageCtx, Web, form_expired, web_of
 from hospes.web.http import first, query_params, read_form
 
 COOKIE = "hospes_admin"
@@ -110,11 +110,7 @@ def _current(web: Web, token: str | None) -> AdminUser | None:
 
 
 def _csrf_refused(web: Web, request: Request, admin: AdminUser | None) -> Response:
-    context: dict[str, Any] = {"admin": admin, "nav": nav(web, admin) if admin else []}
-    return web.render_form(
-        request, "admin/message.html", status=403, heading="Form expired",
-        message="This form was not sent from this site, or it has expired. Nothing was changed.",
-        hint="Go back, reload the page and try again.", **context)
+    return form_expired(web, request, "admin/message.html", admin=admin, nav=nav(web, admin) if admin else [])
 
 
 def page(area: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:

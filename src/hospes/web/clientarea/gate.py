@@ -27,7 +27,7 @@ from hospes import audit
 from hospes.accounts import sessions
 from hospes.store.accounts import ReachedAccount, reached_accounts
 from hospes.store.values import row_id
-from hospes.web.context import SESSION_COOKIE, PageCtx, Web, web_of
+from hospes.web.context import SESSION_COOKIE, PageCtx, Web, form_expired, web_of
 from hospes.web.http import first, query_params, read_form
 
 HOME = "/clientarea.php"
@@ -106,15 +106,18 @@ class Ctx(PageCtx):
     def nav(self, items: tuple[NavItem, ...]) -> list[dict[str, str]]:
         return [{"key": i.key, "label": i.label, "href": self.href(i.path)} for i in items]
 
+    def layout(self, section: str) -> dict[str, Any]:
+        """What the client area's layout shows around a page; ``section`` marks the current navigation entry."""
+        account_items = ACCOUNT_SECTIONS + (OWNER_SECTIONS if self.account.owner else ())
+        return {"current": self.current, "accounts": self.accounts, "account": self.account, "section": section,
+                "nav": self.nav(SECTIONS), "account_nav": self.nav(account_items), "href": self.href,
+                "switch_action": self.web.path(HOME)}
+
     def render(self, template: str, section: str, status: int = 200, **context: Any) -> Response:
         """A page in the client area's layout. ``template`` is under ``templates/clientarea/`` unless it names
         its own folder (``"account/security.html"``); ``section`` marks the current navigation entry."""
-        account_items = ACCOUNT_SECTIONS + (OWNER_SECTIONS if self.account.owner else ())
         name = template if "/" in template else "clientarea/" + template
-        return self.web.render_form(
-            self.request, name, status=status, current=self.current, accounts=self.accounts, account=self.account,
-            section=section, nav=self.nav(SECTIONS), account_nav=self.nav(account_items), href=self.href,
-            switch_action=self.web.path(HOME), **context)
+        return self.web.render_form(self.request, name, status=status, **self.layout(section), **context)
 
     def message(self, status: int, heading: str, message: str, section: str = "") -> Response:
         return self.render("message.html", section, status=status, heading=heading, message=message)
@@ -180,8 +183,7 @@ def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return ctx.not_found("That account")
             ctx.account = chosen
         if request.method == "POST" and not web.csrf_ok(request, first(form, "token")):
-            return ctx.message(403, "Form expired",
-                               "This form was not sent from this site, or it has expired. Nothing was changed.")
+            return form_expired(web, request, "clientarea/message.html", **ctx.layout(""))
         return await run_in_threadpool(fn, ctx)
 
     endpoint.__name__ = fn.__name__
