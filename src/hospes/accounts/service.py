@@ -28,7 +28,7 @@ from hospes.store.models import (
     User,
     UserClient,
 )
-from hospes.store.values import row_id
+from hospes.store.values import TextRefused, check_text, forbidden_character, row_id
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
 # The services closing an account cancels; the others (Terminated, Cancelled, Fraud, Completed) have ended.
@@ -47,7 +47,7 @@ class AccountError(ValueError):
 
 def normalize_email(email: str) -> str:
     email = email.strip()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not _EMAIL.match(email) or forbidden_character(email) is not None:
         raise AccountError(f"{email!r} is not a valid email address.")
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
@@ -59,9 +59,10 @@ def _text(value: str | None, field: str, limit: int, required: bool = False) -> 
         raise AccountError(f"{field} is required.")
     if len(value) > limit:
         raise AccountError(f"{field} must be at most {limit} characters.")
-    if any(ord(c) < 32 for c in value):
-        raise AccountError(f"{field} must not contain control characters.")
-    return value
+    try:
+        return check_text(value, field)
+    except TextRefused as exc:
+        raise AccountError(str(exc)) from None
 
 
 def find_user_by_email(s: Session, email: str) -> User | None:
