@@ -154,3 +154,28 @@ def test_a_server_error_still_carries_the_security_headers(admin_http, db):
     r = admin_http.get("/admin/audit")
     assert_page(r, 500)
     assert "Traceback" not in r.text and "audit_events" not in r.text
+
+
+def test_non_ascii_where_a_token_or_code_goes(http, db, make_account):
+    """Found by tests/test_property.py: a CSRF token or a two-factor code holding "²" once reached
+    hmac.compare_digest, which refuses non-ASCII text."""
+    acct = make_account()
+    r = http.post("/login", data={"token": "\u00b2", "username": acct.email, "password": acct.password})
+    assert_page(r, 403)
+    page = http.get("/login")
+    r = http.post("/login", data={"token": csrf_token(page.text), "username": acct.email, "password": acct.password})
+    assert r.status_code == 303
+    token = csrf_token(http.get("/account/security").text)
+    assert http.post("/account/security", data={"token": token, "action": "begin"}).status_code in (200, 303)
+    r = http.post("/account/security", data={"token": token, "action": "confirm", "code": "\u00b2" * 6})
+    assert_page(r, 401)  # a wrong code, as any other
+
+
+def test_an_api_credential_with_a_role_named_twice(admin_http, db):
+    """Found by tests/test_property.py: the role's row was inserted twice (a UNIQUE failure, a 500)."""
+    make_api_credential(db, "bob")
+    token = csrf_token(admin_http.get("/admin/api").text)
+    r = admin_http.post("/admin/api/credentials", data={"token": token, "admin": "bob",
+                                                        "role": ["role-bob", "role-bob"]})
+    assert r.status_code in (200, 201, 303), r.text[:300]
+    assert_security_headers(r)

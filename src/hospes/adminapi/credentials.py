@@ -72,6 +72,7 @@ def create_credential(s: Session, *, admin_username: str, roles: list[str], desc
     admin = s.scalar(select(Admin).where(Admin.username == admin_username))
     if admin is None:
         raise ApiCredentialError(f"No admin named {admin_username}.")
+    roles = list(dict.fromkeys(roles))  # a role named twice is granted once (one row per credential and role)
     if not roles:
         raise ApiCredentialError("At least one API role is required.")
     role_rows = []
