@@ -21,7 +21,8 @@ from hospes.oauth.provider import Provider
 from hospes.sso.grant import SingleSignOnGrant
 from hospes.store.db import Database
 from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, not_found, oauth_endpoints, sso
-from hospes.web.context import Web
+from hospes.web.context import Web, server_error, unreadable_request
+from hospes.web.http import MalformedRequest
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
 
@@ -107,8 +108,12 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     app_routes: list[BaseRoute] = [Route("/", not_found.home), Mount(prefix, routes=routes())] if prefix else routes()
     app = Starlette(
         routes=app_routes,
-        exception_handlers={HTTPException: not_found.http_error},
         middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],
+        # A query or form no page can read is a 400 page wherever it is read; a path or method the site does
+        # not serve, its own 404 or 405 page; anything else unexpected, a 500 page that still carries the
+        # security headers.
+        exception_handlers={MalformedRequest: unreadable_request, HTTPException: not_found.http_error,
+                            Exception: server_error},
         lifespan=lifespan,
     )
     app.state.web = web

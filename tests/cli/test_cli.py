@@ -265,6 +265,19 @@ BAD_INPUT: list[tuple[str, list[tuple[str, ...]], tuple[str, ...], str]] = [
     ("update to a bad scope", [CRED], ("oauth-credentials", "update", "--credential-id", "1", "--scope", "nope"),
      'The requested scope "nope" is invalid.'),
     ("unknown command", [], ("frobnicate",), "frobnicate"),
+    ("control character in a name", [], cred_with("--name", "R\x01P"),
+     "The name must not contain control characters (U+0001)."),
+    ("C1 control in a first name", [], ("clients", "add", "--email", "a@example.com", "--first-name", "J\x85o",
+                                        "--last-name", "D", "--password", PASSWORD),
+     "First name must not contain control characters (U+0085)."),
+    ("control character in a role name", [], ("api-roles", "create", "--name", "ops\x1b[2J", "--all-actions"),
+     "The role name must not contain control characters (U+001B)."),
+    ("client id beyond the column", [], ("services", "add", "--client-id", "99999999999999999999", "--product",
+                                         "Hosting"), "not found"),
+    ("credential id beyond the column", [], ("oauth-credentials", "update", "--credential-id",
+                                             "99999999999999999999", "--name", "x"), "Invalid Credential ID provided."),
+    ("api credential id beyond the column", [], ("api-credentials", "revoke", "--credential-id", "2147483648"),
+     "No API credential 2147483648."),
 ]
 
 

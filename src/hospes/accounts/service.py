@@ -28,6 +28,7 @@ from hospes.store.models import (
     User,
     UserClient,
 )
+from hospes.store.values import TextRefused, check_text, forbidden_character, row_id
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
 # The services closing an account cancels; the others (Terminated, Cancelled, Fraud, Completed) have ended.
@@ -51,7 +52,7 @@ class AccountError(ValueError):
 
 def normalize_email(email: str) -> str:
     email = email.strip()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not _EMAIL.match(email) or forbidden_character(email) is not None:
         raise AccountError(f"{email!r} is not a valid email address.")
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
@@ -63,9 +64,10 @@ def _text(value: str | None, field: str, limit: int, required: bool = False) -> 
         raise AccountError(f"{field} is required.")
     if len(value) > limit:
         raise AccountError(f"{field} must be at most {limit} characters.")
-    if any(ord(c) < 32 for c in value):
-        raise AccountError(f"{field} must not contain control characters.")
-    return value
+    try:
+        return check_text(value, field)
+    except TextRefused as exc:
+        raise AccountError(str(exc)) from None
 
 
 def find_user_by_email(s: Session, email: str) -> User | None:
@@ -113,9 +115,9 @@ def add_service(
     s: Session, *, client_id: int, product: str, domain: str = "", username: str = "", status: str = "Active",
     server_id: int | None = None, actor: str | None = None, ip: str = "",
 ) -> int:
-    if s.get(ClientAccount, client_id) is None:
+    if row_id(client_id) is None or s.get(ClientAccount, client_id) is None:
         raise AccountError(f"Client ID {client_id} not found.")
-    if server_id is not None and s.get(Server, server_id) is None:
+    if server_id is not None and (row_id(server_id) is None or s.get(Server, server_id) is None):
         raise AccountError(f"Server ID {server_id} not found.")
     if status not in SERVICE_STATUSES:
         raise AccountError(f"Status must be one of {', '.join(SERVICE_STATUSES)}.")

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.store.records import insert_ticket
+from hospes.store.values import forbidden_character
 
 SUBJECT_MAX = 255
 MESSAGE_MAX = 20_000
@@ -23,13 +24,13 @@ def check_ticket(subject: str, message: str) -> tuple[str, str, dict[str, str]]:
         problems["subject"] = "Enter a subject."
     elif len(subject) > SUBJECT_MAX:
         problems["subject"] = f"The subject must be at most {SUBJECT_MAX} characters."
-    elif any(ord(c) < 32 or c == "\x7f" for c in subject):
+    elif forbidden_character(subject) is not None:
         problems["subject"] = "The subject must be a single line of text."
     if not message:
         problems["message"] = "Enter a message."
     elif len(message) > MESSAGE_MAX:
         problems["message"] = f"The message must be at most {MESSAGE_MAX} characters."
-    elif any((ord(c) < 32 and c not in "\n\t") or c == "\x7f" for c in message):
+    elif forbidden_character(message, multiline=True) is not None:
         problems["message"] = "The message contains characters that cannot be stored."
     return subject, message, problems
 

@@ -143,7 +143,8 @@ def cancel(s: Session, user_id: int) -> None:
 
 def _matching_step(secret: str, code: str) -> int | None:
     """The time step whose code this is, within the window; None when none matches."""
-    if len(code) != DIGITS or not code.isdigit():
+    # isascii: "²".isdigit() holds, and compare_digest refuses non-ASCII text.
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL)
     t = epoch()

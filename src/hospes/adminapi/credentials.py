@@ -19,6 +19,7 @@ from hospes import audit
 from hospes.clock import now
 from hospes.secrets import check_secret, hash_secret
 from hospes.store.models import Admin, ApiCredential, ApiCredentialRole, ApiRole
+from hospes.store.values import TextRefused, check_text, row_id
 
 API_ACCESS = "API Access"
 
@@ -34,11 +35,20 @@ class NewApiCredential:
     secret: str
 
 
+def _stored(value: str, field: str, *, multiline: bool = False) -> None:
+    try:
+        check_text(value, field, multiline=multiline)
+    except TextRefused as exc:
+        raise ApiCredentialError(str(exc)) from None
+
+
 def create_role(s: Session, *, name: str, actions: list[str], all_actions: bool = False,
                 description: str = "", actor: str | None = None, ip: str = "") -> int:
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiCredentialError("A role name of 1 to 100 characters is required.")
+    _stored(name, "The role name")
+    _stored(description, "The description", multiline=True)
     if s.scalar(select(ApiRole).where(ApiRole.name == name)) is not None:
         raise ApiCredentialError(f"An API role named {name} already exists.")
     if not all_actions and not actions:
@@ -62,6 +72,7 @@ def create_credential(s: Session, *, admin_username: str, roles: list[str], desc
     admin = s.scalar(select(Admin).where(Admin.username == admin_username))
     if admin is None:
         raise ApiCredentialError(f"No admin named {admin_username}.")
+    roles = list(dict.fromkeys(roles))  # a role named twice is granted once (one row per credential and role)
     if not roles:
         raise ApiCredentialError("At least one API role is required.")
     role_rows = []
@@ -72,6 +83,7 @@ def create_credential(s: Session, *, admin_username: str, roles: list[str], desc
         role_rows.append(role)
     if len(description) > 255:
         raise ApiCredentialError("The description must be at most 255 characters.")
+    _stored(description, "The description")
     identifier = secrets.token_urlsafe(24)
     secret = secrets.token_urlsafe(32)
     cred = ApiCredential(identifier=identifier, secret_hash=hash_secret(secret), admin_id=admin.id,
@@ -87,7 +99,7 @@ def create_credential(s: Session, *, admin_username: str, roles: list[str], desc
 
 def revoke_credential(s: Session, credential_id: int, *, actor: str | None = None, ip: str = "") -> ApiCredential:
     """The credential stops working at once. Revoking a revoked credential changes nothing and records nothing."""
-    cred = s.get(ApiCredential, credential_id)
+    cred = s.get(ApiCredential, credential_id) if row_id(credential_id) is not None else None
     if cred is None:
         raise ApiCredentialError(f"No API credential {credential_id}.")
     if cred.revoked_at is None:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.sax.saxutils import escape
 
 from hospes import __version__
 
 RESPONSE_TYPES = ("json", "xml")
+# What XML 1.0 cannot carry, even escaped (https://www.w3.org/TR/xml/#charsets): C0 controls but tab and line
+# breaks, lone surrogates, U+FFFE and U+FFFF. Rows stored before input refused control characters may hold them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(value: str) -> str:
+    """Character data for any stored text: escaped (a carriage return too, which parsers would fold into a line
+    feed), and what XML cannot carry shown as U+FFFD."""
+    return escape(_NOT_XML.sub("\ufffd", value), {"\r": "&#13;"})
 
 
 def _xml_value(name: str, value: Any, out: list[str]) -> None:
@@ -29,7 +39,7 @@ def _xml_value(name: str, value: Any, out: list[str]) -> None:
     elif value is None:
         out.append(f"<{tag}></{tag}>")
     else:
-        out.append(f"<{tag}>{escape(str(value))}</{tag}>")
+        out.append(f"<{tag}>{_text(str(value))}</{tag}>")
 
 
 def render(body: dict[str, Any], responsetype: str) -> tuple[bytes, str]:

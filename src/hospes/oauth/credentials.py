@@ -28,6 +28,7 @@ from hospes.store.models import (
     OAuthCredential,
     Service,
 )
+from hospes.store.values import TextRefused, check_text, forbidden_character, row_id
 
 GRANT_TYPES = ("authorization_code", "single_sign_on")
 REFRESH_POLICIES = ("offline_access", "always", "never")
@@ -62,7 +63,7 @@ def validate_redirect_uri(uri: str) -> str:
         raise CredentialError("A redirect URI must not be empty.")
     if len(uri) > MAX_URI_LENGTH:
         raise CredentialError(f"A redirect URI must be at most {MAX_URI_LENGTH} characters.")
-    if any(c.isspace() or ord(c) < 32 for c in uri):
+    if any(c.isspace() for c in uri) or forbidden_character(uri) is not None:
         raise CredentialError(f"The redirect URI {uri!r} must not contain spaces or control characters.")
     parts = urlsplit(uri)
     if not parts.scheme:
@@ -109,11 +110,14 @@ def _scope(value: str | None) -> str:
     return scope_table.join(names)
 
 
-def _text(value: str | None, field: str, limit: int) -> str:
+def _text(value: str | None, field: str, limit: int, *, multiline: bool = False) -> str:
     value = (value or "").strip()
     if len(value) > limit:
         raise CredentialError(f"The {field} must be at most {limit} characters.")
-    return value
+    try:
+        return check_text(value, f"The {field}", multiline=multiline)
+    except TextRefused as exc:
+        raise CredentialError(str(exc)) from None
 
 
 def _logo(value: str | None) -> str:
@@ -126,13 +130,9 @@ def _logo(value: str | None) -> str:
 
 
 def _service(s: Session, service_id: Any) -> int:
-    try:
-        sid = int(service_id)
-    except (TypeError, ValueError):
-        raise CredentialError("A valid Service ID is required.") from None
-    # Ids are 32-bit columns: a larger number names nothing (and PostgreSQL would refuse the query).
-    service = s.get(Service, sid) if 0 < sid < 2**31 else None
-    if service is None:
+    sid = row_id(service_id)
+    service = s.get(Service, sid) if sid is not None else None
+    if sid is None or service is None:
         raise CredentialError("A valid Service ID is required.")
     if s.get(ClientAccount, service.client_id) is None:
         raise CredentialError("Service ID not associated with valid Client.")
@@ -175,7 +175,8 @@ def create(
     secret = "" if public else new_secret()
     cred = OAuthCredential(
         identifier=new_identifier(company), secret_hash=hash_secret(secret) if secret else None,
-        grant_type=grant_type, scope=scope, name=name, description=_text(description, "description", 5000),
+        grant_type=grant_type, scope=scope, name=name,
+        description=_text(description, "description", 5000, multiline=True),
         logo_uri=_logo(logo_uri), redirect_uris=_redirect_uris(redirect_uris),
         post_logout_redirect_uris=_redirect_uris(post_logout_redirect_uris), service_id=sid,
         refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_signed_response_alg,
@@ -191,11 +192,8 @@ def create(
 def find(s: Session, *, credential_id: Any = None, identifier: str | None = None) -> OAuthCredential:
     """By credentialId or clientApiIdentifier (UpdateOAuthCredential's rules)."""
     if credential_id not in (None, ""):
-        try:
-            cid = int(credential_id)
-            cred = s.get(OAuthCredential, cid) if 0 < cid < 2**31 else None
-        except (TypeError, ValueError):
-            cred = None
+        cid = row_id(credential_id)
+        cred = s.get(OAuthCredential, cid) if cid is not None else None
         if cred is None:
             raise CredentialError("Invalid Credential ID provided.")
         return cred
@@ -244,7 +242,7 @@ def update_credential(
     cred.grant_type = new_grant
     cred.name = new_name
     if description is not _UNSET:
-        cred.description = _text(description, "description", 5000)
+        cred.description = _text(description, "description", 5000, multiline=True)
     if logo_uri is not _UNSET:
         cred.logo_uri = _logo(logo_uri)
     if redirect_uris is not _UNSET:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from hospes.config import Settings
+from hospes.store.values import forbidden_character
 
 
 class DestinationError(ValueError):
@@ -66,7 +67,7 @@ def check_custom_path(path: str) -> str:
     for _ in range(3):  # undo double and triple encoding before judging
         decoded = unquote(decoded)
     for candidate in (path, decoded):
-        if any(ord(c) < 32 or c == "\x7f" for c in candidate) or "\\" in candidate:
+        if forbidden_character(candidate) is not None or "\\" in candidate:
             raise DestinationError("Invalid sso_redirect_path")
         stripped = candidate.lstrip("/")
         if candidate.startswith("//") or ":" in stripped.split("/", 1)[0].split("?", 1)[0]:

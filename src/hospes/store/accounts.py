@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hospes.store.models import ClientAccount, User, UserClient
 from hospes.store.records import ServiceRow, services
+from hospes.store.values import row_id
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
 OWNER = "owner"
@@ -182,8 +183,8 @@ def _client_search(query: str, status: str) -> Select:
         terms = [func.lower(col).contains(query, autoescape=True)
                  for col in (User.email, User.first_name, User.last_name, ClientAccount.company_name,
                              User.first_name + " " + User.last_name)]
-        if query.isdigit() and len(query) < 10:
-            terms.append(ClientAccount.id == int(query))
+        if (client_id := row_id(query)) is not None:
+            terms.append(ClientAccount.id == client_id)
         stmt = stmt.where(or_(*terms))
     return stmt
 

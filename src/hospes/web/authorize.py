@@ -17,7 +17,7 @@ from hospes.oauth import authorize as core
 from hospes.oauth import errors
 from hospes.oauth.scopes import SCOPES
 from hospes.web.account import second_factor
-from hospes.web.context import SESSION_COOKIE, Web, web_of
+from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
 from hospes.web.login import check_password, keep_device
 from hospes.web.security import csp_with_form_targets
@@ -36,14 +36,6 @@ def _expired_page(web: Web) -> Response:
         "error.html", status=400, heading="This page has expired",
         message="The sign-in request has expired or was not sent from this page.",
         code="invalid_request", hint="Return to the application and start again.",
-    )
-
-
-def _csrf_page(web: Web) -> Response:
-    return web.pages.render(
-        "error.html", status=403, heading="Form expired",
-        message="This form was not sent from this site, or it has expired. Nothing was changed.",
-        code="csrf_failed", hint="Go back, reload the page and try again.",
     )
 
 
@@ -136,7 +128,7 @@ async def _interaction(web: Web, request: Request, form: Params) -> Response:
     if data is None:
         return _expired_page(web)
     if not web.csrf_ok(request, first(form, "token")):
-        return _csrf_page(web)
+        return form_expired(web, request)
     try:
         req = core.AuthorizationRequest.from_dict(data)
     except TypeError:

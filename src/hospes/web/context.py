@@ -12,8 +12,9 @@ from starlette.responses import Response
 
 from hospes.oauth.provider import Provider
 from hospes.web import csrf
-from hospes.web.http import Params, client_ip
+from hospes.web.http import MalformedRequest, Params, client_ip
 from hospes.web.pages import Pages
+from hospes.web.security import security_headers
 
 SESSION_COOKIE = "hospes_session"
 # A browser that has logged in keeps a signed device value per login name (accounts/login.py).
@@ -110,6 +111,41 @@ def _login_digest(login: str) -> str:
 
 def web_of(request: Request) -> Web:
     return request.app.state.web  # type: ignore[no-any-return]
+
+
+# -- the answers every page shares ------------------------------------------------------------------
+
+
+def form_expired(web: Web, request: Request, template: str = "error.html", **layout: Any) -> Response:
+    """A form post without this browser's CSRF token (web/csrf.py): 403, nothing changed. ``template`` and
+    ``layout`` put the same words in an area's own layout (the admin area's, the client area's)."""
+    return web.render_form(request, template, status=403, heading="Form expired", code="csrf_failed",
+                           message="This form was not sent from this site, or it has expired. Nothing was changed.",
+                           hint="Go back, reload the page and try again.", **layout)
+
+
+async def unreadable_request(request: Request, exc: Exception) -> Response:
+    """A query or form no page can read (web/http.py's ``MalformedRequest``): the page says so, 400 (413 for
+    a body over the limit). Registered for every page in app.py."""
+    status = exc.status_code if isinstance(exc, MalformedRequest) else 400
+    description = exc.description if isinstance(exc, MalformedRequest) else None
+    return web_of(request).pages.render(
+        "error.html", status=status, heading="The request could not be read",
+        message=description or "The request was not valid.", code="invalid_request",
+        hint="Go back and try again.")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """What a failure no handler expected answers (Starlette's ServerErrorMiddleware, which logs it after).
+    That middleware sits outside every other, so the security headers are added here."""
+    web = web_of(request)
+    response = web.pages.render("error.html", status=500, heading="Something went wrong",
+                                message="The server could not answer this request. Try again in a moment.",
+                                code="server_error")
+    for name, value in security_headers(web.settings.secure_cookies):
+        response.headers[name.decode()] = value.decode()
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 @dataclass

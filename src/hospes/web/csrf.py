@@ -20,11 +20,13 @@ def new_cookie_value() -> str:
 
 
 def form_token(secret_key: bytes, cookie_value: str) -> str:
-    mac = hmac.new(secret_key, b"csrf:" + cookie_value.encode(), hashlib.sha256).digest()
+    mac = hmac.new(secret_key, b"csrf:" + cookie_value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def valid(secret_key: bytes, cookie_value: str | None, token: str | None) -> bool:
     if not cookie_value or not token or len(cookie_value) > 100 or len(token) > 100:
         return False
-    return hmac.compare_digest(form_token(secret_key, cookie_value), token)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500 for a form field
+    # such as "²"); surrogatepass, since a cookie may hold what UTF-8 cannot.
+    return hmac.compare_digest(form_token(secret_key, cookie_value).encode(), token.encode("utf-8", "surrogatepass"))

@@ -18,19 +18,26 @@ Params = dict[str, list[str]]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class BodyTooLarge(errors.InvalidRequest):
+class MalformedRequest(errors.InvalidRequest):
+    """A query or form that cannot be read: not UTF-8 (``%ff``, a lone surrogate such as ``%ED%A0%80``), a NUL,
+    too many fields, too large. Every page answers it with one 400 page (context.unreadable_request, registered
+    in app.py); the OAuth endpoints with RFC 6749 §5.2 JSON; the admin API with WHMCS's envelope."""
+
+
+class BodyTooLarge(MalformedRequest):
     status_code = 413
 
 
 def parse_params(raw: str) -> Params:
     """``application/x-www-form-urlencoded`` into name -> values, blank values kept."""
     try:
+        # errors="strict": invalid UTF-8 and encoded surrogates (UTF-8 forbids them, RFC 3629 §3) are refused.
         parsed = parse_qs(raw, keep_blank_values=True, max_num_fields=200, errors="strict")
     except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidRequest("The request parameters could not be parsed.") from None
+        raise MalformedRequest("The request parameters could not be parsed.") from None
     # RFC 6749 Appendix A: no parameter may hold NUL (and PostgreSQL text cannot store one).
     if "\x00" in raw or any("\x00" in k or any("\x00" in v for v in vs) for k, vs in parsed.items()):
-        raise errors.InvalidRequest("The request parameters must not contain NUL characters.")
+        raise MalformedRequest("The request parameters must not contain NUL characters.")
     return parsed
 
 
@@ -55,22 +62,32 @@ def form_of(content_type: str, body: bytes, *, required: bool = True) -> Params:
         return {}
     if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         if required:
-            raise errors.InvalidRequest("The body must be application/x-www-form-urlencoded.")
+            raise MalformedRequest("The body must be application/x-www-form-urlencoded.")
         return {}
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise errors.InvalidRequest("The request body is not UTF-8.") from None
+        raise MalformedRequest("The request body is not UTF-8.") from None
     return parse_params(text)
 
 
 def query_params(request: Request) -> Params:
+    """The query string, by the same rules as a form (``parse_params``)."""
     return parse_params(request.url.query)
 
 
 def first(params: Params, name: str) -> str | None:
     values = params.get(name)
     return values[0] if values else None
+
+
+def number(value: str | None, maximum: int) -> int | None:
+    """A whole number 0..maximum from a parameter (a page number, a count); None when it is not one. ASCII
+    digits only: ``"²".isdigit()`` holds, and int() refuses it. Ids go through store.values.row_id."""
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > len(str(maximum)):
+        return None
+    n = int(value)
+    return n if n <= maximum else None
 
 
 def client_ip(request: Request, trusted: tuple[Any, ...]) -> str:

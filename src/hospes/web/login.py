@@ -9,8 +9,8 @@ from starlette.responses import RedirectResponse, Response
 from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions
 from hospes.web.account import second_factor
-from hospes.web.context import SESSION_COOKIE, Web, web_of
-from hospes.web.http import Params, first, read_form
+from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
+from hospes.web.http import Params, first, query_params, read_form
 
 Outcome = accounts_login.PasswordOutcome
 
@@ -45,13 +45,11 @@ async def login(request: Request) -> Response:
     web = web_of(request)
     if request.method == "GET":
         return web.render_form(request, "login.html", action=web.path("/login"),
-                               next=safe_next(web, request.query_params.get("next")))
+                               next=safe_next(web, first(query_params(request), "next")))
     form = await read_form(request, required=False)
     nxt = safe_next(web, first(form, "next"))
     if not web.csrf_ok(request, first(form, "token")):
-        return web.pages.render("error.html", status=403, heading="Form expired", code="csrf_failed",
-                                message="This form was not sent from this site, or it has expired. "
-                                        "Nothing was changed.")
+        return form_expired(web, request)
     if second_factor.FIELD in form:
         return await _second_factor(web, request, form, nxt)
     email = (first(form, "username") or "")[:255]
@@ -90,8 +88,7 @@ async def logout(request: Request) -> Response:
     web = web_of(request)
     form = await read_form(request, required=False)
     if not web.csrf_ok(request, first(form, "token")):
-        return web.pages.render("error.html", status=403, heading="Form expired", code="csrf_failed",
-                                message="This form was not sent from this site. Nothing was changed.")
+        return form_expired(web, request)
     cookie = request.cookies.get(SESSION_COOKIE)
 
     def end() -> None:

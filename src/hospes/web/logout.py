@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from hospes.accounts import sessions
 from hospes.oauth import errors
 from hospes.oauth import logout as core
-from hospes.web.context import SESSION_COOKIE, Web, web_of
+from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
 from hospes.web.security import csp_with_form_targets
 
@@ -46,18 +46,14 @@ def _end(web: Web, cookie: str | None) -> None:
 async def end_session(request: Request) -> Response:
     web = web_of(request)
     cookie = request.cookies.get(SESSION_COOKIE)
-    try:
-        form = await read_form(request, required=False)
-    except Exception:
-        form = {}
+    form = await read_form(request, required=False)
     if request.method == "POST" and "logout_request" in form:
         info = web.unsign("logout", first(form, "logout_request"))
         if info is None:
             return web.pages.render("error.html", status=400, heading="This page has expired",
                                     message="The logout request has expired.", code="invalid_request")
         if not web.csrf_ok(request, first(form, "token")):
-            return web.pages.render("error.html", status=403, heading="Form expired", code="csrf_failed",
-                                    message="This form was not sent from this site. Nothing was changed.")
+            return form_expired(web, request)
         if first(form, "confirm") != "yes":
             return web.pages.render("message.html", heading="You are still logged in",
                                     message="Nothing was changed.", link=web.path("/clientarea.php"),

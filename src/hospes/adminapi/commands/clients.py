@@ -20,6 +20,7 @@ from hospes.accounts.service import AccountError
 from hospes.adminapi.commands import params
 from hospes.adminapi.dispatch import ApiError, Call, command
 from hospes.store.models import ClientAccount, User
+from hospes.store.values import row_id
 
 # Hospes's own parameter (1/0): whether the owner's email address is known to be theirs. WHMCS's AddClient
 # and UpdateClient have none; the name is the OIDC claim it sets (OIDC Core §5.1), which GetClientsDetails
@@ -37,7 +38,7 @@ def add_client(s: Session, call: Call) -> dict[str, Any]:
     ``email_verified=1`` marks the owner's address verified (an operator who has checked it).
     """
     owner_id = params.whole(call, "owner_user_id")
-    if owner_id is not None and (owner_id > params.MAX_ID or s.get(User, owner_id) is None):
+    if owner_id is not None and (row_id(owner_id) is None or s.get(User, owner_id) is None):
         raise ApiError("Invalid Owner User ID")
     first = (call.get("firstname") or "").strip()
     last = (call.get("lastname") or "").strip()

@@ -16,11 +16,10 @@ from hospes.accounts import service as accounts
 from hospes.accounts.service import CLIENT_STATUSES, AccountError
 from hospes.adminapi.dispatch import ApiError, Call
 from hospes.store.models import ClientAccount
+from hospes.store.values import row_id
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
-# Database integer columns are 32-bit; a larger id cannot exist.
-MAX_ID = 2**31 - 1
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000
 
@@ -114,9 +113,8 @@ def date(value: Any) -> str:
 
 
 def client_by_id(s: Session, client_id: int | None) -> ClientAccount | None:
-    if client_id is None or client_id > MAX_ID:
-        return None
-    return s.get(ClientAccount, client_id)
+    wanted = row_id(client_id)
+    return s.get(ClientAccount, wanted) if wanted is not None else None
 
 
 def client_by_email(s: Session, address: str | None) -> ClientAccount | None:

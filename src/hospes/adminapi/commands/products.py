@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hospes.adminapi.commands import params
 from hospes.adminapi.dispatch import ApiError, Call, command
 from hospes.store.models import Service
+from hospes.store.values import row_id
 
 
 def _product(service: Service) -> dict[str, Any]:
@@ -49,7 +50,8 @@ def get_clients_products(s: Session, call: Call) -> dict[str, Any]:
     if client_id is not None:
         conditions.append(Service.client_id == client_id)
     if service_id is not None:
-        conditions.append(Service.id == (service_id if service_id <= params.MAX_ID else -1))
+        # An id beyond the column's range names no service (store/values.py).
+        conditions.append(Service.id == (row_id(service_id) or -1))
     if domain:
         conditions.append(func.lower(Service.domain) == domain.strip().lower())
     if username:

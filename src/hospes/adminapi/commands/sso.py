@@ -11,24 +11,23 @@ from hospes.adminapi.dispatch import ApiError, Call, command
 from hospes.sso import destinations
 from hospes.sso.tokens import SsoError, mint
 from hospes.store.models import ClientAccount, User, UserClient
+from hospes.store.values import row_id
 
 
-def _int(value: str | None, message: str) -> int | None:
+def _id(value: str | None, message: str) -> int | None:
+    """An id parameter: None when absent; ``message`` (WHMCS's) when it is not an id a row could have."""
     if value in (None, ""):
         return None
-    try:
-        n = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ApiError(message) from None
-    if n <= 0:
+    n = row_id(value)
+    if n is None:
         raise ApiError(message)
     return n
 
 
 @command("CreateSsoToken")
 def create_sso_token(s: Session, call: Call) -> dict[str, Any]:
-    client_id = _int(call.get("client_id"), "Invalid client_id")
-    user_id = _int(call.get("user_id"), "Invalid user_id")
+    client_id = _id(call.get("client_id"), "Invalid client_id")
+    user_id = _id(call.get("user_id"), "Invalid user_id")
     if client_id is None and user_id is None:
         raise ApiError("A valid client_id or user_id is required")
     client = s.get(ClientAccount, client_id) if client_id else None
@@ -58,8 +57,8 @@ def create_sso_token(s: Session, call: Call) -> dict[str, Any]:
     try:
         minted = mint(
             s, call.provider.settings, client=client, user=user, destination=destination,
-            service_id=_int(call.get("service_id"), "Invalid service_id"),
-            domain_id=_int(call.get("domain_id"), "Invalid domain_id"),
+            service_id=_id(call.get("service_id"), "Invalid service_id"),
+            domain_id=_id(call.get("domain_id"), "Invalid domain_id"),
             redirect_path=call.get("sso_redirect_path") or "", issued_by=f"api:{call.caller.identifier}",
         )
     except SsoError as exc:

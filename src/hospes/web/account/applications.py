@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hospes.accounts import connected_apps, sessions
-from hospes.web.clientarea.gate import Ctx, date, page, parse_id
+from hospes.store.values import row_id
+from hospes.web.clientarea.gate import Ctx, date, page
 from hospes.web.context import SESSION_COOKIE, Web, web_of
 from hospes.web.http import NO_STORE, json_response
 
@@ -16,7 +17,7 @@ PATH = "/account/applications"
 
 
 def _revoke(ctx: Ctx) -> Response:
-    app_id = parse_id(ctx.field("app"))
+    app_id = row_id(ctx.field("app"))
     with ctx.db.transaction() as s:
         found = connected_apps.revoke(s, user_id=ctx.current.user_id, app_id=app_id or 0, actor=ctx.actor,
                                       ip=ctx.ip)
@@ -32,7 +33,7 @@ def applications(ctx: Ctx) -> Response:
     revoked_name = None
     with ctx.db.read() as s:
         apps = connected_apps.list_for_user(s, ctx.current.user_id)
-        revoked_id = parse_id(ctx.arg("revoked"))
+        revoked_id = row_id(ctx.arg("revoked"))
         if revoked_id is not None:
             revoked_name = connected_apps.revoked_name(s, ctx.current.user_id, revoked_id)
     rows = [{"id": a.id, "name": a.name, "logo": a.logo_uri, "permissions": a.permissions,

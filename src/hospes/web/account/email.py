@@ -15,10 +15,9 @@ from starlette.responses import Response
 from hospes import mail
 from hospes.accounts import verification
 from hospes.oauth import errors
-from hospes.web.account.password import _csrf_refused
 from hospes.web.clientarea import pages
 from hospes.web.clientarea.gate import HOME, Ctx, page
-from hospes.web.context import Web, web_of
+from hospes.web.context import Web, form_expired, web_of
 from hospes.web.http import first, query_params, read_form
 
 # The confirming form's field for the link's token ("token" is the CSRF token's, as on every form).
@@ -78,7 +77,7 @@ async def verify(request: Request) -> Response:
         return web.render_form(request, "account/verify_email.html", action=action, address=address,
                                field=FIELD, verification=token)
     if not web.csrf_ok(request, first(form, "token")):
-        return _csrf_refused(web)
+        return form_expired(web, request)
     try:
         await run_in_threadpool(_complete, web, first(form, FIELD) or "", web.ip(request))
     except verification.LinkInvalid:

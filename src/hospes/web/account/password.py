@@ -12,8 +12,8 @@ from hospes import audit, mail
 from hospes.accounts import reset
 from hospes.accounts.passwords import MIN_LENGTH
 from hospes.web.clientarea.gate import Ctx, page
-from hospes.web.context import SESSION_COOKIE, Web, web_of
-from hospes.web.http import first, read_form
+from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
+from hospes.web.http import first, number, read_form
 
 PATH = "/account/password"
 # Said whether or not an account has the address (an attacker learns nothing from it).
@@ -32,8 +32,7 @@ def _password_page(ctx: Ctx, *, status: int = 200, changed: int | None = None, e
 def change_password(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         changed = ctx.arg("changed")
-        return _password_page(ctx, changed=int(changed) if changed and changed.isdigit() and len(changed) < 6
-                              else None)
+        return _password_page(ctx, changed=number(changed, 99_999))
     error = None
     with ctx.db.transaction() as s:
         try:
@@ -48,12 +47,6 @@ def change_password(ctx: Ctx) -> Response:
     if error is not None:
         return _password_page(ctx, status=400, error=error)
     return ctx.redirect(PATH, changed=ended)
-
-
-def _csrf_refused(web: Web) -> Response:
-    return web.pages.render("error.html", status=403, heading="Form expired", code="csrf_failed",
-                            message="This form was not sent from this site, or it has expired. Nothing was changed.",
-                            hint="Go back, reload the page and try again.")
 
 
 def _request(web: Web, email: str, ip: str) -> reset.ResetMail | None:
@@ -74,7 +67,7 @@ async def reset_request(request: Request) -> Response:
         return web.render_form(request, "account/reset_request.html", action=web.path("/password/reset"))
     form = await read_form(request, required=False)
     if not web.csrf_ok(request, first(form, "token")):
-        return _csrf_refused(web)
+        return form_expired(web, request)
     email = (first(form, "email") or "").strip()[:255]
     if not email:
         return web.render_form(request, "account/reset_request.html", status=400, action=web.path("/password/reset"),
@@ -114,7 +107,7 @@ async def reset_form(request: Request) -> Response:
         return web.render_form(request, "account/reset_form.html", action=action, min_length=MIN_LENGTH)
     form = await read_form(request, required=False)
     if not web.csrf_ok(request, first(form, "token")):
-        return _csrf_refused(web)
+        return form_expired(web, request)
     try:
         await run_in_threadpool(_complete, web, token, first(form, "new_password") or "",
                                 first(form, "new_password_confirm") or "", web.ip(request))

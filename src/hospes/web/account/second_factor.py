@@ -84,7 +84,8 @@ async def complete(web: Web, request: Request, form: Params) -> Outcome:
     if (data is None or not isinstance(data.get("u"), int) or not isinstance(data.get("exp"), int)
             or data["exp"] < epoch()):
         return Outcome(expired=True)
-    if not hmac.compare_digest(str(data.get("c", "")), first(form, "token") or ""):
+    # As bytes: compare_digest refuses str with non-ASCII characters.
+    if not hmac.compare_digest(str(data.get("c", "")).encode(), (first(form, "token") or "").encode()):
         return Outcome(expired=True)
     code = (first(form, "code") or first(form, "backup_code") or "").strip()[:64]
     if not code:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hospes.accounts import sessions
-from hospes.web.clientarea.gate import Ctx, date, page, parse_id
+from hospes.store.values import row_id
+from hospes.web.clientarea.gate import Ctx, date, page
 from hospes.web.context import SESSION_COOKIE
+from hospes.web.http import number
 
 PATH = "/account/sessions"
 
@@ -22,7 +24,7 @@ def _post(ctx: Ctx) -> Response:
             ended = sessions.sign_out_others(s, user_id, ctx.current.id)
             ctx.audit(s, "session.ended_others", f"user:{user_id}", count=ended)
         return ctx.redirect(PATH, ended=ended)
-    session_id = parse_id(ctx.field("session"))
+    session_id = row_id(ctx.field("session"))
     with ctx.db.transaction() as s:
         done = sessions.sign_out(s, user_id, session_id or 0)
         if done:
@@ -49,5 +51,5 @@ def sessions_page(ctx: Ctx) -> Response:
             for d in found]
     ended = ctx.arg("ended")
     return ctx.render("account/sessions.html", "sessions", sessions=rows,
-                  ended=int(ended) if ended and ended.isdigit() and len(ended) < 6 else None,
+                  ended=number(ended, 99_999),
                   others=sum(1 for r in rows if not r["current"]))

@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from starlette.responses import Response
 
 from hospes import audit
+from hospes.clock import day, day_end, day_start
 from hospes.web.admin.auth import Ctx, page
 from hospes.web.admin.clients import page_number
 
 PER_PAGE = 50
 
 
-def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 @page("audit")
 def index(ctx: Ctx) -> Response:
     filters = {name: ctx.arg(name)[:255].strip() for name in ("actor", "action", "target", "from", "to")}
     number = page_number(ctx)
-    start, end = _day(filters["from"]), _day(filters["to"])
-    errors = [f"{label} must be a date such as 2024-05-31." for key, label in (("from", "From"), ("to", "To"))
-              if filters[key] and _day(filters[key]) is None]
+    start = day(filters["from"]) if filters["from"] else None
+    end = day(filters["to"]) if filters["to"] else None
+    errors = [f"{label} must be a date such as 2024-05-31." for key, label, parsed in
+              (("from", "From", start), ("to", "To", end)) if filters[key] and parsed is None]
     # Dates are days in UTC, the timezone the log is kept and shown in; "to" takes in the whole day.
-    since = datetime.combine(start, time.min, UTC) if start else None
-    until = datetime.combine(end, time.min, UTC) + timedelta(days=1) - timedelta(microseconds=1) if end else None
+    since = day_start(start) if start else None
+    until = day_end(end) if end else None
     with ctx.db.transaction() as s:
         known = audit.actions(s)
         rows = audit.search(s, actor=filters["actor"] or None, action=filters["action"] or None,

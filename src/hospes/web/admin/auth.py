@@ -21,8 +21,8 @@ from hospes import audit
 from hospes.accounts import admin_sessions as sessions
 from hospes.accounts import login as accounts_login
 from hospes.accounts.admin_sessions import AdminUser
-from hospes.oauth import errors
-from hospes.web.context import PageCtx, Web, web_of
+from hospes.store.values import row_id
+from hospes.web.context import PageCtx, Web, form_expired, web_of
 from hospes.web.http import first, query_params, read_form
 
 COOKIE = "hospes_admin"
@@ -85,8 +85,7 @@ class Ctx(PageCtx):
 
     def path_int(self, name: str) -> int:
         """An id from the path; 0 (no such row) when beyond a database integer."""
-        value = int(self.request.path_params[name])
-        return value if 0 < value < 2**31 else 0
+        return row_id(self.request.path_params[name]) or 0
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         return self.web.render_form(self.request, "admin/" + template, status=status, admin=self.admin,
@@ -111,16 +110,7 @@ def _current(web: Web, token: str | None) -> AdminUser | None:
 
 
 def _csrf_refused(web: Web, request: Request, admin: AdminUser | None) -> Response:
-    context: dict[str, Any] = {"admin": admin, "nav": nav(web, admin) if admin else []}
-    return web.render_form(
-        request, "admin/message.html", status=403, heading="Form expired",
-        message="This form was not sent from this site, or it has expired. Nothing was changed.",
-        hint="Go back, reload the page and try again.", **context)
-
-
-def _bad_body(web: Web, request: Request, exc: errors.OAuthError) -> Response:
-    return web.pages.render("error.html", status=exc.status_code, heading="The form could not be read",
-                            message=exc.description or "The request was not valid.", code=exc.error)
+    return form_expired(web, request, "admin/message.html", admin=admin, nav=nav(web, admin) if admin else [])
 
 
 def page(area: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
@@ -129,10 +119,9 @@ def page(area: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respons
     def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             web = web_of(request)
-            try:
-                form = await read_form(request, required=False) if request.method == "POST" else {}
-            except errors.OAuthError as exc:
-                return _bad_body(web, request, exc)
+            # A form or query that cannot be read is app.py's 400 page (web/http.py), before anything else.
+            form = await read_form(request, required=False) if request.method == "POST" else {}
+            query = query_params(request)
             admin = await run_in_threadpool(_current, web, request.cookies.get(COOKIE))
             if admin is None:
                 target = web.path("/admin/login")
@@ -140,8 +129,8 @@ def page(area: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respons
                     wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     target += "?next=" + quote(wanted, safe="/")
                 return RedirectResponse(target, status_code=303)
-            ctx = Ctx(request=request, web=web, admin=admin, area=area, form=form,
-                      query=query_params(request), ip=web.ip(request))
+            ctx = Ctx(request=request, web=web, admin=admin, area=area, form=form, query=query,
+                      ip=web.ip(request))
             if not may(admin, area):
                 return ctx.render("message.html", status=403, heading="You do not have access to this page",
                                   message="Your admin account does not have the permission this page needs.",
@@ -193,15 +182,13 @@ def _login_page(web: Web, request: Request, *, nxt: str, status: int = 200, erro
 async def login(request: Request) -> Response:
     web = web_of(request)
     if request.method == "GET":
-        nxt = _safe_next(web, request.query_params.get("next"))
+        query = query_params(request)
+        nxt = _safe_next(web, first(query, "next"))
         if await run_in_threadpool(_current, web, request.cookies.get(COOKIE)) is not None:
             return RedirectResponse(nxt, status_code=303)
-        notice = "You have logged out." if request.query_params.get("logged_out") else None
+        notice = "You have logged out." if first(query, "logged_out") else None
         return _login_page(web, request, nxt=nxt, notice=notice)
-    try:
-        form = await read_form(request, required=False)
-    except errors.OAuthError as exc:
-        return _bad_body(web, request, exc)
+    form = await read_form(request, required=False)
     nxt = _safe_next(web, first(form, "next"))
     if not web.csrf_ok(request, first(form, "token")):
         return _csrf_refused(web, request, None)

@@ -14,13 +14,13 @@ from hospes.accounts import service
 from hospes.accounts.service import CLIENT_STATUSES, AccountError
 from hospes.store import accounts
 from hospes.web.admin.auth import Ctx, page
+from hospes.web.http import number
 
 PER_PAGE = 25
 
 
 def page_number(ctx: Ctx) -> int:
-    value = ctx.arg("page", "1")
-    return max(1, min(int(value), 100_000)) if value.isdigit() else 1
+    return max(1, number(ctx.arg("page", "1"), 100_000) or 1)
 
 
 @page("clients")

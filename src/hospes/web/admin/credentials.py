@@ -21,6 +21,7 @@ from hospes.oauth import credentials
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.credentials import CredentialError, CredentialRow
 from hospes.web.admin.auth import Ctx, page
+from hospes.web.http import number
 
 # The scopes an OpenID Connect relying party asks for; others already on a credential are shown too.
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -56,9 +57,9 @@ class CredentialForm:
                 self.redirect_uris.append("")
             return True
         if op.startswith("remove:"):
-            index = op.removeprefix("remove:")
-            if index.isdigit() and int(index) < len(self.redirect_uris):
-                del self.redirect_uris[int(index)]
+            index = number(op.removeprefix("remove:"), len(self.redirect_uris) - 1)
+            if index is not None:
+                del self.redirect_uris[index]
             self.redirect_uris = self.redirect_uris or [""]
             return True
         return False

@@ -13,7 +13,8 @@ from starlette.responses import Response
 from hospes.accounts import member_permissions, service
 from hospes.accounts.member_permissions import SSO_PERMISSION
 from hospes.store import accounts
-from hospes.web.clientarea.gate import Ctx, page, parse_id
+from hospes.store.values import row_id
+from hospes.web.clientarea.gate import Ctx, page
 
 CHECKED = ("1", "on", "yes", "true")
 
@@ -38,7 +39,7 @@ def account_sso(ctx: Ctx) -> Response:
 
 
 def _ids(values: list[str]) -> set[int]:
-    return {n for n in (parse_id(v) for v in values) if n is not None}
+    return {n for n in (row_id(v) for v in values) if n is not None}
 
 
 @page

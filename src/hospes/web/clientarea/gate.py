@@ -25,9 +25,9 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
 from hospes.accounts import sessions
-from hospes.oauth import errors
 from hospes.store.accounts import ReachedAccount, reached_accounts
-from hospes.web.context import SESSION_COOKIE, PageCtx, Web, web_of
+from hospes.store.values import row_id
+from hospes.web.context import SESSION_COOKIE, PageCtx, Web, form_expired, web_of
 from hospes.web.http import first, query_params, read_form
 
 HOME = "/clientarea.php"
@@ -63,14 +63,6 @@ OWNER_SECTIONS = (
     NavItem("sso", "Single Sign-On", "/account/sso"),
     NavItem("users", "Users and permissions", "/account/users"),
 )
-
-
-def parse_id(value: str | None) -> int | None:
-    """A positive database id from a parameter; None when absent or not one (so it matches no row)."""
-    if value is None or not value.isdigit() or len(value) > 10:
-        return None
-    n = int(value)
-    return n if 0 < n < 2**31 else None
 
 
 def date(value: datetime | None, with_time: bool = False) -> str:
@@ -114,15 +106,18 @@ class Ctx(PageCtx):
     def nav(self, items: tuple[NavItem, ...]) -> list[dict[str, str]]:
         return [{"key": i.key, "label": i.label, "href": self.href(i.path)} for i in items]
 
+    def layout(self, section: str) -> dict[str, Any]:
+        """What the client area's layout shows around a page; ``section`` marks the current navigation entry."""
+        account_items = ACCOUNT_SECTIONS + (OWNER_SECTIONS if self.account.owner else ())
+        return {"current": self.current, "accounts": self.accounts, "account": self.account, "section": section,
+                "nav": self.nav(SECTIONS), "account_nav": self.nav(account_items), "href": self.href,
+                "switch_action": self.web.path(HOME)}
+
     def render(self, template: str, section: str, status: int = 200, **context: Any) -> Response:
         """A page in the client area's layout. ``template`` is under ``templates/clientarea/`` unless it names
         its own folder (``"account/security.html"``); ``section`` marks the current navigation entry."""
-        account_items = ACCOUNT_SECTIONS + (OWNER_SECTIONS if self.account.owner else ())
         name = template if "/" in template else "clientarea/" + template
-        return self.web.render_form(
-            self.request, name, status=status, current=self.current, accounts=self.accounts, account=self.account,
-            section=section, nav=self.nav(SECTIONS), account_nav=self.nav(account_items), href=self.href,
-            switch_action=self.web.path(HOME), **context)
+        return self.web.render_form(self.request, name, status=status, **self.layout(section), **context)
 
     def message(self, status: int, heading: str, message: str, section: str = "") -> Response:
         return self.render("message.html", section, status=status, heading=heading, message=message)
@@ -170,12 +165,9 @@ def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
 
     async def endpoint(request: Request) -> Response:
         web = web_of(request)
-        try:
-            form = await read_form(request, required=False) if request.method == "POST" else {}
-            query = query_params(request)
-        except errors.OAuthError as exc:
-            return _plain_page(web, request, exc.status_code, "The request could not be read",
-                               exc.description or "The request was not valid.", exc.error)
+        # A form or query that cannot be read is app.py's 400 page (web/http.py), before anything else.
+        form = await read_form(request, required=False) if request.method == "POST" else {}
+        query = query_params(request)
         current, accounts = await run_in_threadpool(_load, web, request.cookies.get(SESSION_COOKIE))
         if current is None:
             return login_redirect(web, request)
@@ -186,13 +178,12 @@ def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
                   query=query, ip=web.ip(request))
         wanted = first(query, "client")
         if wanted is not None:
-            chosen = ctx.reachable(parse_id(wanted) or 0)
+            chosen = ctx.reachable(row_id(wanted) or 0)
             if chosen is None:
                 return ctx.not_found("That account")
             ctx.account = chosen
         if request.method == "POST" and not web.csrf_ok(request, first(form, "token")):
-            return ctx.message(403, "Form expired",
-                               "This form was not sent from this site, or it has expired. Nothing was changed.")
+            return form_expired(web, request, "clientarea/message.html", **ctx.layout(""))
         return await run_in_threadpool(fn, ctx)
 
     endpoint.__name__ = fn.__name__

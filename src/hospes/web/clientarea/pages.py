@@ -12,7 +12,8 @@ from starlette.responses import Response
 from hospes.accounts import verification
 from hospes.sso import destinations
 from hospes.store import accounts, records
-from hospes.web.clientarea.gate import ACCOUNT_SECTIONS, OWNER_SECTIONS, SECTIONS, Ctx, date, page, parse_id
+from hospes.store.values import row_id
+from hospes.web.clientarea.gate import ACCOUNT_SECTIONS, OWNER_SECTIONS, SECTIONS, Ctx, date, page
 
 # Destinations Hospes does not render, linked from the home page when an external client area is set
 # (HOSPES_EXTERNAL_CLIENTAREA_URL); labels after WHMCS's client-area menus
@@ -79,9 +80,9 @@ def _one(ctx: Ctx, read: Callable[[Session, int], Row | None], what: str, templa
          name: str) -> Response:
     """The page of the row named by ``?id=`` when it belongs to an account the user reaches, else a 404
     (another customer's id looks exactly like one that does not exist). The page then shows that account."""
-    row_id = parse_id(ctx.arg("id"))
+    wanted = row_id(ctx.arg("id"))
     with ctx.db.read() as s:
-        row = read(s, row_id) if row_id else None
+        row = read(s, wanted) if wanted else None
     account = ctx.reachable(row.client_id) if row is not None else None
     if row is None or account is None:
         return ctx.not_found(what)

@@ -6,7 +6,8 @@ from starlette.responses import Response
 
 from hospes.accounts import tickets
 from hospes.store import records
-from hospes.web.clientarea.gate import Ctx, date, page, parse_id
+from hospes.store.values import row_id
+from hospes.web.clientarea.gate import Ctx, date, page
 
 
 @page
@@ -16,7 +17,7 @@ def supporttickets(ctx: Ctx) -> Response:
         rows = records.tickets(s, ctx.account.id)
     listed = [{"id": t.id, "subject": t.subject, "status": t.status, "opened": date(t.created_at, True)}
                for t in rows]
-    just = parse_id(ctx.arg("opened"))
+    just = row_id(ctx.arg("opened"))
     if just is not None:
         opened = next((t for t in listed if t["id"] == just), None)
     return ctx.render("tickets.html", "tickets", tickets=listed, opened=opened)
