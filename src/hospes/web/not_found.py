@@ -1,16 +1,31 @@
 """The site's own answers for a path it does not serve (404) or a method a path does not take (405), and
-``/``, which leads to the client area."""
+``/``, which leads to the client area.
+
+Each in the form the caller reads: a page of the site for a browser; for a relying party calling a protocol
+path (under /oauth/ or /.well-known/) the JSON error the endpoints themselves answer (RFC 6749 §5.2); for
+an admin API client at /includes/api.php WHMCS's result/message envelope."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from hospes.adminapi import envelope
+from hospes.oauth import errors
 from hospes.web.context import Web
+from hospes.web.http import NO_STORE
 
 TITLES = {404: "Page not found", 405: "Method not allowed"}
 MESSAGES = {404: "There is no page at this address.", 405: "This page does not take that kind of request."}
+# For a program: node-oidc-provider answers an unknown route or method with invalid_request too
+# (lib/helpers/initialize_app.js, "unrecognized route or not allowed method").
+DESCRIPTIONS = {404: "Nothing is served at this path.", 405: "This path does not take this method."}
+# The paths programs call: a browser asking for a page there still gets one.
+PROTOCOL_PREFIXES = ("/oauth/", "/.well-known/")
+ADMIN_API = "/includes/api.php"
 
 
 async def home(request: Request) -> Response:
@@ -18,19 +33,35 @@ async def home(request: Request) -> Response:
     return RedirectResponse(f"{web.pages.env.globals['base']}/clientarea.php", status_code=302)
 
 
-def _wants_json(request: Request) -> bool:
+def protocol_error(status: int) -> dict[str, str]:
+    """The JSON body of an unknown path or method for a program (also HotPaths' 405)."""
+    return errors.InvalidRequest(DESCRIPTIONS.get(status, "The request could not be answered.")).as_dict()
+
+
+def _form(request: Request, prefix: str) -> str:
+    """What this caller reads: "whmcs", "json" or "page"."""
+    path = request.url.path
+    if prefix and path.startswith(prefix + "/"):
+        path = path[len(prefix):]
+    if path == ADMIN_API:
+        return "whmcs"
     accept = request.headers.get("accept", "")
-    return "json" in accept and "html" not in accept
+    if "html" in accept:
+        return "page"
+    return "json" if "json" in accept or path.startswith(PROTOCOL_PREFIXES) else "page"
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Starlette's 404 and 405 (and any other HTTPException), as a page of the site, or as JSON for a caller
-    that asks for JSON only (an API client)."""
+    """Starlette's 404 and 405 (and any other HTTPException), in the form of the path and the caller."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
-    title = TITLES.get(status, "Something went wrong")
-    if _wants_json(request):
-        return JSONResponse({"error": title, "status": status}, status_code=status, headers=headers)
+    headers: dict[str, Any] = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
     web: Web = request.app.state.web
+    form = _form(request, web.settings.issuer_path)
+    if form == "whmcs":
+        body, ctype = envelope.render(envelope.error(DESCRIPTIONS.get(status, "Invalid request")), "json")
+        return Response(body, status_code=status, media_type=ctype, headers={**headers, **NO_STORE})
+    if form == "json":
+        return JSONResponse(protocol_error(status), status_code=status, headers={**headers, **NO_STORE})
+    title = TITLES.get(status, "Something went wrong")
     return web.pages.render("error.html", status=status, headers=headers, heading=title,
                             message=MESSAGES.get(status, title), home_link=True)

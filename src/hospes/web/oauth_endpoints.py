@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hospes.oauth import client_auth, errors, introspection, revocation, token, userinfo
 from hospes.oauth.discovery import document_json
+from hospes.web import not_found
 from hospes.web.context import Web
 from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, parse_params
 from hospes.web.security import access_log, security_headers
@@ -36,6 +37,7 @@ NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 PUBLIC: Headers = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
 BASIC_CHALLENGE = (b"www-authenticate", b'Basic realm="hospes", charset="UTF-8"')
 SERVER_ERROR = {"error": "server_error", "error_description": "The server could not answer this request."}
+METHOD_NOT_ALLOWED = orjson.dumps(not_found.protocol_error(405))
 
 log = logging.getLogger("hospes.web")
 
@@ -254,9 +256,7 @@ class HotPaths:
                 log.exception("%s %s failed", method, scope["path"])
                 status, body, headers = _json(500, SERVER_ERROR, list(NO_STORE))
         else:
-            status, body = 405, b"Method Not Allowed"
-            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store"),
-                       (b"allow", _allow(methods))]
+            status, body, headers = _json(405, METHOD_NOT_ALLOWED, [*NO_STORE, (b"allow", _allow(methods))])
         if status != 204:  # RFC 9110 §8.6: a 204 carries no Content-Length
             headers.append((b"content-length", str(len(body)).encode()))
         headers += self.security
