@@ -97,8 +97,7 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from starlette.concurrency import run_in_threadpool
 
-        await run_in_threadpool(provider.keys.ensure)
-        await run_in_threadpool(provider.keys.refresh)
+        await run_in_threadpool(provider.keys.ensure)  # creates what is missing, then loads the keys
         yield
         await db.aclose()
         db.dispose()

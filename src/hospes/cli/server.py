@@ -23,8 +23,8 @@ def issuer_port_warning(issuer: str, port: int) -> str | None:
     issuer_port = parts.port or (443 if parts.scheme == "https" else 80)
     if issuer_port == port:
         return None
-    fixed = urlunsplit((parts.scheme, f"{parts.hostname}:{port}" if ":" not in (parts.hostname or "")
-                        else f"[{parts.hostname}]:{port}", parts.path, "", ""))
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    fixed = urlunsplit((parts.scheme, f"{host}:{port}", parts.path, "", ""))
     return (f"Warning: the issuer {issuer} is on port {issuer_port}, but this server listens on port {port}: "
             f"discovery and every redirect will point at port {issuer_port}. Set HOSPES_ISSUER={fixed} "
             f"(make run PORT={port} does that).")

@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from hospes.adminapi import envelope
 from hospes.oauth import errors
-from hospes.web.context import Web
+from hospes.web.clientarea.gate import HOME
+from hospes.web.context import Web, web_of
 from hospes.web.http import NO_STORE
 
 TITLES = {404: "Page not found", 405: "Method not allowed"}
@@ -29,8 +30,7 @@ ADMIN_API = "/includes/api.php"
 
 
 async def home(request: Request) -> Response:
-    web: Web = request.app.state.web
-    return RedirectResponse(f"{web.pages.env.globals['base']}/clientarea.php", status_code=302)
+    return RedirectResponse(web_of(request).path(HOME), status_code=302)
 
 
 def protocol_error(status: int) -> dict[str, str]:
