@@ -459,4 +459,8 @@ def test_serve_refuses_to_start_without_the_secret_key_its_keys_were_sealed_unde
     assert hospes("keys", "rotate", env=sealed_under).returncode == 0
     r = hospes("serve", "--port", str(free_port()), env={"HOSPES_SECRET_KEY": "a-different-key-" + "b" * 32})
     assert_one_line_error(r, "cannot be decrypted with this secret key")
-    assert hospes("keys", "list", env=sealed_under).returncode == 0
+    # Nor does a rotation: it stops before retiring the keys that sign.
+    r = hospes("keys", "rotate", env={"HOSPES_SECRET_KEY": "a-different-key-" + "b" * 32})
+    assert_one_line_error(r, "cannot be decrypted with this secret key")
+    listed = hospes("keys", "list", "--json", env=sealed_under)
+    assert all(k["active"] for k in json.loads(listed.stdout)["keys"])

@@ -82,3 +82,13 @@ def test_another_secret_key_cannot_open_them(db: Database):
     KeyRing(db, 0, secret_key=SECRET).ensure()
     with pytest.raises(KeysUnreadable, match="cannot be decrypted with this secret key"):
         KeyRing(db, 0, secret_key=b"another-secret-key-" + b"z" * 32).ensure()
+
+
+def test_a_rotation_under_another_secret_key_changes_nothing(db: Database):
+    ring = KeyRing(db, 0, secret_key=SECRET)
+    ring.ensure()
+    before = _stored(db)
+    with pytest.raises(KeysUnreadable):
+        KeyRing(db, 0, secret_key=b"another-secret-key-" + b"z" * 32).rotate()
+    assert _stored(db) == before
+    assert KeyRing(db, 0, secret_key=SECRET).list()[0].active  # the keys still sign

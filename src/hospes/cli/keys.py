@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from hospes.cli.common import JsonOpt, database, emit, settings
+from hospes.cli.common import JsonOpt, database, emit, fail, settings
 
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
 
@@ -37,6 +37,11 @@ def keys_list(as_json: JsonOpt = False) -> None:
 @keys_app.command("rotate")
 def keys_rotate(as_json: JsonOpt = False) -> None:
     """Add new signing keys that sign from now on; the old ones stay published until they expire."""
+    from hospes.oauth.keys import KeysUnreadable
+
     with database() as db:
-        kids = _keyring(db).rotate()
+        try:
+            kids = _keyring(db).rotate()
+        except KeysUnreadable as exc:
+            fail(str(exc))
     emit({"created": kids}, as_json, f"New signing keys: {', '.join(kids)}")

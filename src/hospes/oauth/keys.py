@@ -195,6 +195,8 @@ class KeyRing:
 
     def rotate(self) -> list[str]:
         """New keys sign from now on; the old ones stay published until what they signed expires."""
+        # Under another secret key the keys do not open: refuse before retiring anything (``KeysUnreadable``).
+        self.refresh()
         with self.db.transaction() as s:
             t = now()
             for row in s.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
