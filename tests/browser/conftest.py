@@ -15,7 +15,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -115,21 +115,16 @@ class RelyingParty:
         return self.callbacks[-1]
 
 
-@pytest.fixture
-def rp() -> Iterator[RelyingParty]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    party = RelyingParty(f"http://127.0.0.1:{server.server_address[1]}")
-
+@contextlib.contextmanager
+def html_server(page: Callable[[str], bytes | None]) -> Iterator[int]:
+    """A tiny web server on a free port of 127.0.0.1: a GET answers ``page(path)`` (the path with its query)
+    as an HTML page, or 404 when that is None. Yields the port."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            parts = urlsplit(self.path)
-            if parts.path != "/cb":
+            body = page(self.path)
+            if body is None:
                 self.send_error(404)
                 return
-            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            party.callbacks.append(query)
-            body = (b"<!doctype html><html lang='en'><head><title>Relying party</title></head>"
-                    b"<body><main><h1>Back at the application</h1></main></body></html>")
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -139,14 +134,33 @@ def rp() -> Iterator[RelyingParty]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
-    server.RequestHandlerClass = Handler
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield party
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
+
+
+RP_PAGE = (b"<!doctype html><html lang='en'><head><title>Relying party</title></head>"
+           b"<body><main><h1>Back at the application</h1></main></body></html>")
+
+
+@pytest.fixture
+def rp() -> Iterator[RelyingParty]:
+    callbacks: list[dict[str, str]] = []
+
+    def page(target: str) -> bytes | None:
+        parts = urlsplit(target)
+        if parts.path != "/cb":
+            return None
+        callbacks.append({k: v[0] for k, v in parse_qs(parts.query).items()})
+        return RP_PAGE
+
+    with html_server(page) as port:
+        yield RelyingParty(f"http://127.0.0.1:{port}", callbacks)
 
 
 # -- accounts and credentials through the CLI ------------------------------------------------------

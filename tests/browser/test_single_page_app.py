@@ -4,16 +4,13 @@ server answers CORS for it. A page on another origin is refused by the browser."
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import APP_NAME, Credential, authorization_url, log_in, screenshot
+from tests.browser.conftest import APP_NAME, Credential, authorization_url, html_server, log_in, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -50,27 +47,8 @@ async ({userinfoUrl, accessToken}) => {
 def app_origin() -> Iterator[str]:
     """The application's own web server, on http://localhost:PORT (matched exactly, port included, unlike a
     loopback IP literal): any path answers the page."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(PAGE)))
-            self.end_headers()
-            self.wfile.write(PAGE)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with html_server(lambda _target: PAGE) as port:
+        yield f"http://localhost:{port}"
 
 
 def test_a_single_page_app_exchanges_its_code_and_reads_userinfo_from_its_origin(page, server, customer,
