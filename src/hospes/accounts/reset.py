@@ -10,26 +10,19 @@ login: the next login still asks for the code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hospes.accounts import sessions, throttle
+from hospes.accounts import mailed_links, sessions, throttle
+from hospes.accounts.mailed_links import LinkMail
 from hospes.accounts.passwords import check_strength, hash_password, verify_password
 from hospes.accounts.service import find_user_by_email
-from hospes.clock import now, utc
 from hospes.config import Settings
-from hospes.mail import Mail
-from hospes.secrets import digest, new_token
 from hospes.store.models import PasswordReset, User
 
 RESET_TTL = 1800
 # Reset mails per address asked for and per caller; over it, no mail (and the same answer as always).
 RESET_PER_EMAIL = throttle.Rule("reset-email", limit=5, window=900)
 RESET_PER_ADDRESS = throttle.Rule("reset-address", limit=20, window=900)
-LINK_REMOVED = "(The link is left out of this copy: it works only once and only from the mail.)"
 
 
 class PasswordError(ValueError):
@@ -50,8 +43,7 @@ def _check_new(new: str, confirm: str) -> None:
 def _set(s: Session, user: User, new: str) -> None:
     user.password_hash = hash_password(new)
     # Links asked for before this change are for a password that is gone.
-    s.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-              .values(used_at=now()))
+    mailed_links.use_up_unused(s, PasswordReset, user.id)
     throttle.clear(s, throttle.ACCOUNT, user.email.strip().lower())
 
 
@@ -74,15 +66,7 @@ def change(s: Session, *, user_id: int, current: str, new: str, confirm: str, ke
     return sessions.sign_out_others(s, user.id, keep_session_id)
 
 
-@dataclass(frozen=True)
-class ResetMail:
-    user_id: int
-    mail: Mail
-    # What the client area's email history keeps: the mail without its link.
-    history_body: str
-
-
-def request(s: Session, settings: Settings, email: str, ip: str) -> ResetMail | None:
+def request(s: Session, settings: Settings, email: str, ip: str) -> LinkMail | None:
     """Make a reset link for the account with this email, if there is one (and the caller is not over the
     limit). The caller sends the mail; whether there was one must not show in its answer."""
     email = email.strip()[:255]
@@ -92,13 +76,8 @@ def request(s: Session, settings: Settings, email: str, ip: str) -> ResetMail | 
     user = find_user_by_email(s, email)
     if throttled or user is None or user.disabled:
         return None
-    t = now()
     # One link at a time: asking again makes the earlier links useless.
-    s.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-              .values(used_at=t))
-    token = new_token()
-    s.add(PasswordReset(token_hash=digest(token), user_id=user.id, ip_address=ip[:64], created_at=t,
-                        expires_at=t + timedelta(seconds=RESET_TTL)))
+    token = mailed_links.issue(s, PasswordReset, user.id, RESET_TTL, ip_address=ip[:64])
     link = settings.url(f"/password/reset/{token}")
     company = settings.company_name
     minutes = RESET_TTL // 60
@@ -110,36 +89,24 @@ def request(s: Session, settings: Settings, email: str, ip: str) -> ResetMail | 
                 "The link works once. If you did not ask for this, ignore this mail: your password stays as it "
                 f"is.\n\n{company}\n")
 
-    mail = Mail(to=user.email, subject=f"Reset your {company} password", body=body(link))
-    return ResetMail(user_id=user.id, mail=mail, history_body=body(LINK_REMOVED))
-
-
-def _find(s: Session, token: str) -> PasswordReset | None:
-    if not token or len(token) > 100:
-        return None
-    row = s.scalar(select(PasswordReset).where(PasswordReset.token_hash == digest(token)))
-    if row is None or row.used_at is not None or utc(row.expires_at) <= now():
-        return None
-    return row
+    return mailed_links.compose(user.email, f"Reset your {company} password", user.id, link, body)
 
 
 def check_link(s: Session, token: str) -> bool:
     """Is this a reset link that still works?"""
-    return _find(s, token) is not None
+    return mailed_links.find(s, PasswordReset, token) is not None
 
 
 def complete(s: Session, token: str, new: str, confirm: str) -> int:
     """Set the new password through a reset link; the link is used up and every session of the user ends.
     Returns the user's id. A weak or mismatched password leaves the link usable."""
-    row = _find(s, token)
+    row = mailed_links.find(s, PasswordReset, token)
     if row is None:
         raise LinkInvalid("This password reset link has expired or has already been used.")
     _check_new(new, confirm)
-    # Single use, atomically: of two posts of the same link only one wins.
-    claimed = s.execute(update(PasswordReset).where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None))
-                        .values(used_at=now()))
+    claimed = mailed_links.claim(s, PasswordReset, row.id)
     user = s.get(User, row.user_id)
-    if claimed.rowcount != 1 or user is None:  # type: ignore[attr-defined]
+    if not claimed or user is None:
         raise LinkInvalid("This password reset link has expired or has already been used.")
     _set(s, user, new)
     # The link reached the person at this address (an address change voids the links sent before it,

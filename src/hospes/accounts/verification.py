@@ -12,25 +12,19 @@ accounts/service.py) set ``users.email_verified`` directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hospes import audit
-from hospes.accounts import throttle
-from hospes.clock import now, utc
+from hospes.accounts import mailed_links, throttle
+from hospes.accounts.mailed_links import LinkMail
 from hospes.config import Settings
-from hospes.mail import Mail
-from hospes.secrets import digest, new_token
 from hospes.store.models import EmailVerification, User
 
 VERIFY_TTL = 86400
 VERIFY_PATH = "/email/verify"
 VERIFY_PER_USER = throttle.Rule("verify-email", limit=3, window=3600)
-LINK_REMOVED = "(The link is left out of this copy: it works only once and only from the mail.)"
 LINK_GONE = ("This verification link has expired, has already been used, or was sent to an address that is no "
              "longer the one on your account.")
 
@@ -47,15 +41,7 @@ class LinkInvalid(VerificationError):
     """The link is unknown, used, expired, or for an address that is no longer the user's."""
 
 
-@dataclass(frozen=True)
-class VerificationMail:
-    user_id: int
-    mail: Mail
-    # What the client area's email history keeps: the mail without its link.
-    history_body: str
-
-
-def request(s: Session, settings: Settings, user_id: int, ip: str) -> VerificationMail:
+def request(s: Session, settings: Settings, user_id: int, ip: str) -> LinkMail:
     """Make a verification link for the user's current address. The caller records the history and sends
     the mail; the caller's transaction must be committed for the link to work."""
     user = s.get(User, user_id)
@@ -67,14 +53,8 @@ def request(s: Session, settings: Settings, user_id: int, ip: str) -> Verificati
     if admission.refused:
         raise TooManyLinks("We have sent several verification links already. Please use the newest one, "
                                 f"or ask again in {throttle.minutes(admission.wait)}.")
-    t = now()
     # One link at a time: asking again makes the earlier links useless.
-    s.execute(update(EmailVerification)
-              .where(EmailVerification.user_id == user.id, EmailVerification.used_at.is_(None))
-              .values(used_at=t))
-    token = new_token()
-    s.add(EmailVerification(token_hash=digest(token), user_id=user.id, email=user.email, created_at=t,
-                            expires_at=t + timedelta(seconds=VERIFY_TTL)))
+    token = mailed_links.issue(s, EmailVerification, user.id, VERIFY_TTL, email=user.email)
     audit.entry(s, f"user:{user.id}", "user.email_verification_sent", f"user:{user.id}", ip=ip, email=user.email)
     link = settings.url(VERIFY_PATH + "?" + urlencode({"token": token}))
     company = settings.company_name
@@ -87,15 +67,12 @@ def request(s: Session, settings: Settings, user_id: int, ip: str) -> Verificati
                 "The link works once. If you did not ask for this, ignore this mail.\n\n"
                 f"{company}\n")
 
-    mail = Mail(to=user.email, subject=f"Verify your {company} email address", body=body(link))
-    return VerificationMail(user_id=user.id, mail=mail, history_body=body(LINK_REMOVED))
+    return mailed_links.compose(user.email, f"Verify your {company} email address", user.id, link, body)
 
 
 def _find(s: Session, token: str) -> tuple[EmailVerification, User] | None:
-    if not token or len(token) > 100:
-        return None
-    row = s.scalar(select(EmailVerification).where(EmailVerification.token_hash == digest(token)))
-    if row is None or row.used_at is not None or utc(row.expires_at) <= now():
+    row = mailed_links.find(s, EmailVerification, token)
+    if row is None:
         return None
     user = s.get(User, row.user_id)
     if user is None or user.disabled or user.email.lower() != row.email.lower():
@@ -115,11 +92,7 @@ def complete(s: Session, token: str, ip: str) -> int:
     if found is None:
         raise LinkInvalid(LINK_GONE)
     row, user = found
-    # Single use, atomically: of two posts of the same link only one wins.
-    claimed = s.execute(update(EmailVerification)
-                        .where(EmailVerification.id == row.id, EmailVerification.used_at.is_(None))
-                        .values(used_at=now()))
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if not mailed_links.claim(s, EmailVerification, row.id):
         raise LinkInvalid(LINK_GONE)
     user.email_verified = True
     audit.entry(s, f"user:{user.id}", "user.email_verified", f"user:{user.id}", ip=ip, email=user.email,

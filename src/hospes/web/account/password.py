@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from hospes import audit, mail
 from hospes.accounts import reset
+from hospes.accounts.mailed_links import LinkMail
 from hospes.accounts.passwords import MIN_LENGTH
 from hospes.web.clientarea.gate import Ctx, page
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
@@ -49,7 +50,7 @@ def change_password(ctx: Ctx) -> Response:
     return ctx.redirect(PATH, changed=ended)
 
 
-def _request(web: Web, email: str, ip: str) -> reset.ResetMail | None:
+def _request(web: Web, email: str, ip: str) -> LinkMail | None:
     with web.provider.db.transaction() as s:
         made = reset.request(s, web.settings, email, ip)
         if made is not None:
