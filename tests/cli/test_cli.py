@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select
 
 from hospes.accounts.passwords import verify_password
 from hospes.oauth import pkce
-from hospes.store.models import Admin, User
+from hospes.store.models import Admin, Domain, Invoice, User, UserClient
 from tests.browserless import authorize, query_of
 from tests.conftest import backend, free_port
 
@@ -197,6 +197,47 @@ def test_clients_add_email_verified_marks_the_owners_address_verified(hospes_her
     assert rows == {vouched["userId"]: True, plain["userId"]: False}
 
 
+def test_test_data_commands_fill_an_account_a_customer_sees(hospes_here):
+    """hospes domains add, invoices add and users invite: what an operator adds is what the account holds."""
+    owner = hospes_here.json("clients", "add", "--email", "owner@example.com", "--first-name", "Olga",
+                             "--last-name", "Owner", "--password", PASSWORD)
+    cid = str(owner["clientId"])
+    dom = hospes_here.json("domains", "add", "--client-id", cid, "--domain", "Olga.Example.", "--expires",
+                           "2027-03-01")
+    idn = hospes_here.json("domains", "add", "--client-id", cid, "--domain", "bücher.example", "--status", "Expired")
+    inv = hospes_here.json("invoices", "add", "--client-id", cid, "--total", "12.5", "--currency", "eur", "--due",
+                           "2026-12-31")
+    paid = hospes_here.json("invoices", "add", "--client-id", cid, "--total", "3", "--status", "Paid")
+    invited = hospes_here.json("users", "invite", "--client-id", cid, "--email", "ivan@example.com",
+                               "--first-name", "Ivan", "--last-name", "Invited", "--password-stdin",
+                               "--permission", "invoices", "--permission", "products", stdin=PASSWORD + "\n")
+    # An address that already has a user links that user and prints the same id.
+    second = hospes_here.json("clients", "add", "--email", "other@example.com", "--first-name", "Otto",
+                              "--last-name", "Other", "--password", PASSWORD)
+    linked = hospes_here.json("users", "invite", "--client-id", str(second["clientId"]), "--email",
+                              "IVAN@example.com", "--first-name", "X", "--last-name", "Y", "--password", "ignored!!!")
+    assert linked["userId"] == invited["userId"]
+    engine = hospes_here.engine()
+    try:
+        with engine.connect() as c:
+            domains = {r.id: (r.domain, r.status, str(r.expires_on)) for r in c.execute(select(Domain))}
+            invoices = {r.id: (r.total, r.currency, r.status, str(r.due_on)) for r in c.execute(select(Invoice))}
+            links = {(r.client_id, r.role, tuple(r.permissions)) for r in
+                     c.execute(select(UserClient).where(UserClient.user_id == invited["userId"]))}
+            ivan = c.execute(select(User.first_name, User.password_hash).where(User.id == invited["userId"])).one()
+    finally:
+        engine.dispose()
+    assert domains == {dom["domainId"]: ("olga.example", "Active", "2027-03-01"),
+                       idn["domainId"]: ("xn--bcher-kva.example", "Expired", "None")}
+    assert invoices == {inv["invoiceId"]: ("12.50", "EUR", "Unpaid", "2026-12-31"),
+                        paid["invoiceId"]: ("3.00", "USD", "Paid", "None")}
+    # Permissions in WHMCS's order, whatever order they were given in.
+    assert links == {(owner["clientId"], "invited", ("products", "invoices")),
+                     (second["clientId"], "invited", ())}
+    # Linking changed neither the name nor the password of the person who already existed.
+    assert ivan.first_name == "Ivan" and verify_password(PASSWORD, ivan.password_hash)
+
+
 # -- bad input: non-zero, one line, no traceback ---------------------------------------------------------
 
 CLIENT = ("clients", "add", "--email", "jane@example.com", "--first-name", "Jane", "--last-name", "Doe",
@@ -278,6 +319,29 @@ BAD_INPUT: list[tuple[str, list[tuple[str, ...]], tuple[str, ...], str]] = [
                                              "99999999999999999999", "--name", "x"), "Invalid Credential ID provided."),
     ("api credential id beyond the column", [], ("api-credentials", "revoke", "--credential-id", "2147483648"),
      "No API credential 2147483648."),
+    ("domain of an unknown client", [], ("domains", "add", "--client-id", "999", "--domain", "a.example"),
+     "Client ID 999 not found."),
+    ("not a domain name", [CLIENT], ("domains", "add", "--client-id", "1", "--domain", "not a domain"),
+     "is not a domain name"),
+    ("unknown domain status", [CLIENT], ("domains", "add", "--client-id", "1", "--domain", "a.example",
+                                         "--status", "Parked"), "Status must be one of"),
+    ("expiry not a date", [CLIENT], ("domains", "add", "--client-id", "1", "--domain", "a.example", "--expires",
+                                     "31/12/2027"), "--expires must be a date written YYYY-MM-DD"),
+    ("invoice total not a number", [CLIENT], ("invoices", "add", "--client-id", "1", "--total", "ten"),
+     "is not an amount"),
+    ("negative invoice total", [CLIENT], ("invoices", "add", "--client-id", "1", "--total", "-1"), "is not an amount"),
+    ("invoice total in fractions of a cent", [CLIENT], ("invoices", "add", "--client-id", "1", "--total", "1.005"),
+     "more than two decimal places"),
+    ("bad currency", [CLIENT], ("invoices", "add", "--client-id", "1", "--total", "1", "--currency", "EURO"),
+     "is not a currency code"),
+    ("unknown invoice status", [CLIENT], ("invoices", "add", "--client-id", "1", "--total", "1", "--status",
+                                          "Lost"), "Status must be one of"),
+    ("unknown user permission", [CLIENT], ("users", "invite", "--client-id", "1", "--email", "i@example.com",
+                                           "--first-name", "I", "--last-name", "J", "--password", PASSWORD,
+                                           "--permission", "everything"), "Unknown permission 'everything'"),
+    ("inviting the owner", [CLIENT], ("users", "invite", "--client-id", "1", "--email", CLIENT[3],
+                                      "--first-name", "I", "--last-name", "J", "--password", PASSWORD),
+     "already reaches client 1"),
 ]
 
 

@@ -4,12 +4,14 @@ customers' ids answer 404 and show nothing, anyone not logged in goes to the log
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from starlette.testclient import TestClient
 
+from hospes.accounts import service
 from hospes.accounts.service import add_client_for_user
 from hospes.config import load_settings
 from hospes.sso import tokens
@@ -186,6 +188,20 @@ def test_domains_list_and_domain_details(client, jane, filled):
     assert href == f"/clientarea.php?action=domaindetails&id={filled['domain']}"
     detail = client.get(href)
     assert detail.status_code == 200 and soup(detail.text).h1.get_text(strip=True) == "jane-domain.example"
+
+
+def test_a_domains_expiry_and_an_invoices_currency_and_due_date_are_shown(client, db, jane):
+    with db.transaction() as s:
+        domain_id = service.add_domain(s, client_id=jane.client_id, domain="expiring.example",
+                                       expires_on=date(2027, 3, 1))
+        service.add_invoice(s, client_id=jane.client_id, total="19.90", currency="EUR", due_on=date(2026, 12, 31))
+    login(client, jane)
+    row = soup(client.get("/clientarea.php?action=domains").text).find("th", string="expiring.example").parent
+    assert "2027-03-01" in row.get_text(" ")
+    detail = soup(client.get(f"/clientarea.php?action=domaindetails&id={domain_id}").text).get_text(" ", strip=True)
+    assert "Expires 2027-03-01" in detail
+    invoices = soup(client.get("/clientarea.php?action=invoices").text).get_text(" ", strip=True)
+    assert "2026-12-31" in invoices and "19.90 EUR" in invoices
 
 
 def test_invoices_tickets_and_emails_show_the_accounts_rows(client, jane, filled):

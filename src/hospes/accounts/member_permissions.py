@@ -14,6 +14,10 @@ from hospes.store.accounts import members, set_permissions
 # The user-level permission an account owner may take away ("Allow Single Sign-On"); sso/tokens.py checks
 # it when a token is redeemed.
 SSO_PERMISSION = "sso"
+# What an invited user may be allowed: WHMCS's user permissions
+# (https://developers.whmcs.com/api-reference/updateuserpermissions/) and the SSO switch above.
+USER_PERMISSIONS = ("profile", "contacts", "products", "manageproducts", "productsso", "domains", "managedomains",
+                    "invoices", "quotes", "tickets", "affiliates", "emails", "orders", SSO_PERMISSION)
 
 
 def set_sso_permissions(s: Session, client_id: int, *, shown: Collection[int], allowed: Collection[int],

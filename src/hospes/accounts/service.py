@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
+from hospes.accounts import mailed_links
+from hospes.accounts.member_permissions import USER_PERMISSIONS
 from hospes.accounts.passwords import check_strength, hash_password
-from hospes.clock import now
 from hospes.store.accounts import CLIENT_STATUSES
 from hospes.store.grants import revoke_grant_in
 from hospes.store.models import (
     Admin,
     ClientAccount,
+    Domain,
     Grant,
     Invoice,
     PasswordReset,
@@ -31,6 +35,13 @@ from hospes.store.models import (
 from hospes.store.values import TextRefused, check_text, forbidden_character, row_id
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
+# WHMCS's domain and invoice statuses (https://docs.whmcs.com/Domain_Statuses, https://docs.whmcs.com/Invoices)
+# that fit the status column.
+DOMAIN_STATUSES = ("Pending", "Pending Transfer", "Active", "Grace", "Redemption", "Expired", "Cancelled", "Fraud",
+                   "Transferred Away")
+INVOICE_STATUSES = ("Draft", "Unpaid", "Paid", "Cancelled", "Refunded", "Collections", "Payment Pending")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")  # ISO 4217 alphabetic code
 # The services closing an account cancels; the others (Terminated, Cancelled, Fraud, Completed) have ended.
 OPEN_SERVICE_STATUSES = ("Pending", "Active", "Suspended")
 # The order in which ``update_client`` names the fields it changed (and its audit entry lists them).
@@ -133,6 +144,93 @@ def add_service(
     return service.id
 
 
+def _account(s: Session, client_id: int) -> ClientAccount:
+    found = s.get(ClientAccount, client_id) if row_id(client_id) is not None else None
+    if found is None:
+        raise AccountError(f"Client ID {client_id} not found.")
+    return found
+
+
+def add_domain(
+    s: Session, *, client_id: int, domain: str, status: str = "Active", expires_on: date | None = None,
+    actor: str | None = None, ip: str = "",
+) -> int:
+    """A domain of a client account (what a registrar module would record)."""
+    _account(s, client_id)
+    try:  # an internationalised name is kept in its ASCII form (RFC 5891)
+        name = domain.strip().rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        name = ""
+    if not _DOMAIN.match(name):
+        raise AccountError(f"{domain!r} is not a domain name.")
+    if status not in DOMAIN_STATUSES:
+        raise AccountError(f"Status must be one of {', '.join(DOMAIN_STATUSES)}.")
+    row = Domain(client_id=client_id, domain=name, status=status, expires_on=expires_on)
+    s.add(row)
+    s.flush()
+    audit.entry(s, actor, "domain.created", f"domain:{row.id}", ip=ip, client_id=client_id, domain=name)
+    return row.id
+
+
+def add_invoice(
+    s: Session, *, client_id: int, total: str, currency: str = "USD", status: str = "Unpaid",
+    due_on: date | None = None, actor: str | None = None, ip: str = "",
+) -> int:
+    """An invoice of a client account; ``total`` is a decimal amount, kept with two places."""
+    _account(s, client_id)
+    try:
+        amount = Decimal(total.strip())
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
+        raise AccountError(f"{total!r} is not an amount (a number such as 12.50).")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise AccountError(f"{total!r} has more than two decimal places.")
+    currency = currency.strip().upper()
+    if not _CURRENCY.match(currency):
+        raise AccountError(f"{currency!r} is not a currency code (three letters, such as USD).")
+    if status not in INVOICE_STATUSES:
+        raise AccountError(f"Status must be one of {', '.join(INVOICE_STATUSES)}.")
+    row = Invoice(client_id=client_id, total=f"{amount:.2f}", currency=currency, status=status, due_on=due_on)
+    s.add(row)
+    s.flush()
+    audit.entry(s, actor, "invoice.created", f"invoice:{row.id}", ip=ip, client_id=client_id, total=row.total,
+                currency=currency, status=status)
+    return row.id
+
+
+def invite_user(
+    s: Session, *, client_id: int, email: str, first_name: str, last_name: str, password: str,
+    permissions: list[str], actor: str | None = None, ip: str = "",
+) -> int:
+    """Let a person reach a client account as an invited user with ``permissions``; returns their user id.
+
+    An address that already belongs to a user links that user (whose name and password stay as they are);
+    otherwise a user is made with the name and password given."""
+    _account(s, client_id)
+    for p in permissions:
+        if p not in USER_PERMISSIONS:
+            raise AccountError(f"Unknown permission {p!r}; known: {', '.join(USER_PERMISSIONS)}.")
+    user = find_user_by_email(s, email)
+    if user is None:
+        email = normalize_email(email)
+        first = _text(first_name, "First name", 100, required=True)
+        last = _text(last_name, "Last name", 100, required=True)
+        if (reason := check_strength(password)) is not None:
+            raise AccountError(reason)
+        user = User(email=email, first_name=first, last_name=last, password_hash=hash_password(password))
+        s.add(user)
+        s.flush()
+    elif s.get(UserClient, (user.id, client_id)) is not None:
+        raise AccountError(f"{user.email} already reaches client {client_id}.")
+    held = sorted(set(permissions), key=USER_PERMISSIONS.index)
+    s.add(UserClient(user_id=user.id, client_id=client_id, role="invited", permissions=held))
+    s.flush()
+    audit.entry(s, actor, "user.invited", f"user:{user.id}", ip=ip, client_id=client_id, email=user.email,
+                permissions=held)
+    return user.id
+
+
 def add_admin(s: Session, *, username: str, email: str, password: str, permissions: list[str],
               actor: str | None = None, ip: str = "") -> int:
     username = _text(username, "Username", 64, required=True)
@@ -211,9 +309,7 @@ def update_client(
                 owner.email_verified = False
                 # A reset link sent to the old address must not open the account, nor (accounts/reset.py) vouch
                 # for the new one. Verification links carry their address and are void by themselves.
-                s.execute(update(PasswordReset)
-                          .where(PasswordReset.user_id == owner.id, PasswordReset.used_at.is_(None))
-                          .values(used_at=now()))
+                mailed_links.use_up_unused(s, PasswordReset, owner.id)
                 changed.append("email")
         # After the address: "email_verified" with a new email vouches for the new one.
         if email_verified is not None and email_verified != owner.email_verified:

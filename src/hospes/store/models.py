@@ -8,11 +8,12 @@ Secrets and tokens are never stored: only their SHA-256 digests.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -105,6 +106,7 @@ class Domain(Timestamps, Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id", ondelete="CASCADE"), index=True)
     domain: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="Active")
+    expires_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Invoice(Timestamps, Base):
@@ -113,7 +115,9 @@ class Invoice(Timestamps, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client_accounts.id", ondelete="CASCADE"), index=True)
     total: Mapped[str] = mapped_column(String(32), default="0.00")
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     status: Mapped[str] = mapped_column(String(16), default="Unpaid")
+    due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Ticket(Timestamps, Base):

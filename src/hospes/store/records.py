@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,6 +42,7 @@ class DomainRow:
     domain: str
     status: str
     created_at: datetime | None
+    expires_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class InvoiceRow:
     total: str
     status: str
     created_at: datetime | None
+    currency: str = "USD"
+    due_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,13 @@ def _service_row(sv: Service) -> ServiceRow:
 
 
 def _domain_row(d: Domain) -> DomainRow:
-    return DomainRow(id=d.id, client_id=d.client_id, domain=d.domain, status=d.status, created_at=d.created_at)
+    return DomainRow(id=d.id, client_id=d.client_id, domain=d.domain, status=d.status, created_at=d.created_at,
+                     expires_on=d.expires_on)
 
 
 def _invoice_row(i: Invoice) -> InvoiceRow:
-    return InvoiceRow(id=i.id, client_id=i.client_id, total=i.total, status=i.status, created_at=i.created_at)
+    return InvoiceRow(id=i.id, client_id=i.client_id, total=i.total, status=i.status, created_at=i.created_at,
+                      currency=i.currency, due_on=i.due_on)
 
 
 def _ticket_row(t: Ticket) -> TicketRow:

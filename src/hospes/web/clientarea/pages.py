@@ -99,7 +99,7 @@ def _domains(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
         rows = records.domains(s, ctx.account.id)
     domains = [{"id": d.id, "domain": d.domain, "status": d.status, "since": date(d.created_at),
-                "href": ctx.href("/clientarea.php?action=domaindetails", id=d.id)} for d in rows]
+                "expires": d.expires_on.isoformat() if d.expires_on else "", "href": ctx.href("/clientarea.php?action=domaindetails", id=d.id)} for d in rows]
     return ctx.render("domains.html", "domains", domains=domains)
 
 
@@ -110,7 +110,8 @@ def _domaindetails(ctx: Ctx) -> Response:
 def _invoices(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
         rows = records.invoices(s, ctx.account.id)
-    invoices = [{"id": i.id, "date": date(i.created_at), "total": i.total, "status": i.status} for i in rows]
+    invoices = [{"id": i.id, "date": date(i.created_at), "total": f"{i.total} {i.currency}", "status": i.status,
+                 "due": i.due_on.isoformat() if i.due_on else ""} for i in rows]
     return ctx.render("invoices.html", "invoices", invoices=invoices)
 
 
