@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     # ended, used) is kept first; how many rows one short transaction deletes.
     purge_interval: float = 300.0
     purge_grace: int = 86400
-    purge_batch: int = 1000
+    purge_batch: int = 500
 
     @field_validator("issuer")
     @classmethod
