@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -19,6 +21,7 @@ from hospes.oauth.grants import built_in
 from hospes.oauth.grants.base import Grants
 from hospes.oauth.provider import Provider
 from hospes.sso.grant import SingleSignOnGrant
+from hospes.store import purge
 from hospes.store.db import Database
 from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, not_found, oauth_endpoints, sso
 from hospes.web.context import Web, server_error, unreadable_request
@@ -98,7 +101,16 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
         from starlette.concurrency import run_in_threadpool
 
         await run_in_threadpool(provider.keys.ensure)  # creates what is missing, then loads the keys
+        stop = asyncio.Event()
+        purging = None
+        if settings.purge_interval:
+            purging = asyncio.create_task(purge.keep_purging(
+                db, interval=settings.purge_interval, grace=timedelta(seconds=settings.purge_grace),
+                batch=settings.purge_batch, stop=stop))
         yield
+        stop.set()
+        if purging is not None:
+            await purging  # ends after the batch it runs, if any
         await db.aclose()
         db.dispose()
 

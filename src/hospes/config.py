@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     # How long a node trusts its cached signing keys before reading them again, in seconds, so that
     # `hospes keys rotate` on one node reaches every node. Tests set 0.
     key_reload_seconds: float = DEFAULT_KEY_RELOAD_SECONDS
+    # The background purge of dead rows (store/purge.py): a pass every this many seconds in each worker
+    # (0: off, for instance when a cron job runs `hospes purge`); how long a dead row (expired, revoked,
+    # ended, used) is kept first; how many rows one short transaction deletes.
+    purge_interval: float = 300.0
+    purge_grace: int = 86400
+    purge_batch: int = 500
 
     @field_validator("issuer")
     @classmethod
@@ -175,6 +181,27 @@ class Settings(BaseSettings):
         except (TypeError, ValueError):
             return DEFAULT_KEY_RELOAD_SECONDS
         return value if value >= 0 else DEFAULT_KEY_RELOAD_SECONDS
+
+    @field_validator("purge_interval")
+    @classmethod
+    def _purge_interval(cls, v: float) -> float:
+        if not 0 <= v <= 86400:
+            raise ValueError("must be from 0 (off) to 86400 seconds")
+        return v
+
+    @field_validator("purge_grace")
+    @classmethod
+    def _purge_grace(cls, v: int) -> int:
+        if not 0 <= v <= 365 * 86400:
+            raise ValueError("must be from 0 to 31536000 seconds")
+        return v
+
+    @field_validator("purge_batch")
+    @classmethod
+    def _purge_batch(cls, v: int) -> int:
+        if not 1 <= v <= 100_000:
+            raise ValueError("must be from 1 to 100000 rows")
+        return v
 
     @field_validator("external_clientarea_url")
     @classmethod

@@ -7,14 +7,17 @@ a second worker adds changes from one run to the next. With SO_REUSEPORT each wo
 socket and the kernel spreads connections across them by a hash of the addresses (socket(7)).
 
 The supervisor restarts a worker that dies, and stops them all on SIGINT or SIGTERM (each worker finishes
-its requests in flight: uvicorn's graceful shutdown). Where SO_REUSEPORT is missing it falls back to
-uvicorn's supervisor.
+its requests in flight: uvicorn's graceful shutdown). The workers also die with the supervisor: killed
+with SIGKILL, it cannot stop them, and orphans would keep the port so that the next ``serve`` could not
+start. Where SO_REUSEPORT is missing it falls back to uvicorn's supervisor.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -57,7 +60,38 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+# prctl(2): PR_SET_PDEATHSIG, the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+_PARENT_POLL_S = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """Get SIGTERM when the supervisor ``parent`` dies, however it dies (SIGKILL included): uvicorn then
+    stops listening at once and finishes its requests in flight. On Linux the kernel sends it (prctl(2)
+    PR_SET_PDEATHSIG); elsewhere a thread watches the parent. A parent that died before this call
+    (the race the prctl cannot see) makes the worker exit here."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:
+        log.error("The supervisor (pid %d) is gone; this worker exits", parent)
+        sys.exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), name="hospes-parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL_S)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(host: str, port: int, options: dict[str, Any], parent: int) -> None:
+    die_with_parent(parent)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, **options)
     server = uvicorn.Server(config)
     server.run(sockets=[listening_socket(host, port)])
@@ -73,7 +107,8 @@ class Supervisor:
         self.early_exits = 0
 
     def _spawn(self) -> tuple[Any, float]:
-        p = self.ctx.Process(target=_worker, args=(self.host, self.port, self.options), name="hospes-worker")
+        p = self.ctx.Process(target=_worker, args=(self.host, self.port, self.options, os.getpid()),
+                             name="hospes-worker")
         p.start()
         return p, time.monotonic()
 

@@ -162,3 +162,48 @@ def test_port_0_with_several_workers_is_a_one_line_error(database_url, tmp_path)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert "error: --workers N needs a fixed --port" in r.stderr
+
+
+def _gone(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_workers_die_with_a_killed_supervisor_and_the_port_is_free_again(database_url, tmp_path):
+    # kill -9 of the supervisor gives it no chance to stop its workers: they must go by themselves
+    # (PR_SET_PDEATHSIG), or they keep the port and the next `serve` cannot start.
+    first = start_server(database_url, tmp_path, {}, "--workers", "2")
+    port = urlsplit(first.url).port or 0
+    workers = _workers(first.process.pid, 2)
+    _listening(workers, port)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(10)
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"orphan workers still running: {[p for p in workers if not _gone(p)]}"
+        time.sleep(0.1)
+    assert not _inodes(port, "0A"), "something still listens on the port"
+
+    log = tmp_path / "second.log"
+    with open(log, "wb") as out:
+        second = subprocess.Popen([sys.executable, "-m", "hospes.cli", "serve", "--port", str(port), "--workers", "2"],
+                                  env=first.env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert second.poll() is None, "the second serve exited:\n" + log.read_text()
+            assert time.monotonic() < deadline, "the second serve did not answer:\n" + log.read_text()
+            try:
+                if httpx.get(first.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        # Its own workers answer, not survivors of the first.
+        assert set(_workers(second.pid, 2)).isdisjoint(workers)
+    finally:
+        second.terminate()
+        second.wait(30)

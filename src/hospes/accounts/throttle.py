@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from hospes.clock import now, utc
 from hospes.store.models import LoginFailure
+from hospes.store.purge import LOGIN_FAILURES_KEPT
 
 _WINDOWS: list[int] = []
 
@@ -37,6 +38,9 @@ class Rule:
     window: int  # seconds
 
     def __post_init__(self) -> None:
+        # The purge (store/purge.py) keeps failures this long: a longer window would lose its oldest.
+        if self.window > LOGIN_FAILURES_KEPT.total_seconds():
+            raise ValueError(f"throttle window {self.prefix!r} is longer than login failures are kept")
         _WINDOWS.append(self.window)
 
 

@@ -7,6 +7,7 @@ call, and those operations record the audit entries; one module per command grou
   keys.py               keys list|rotate
   applinks.py           servers add, applinks enable|disable
   admin_api.py          api-roles create, api-credentials create|revoke
+  maintenance.py        purge, backup, restore
   common.py             settings, the database, one unit of work, one-line errors, --json
 """
 
@@ -16,11 +17,14 @@ import sys
 
 import typer
 
-from hospes.cli import accounts, admin_api, applinks, keys, oauth_credentials, server
+from hospes.cli import accounts, admin_api, applinks, keys, maintenance, oauth_credentials, server
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hospes: OAuth 2 / OpenID Connect provider.")
 app.command()(server.serve)
 app.add_typer(server.db_app, name="db")
+app.command()(maintenance.purge)
+app.command()(maintenance.backup)
+app.command()(maintenance.restore)
 app.add_typer(accounts.admins_app, name="admins")
 app.add_typer(accounts.clients_app, name="clients")
 app.add_typer(accounts.services_app, name="services")

@@ -236,3 +236,15 @@ def revoke_credential_grants_in(s: Session, credential_id: int) -> None:
 async def revoke_access_token(tx: Tx, token_id: int, at: datetime) -> None:
     await tx.execute("UPDATE access_tokens SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
                      tx.ts(at), token_id)
+
+
+_REVOKE_ALL_SQL = tuple(f"UPDATE {table} SET revoked_at = %s WHERE revoked_at IS NULL"  # noqa: S608 (constant)
+                        for table in ("grants", "access_tokens", "refresh_tokens"))
+
+
+async def revoke_every_grant(tx: Tx, at: datetime) -> int:
+    """Revoke every grant and every token (after a restore, so that nothing revoked or rotated since the
+    backup is usable again); how many grants were live."""
+    t = tx.ts(at)
+    counts = [await tx.execute(sql, t) for sql in _REVOKE_ALL_SQL]
+    return counts[0]
