@@ -99,7 +99,8 @@ def _domains(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
         rows = records.domains(s, ctx.account.id)
     domains = [{"id": d.id, "domain": d.domain, "status": d.status, "since": date(d.created_at),
-                "expires": d.expires_on.isoformat() if d.expires_on else "", "href": ctx.href("/clientarea.php?action=domaindetails", id=d.id)} for d in rows]
+                "expires": d.expires_on.isoformat() if d.expires_on else "",
+                "href": ctx.href("/clientarea.php?action=domaindetails", id=d.id)} for d in rows]
     return ctx.render("domains.html", "domains", domains=domains)
 
 
