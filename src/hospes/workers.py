@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("hospes.workers")
 
@@ -58,8 +59,10 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+    from hospes.web.server import Server
+
     config = uvicorn.Config(APP, factory=True, host=host, port=port, **options)
-    server = uvicorn.Server(config)
+    server = Server(config)
     server.run(sockets=[listening_socket(host, port)])
 
 
@@ -107,7 +110,8 @@ class Supervisor:
         for p in self.processes:
             if p.is_alive():
                 p.terminate()  # SIGTERM: uvicorn finishes the requests in flight, then exits
-        deadline = time.monotonic() + 30
+        # Each worker exits by itself within its graceful timeout and a margin (web/server.py).
+        deadline = time.monotonic() + (self.options.get("timeout_graceful_shutdown") or 25) + 5
         for p in self.processes:
             p.join(max(0.1, deadline - time.monotonic()))
             if p.is_alive():
@@ -121,10 +125,14 @@ class CannotServe(Exception):
 
 def serve(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
     from hospes.web.protocol import HttpProtocol
+    from hospes.web.server import Server
 
     options = {"http": HttpProtocol, **options}
     if workers == 1:
-        uvicorn.run(APP, factory=True, host=host, port=port, **options)
+        server = Server(uvicorn.Config(APP, factory=True, host=host, port=port, **options))
+        server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
         return
     if not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **options)
