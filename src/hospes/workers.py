@@ -23,7 +23,6 @@ import time
 from typing import Any
 
 import uvicorn
-from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("hospes.workers")
 
@@ -31,6 +30,8 @@ APP = "hospes.app:create_app"
 # A worker that exits sooner than this after it started is counted as failing to start.
 _EARLY_EXIT_S = 5.0
 _MAX_EARLY_EXITS = 5
+# uvicorn's exit status when the application does not start.
+STARTUP_FAILURE = 3
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -217,14 +217,16 @@ class HttpProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
 
     def on_headers_complete(self) -> None:
-        if len(self.tasks) < self.limits.max_requests:
-            super().on_headers_complete()
-        else:
+        # uvicorn reads self.app here to start the request, or to queue it behind the one being answered (a
+        # queued request is not counted: the number queued has its own limit, below).
+        if len(self.tasks) >= self.limits.max_requests and (self.cycle is None or self.cycle.response_complete):
             self.app = busy_application(self.limits.retry_after)
             try:
                 super().on_headers_complete()
             finally:
                 self.app = self.application
+        else:
+            super().on_headers_complete()
         if len(self.pipeline) > self.limits.max_pipelined:
             raise _TooManyPipelined
 
