@@ -200,3 +200,15 @@ def test_the_server_raises_its_open_files_limit_to_the_hard_limit(database_url, 
     hard = low_open_files_limit
     expected = str(1 << 20) if hard == resource.RLIM_INFINITY else str(hard)
     assert line.split()[3] == expected, line
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(database_url, tmp_path):
+    srv = start_server(database_url, tmp_path, {"HOSPES_KEEP_ALIVE_TIMEOUT": "1", "HOSPES_HEADER_TIMEOUT": "30"})
+    try:
+        with _connect(srv) as sock:
+            sock.sendall(_head(srv))
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+            data, took = _until_closed(sock)
+        assert data == b"" and took < 3  # uvicorn's own default is 5 s
+    finally:
+        stop_server(srv)
