@@ -212,3 +212,13 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(da
         assert data == b"" and took < 3  # uvicorn's own default is 5 s
     finally:
         stop_server(srv)
+
+
+@pytest.mark.parametrize(("name", "value"), [("max_header_bytes", "100"), ("header_timeout", "0"),
+                                             ("body_timeout", "-1"), ("keep_alive_timeout", "0"),
+                                             ("max_concurrent_requests", "0"), ("graceful_timeout", "99999")])
+def test_limits_out_of_range_are_refused_with_their_name(name, value):
+    from hospes.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match=f"HOSPES_{name.upper()}"):
+        load_settings(**{name: value})
