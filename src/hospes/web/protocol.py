@@ -44,6 +44,8 @@ SWEEP_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Limits:
+    """What a connection may make a worker hold, and for how long (HOSPES_* settings, web/server.py)."""
+
     max_header_bytes: int = 32768
     header_timeout: float = 10.0
     body_timeout: float = 30.0
