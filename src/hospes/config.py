@@ -113,6 +113,19 @@ class Settings(BaseSettings):
     purge_interval: float = 300.0
     purge_grace: int = 86400
     purge_batch: int = 500
+    # HTTP limits of `hospes serve` (web/protocol.py), per worker process. A request's head (request line and
+    # headers) over this many bytes is answered 431 and its connection closed.
+    max_header_bytes: int = 32768
+    # Seconds a connection has to complete a request head, from its start or its previous answer (408,
+    # closed); and a body, from its head.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    # Seconds an idle keep-alive connection stays open after its last answer.
+    keep_alive_timeout: int = 5
+    # Requests answered at once by one worker; beyond it 503 with Retry-After.
+    max_concurrent_requests: int = 512
+    # Seconds requests in flight get after SIGTERM before the server exits anyway (`serve --graceful-timeout`).
+    graceful_timeout: float = 10.0
 
     @field_validator("issuer")
     @classmethod
@@ -141,6 +154,27 @@ class Settings(BaseSettings):
     def _positive(cls, v: int) -> int:
         if v <= 0:
             raise ValueError("must be a positive number of seconds")
+        return v
+
+    @field_validator("max_header_bytes")
+    @classmethod
+    def _header_bytes(cls, v: int) -> int:
+        if not 1024 <= v <= 1048576:
+            raise ValueError("must be from 1024 to 1048576 bytes")
+        return v
+
+    @field_validator("header_timeout", "body_timeout", "keep_alive_timeout", "graceful_timeout")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        if not 0 < v <= 3600:
+            raise ValueError("must be a number of seconds above 0, at most 3600")
+        return v
+
+    @field_validator("max_concurrent_requests")
+    @classmethod
+    def _concurrency(cls, v: int) -> int:
+        if not 1 <= v <= 100000:
+            raise ValueError("must be from 1 to 100000")
         return v
 
     @field_validator("auth_code_ttl")

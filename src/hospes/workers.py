@@ -33,6 +33,8 @@ APP = "hospes.app:create_app"
 # A worker that exits sooner than this after it started is counted as failing to start.
 _EARLY_EXIT_S = 5.0
 _MAX_EARLY_EXITS = 5
+# uvicorn's exit status when the application does not start.
+STARTUP_FAILURE = 3
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -91,9 +93,11 @@ def _watch_parent(parent: int) -> None:
 
 
 def _worker(host: str, port: int, options: dict[str, Any], parent: int) -> None:
+    from hospes.web.server import Server
+
     die_with_parent(parent)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, **options)
-    server = uvicorn.Server(config)
+    server = Server(config)
     server.run(sockets=[listening_socket(host, port)])
 
 
@@ -142,7 +146,8 @@ class Supervisor:
         for p in self.processes:
             if p.is_alive():
                 p.terminate()  # SIGTERM: uvicorn finishes the requests in flight, then exits
-        deadline = time.monotonic() + 30
+        # Each worker exits by itself within its graceful timeout and a margin (web/server.py).
+        deadline = time.monotonic() + (self.options.get("timeout_graceful_shutdown") or 25) + 5
         for p in self.processes:
             p.join(max(0.1, deadline - time.monotonic()))
             if p.is_alive():
@@ -156,10 +161,14 @@ class CannotServe(Exception):
 
 def serve(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
     from hospes.web.protocol import HttpProtocol
+    from hospes.web.server import Server
 
     options = {"http": HttpProtocol, **options}
     if workers == 1:
-        uvicorn.run(APP, factory=True, host=host, port=port, **options)
+        server = Server(uvicorn.Config(APP, factory=True, host=host, port=port, **options))
+        server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
         return
     if not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **options)

@@ -67,3 +67,106 @@ def test_a_closing_connection_gets_the_whole_answer_first(server):
     assert head.startswith(b"HTTP/1.1 200")
     length = _content_length(head)
     assert len(body) == length and body.rstrip().endswith(b"}")
+
+
+# -- what web/protocol.py takes from uvicorn's private HttpToolsProtocol (uvicorn is pinned in pyproject.toml;
+# an upgrade that changes any of this fails here, not in production) --------------------------------------
+
+
+def test_the_uvicorn_internals_the_protocol_overrides_or_reads_are_there():
+    import inspect
+
+    import uvicorn
+    from uvicorn.protocols.http import httptools_impl as impl
+
+    base = impl.HttpToolsProtocol
+    assert list(inspect.signature(base.__init__).parameters) == ["self", "config", "server_state", "app_state",
+                                                                 "_loop"]
+    for hook in ("connection_made", "data_received", "on_headers_complete", "on_response_complete",
+                 "_unset_keepalive_if_required", "send_400_response", "_should_upgrade",
+                 "handle_websocket_upgrade", "_unsupported_upgrade_warning", "shutdown"):
+        assert callable(getattr(base, hook)), hook
+    assert b"431 Request Header Fields Too Large" in impl.STATUS_LINE[431]
+    assert b"408 Request Timeout" in impl.STATUS_LINE[408]
+    cycle = inspect.signature(impl.RequestResponseCycle.__init__).parameters
+    assert {"scope", "transport", "flow", "message_event", "keep_alive", "on_response"} <= set(cycle)
+    config = inspect.signature(uvicorn.Config.__init__).parameters
+    assert {"http", "timeout_keep_alive", "timeout_graceful_shutdown"} <= set(config)
+    assert list(inspect.signature(uvicorn.Server.handle_exit).parameters) == ["self", "sig", "frame"]
+
+
+async def _serve_in_process(limits, app):
+    import asyncio
+
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from hospes.web.protocol import protocol_class
+
+    config = uvicorn.Config(app, http=protocol_class(limits), lifespan="off", log_level="error")
+    config.load()
+    state = ServerState()
+    loop = asyncio.get_running_loop()
+    factory = config.http_protocol_class
+    return await loop.create_server(lambda: factory(config=config, server_state=state, app_state={}, _loop=loop),
+                                    "127.0.0.1", 0), state
+
+
+async def _exchange(port: int, data: bytes) -> bytes:
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
+def test_the_protocol_s_limits_hold_over_uvicorn_s_own_parsing():
+    """In process, over a real loopback socket: the hooks web/protocol.py overrides still see each request
+    head (a new cycle per head, the application read at on_headers_complete), so the limits hold."""
+    import asyncio
+
+    from hospes.web.protocol import Limits
+
+    held = asyncio.Event()
+    paths: list[str] = []
+
+    async def app(scope, receive, send):
+        paths.append(scope["path"])
+        if scope["path"] == "/hold":
+            await held.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def run() -> None:
+        server, state = await _serve_in_process(Limits(max_header_bytes=2048, max_requests=1, max_pipelined=4), app)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            # Pipelined requests in one write: each answered, in order.
+            two = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            answer = await _exchange(port, two)
+            assert answer.count(b"HTTP/1.1 200 OK") == 2 and paths[-2:] == ["/a", "/b"]
+            # A head over the limit.
+            answer = await _exchange(port, b"GET / HTTP/1.1\r\nX: " + b"a" * 4096 + b"\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 431 ")
+            # More queued requests than allowed: closed.
+            answer = await _exchange(port, b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
+            assert answer.count(b"HTTP/1.1 200") <= 5
+            # One request in flight takes the only place: the next is answered 503 by the protocol.
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+            while "/hold" not in paths:
+                await asyncio.sleep(0.01)
+            answer = await _exchange(port, b"GET /oauth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 503 ") and b"retry-after: 2" in answer
+            assert b'"temporarily_unavailable"' in answer
+            held.set()
+            assert (await reader.read(100)).startswith(b"HTTP/1.1 200 ")
+            writer.close()
+        finally:
+            server.close()
+            for connection in list(state.connections):
+                connection.shutdown()
+
+    asyncio.run(run())

@@ -20,6 +20,8 @@ from hospes.config import Settings
 from hospes.store.models import PasswordReset, User
 
 RESET_TTL = 1800
+# Where a reset link points: the token is the path's last part (the access log leaves it out, web/security.py).
+LINK_PATH = "/password/reset/"
 # Reset mails per address asked for and per caller; over it, no mail (and the same answer as always).
 RESET_PER_EMAIL = throttle.Rule("reset-email", limit=5, window=900)
 RESET_PER_ADDRESS = throttle.Rule("reset-address", limit=20, window=900)
@@ -78,7 +80,7 @@ def request(s: Session, settings: Settings, email: str, ip: str) -> LinkMail | N
         return None
     # One link at a time: asking again makes the earlier links useless.
     token = mailed_links.issue(s, PasswordReset, user.id, RESET_TTL, ip_address=ip[:64])
-    link = settings.url(f"/password/reset/{token}")
+    link = settings.url(LINK_PATH + token)
     company = settings.company_name
     minutes = RESET_TTL // 60
 

@@ -34,6 +34,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    graceful_timeout: Annotated[float | None, typer.Option(
+        min=0.1, max=3600, help="Seconds requests in flight get after SIGTERM before the server exits "
+                                "[default: HOSPES_GRACEFUL_TIMEOUT, 10].")] = None,
 ) -> None:
     """Apply migrations, create keys on first start, and serve HTTP."""
     from sqlalchemy import func, select
@@ -66,12 +69,13 @@ def serve(
                    "  .venv/bin/hospes admins add --username admin --email admin@example.com --password-stdin\n"
                    "  .venv/bin/hospes clients add --email jane@example.com --first-name Jane --last-name Doe "
                    "--password-stdin")
+    from hospes.web.server import raise_descriptor_limit, uvicorn_options
     from hospes.workers import CannotServe
     from hospes.workers import serve as serve_workers
 
+    raise_descriptor_limit()
     try:
-        serve_workers(host, port, workers, {"access_log": False, "log_level": "info", "proxy_headers": False,
-                                            "server_header": False})
+        serve_workers(host, port, workers, uvicorn_options(s, graceful_timeout or s.graceful_timeout))
     except CannotServe as exc:
         fail(str(exc))
 

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hospes.accounts.reset import LINK_PATH
+
 log = logging.getLogger("hospes.access")
 
 DEFAULT_CSP = (
@@ -44,10 +46,24 @@ def security_headers(https: bool) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+# Paths whose rest is a secret: a password-reset link's token. (Every other secret travels in a query
+# string, e.g. /email/verify?token=, /oauth/singlesignon.php?access_token=, or in a body.)
+SECRET_PATHS = (LINK_PATH,)
+
+
+def logged_path(path: str) -> str:
+    """The path as the access log writes it: with what follows a secret path's prefix replaced."""
+    for prefix in SECRET_PATHS:
+        at = path.find(prefix)
+        if at >= 0:
+            return path[:at + len(prefix)] + "<secret>"
+    return path
+
+
 def access_log(scope: Scope, status: int | str, start: float) -> None:
     # The path only: query strings may carry access tokens or codes (WHMCS's ?access_token=).
     client = scope.get("client") or ("-", 0)
-    log.info('%s "%s %s" %s %.1fms', client[0], scope["method"], scope["path"], status,
+    log.info('%s "%s %s" %s %.1fms', client[0], scope["method"], logged_path(scope["path"]), status,
              (time.perf_counter() - start) * 1000)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from hospes.accounts import reset
 from hospes.web.account import applications, email, password, security, sessions
 
 
@@ -24,7 +25,8 @@ def routes() -> list[BaseRoute]:
         Route("/account/sessions", sessions.sessions_page, methods=get_post),
         Route("/account/password", password.change_password, methods=get_post),
         Route("/password/reset", password.reset_request, methods=get_post),
-        Route("/password/reset/{token}", password.reset_form, methods=get_post),
+        # The token in the path, which the access log writes without it (web/security.py).
+        Route(reset.LINK_PATH + "{token}", password.reset_form, methods=get_post),
         Route("/account/email/verification", email.send_verification, methods=get_post),
         # The token in the query string, which the access log never writes (web/security.py).
         Route("/email/verify", email.verify, methods=get_post),
