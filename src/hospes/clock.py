@@ -30,6 +30,20 @@ def later(seconds: int) -> datetime:
     return now() + timedelta(seconds=seconds)
 
 
+class Clock:
+    """The wall clock (decisions every node makes alike from stored times) and the monotonic clock (how long
+    since something happened here), as one object a test can replace with a clock it moves by hand."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+SYSTEM = Clock()
+
+
 def day(value: str) -> date | None:
     """A calendar day written YYYY-MM-DD (ISO 8601's extended form, ASCII digits); None when it is not one
     or lies outside FIRST_DAY..LAST_DAY."""

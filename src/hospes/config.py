@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 DEFAULT_KEY_RELOAD_SECONDS = 30.0
+DEFAULT_JWKS_MAX_AGE = 300
 
 
 class ConfigError(Exception):
@@ -107,6 +108,9 @@ class Settings(BaseSettings):
     # How long a node trusts its cached signing keys before reading them again, in seconds, so that
     # `hospes keys rotate` on one node reaches every node. Tests set 0.
     key_reload_seconds: float = DEFAULT_KEY_RELOAD_SECONDS
+    # How long relying parties may cache the JWKS (its Cache-Control max-age), in seconds. A rotated key
+    # signs only once every JWKS fetched before it was published has expired (oauth/keys.py).
+    jwks_max_age: int = DEFAULT_JWKS_MAX_AGE
 
     @field_validator("issuer")
     @classmethod
@@ -175,6 +179,14 @@ class Settings(BaseSettings):
         except (TypeError, ValueError):
             return DEFAULT_KEY_RELOAD_SECONDS
         return value if value >= 0 else DEFAULT_KEY_RELOAD_SECONDS
+
+    @field_validator("jwks_max_age")
+    @classmethod
+    def _jwks_max_age(cls, v: int) -> int:
+        # A rotation waits this long before the new key signs: a day is the most that makes sense.
+        if not 0 <= v <= 86400:
+            raise ValueError("must be a whole number of seconds from 0 to 86400")
+        return v
 
     @field_validator("external_clientarea_url")
     @classmethod
