@@ -105,6 +105,12 @@ def _epoch(dt: datetime | None) -> float:
     return math.inf if dt is None else utc(dt).timestamp()
 
 
+def _grid(t: float) -> float:
+    """A time on the stored times' grid (microseconds, rounded as _at rounds), so that a key retired or
+    withdrawn "now" compares as such now."""
+    return round(t, 6)
+
+
 @dataclass(frozen=True)
 class KeyInfo:
     kid: str
@@ -168,10 +174,12 @@ class _View:
 
 
 def _view(keys: list[_Stored], t: float) -> _View:
+    t = _grid(t)
     live = [k for k in keys if t < k.unpublish]
     signers = {alg: _signer([k for k in live if k.alg == alg], t) for alg in {k.alg for k in live}}
     public = {"keys": [k.key.as_dict(private=False) for k in live]}
-    until = min((b for k in keys for b in (k.activates, k.retires, k.unpublish) if b > t), default=math.inf)
+    # A microsecond early, as the clock's raw reading is compared with it (_current).
+    until = min((b for k in keys for b in (k.activates, k.retires, k.unpublish) if b > t), default=math.inf) - 1e-6
     return _View(keys, signers, KeySet([k.key for k in live]),
                  json.dumps(public, separators=(",", ":")).encode(), until)
 
@@ -377,7 +385,7 @@ class KeyRing:
     def list(self) -> list[KeyInfo]:
         with self.db.read() as s:
             rows = s.scalars(select(SigningKey).order_by(SigningKey.created_at, SigningKey.id)).all()
-            t = self._clock.time()
+            t = _grid(self._clock.time())
             infos = []
             for r in rows:
                 state = _state(_epoch(r.activates_at), _epoch(r.retired_at), _epoch(r.unpublish_at), t)
