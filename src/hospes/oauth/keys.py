@@ -201,10 +201,13 @@ class KeyRing:
         self.reload_seconds = reload_seconds
         # How long a relying party may keep the JWKS (Settings.jwks_max_age).
         self.jwks_max_age = jwks_max_age
-        self._clock = clock
+        # Bound once: for the system clock these are time.time and time.monotonic themselves (hot paths).
+        self._time = clock.time
+        self._monotonic = clock.monotonic
         self._lock = threading.Lock()  # one reload at a time
         self._swap = threading.Lock()  # one change of the view at a time
-        self._loaded_at: float | None = None  # monotonic, taken before the read
+        self._loaded = False
+        self._loaded_at = -math.inf  # monotonic, taken before the read
         self._failing = False
         self._view = _EMPTY
 
@@ -225,11 +228,11 @@ class KeyRing:
     # -- reading -------------------------------------------------------------------------------
     def _load(self) -> None:
         # Taken before the read, so the keys read are at least as new as this time says.
-        started = self._clock.monotonic()
+        started = self._monotonic()
         # read(): this runs inside other transactions (signing during a token request); a second
         # BEGIN IMMEDIATE there would wait on this thread's own write lock until busy_timeout.
         with self.db.read() as s:
-            t = self._clock.time()
+            t = self._time()
             rows = [
                 (r.kid, r.alg, r.private_jwk, r.activates_at, r.retired_at, r.unpublish_at)
                 for r in s.scalars(
@@ -245,19 +248,20 @@ class KeyRing:
             opened[kid] = key
             keys.append(_Stored(kid, alg, key, _epoch(activates), _epoch(retires), _epoch(unpublish)))
         self._opened = opened
-        view = _view(keys, self._clock.time())
+        view = _view(keys, self._time())
         with self._swap:
             self._view = view
         self._loaded_at = started
+        self._loaded = True
 
     def _reload(self) -> None:
         """Read the keys again. Once a set has been read, a failure keeps it (and the next try comes after
         reload_seconds): signing and the JWKS go on with the last good set while the database is away."""
-        attempt = self._clock.monotonic()
+        attempt = self._monotonic()
         try:
             self._load()
         except Exception as exc:
-            if self._loaded_at is None:
+            if not self._loaded:
                 raise
             self._loaded_at = attempt
             if not self._failing:
@@ -269,22 +273,18 @@ class KeyRing:
             self._failing = False
             log.info("signing keys reloaded again")
 
-    def _current(self) -> _View:
-        """The view at this moment: worked out again from the keys held, without the database, when a key
-        has activated, retired or left the JWKS since."""
-        view = self._view
-        t = self._clock.time()
-        if t >= view.until:
-            later = _view(view.keys, t)
-            with self._swap:
-                if self._view is view:  # a reload in between has the newer keys
-                    self._view = later
-            view = self._view
-        return view
+    def _settle(self, view: _View) -> _View:
+        """The view now that a key has activated, retired or left the JWKS since ``view`` was worked out:
+        from the keys held, without the database."""
+        later = _view(view.keys, self._time())
+        with self._swap:
+            if self._view is view:  # a reload in between has the newer keys
+                self._view = later
+            return self._view
 
     def is_fresh(self) -> bool:
         """True while the cached key set needs no reload: reading it then touches no database."""
-        return self._loaded_at is not None and self._clock.monotonic() - self._loaded_at <= self.reload_seconds
+        return self._monotonic() - self._loaded_at <= self.reload_seconds
 
     def _fresh(self) -> None:
         if not self.is_fresh():
@@ -297,23 +297,35 @@ class KeyRing:
         a reload there would need a second pooled connection while holding the first."""
         self._fresh()
 
+    # The three readers below run on hot paths: a few attribute reads and clock readings, nothing more.
     def signing_key(self, alg: str = DEFAULT_ALG) -> Key:
         # Signing happens inside the token transaction: it uses the cache (see refresh_if_stale),
         # touching the database only on first use.
-        if self._loaded_at is None:
+        if not self._loaded:
             self._fresh()
+        view = self._view
+        if self._time() >= view.until:
+            view = self._settle(view)
         try:
-            return self._current().signers[alg]
+            return view.signers[alg]
         except KeyError:
             raise RuntimeError(f"no {alg} signing key; run `hospes keys rotate`") from None
 
     def verification_keys(self) -> KeySet:
-        self._fresh()
-        return self._current().published
+        if self._monotonic() - self._loaded_at > self.reload_seconds:
+            self._fresh()
+        view = self._view
+        if self._time() >= view.until:
+            view = self._settle(view)
+        return view.published
 
     def jwks_json(self) -> bytes:
-        self._fresh()
-        return self._current().jwks_json
+        if self._monotonic() - self._loaded_at > self.reload_seconds:
+            self._fresh()
+        view = self._view
+        if self._time() >= view.until:
+            view = self._settle(view)
+        return view.jwks_json
 
     def refresh(self) -> None:
         """Read the keys now; a failure raises."""
@@ -327,7 +339,7 @@ class KeyRing:
         with self.db.transaction() as s:
             self._seal_clear_rows(s)
             have = set(s.scalars(select(SigningKey.alg).where(SigningKey.retired_at.is_(None))).all())
-            t = _at(self._clock.time())
+            t = _at(self._time())
             for alg in SUPPORTED_ALGS:
                 if alg not in have:
                     key = _generate(alg)
@@ -361,9 +373,9 @@ class KeyRing:
         new = [(alg, _generate(alg)) for alg in SUPPORTED_ALGS]
         with self.db.transaction() as s:
             rows = s.scalars(select(SigningKey).where(
-                or_(SigningKey.unpublish_at.is_(None), SigningKey.unpublish_at > _at(self._clock.time())))).all()
+                or_(SigningKey.unpublish_at.is_(None), SigningKey.unpublish_at > _at(self._time())))).all()
             # Read after the first statement: on SQLite the write lock is held by then.
-            t = self._clock.time()
+            t = self._time()
             signing = {r.alg for r in rows if _epoch(r.retired_at) > t}  # signs now or is about to
             signs_from = t if at_once else t + self.activation_delay
             for r in rows:
@@ -385,7 +397,7 @@ class KeyRing:
     def list(self) -> list[KeyInfo]:
         with self.db.read() as s:
             rows = s.scalars(select(SigningKey).order_by(SigningKey.created_at, SigningKey.id)).all()
-            t = _grid(self._clock.time())
+            t = _grid(self._time())
             infos = []
             for r in rows:
                 state = _state(_epoch(r.activates_at), _epoch(r.retired_at), _epoch(r.unpublish_at), t)
