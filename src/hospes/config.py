@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 DEFAULT_KEY_RELOAD_SECONDS = 30.0
+DEFAULT_JWKS_MAX_AGE = 300
 
 
 class ConfigError(Exception):
@@ -126,6 +127,9 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = 512
     # Seconds requests in flight get after SIGTERM before the server exits anyway (`serve --graceful-timeout`).
     graceful_timeout: float = 10.0
+    # How long relying parties may cache the JWKS (its Cache-Control max-age), in seconds. A rotated key
+    # signs only once every JWKS fetched before it was published has expired (oauth/keys.py).
+    jwks_max_age: int = DEFAULT_JWKS_MAX_AGE
 
     @field_validator("issuer")
     @classmethod
@@ -235,6 +239,12 @@ class Settings(BaseSettings):
     def _purge_batch(cls, v: int) -> int:
         if not 1 <= v <= 100_000:
             raise ValueError("must be from 1 to 100000 rows")
+    @field_validator("jwks_max_age")
+    @classmethod
+    def _jwks_max_age(cls, v: int) -> int:
+        # A rotation waits this long before the new key signs: a day is the most that makes sense.
+        if not 0 <= v <= 86400:
+            raise ValueError("must be a whole number of seconds from 0 to 86400")
         return v
 
     @field_validator("external_clientarea_url")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hospes.config import Settings, ensure_secret_key
+from hospes.config import Settings
 from hospes.oauth.keys import KeyRing
 from hospes.oauth.web_origins import WebOrigins
 from hospes.store.db import Database
@@ -27,13 +27,9 @@ class Provider:
     origins: WebOrigins = field(init=False)
 
     def __post_init__(self) -> None:
-        s = self.settings
-        # A retired key must outlive every token it signed: ID tokens, and the id_token_hint
-        # an RP may present at logout for as long as the session it names lasts.
         self.lookups = Lookups(self.db.engine, self.db.pg)
         self.origins = WebOrigins(self.lookups)
-        self.keys = KeyRing(self.db, retire_after=max(s.id_token_ttl, s.session_ttl),
-                            secret_key=ensure_secret_key(s).encode(), reload_seconds=s.key_reload_seconds)
+        self.keys = KeyRing.for_settings(self.db, self.settings)
 
     @property
     def issuer(self) -> str:

@@ -173,7 +173,8 @@ class OAuthCredential(Timestamps, Base):
 
 
 class SigningKey(Base):
-    """A JWS signing key. Retired keys stay published until every token they signed has expired."""
+    """A JWS signing key: published from created_at, signs from activates_at until retired_at, published
+    until unpublish_at (after every token it signed has expired). oauth/keys.py has the rules."""
 
     __tablename__ = "signing_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,6 +182,7 @@ class SigningKey(Base):
     alg: Mapped[str] = mapped_column(String(8))
     private_jwk: Mapped[dict[str, str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activates_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     unpublish_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

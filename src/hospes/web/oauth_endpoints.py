@@ -13,6 +13,7 @@ discovery and the JWKS are public documents for any origin.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -127,11 +128,19 @@ async def discovery(web: Web, call: Call) -> Answer:
     return _json(200, document_json(web.provider.issuer, web.provider.grants.grant_types), PUBLIC)
 
 
+@functools.cache
+def _jwks_headers(max_age: int) -> tuple[tuple[bytes, bytes], ...]:
+    # The max-age a rotation waits out before a new key signs (oauth/keys.py: activation_delay).
+    return ((b"content-type", b"application/jwk-set+json"), (b"cache-control", f"public, max-age={max_age}".encode()),
+            (b"access-control-allow-origin", b"*"))
+
+
 async def jwks(web: Web, call: Call) -> Answer:
     keys = web.provider.keys
-    # The cached set is served straight from memory; only a due reload goes to the thread pool.
+    # The cached set is served straight from memory; only a due reload goes to the thread pool. A reload that
+    # fails keeps the last good set (oauth/keys.py), so the JWKS answers while the database is away.
     body = keys.jwks_json() if keys.is_fresh() else await run_in_threadpool(keys.jwks_json)
-    return 200, body, [(b"content-type", b"application/jwk-set+json"), *PUBLIC]
+    return 200, body, [*_jwks_headers(keys.jwks_max_age)]
 
 
 def _presented_client(call: Call, form: Params) -> str | None:
