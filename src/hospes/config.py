@@ -239,6 +239,8 @@ class Settings(BaseSettings):
     def _purge_batch(cls, v: int) -> int:
         if not 1 <= v <= 100_000:
             raise ValueError("must be from 1 to 100000 rows")
+        return v
+
     @field_validator("jwks_max_age")
     @classmethod
     def _jwks_max_age(cls, v: int) -> int:
