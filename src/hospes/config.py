@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 DEFAULT_KEY_RELOAD_SECONDS = 30.0
+# How long a request may wait for the database (HOSPES_DB_TIMEOUT): below common clients' own timeouts
+# (openid-client's is 3.5 s), so they read a 503 with Retry-After instead of giving up on a request that runs on.
+DEFAULT_DB_TIMEOUT = 3.0
 
 
 class ConfigError(Exception):
@@ -107,6 +110,10 @@ class Settings(BaseSettings):
     # How long a node trusts its cached signing keys before reading them again, in seconds, so that
     # `hospes keys rotate` on one node reaches every node. Tests set 0.
     key_reload_seconds: float = DEFAULT_KEY_RELOAD_SECONDS
+    # How long a request may wait for the database, in seconds: to connect, for a pooled connection or
+    # SQLite's writer, and for each statement; a token request's whole transaction. Past it the request
+    # answers 503 with Retry-After and changes nothing (a code or refresh token is not consumed).
+    db_timeout: float = DEFAULT_DB_TIMEOUT
 
     @field_validator("issuer")
     @classmethod
@@ -175,6 +182,13 @@ class Settings(BaseSettings):
         except (TypeError, ValueError):
             return DEFAULT_KEY_RELOAD_SECONDS
         return value if value >= 0 else DEFAULT_KEY_RELOAD_SECONDS
+
+    @field_validator("db_timeout")
+    @classmethod
+    def _db_timeout(cls, v: float) -> float:
+        if not 0.1 <= v <= 300:
+            raise ValueError("must be a number of seconds from 0.1 to 300")
+        return v
 
     @field_validator("external_clientarea_url")
     @classmethod

@@ -139,9 +139,15 @@ class KeyRing:
 
     def _fresh(self) -> None:
         if time.monotonic() - self._loaded_at > self.reload_seconds:
-            with self._lock:
+            # While another thread reloads, the cached keys serve: a database that hangs must not queue every
+            # request behind one reload (each would then wait its own deadline in turn).
+            if not self._lock.acquire(blocking=not self._loaded_at):
+                return
+            try:
                 if time.monotonic() - self._loaded_at > self.reload_seconds:
                     self._load()
+            finally:
+                self._lock.release()
 
     def refresh_if_stale(self) -> None:
         """Reload the keys when the cache is due. Call it before a write transaction, not inside one:

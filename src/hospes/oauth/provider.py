@@ -30,7 +30,7 @@ class Provider:
         s = self.settings
         # A retired key must outlive every token it signed: ID tokens, and the id_token_hint
         # an RP may present at logout for as long as the session it names lasts.
-        self.lookups = Lookups(self.db.engine, self.db.pg)
+        self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
         self.origins = WebOrigins(self.lookups)
         self.keys = KeyRing(self.db, retire_after=max(s.id_token_ttl, s.session_ttl),
                             secret_key=ensure_secret_key(s).encode(), reload_seconds=s.key_reload_seconds)
