@@ -234,12 +234,11 @@ class HotPaths:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
         if entry is None:
-            if scope["type"] != "http":
-                await self.app(scope, receive, send)
-                return
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:
+                if scope["type"] != "http":
+                    raise  # the lifespan: a start that fails stops the server
                 # Starlette's error middleware answered it (context.server_error, which logged it) and raises it
                 # again for the server to log: uvicorn would write the whole traceback for every request.
                 if not hasattr(exc, "hospes_request_id"):
