@@ -65,7 +65,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Database]:
     upgrade(settings.sqlalchemy_url)
-    database = Database(settings.sqlalchemy_url)
+    database = Database(settings.sqlalchemy_url, settings.db_timeout)
     yield database
     database.dispose()
 

@@ -11,8 +11,6 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -23,24 +21,25 @@ from hospes.oauth.provider import Provider
 from hospes.sso.grant import SingleSignOnGrant
 from hospes.store import purge
 from hospes.store.db import Database
-from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, not_found, oauth_endpoints, sso
+from hospes.web import (
+    account,
+    admin,
+    adminapi,
+    authorize,
+    clientarea,
+    health,
+    login,
+    logout,
+    not_found,
+    oauth_endpoints,
+    sso,
+)
 from hospes.web.context import Web, server_error, unreadable_request
 from hospes.web.http import MalformedRequest
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
 
 STATIC = Path(__file__).parent / "web" / "static"
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
-    ok = await run_in_threadpool(request.app.state.web.provider.db.ping)
-    return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
 
 
 def hot_paths() -> dict[str, tuple[frozenset[str], oauth_endpoints.Handler]]:
@@ -81,8 +80,8 @@ def routes() -> list[BaseRoute]:
         *account.routes(),  # /account/applications|security|sessions|password, /password/reset
         Route("/login", login.login, methods=get_post),
         Route("/logout", login.logout, methods=["POST"]),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
+        Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
         Mount("/admin", routes=admin.routes()),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -91,7 +90,7 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     settings = settings or load_settings()
     secret = ensure_secret_key(settings).encode()
-    db = Database(settings.sqlalchemy_url)
+    db = Database(settings.sqlalchemy_url, settings.db_timeout)
     provider = Provider(settings, db, grants())
     pages = Pages(issuer=settings.issuer, issuer_path=settings.issuer_path, company_name=settings.company_name)
     web = Web(provider=provider, pages=pages, secret_key=secret)

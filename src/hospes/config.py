@@ -21,6 +21,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 DEFAULT_KEY_RELOAD_SECONDS = 30.0
 DEFAULT_JWKS_MAX_AGE = 300
+# How long a request may wait for the database (HOSPES_DB_TIMEOUT): below common clients' own timeouts
+# (openid-client's is 3.5 s), so they read a 503 with Retry-After instead of giving up on a request that runs on.
+DEFAULT_DB_TIMEOUT = 3.0
 
 
 class ConfigError(Exception):
@@ -130,6 +133,10 @@ class Settings(BaseSettings):
     # How long relying parties may cache the JWKS (its Cache-Control max-age), in seconds. A rotated key
     # signs only once every JWKS fetched before it was published has expired (oauth/keys.py).
     jwks_max_age: int = DEFAULT_JWKS_MAX_AGE
+    # How long a request may wait for the database, in seconds: to connect, for a pooled connection or
+    # SQLite's writer, and for each statement; a token request's whole transaction. Past it the request
+    # answers 503 with Retry-After and changes nothing (a code or refresh token is not consumed).
+    db_timeout: float = DEFAULT_DB_TIMEOUT
 
     @field_validator("issuer")
     @classmethod
@@ -247,6 +254,13 @@ class Settings(BaseSettings):
         # A rotation waits this long before the new key signs: a day is the most that makes sense.
         if not 0 <= v <= 86400:
             raise ValueError("must be a whole number of seconds from 0 to 86400")
+        return v
+
+    @field_validator("db_timeout")
+    @classmethod
+    def _db_timeout(cls, v: float) -> float:
+        if not 0.1 <= v <= 300:
+            raise ValueError("must be a number of seconds from 0.1 to 300")
         return v
 
     @field_validator("external_clientarea_url")

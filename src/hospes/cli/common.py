@@ -48,7 +48,7 @@ def database() -> Iterator[Any]:
 
     s = settings()
     upgrade_or_fail(s)
-    db = Database(s.sqlalchemy_url)
+    db = Database(s.sqlalchemy_url, s.db_timeout)
     try:
         yield db
     finally:

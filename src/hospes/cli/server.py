@@ -48,7 +48,7 @@ def serve(
     s = settings()
     ensure_secret_key(s)
     upgrade_or_fail(s)
-    db = Database(s.sqlalchemy_url)
+    db = Database(s.sqlalchemy_url, s.db_timeout)
     try:
         created = KeyRing(db, 0, secret_key=ensure_secret_key(s).encode()).ensure()
     except KeysUnreadable as exc:

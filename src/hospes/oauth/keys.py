@@ -282,15 +282,26 @@ class KeyRing:
                 self._view = later
             return self._view
 
+    @property
+    def loaded(self) -> bool:
+        """True once a key set has been read (a failed reload keeps it)."""
+        return self._loaded
+
     def is_fresh(self) -> bool:
         """True while the cached key set needs no reload: reading it then touches no database."""
         return self._monotonic() - self._loaded_at <= self.reload_seconds
 
     def _fresh(self) -> None:
         if not self.is_fresh():
-            with self._lock:
+            # While another thread reloads, the cached keys serve: a database that hangs must not queue every
+            # request behind one reload (each would then wait its own deadline in turn). The first load waits.
+            if not self._lock.acquire(blocking=not self._loaded):
+                return
+            try:
                 if not self.is_fresh():
                     self._reload()
+            finally:
+                self._lock.release()
 
     def refresh_if_stale(self) -> None:
         """Reload the keys when the cache is due. Call it before a write transaction, not inside one:

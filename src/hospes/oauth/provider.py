@@ -27,7 +27,7 @@ class Provider:
     origins: WebOrigins = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lookups = Lookups(self.db.engine, self.db.pg)
+        self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
         self.origins = WebOrigins(self.lookups)
         self.keys = KeyRing.for_settings(self.db, self.settings)
 

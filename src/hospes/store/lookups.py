@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from hospes.config import DEFAULT_DB_TIMEOUT
 from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, REDIRECT_URIS_SQL, ClientRedirects, ClientWithToken
 from hospes.store.grants import ACCESS_TOKEN_LIVE
 from hospes.store.pg import AsyncpgPool
@@ -47,8 +48,9 @@ class UserinfoRow:
 class Lookups:
     """The hot reads, over the same database the rest of Hospes uses."""
 
-    def __init__(self, engine: Engine, pg: AsyncpgPool | None) -> None:
+    def __init__(self, engine: Engine, pg: AsyncpgPool | None, timeout: float = DEFAULT_DB_TIMEOUT) -> None:
         self.engine = engine
+        self._busy_ms = int(timeout * 1000)  # the database deadline (Settings.db_timeout)
         self.sqlite = engine.dialect.name == "sqlite"
         self._pg = pg
         self._local = threading.local()
@@ -83,7 +85,7 @@ class Lookups:
             # Autocommit: every SELECT is its own read transaction and sees the latest commit.
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True, cached_statements=32)
             conn.execute("PRAGMA query_only=ON")
-            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             self._local.conn = conn
         return conn
 

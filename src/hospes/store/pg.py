@@ -3,18 +3,26 @@
 asyncpg rather than psycopg here: the same statement costs far less Python time per call, and these
 statements are most of a userinfo, introspection or token request. A few connections per event loop,
 opened when first needed; a connection goes back to the idle list without a reset round trip, since
-these paths leave no session state behind (a transaction is always ended by ``conn.transaction()``).
+these paths leave no session state behind (a transaction is always ended by ``transaction``).
+
+Every wait is bounded by the database deadline (Settings.db_timeout): connecting, a free slot when all are
+taken, each statement (asyncpg's command_timeout, and the server's statement_timeout), and a transaction as a
+whole. A connection that timed out or broke is closed, never reused: the server rolls back what it held.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+
+from hospes.store.unavailable import DatabaseUnavailable
+
+T = TypeVar("T")
 
 
 def dsn_of(engine: Engine) -> str:
@@ -26,8 +34,14 @@ class AsyncpgPool:
     # Shared by the hot reads and the token endpoint's transactions: enough for both under load.
     SIZE = 12
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, timeout: float) -> None:
         self.dsn = dsn
+        self.timeout = timeout
+        # The server ends a statement that runs too long (a lock wait) itself, so the connection stays usable; and
+        # a transaction left waiting for its next statement (its client gone, a COMMIT held up by the network)
+        # is rolled back, so a COMMIT that arrives after the request's deadline finds nothing to commit.
+        ms = str(int(timeout * 1000))
+        self._server_settings = {"statement_timeout": ms, "idle_in_transaction_session_timeout": ms}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: list[Any] = []
         self._slots: asyncio.Semaphore | None = None
@@ -44,9 +58,19 @@ class AsyncpgPool:
         import asyncpg
 
         slots = self._bind()
-        await slots.acquire()
+        if slots.locked():  # every connection is busy: wait for one, but not beyond the deadline
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await slots.acquire()
+            except TimeoutError:
+                raise DatabaseUnavailable("no database connection was free in time") from None
+        else:
+            await slots.acquire()
         try:
-            return self._idle.pop() if self._idle else await asyncpg.connect(self.dsn)
+            if self._idle:
+                return self._idle.pop()
+            return await asyncpg.connect(self.dsn, timeout=self.timeout, command_timeout=self.timeout,
+                                         server_settings=self._server_settings)
         except BaseException:
             slots.release()
             raise
@@ -55,7 +79,10 @@ class AsyncpgPool:
         """Back to the idle list, unless it failed or was left inside a transaction; frees the slot."""
         import asyncpg
 
-        broken = isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError))
+        # OSError includes TimeoutError (a statement past command_timeout); CancelledError, a transaction cut
+        # short by its deadline: the connection may be mid-statement, so it is closed.
+        broken = isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError,
+                                  asyncio.CancelledError))
         if broken or conn.is_in_transaction() or conn.is_closed():
             conn.terminate()
         else:
@@ -73,26 +100,79 @@ class AsyncpgPool:
             raise
         self._give(conn, None)
 
-    async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """One read; retried once on a fresh connection when the server closed the idle one. (No context
-        manager here: this is most of a userinfo or introspection call on PostgreSQL.)"""
+    async def transaction(self, unit: Callable[[Any], Coroutine[Any, Any, T]], timeout: float | None = None) -> T:
+        """``unit(conn)`` in one transaction, committed, all within ``timeout`` (default: the deadline). Past it,
+        nothing is committed: the statement in flight is abandoned and the connection closed (the server rolls
+        back), never waited on for a ROLLBACK that a hung network would not answer."""
+        try:
+            return await self._transaction(unit, timeout or self.timeout)
+        except TimeoutError:
+            raise DatabaseUnavailable("the database did not answer in time; nothing was committed") from None
+
+    async def _transaction(self, unit: Callable[[Any], Coroutine[Any, Any, T]], timeout: float) -> T:
         import asyncpg
 
-        for attempt in (0, 1):
+        async with asyncio.timeout(timeout):
             conn = await self._take()
             try:
-                rows = await conn.fetch(sql, *params)
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError) as exc:
+                await conn.execute("BEGIN")
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError) as exc:
+                # An idle connection the server closed (a restart): nothing was sent, so once more on a fresh one.
                 self._give(conn, exc)
-                if attempt:
+                conn = await self._take()
+                try:
+                    await conn.execute("BEGIN")
+                except BaseException as again:
+                    self._give(conn, again)
                     raise
-                continue
             except BaseException as exc:
                 self._give(conn, exc)
                 raise
+            try:
+                result = await unit(conn)
+                await conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.is_in_transaction() and not isinstance(exc, (OSError, asyncio.CancelledError)):
+                    try:  # the unit refused (an OAuth error): undo, keep the connection
+                        await conn.execute("ROLLBACK")
+                    except BaseException as rollback:
+                        self._give(conn, rollback)
+                        raise exc from None
+                self._give(conn, exc)
+                raise
             self._give(conn, None)
-            return [tuple(r) for r in rows]
-        raise RuntimeError("unreachable")
+            return result
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """One read. With a free slot and an idle connection (the common case) the statement alone is bounded
+        (command_timeout); when it must wait for a slot or open a connection, the whole read is, by the same
+        deadline. Retried once on a fresh connection when the server closed the idle one. (No context manager
+        on the common path: this is most of a userinfo or introspection call on PostgreSQL.)"""
+        import asyncpg
+
+        slots = self._bind()
+        if slots.locked() or not self._idle:
+            return await self._fetch_within_deadline(sql, params)
+        conn = await self._take()
+        try:
+            rows = await conn.fetch(sql, *params)
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError) as exc:
+            self._give(conn, exc)
+            if isinstance(exc, TimeoutError):  # not retried: the deadline is spent
+                raise DatabaseUnavailable("the database did not answer in time") from None
+            return await self._fetch_within_deadline(sql, params)
+        except BaseException as exc:
+            self._give(conn, exc)
+            raise
+        self._give(conn, None)
+        return [tuple(r) for r in rows]
+
+    async def _fetch_within_deadline(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            async with asyncio.timeout(self.timeout), self.connection() as conn:
+                return [tuple(r) for r in await conn.fetch(sql, *params)]
+        except TimeoutError:
+            raise DatabaseUnavailable("the database did not answer in time") from None
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hospes.oauth.provider import Provider
-from hospes.web import csrf
+from hospes.store.unavailable import is_unavailable
+from hospes.web import csrf, failures
 from hospes.web.http import MalformedRequest, Params, client_ip
 from hospes.web.pages import Pages
 from hospes.web.security import security_headers
@@ -136,15 +138,27 @@ async def unreadable_request(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    """What a failure no handler expected answers (Starlette's ServerErrorMiddleware, which logs it after).
-    That middleware sits outside every other, so the security headers are added here."""
+    """What a failure no handler expected answers (Starlette's ServerErrorMiddleware): the site's page, 503 with
+    Retry-After when the database is unavailable, else 500; logged once here (web/failures.py), with the request
+    id the page shows. That middleware sits outside every other, so the security headers are added here."""
     web = web_of(request)
-    response = web.pages.render("error.html", status=500, heading="Something went wrong",
-                                message="The server could not answer this request. Try again in a moment.",
-                                code="server_error")
+    request_id = failures.report(request.method, request.url.path, exc)
+    with contextlib.suppress(AttributeError):  # logged: HotPaths, which sees it raised again, does not log it
+        exc.hospes_request_id = request_id  # type: ignore[attr-defined]
+    if is_unavailable(exc):
+        response = web.pages.render("error.html", status=503, heading="Temporarily unavailable",
+                                    message="The service cannot answer just now. Nothing was changed; try again "
+                                            "in a moment.", code="temporarily_unavailable",
+                                    hint=f"Reference: {request_id}")
+        response.headers["retry-after"] = failures.RETRY_AFTER
+    else:
+        response = web.pages.render("error.html", status=500, heading="Something went wrong",
+                                    message="The server could not answer this request. Try again in a moment.",
+                                    code="server_error", hint=f"Reference: {request_id}")
     for name, value in security_headers(web.settings.secure_cookies):
         response.headers[name.decode()] = value.decode()
     response.headers["cache-control"] = "no-store"
+    response.headers["x-request-id"] = request_id
     return response
 
 

@@ -14,7 +14,6 @@ discovery and the JWKS are public documents for any origin.
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,7 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hospes.oauth import client_auth, errors, introspection, revocation, token, userinfo
 from hospes.oauth.discovery import document_json
-from hospes.web import not_found
+from hospes.store.unavailable import is_unavailable
+from hospes.web import failures, not_found
 from hospes.web.context import Web
 from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, parse_params
 from hospes.web.security import access_log, security_headers
@@ -37,10 +37,10 @@ JSON = (b"content-type", b"application/json")
 NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 PUBLIC: Headers = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
 BASIC_CHALLENGE = (b"www-authenticate", b'Basic realm="hospes", charset="UTF-8"')
-SERVER_ERROR = {"error": "server_error", "error_description": "The server could not answer this request."}
+SERVER_ERROR = orjson.dumps(failures.SERVER_ERROR)
+UNAVAILABLE = orjson.dumps(failures.UNAVAILABLE)
+RETRY_AFTER = (b"retry-after", failures.RETRY_AFTER.encode())
 METHOD_NOT_ALLOWED = orjson.dumps(not_found.protocol_error(405))
-
-log = logging.getLogger("hospes.web")
 
 
 class Call:
@@ -243,7 +243,15 @@ class HotPaths:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
         if entry is None:
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            except Exception as exc:
+                if scope["type"] != "http":
+                    raise  # the lifespan: a start that fails stops the server
+                # Starlette's error middleware answered it (context.server_error, which logged it) and raises it
+                # again for the server to log: uvicorn would write the whole traceback for every request.
+                if not hasattr(exc, "hospes_request_id"):
+                    failures.report(scope["method"], scope["path"], exc)
             return
         start = time.perf_counter() if self.log_requests else 0.0
         methods, handler = entry
@@ -255,15 +263,13 @@ class HotPaths:
                 if handler in BROWSER_METHODS:
                     # Without an Origin (a server-side relying party), no await and no lookup.
                     headers += await self._cors(call) if call.origin is not None else (VARY_ORIGIN,)
-            except Exception:
-                log.exception("%s %s failed", method, scope["path"])
-                status, body, headers = _json(500, SERVER_ERROR, list(NO_STORE))
+            except Exception as exc:
+                status, body, headers = _failed(method, scope["path"], exc)
         elif method == "OPTIONS":
             try:
                 status, body, headers = await self._options(scope, methods, handler)
-            except Exception:
-                log.exception("%s %s failed", method, scope["path"])
-                status, body, headers = _json(500, SERVER_ERROR, list(NO_STORE))
+            except Exception as exc:
+                status, body, headers = _failed(method, scope["path"], exc)
         else:
             status, body, headers = _json(405, METHOD_NOT_ALLOWED, [*NO_STORE, (b"allow", _allow(methods))])
         if status != 204:  # RFC 9110 §8.6: a 204 carries no Content-Length
@@ -310,6 +316,14 @@ class HotPaths:
     def state(self) -> Any:
         """The Starlette application's state (``app.state.web``), as if this were that application."""
         return self.app.state  # type: ignore[attr-defined]
+
+
+def _failed(method: str, path: str, exc: Exception) -> Answer:
+    """A handler that raised: 503 with Retry-After when the database is unavailable, else 500; logged."""
+    request_id = (b"x-request-id", failures.report(method, path, exc).encode())
+    if is_unavailable(exc):
+        return _json(503, UNAVAILABLE, [*NO_STORE, RETRY_AFTER, request_id])
+    return _json(500, SERVER_ERROR, [*NO_STORE, request_id])
 
 
 def _allow(methods: frozenset[str]) -> bytes:

@@ -21,6 +21,7 @@ store/clients.py.
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,6 +32,7 @@ from hospes.oauth import client_auth, errors, issuance
 from hospes.oauth.client_auth import AuthenticatedClient, Presented
 from hospes.oauth.params import Params, one
 from hospes.store.sql import Tx, drive, session_tx
+from hospes.store.unavailable import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from hospes.oauth.provider import Provider
@@ -73,16 +75,22 @@ class UnitGrant(Grant):
     """A grant that runs as one unit of work on the store's writer, in plain SQL."""
 
     async def handle(self, provider: Provider, request: TokenRequest) -> dict[str, Any]:
+        timeout = None  # the database deadline, counted from here
         if not provider.keys.is_fresh():
-            # Before the transaction: a reload inside it would need a second connection.
+            # Before the transaction: a reload inside it would need a second connection. Its wait counts
+            # against the request's deadline, so the unit never runs after the client has stopped waiting.
+            started = time.monotonic()
             await asyncio.to_thread(provider.keys.refresh_if_stale)
+            timeout = provider.db.timeout - (time.monotonic() - started)
+            if timeout <= 0:
+                raise DatabaseUnavailable("the signing keys' reload took the request's time")
         exchange = self.exchange
 
         async def unit(tx: Tx) -> issuance.Issued | issuance.Refused:
             client = await client_auth.authenticate(tx, request.client)
             return await exchange(provider, tx, client, request)
 
-        outcome = await provider.db.writer.run(unit)
+        outcome = await provider.db.writer.run(unit, timeout)
         if isinstance(outcome, issuance.Refused):
             # Its writes (the revoked grant) are committed; the request still fails.
             raise outcome.error
