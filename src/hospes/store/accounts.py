@@ -20,6 +20,7 @@ from hospes.store.records import ServiceRow, services
 from hospes.store.values import row_id
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
+CLOSED = "Closed"
 OWNER = "owner"
 INVITED = "invited"
 
@@ -124,6 +125,12 @@ def reached_accounts(s: Session, user_id: int) -> list[ReachedAccount]:
         found.append(ReachedAccount(id=client.id, name=name, role=link.role, status=client.status,
                                     permissions=tuple(link.permissions or ())))
     return sorted(found, key=lambda a: (not a.owner, a.id))
+
+
+def choosable_accounts(s: Session, user_id: int) -> list[ReachedAccount]:
+    """The client accounts a person may choose for an application on the consent page: those they reach that
+    are not closed, in ``reached_accounts``'s order."""
+    return [a for a in reached_accounts(s, user_id) if a.status != CLOSED]
 
 
 def client_ids(s: Session, user_id: int) -> list[int]:
