@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hospes.api import metadata
 from hospes.config import Settings, ensure_secret_key, load_settings
 from hospes.oauth.grants import built_in
 from hospes.oauth.grants.base import Grants
@@ -21,6 +22,7 @@ from hospes.oauth.provider import Provider
 from hospes.sso.grant import SingleSignOnGrant
 from hospes.store.db import Database
 from hospes.web import account, admin, adminapi, authorize, clientarea, login, logout, not_found, oauth_endpoints, sso
+from hospes.web.api import CustomerApi, protected_resource_metadata
 from hospes.web.context import Web, server_error, unreadable_request
 from hospes.web.http import MalformedRequest
 from hospes.web.pages import Pages
@@ -65,9 +67,10 @@ def grants() -> Grants:
     return Grants([*built_in(), SingleSignOnGrant()])
 
 
-def routes() -> list[BaseRoute]:
+def routes(web: Web) -> list[BaseRoute]:
     get_post = ["GET", "POST"]
     return [
+        Mount("/api/v1", app=CustomerApi(web)),  # the customer API (web/api.py)
         Route("/", not_found.home),
         Route("/oauth/authorize.php", authorize.authorize, methods=get_post),
         Route("/oauth/authorize", authorize.authorize, methods=get_post),
@@ -103,8 +106,12 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
         db.dispose()
 
     prefix = settings.issuer_path
+    # RFC 9728 §3.1: the customer API's metadata, the well-known suffix between the host and the resource's path
+    # (at the host's root even with an issuer path).
+    resource_metadata = Route(metadata.metadata_path(settings.issuer), protected_resource_metadata)
     # With an issuer path, "/" at the host's root leads to the client area too.
-    app_routes: list[BaseRoute] = [Route("/", not_found.home), Mount(prefix, routes=routes())] if prefix else routes()
+    app_routes: list[BaseRoute] = ([Route("/", not_found.home), resource_metadata, Mount(prefix, routes=routes(web))]
+                                   if prefix else [resource_metadata, *routes(web)])
     app = Starlette(
         routes=app_routes,
         middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],

@@ -62,6 +62,7 @@ class ReachedAccount:
     role: str  # owner | invited
     status: str
     permissions: tuple[str, ...]
+    company: str = ""  # the company name alone ("" when none)
 
     @property
     def owner(self) -> bool:
@@ -123,7 +124,7 @@ def reached_accounts(s: Session, user_id: int) -> list[ReachedAccount]:
         owner = owners.get(client.owner_user_id or 0)
         name = client.company_name or (f"{owner.first_name} {owner.last_name}".strip() if owner else "")
         found.append(ReachedAccount(id=client.id, name=name, role=link.role, status=client.status,
-                                    permissions=tuple(link.permissions or ())))
+                                    permissions=tuple(link.permissions or ()), company=client.company_name))
     return sorted(found, key=lambda a: (not a.owner, a.id))
 
 

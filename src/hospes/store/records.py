@@ -9,7 +9,7 @@ another customer's id looks exactly like one that does not exist).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hospes.store.models import Domain, EmailMessage, Invoice, Service, Ticket
+from hospes.store.models import Domain, EmailMessage, Invoice, Service, Ticket, TicketReply
 
 # The statuses WHMCS gives a ticket that is still being worked on count as open; only Closed ends one.
 CLOSED_TICKET = "Closed"
@@ -64,6 +64,15 @@ class TicketRow:
     message: str
     status: str
     created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReplyRow:
+    id: int
+    ticket_id: int
+    user_id: int | None  # who wrote it (None once that person is deleted)
+    message: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -137,8 +146,13 @@ class Window:
 EVERY = Window()
 
 
-def _listed(s: Session, model: Any, client_id: int, window: Window, *order: Any) -> Sequence[Any]:
-    stmt = select(model).where(model.client_id == client_id).order_by(*order)
+Accounts = int | Collection[int]
+
+
+def _listed(s: Session, model: Any, client_id: Accounts, window: Window, *order: Any) -> Sequence[Any]:
+    """The rows of one account, or of several (a collection of ids), in ``order``."""
+    owned = model.client_id == client_id if isinstance(client_id, int) else model.client_id.in_(list(client_id))
+    stmt = select(model).where(owned).order_by(*order)
     if window.status is not None:
         stmt = stmt.where(model.status == window.status)
     if window.offset:
@@ -148,22 +162,22 @@ def _listed(s: Session, model: Any, client_id: int, window: Window, *order: Any)
     return s.scalars(stmt).all()
 
 
-def services(s: Session, client_id: int, window: Window = EVERY) -> list[ServiceRow]:
-    """The account's services, oldest first."""
+def services(s: Session, client_id: Accounts, window: Window = EVERY) -> list[ServiceRow]:
+    """The account's (or accounts') services, oldest first."""
     return [_service_row(sv) for sv in _listed(s, Service, client_id, window, Service.id)]
 
 
-def domains(s: Session, client_id: int, window: Window = EVERY) -> list[DomainRow]:
+def domains(s: Session, client_id: Accounts, window: Window = EVERY) -> list[DomainRow]:
     """The account's domains, by name."""
-    return [_domain_row(d) for d in _listed(s, Domain, client_id, window, Domain.domain)]
+    return [_domain_row(d) for d in _listed(s, Domain, client_id, window, Domain.domain, Domain.id)]
 
 
-def invoices(s: Session, client_id: int, window: Window = EVERY) -> list[InvoiceRow]:
+def invoices(s: Session, client_id: Accounts, window: Window = EVERY) -> list[InvoiceRow]:
     """The account's invoices, newest first."""
     return [_invoice_row(i) for i in _listed(s, Invoice, client_id, window, Invoice.id.desc())]
 
 
-def tickets(s: Session, client_id: int, window: Window = EVERY) -> list[TicketRow]:
+def tickets(s: Session, client_id: Accounts, window: Window = EVERY) -> list[TicketRow]:
     """The account's support tickets, newest first."""
     return [_ticket_row(t) for t in _listed(s, Ticket, client_id, window, Ticket.id.desc())]
 
@@ -185,9 +199,31 @@ def domain(s: Session, domain_id: int) -> DomainRow | None:
     return _domain_row(found) if found is not None else None
 
 
+def invoice(s: Session, invoice_id: int) -> InvoiceRow | None:
+    found = s.get(Invoice, invoice_id)
+    return _invoice_row(found) if found is not None else None
+
+
 def ticket(s: Session, ticket_id: int) -> TicketRow | None:
     found = s.get(Ticket, ticket_id)
     return _ticket_row(found) if found is not None else None
+
+
+def replies(s: Session, ticket_id: int) -> list[ReplyRow]:
+    """A ticket's replies, oldest first."""
+    return [ReplyRow(r.id, r.ticket_id, r.user_id, r.message, r.created_at)
+            for r in s.scalars(select(TicketReply).where(TicketReply.ticket_id == ticket_id).order_by(TicketReply.id))]
+
+
+def insert_reply(s: Session, ticket_id: int, *, user_id: int, message: str, status: str, at: datetime) -> ReplyRow:
+    """A reply to the ticket, which takes ``status``; returns the reply."""
+    reply = TicketReply(ticket_id=ticket_id, user_id=user_id, message=message, created_at=at)
+    s.add(reply)
+    found = s.get(Ticket, ticket_id)
+    if found is not None:
+        found.status = status
+    s.flush()
+    return ReplyRow(reply.id, ticket_id, user_id, message, at)
 
 
 def insert_ticket(s: Session, client_id: int, *, subject: str, message: str) -> int:
