@@ -21,7 +21,8 @@ from hospes.accounts import reach, tickets
 from hospes.accounts.member_permissions import USER_PERMISSIONS
 from hospes.api.caller import Caller, caller_of
 from hospes.api.errors import InsufficientScope, InvalidRequest, NotFound
-from hospes.api.schemas import ID, Schema, list_of
+from hospes.api.schemas import ID, SINGLE_LINE, Schema, list_of
+from hospes.clock import utc
 from hospes.oauth import claims as standard
 from hospes.oauth.provider import Provider
 from hospes.store import records
@@ -85,15 +86,15 @@ class Operation:
 
 # -- parameters -------------------------------------------------------------------------------------------
 
-ID_PARAM = Param("id", "path", {**ID, "maximum": 2**31 - 1}, "The record's id.")
+ID_PARAM = Param("id", "path", ID, "The record's id.")
 LIST_PARAMS = (
     Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
           "How many items a page holds."),
     Param("page", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
           "Which page (the answer's next gives the following one)."),
-    Param("status", "query", {"type": "string", "minLength": 1, "maxLength": MAX_STATUS},
+    Param("status", "query", {"type": "string", "minLength": 1, "maxLength": MAX_STATUS, "pattern": SINGLE_LINE},
           "Only items of this status (as the item shows it, e.g. Active, Unpaid, Open)."),
-    Param("account_id", "query", {**ID, "maximum": 2**31 - 1}, "Only items of this client account."),
+    Param("account_id", "query", ID, "Only items of this client account."),
 )
 
 
@@ -135,6 +136,9 @@ def path_id(value: str) -> int | None:
 
 
 def _when(value: datetime | date | None) -> str | None:
+    """RFC 3339: a date, or a time with its offset (SQLite hands back naive UTC times)."""
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
     return value.isoformat() if value is not None else None
 
 
@@ -243,10 +247,12 @@ def _open_ticket(s: Session, caller: Caller, args: Args) -> dict[str, Any]:
         if len(caller.reach.accounts) > 1:
             raise InvalidRequest("account_id is required: the token reaches several accounts.")
         account_id = caller.reach.accounts[0].id if caller.reach.accounts else 0
-    elif isinstance(raw, bool) or not isinstance(raw, int) or row_id(raw) is None:
-        raise InvalidRequest("account_id must be a client account's id.")
     else:
-        account_id = raw
+        # JSON Schema 2020-12 §6.3: 12.0 is an integer too.
+        whole = int(raw) if isinstance(raw, float) and raw.is_integer() else raw
+        if isinstance(whole, bool) or not isinstance(whole, int) or row_id(whole) is None:
+            raise InvalidRequest("account_id must be a client account's id.")
+        account_id = whole
     if account_id not in writable:
         raise NotFound("No such account.")
     subject, message, problems = tickets.check_ticket(subject, message)

@@ -14,7 +14,14 @@ def _object(description: str, properties: Schema, *, optional: tuple[str, ...] =
             "required": [name for name in properties if name not in optional], "additionalProperties": False}
 
 
-ID: Schema = {"type": "integer", "minimum": 1}
+ID: Schema = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+# Text Hospes stores (store/values.py forbidden_character): no control characters; a message may hold tabs and
+# line breaks; something besides white space.
+_LINE = "\\u0000-\\u001f\\u007f-\\u009f"
+_LINES = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+SINGLE_LINE = f"^[^{_LINE}]+$"
+SUBJECT = f"^[^{_LINE}]*[^\\s{_LINE}][^{_LINE}]*$"
+MESSAGE = f"^[^{_LINES}]*[^\\s{_LINES}][^{_LINES}]*$"
 TEXT: Schema = {"type": "string"}
 DATE: Schema = {"type": ["string", "null"], "format": "date"}
 DATE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
@@ -45,11 +52,12 @@ SCHEMAS: dict[str, Schema] = {
         "id": ID, "ticket_id": ID, "message": TEXT, "created_at": DATE_TIME,
         "by_you": {"type": "boolean", "description": "Written by the person the token acts for."}}),
     "NewTicket": _object("A ticket to open.", {
-        "subject": {"type": "string", "minLength": 1, "maxLength": 255},
-        "message": {"type": "string", "minLength": 1, "maxLength": 20000},
+        "subject": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": SUBJECT},
+        "message": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": MESSAGE},
         "account_id": {**ID, "description": "May be left out when the token reaches one account."}},
         optional=("account_id",)),
-    "NewReply": _object("A reply to send.", {"message": {"type": "string", "minLength": 1, "maxLength": 20000}}),
+    "NewReply": _object("A reply to send.", {
+        "message": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": MESSAGE}}),
 }
 # A ticket read on its own also carries its message and replies.
 SCHEMAS["TicketDetail"] = {
