@@ -13,8 +13,9 @@ from hospes.clock import now
 from hospes.oauth import errors
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
-from hospes.store.accounts import reached_accounts
+from hospes.store.accounts import reached
 from hospes.store.lookups import ApiTokenRow
+from hospes.store.sql import Tx, drive, session_tx
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,14 @@ class Caller:
                 "credential_id": self.token.credential_id, "grant_id": self.token.grant_id}
 
 
-def caller_of(s: Session, token: ApiTokenRow) -> Caller:
+async def caller_in(tx: Tx, token: ApiTokenRow) -> Caller:
     """The token's reach: its scopes, the accounts chosen for it, the person's permissions there now."""
-    return Caller(token, token_reach(token.scope, token.accounts, reached_accounts(s, token.person.id)))
+    return Caller(token, token_reach(token.scope, token.accounts, await reached(tx, token.person.id)))
+
+
+def caller_of(s: Session, token: ApiTokenRow) -> Caller:
+    """``caller_in`` in an ORM session's transaction (the writes)."""
+    return drive(caller_in(session_tx(s), token))
 
 
 async def authenticate(provider: Provider, token: str) -> ApiTokenRow:

@@ -10,7 +10,7 @@ area's order, filtered by ``status`` and ``account_id``. Writes are audited in t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from hospes.accounts import reach, tickets
 from hospes.accounts.member_permissions import USER_PERMISSIONS
-from hospes.api.caller import Caller, caller_of
+from hospes.api.caller import Caller, caller_in, caller_of
 from hospes.api.errors import InsufficientScope, InvalidRequest, NotFound
 from hospes.api.schemas import ID, SINGLE_LINE, Schema, list_of
 from hospes.clock import utc
@@ -28,6 +28,7 @@ from hospes.oauth.provider import Provider
 from hospes.store import records
 from hospes.store.accounts import ReachedAccount
 from hospes.store.lookups import ApiTokenRow
+from hospes.store.sql import Tx
 from hospes.store.values import check_text, row_id
 
 DEFAULT_LIMIT = 25
@@ -62,7 +63,11 @@ class Page:
     more: bool
 
 
-Run = Callable[[Session, Caller, Args], "dict[str, Any] | Page"]
+Answer = dict[str, Any] | Page
+# A read runs on the event loop over plain SQL (store/lookups.py ``reading``); a write in an ORM session's
+# transaction, in a thread, with its audit entry.
+Read = Callable[[Tx, Caller, Args], Awaitable[Answer]]
+Write = Callable[[Session, Caller, Args], Answer]
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,16 @@ class Operation:
     path: str  # below /api/v1; "{id}" is the record's id
     summary: str
     scope: str | None  # None: any valid customer token
-    run: Run
     answer: Schema
+    read: Read | None = None
+    write: Write | None = None
     status: int = 200
     params: tuple[Param, ...] = ()
     body: str | None = None  # the request body's schema name
-    writes: bool = False
+
+    @property
+    def writes(self) -> bool:
+        return self.write is not None
 
     @property
     def is_list(self) -> bool:
@@ -176,19 +185,18 @@ def reply_json(r: records.ReplyRow, user_id: int) -> dict[str, Any]:
 # -- what each operation does -------------------------------------------------------------------------------
 
 
-def _me(s: Session, caller: Caller, args: Args) -> dict[str, Any]:
+async def _me(tx: Tx, caller: Caller, args: Args) -> dict[str, Any]:
     person = caller.token.person
     # OIDC Core §5.4: the claims the token's scopes release, as userinfo gives them.
     return {"sub": person.uuid, **standard.released(person, caller.token.scope)}
 
 
-def _accounts(s: Session, caller: Caller, args: Args) -> Page:
+async def _accounts(tx: Tx, caller: Caller, args: Args) -> Page:
     return Page([account_json(a) for a in caller.reach.accounts], False)
 
 
-def _lister(kind: str, read: Callable[[Session, list[int], records.Window], Sequence[Any]],
-            render: Callable[[Any], dict[str, Any]]) -> Run:
-    def run(s: Session, caller: Caller, args: Args) -> Page:
+def _lister(kind: str, render: Callable[[Any], dict[str, Any]]) -> Read:
+    async def run(tx: Tx, caller: Caller, args: Args) -> Page:
         ids = caller.reach.readable(kind)
         wanted = args.query.get("account_id")
         if wanted is not None:
@@ -197,29 +205,30 @@ def _lister(kind: str, read: Callable[[Session, list[int], records.Window], Sequ
             return Page([], False)
         limit = args.query.get("limit", DEFAULT_LIMIT)
         offset = (args.query.get("page", 1) - 1) * limit
-        rows = read(s, ids, records.Window(status=args.query.get("status"), limit=limit + 1, offset=offset))
+        window = records.Window(status=args.query.get("status"), limit=limit + 1, offset=offset)
+        rows = await records.listed(tx, kind, ids, window)
         return Page([render(r) for r in rows[:limit]], len(rows) > limit)
 
     return run
 
 
-def _reader(kind: str, read: Callable[[Session, int], Any], render: Callable[[Any], dict[str, Any]]) -> Run:
-    def run(s: Session, caller: Caller, args: Args) -> dict[str, Any]:
-        return render(_readable(s, caller, args, kind, read))
+def _reader(kind: str, render: Callable[[Any], dict[str, Any]]) -> Read:
+    async def run(tx: Tx, caller: Caller, args: Args) -> dict[str, Any]:
+        return render(await _readable(tx, caller, args, kind))
 
     return run
 
 
-def _readable(s: Session, caller: Caller, args: Args, kind: str, read: Callable[[Session, int], Any]) -> Any:
-    row = read(s, args.id) if args.id is not None else None
+async def _readable(tx: Tx, caller: Caller, args: Args, kind: str) -> Any:
+    row = await records.record(tx, kind, args.id) if args.id is not None else None
     if row is None or not caller.reach.may_read(row.client_id, kind):
         raise NotFound(f"No such {kind.removesuffix('s')}.")
     return row
 
 
-def _ticket(s: Session, caller: Caller, args: Args) -> dict[str, Any]:
-    row = _readable(s, caller, args, reach.TICKETS, records.ticket)
-    replies = [reply_json(r, caller.user_id) for r in records.replies(s, row.id)]
+async def _ticket(tx: Tx, caller: Caller, args: Args) -> dict[str, Any]:
+    row = await _readable(tx, caller, args, reach.TICKETS)
+    replies = [reply_json(r, caller.user_id) for r in await records.replies(tx, row.id)]
     return {**ticket_json(row), "message": row.message, "replies": replies}
 
 
@@ -286,35 +295,33 @@ def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _collection(kind: str, name: str, read_many: Callable[[Session, list[int], records.Window], Sequence[Any]],
-                read_one: Callable[[Session, int], Any], render: Callable[[Any], dict[str, Any]],
-                noun: str) -> list[Operation]:
+def _collection(kind: str, name: str, render: Callable[[Any], dict[str, Any]], noun: str) -> list[Operation]:
     scope = reach.READ_SCOPE[kind]
     return [
         Operation(f"list_{kind}", "GET", f"/{kind}", f"List the {noun} of the accounts the token reaches",
-                  scope, _lister(kind, read_many, render), list_of(name), params=LIST_PARAMS),
+                  scope, list_of(name), read=_lister(kind, render), params=LIST_PARAMS),
         Operation(f"get_{kind.removesuffix('s')}", "GET", f"/{kind}/{{id}}", f"One {noun.removesuffix('s')}",
-                  scope, _reader(kind, read_one, render), _ref(name), params=(ID_PARAM,)),
+                  scope, _ref(name), read=_reader(kind, render), params=(ID_PARAM,)),
     ]
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("get_me", "GET", "/me", "The person the token acts for", None, _me, _ref("Me")),
+    Operation("get_me", "GET", "/me", "The person the token acts for", None, _ref("Me"), read=_me),
     Operation("list_accounts", "GET", "/accounts", "The client accounts the person chose for the application",
-              None, _accounts, list_of("Account")),
-    *_collection(reach.SERVICES, "Service", records.services, records.service, service_json, "services"),
-    *_collection(reach.DOMAINS, "Domain", records.domains, records.domain, domain_json, "domains"),
-    *_collection(reach.INVOICES, "Invoice", records.invoices, records.invoice, invoice_json, "invoices"),
+              None, list_of("Account"), read=_accounts),
+    *_collection(reach.SERVICES, "Service", service_json, "services"),
+    *_collection(reach.DOMAINS, "Domain", domain_json, "domains"),
+    *_collection(reach.INVOICES, "Invoice", invoice_json, "invoices"),
     Operation("list_tickets", "GET", "/tickets", "List the support tickets of the accounts the token reaches",
-              reach.READ_SCOPE[reach.TICKETS], _lister(reach.TICKETS, records.tickets, ticket_json),
-              list_of("Ticket"), params=LIST_PARAMS),
+              reach.READ_SCOPE[reach.TICKETS], list_of("Ticket"), read=_lister(reach.TICKETS, ticket_json),
+              params=LIST_PARAMS),
     Operation("get_ticket", "GET", "/tickets/{id}", "One support ticket, with its message and replies",
-              reach.READ_SCOPE[reach.TICKETS], _ticket, _ref("TicketDetail"), params=(ID_PARAM,)),
+              reach.READ_SCOPE[reach.TICKETS], _ref("TicketDetail"), read=_ticket, params=(ID_PARAM,)),
     Operation("open_ticket", "POST", "/tickets", "Open a support ticket", reach.WRITE_SCOPE[reach.TICKETS],
-              _open_ticket, _ref("Ticket"), status=201, body="NewTicket", writes=True),
+              _ref("Ticket"), write=_open_ticket, status=201, body="NewTicket"),
     Operation("reply_to_ticket", "POST", "/tickets/{id}/replies", "Reply to a support ticket",
-              reach.WRITE_SCOPE[reach.TICKETS], _reply, _ref("Reply"), status=201, params=(ID_PARAM,),
-              body="NewReply", writes=True),
+              reach.WRITE_SCOPE[reach.TICKETS], _ref("Reply"), write=_reply, status=201, params=(ID_PARAM,),
+              body="NewReply"),
 )
 
 
@@ -346,8 +353,23 @@ def check_scope(op: Operation, scope: Sequence[str]) -> None:
         raise InsufficientScope(op.scope)
 
 
-def perform(provider: Provider, op: Operation, token: ApiTokenRow, args: Args) -> dict[str, Any] | Page:
-    """Do ``op`` for the token (its scope already checked): in one transaction, the person's accounts as they
-    are now, the records, and for a write the change with its audit entry. Blocking: run it in a thread."""
-    with provider.db.transaction() if op.writes else provider.db.read() as s:
-        return op.run(s, caller_of(s, token), args)
+async def run_read(tx: Tx, op: Operation, token: ApiTokenRow, args: Args) -> Answer:
+    """A read operation for the token (its scope already checked): the person's accounts as they are now, then
+    the records, over ``tx``."""
+    assert op.read is not None
+    caller = await caller_in(tx, token)
+    return await op.read(tx, caller, args)
+
+
+async def perform_read(provider: Provider, op: Operation, token: ApiTokenRow, args: Args) -> Answer:
+    """``run_read`` on the event loop, as the token lookup runs (no thread, no ORM)."""
+    async with provider.lookups.reading() as tx:
+        return await run_read(tx, op, token, args)
+
+
+def perform_write(provider: Provider, op: Operation, token: ApiTokenRow, args: Args) -> Answer:
+    """A write operation in one transaction: the person's accounts as they are now, the change and its audit
+    entry. Blocking: run it in a thread."""
+    assert op.write is not None
+    with provider.db.transaction() as s:
+        return op.write(s, caller_of(s, token), args)

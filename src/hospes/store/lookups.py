@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +28,7 @@ from sqlalchemy import Engine
 from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, REDIRECT_URIS_SQL, ClientRedirects, ClientWithToken
 from hospes.store.grants import ACCESS_TOKEN_LIVE
 from hospes.store.pg import AsyncpgPool
-from hospes.store.sql import PERSON_COLUMNS, Person, numbered, qmark, sqlite_text
+from hospes.store.sql import PERSON_COLUMNS, AsyncpgTx, DbapiTx, Person, Tx, numbered, qmark, sqlite_text
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
@@ -123,6 +125,24 @@ class Lookups:
         scope, accounts, grant_id, credential_id, identifier, *person = rows[0]
         chosen = tuple(int(a) for a in (accounts or "").split() if a.isdigit())
         return ApiTokenRow(tuple(scope.split()), chosen, grant_id, credential_id, identifier, Person.of(person))
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Tx]:
+        """A ``Tx`` for a few plain reads on the event loop, as the lookups above run (each statement sees the
+        latest commit): the customer API's records."""
+        if self._pg is not None:
+            async with self._pg.connection() as conn:
+                yield AsyncpgTx(conn)
+            return
+        conn = self._sqlite_connection()
+        if conn is not None:
+            yield DbapiTx(conn, sqlite=True)
+            return
+        raw = self.engine.raw_connection()  # an in-memory database lives in the engine's one connection
+        try:
+            yield DbapiTx(raw, sqlite=True)
+        finally:
+            raw.close()
 
     async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> ClientWithToken | None:
         """The client ``identifier`` and, when it is live and this client's, the token (RFC 7662 §2.2)."""

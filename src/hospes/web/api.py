@@ -23,7 +23,17 @@ from starlette.types import Receive, Scope, Send
 from hospes.api import metadata, openapi
 from hospes.api.caller import authenticate
 from hospes.api.errors import InsufficientScope, InvalidRequest, MethodNotAllowed, NotFound
-from hospes.api.operations import Args, Operation, Page, check_scope, match, path_id, perform, read_query
+from hospes.api.operations import (
+    Args,
+    Operation,
+    Page,
+    check_scope,
+    match,
+    path_id,
+    perform_read,
+    perform_write,
+    read_query,
+)
 from hospes.oauth import errors
 from hospes.store.lookups import ApiTokenRow
 from hospes.web.context import Web
@@ -100,7 +110,10 @@ class CustomerApi:
             check_scope(op, token.scope)
             args = Args(id=path_id(raw_id) if raw_id is not None else None, query=read_query(op, query),
                         body=await self._body(request, op), ip=self.web.ip(request))
-            result = await run_in_threadpool(perform, self.web.provider, op, token, args)
+            if op.writes:
+                result = await run_in_threadpool(perform_write, self.web.provider, op, token, args)
+            else:  # on the event loop, as userinfo's lookup (store/lookups.py)
+                result = await perform_read(self.web.provider, op, token, args)
         except errors.OAuthError as exc:
             status, body, headers = self._error(exc)
         else:
