@@ -67,10 +67,9 @@ def grants() -> Grants:
     return Grants([*built_in(), SingleSignOnGrant()])
 
 
-def routes(web: Web) -> list[BaseRoute]:
+def routes() -> list[BaseRoute]:
     get_post = ["GET", "POST"]
     return [
-        Mount("/api/v1", app=CustomerApi(web)),  # the customer API (web/api.py)
         Route("/", not_found.home),
         Route("/oauth/authorize.php", authorize.authorize, methods=get_post),
         Route("/oauth/authorize", authorize.authorize, methods=get_post),
@@ -110,8 +109,8 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     # (at the host's root even with an issuer path).
     resource_metadata = Route(metadata.metadata_path(settings.issuer), protected_resource_metadata)
     # With an issuer path, "/" at the host's root leads to the client area too.
-    app_routes: list[BaseRoute] = ([Route("/", not_found.home), resource_metadata, Mount(prefix, routes=routes(web))]
-                                   if prefix else [resource_metadata, *routes(web)])
+    app_routes: list[BaseRoute] = ([Route("/", not_found.home), resource_metadata, Mount(prefix, routes=routes())]
+                                   if prefix else [resource_metadata, *routes()])
     app = Starlette(
         routes=app_routes,
         middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],
@@ -125,4 +124,5 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     app.state.web = web
     # The hot paths are answered before Starlette: its error middleware alone wraps every send.
     return oauth_endpoints.HotPaths(app, web=web, table=hot_paths(), https=settings.secure_cookies,
-                                    log_requests=settings.access_log)
+                                    log_requests=settings.access_log,
+                                    mounts={"/api/v1": CustomerApi(web)})  # the customer API (web/api.py)

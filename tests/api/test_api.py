@@ -51,6 +51,8 @@ def test_a_token_for_one_chosen_account_lists_only_that_accounts_records(client:
     r = client.get("/api/v1/services", headers=bearer(tok))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json" and r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff" and "frame-ancestors 'none'" in r.headers[
+        "content-security-policy"]
     body = r.json()
     assert body["next"] is None
     assert [s["id"] for s in body["data"]] == [world["svc_a"], world["svc_a2"]]
