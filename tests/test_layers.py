@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "hospes"
 BASE = {"config", "clock", "secrets", "sealing"}
 # audit.py and mail.py write through the store beside accounts/; workers.py runs the server processes for
 # cli/; app.py builds the whole application and so stands above everything.
-LAYER = {"store": 0, "oauth": 1, "accounts": 1, "audit": 1, "mail": 1, "sso": 2, "adminapi": 2, "web": 3,
+LAYER = {"store": 0, "oauth": 1, "accounts": 1, "audit": 1, "mail": 1, "sso": 2, "adminapi": 2, "api": 2, "web": 3,
          "cli": 3, "workers": 3, "app": 4}
 FRAMEWORKS = ("starlette", "uvicorn")
 

@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hospes.api import metadata
 from hospes.config import Settings, ensure_secret_key, load_settings
 from hospes.oauth.grants import built_in
 from hospes.oauth.grants.base import Grants
@@ -34,6 +35,7 @@ from hospes.web import (
     oauth_endpoints,
     sso,
 )
+from hospes.web.api import CustomerApi, protected_resource_metadata
 from hospes.web.context import Web, server_error, unreadable_request
 from hospes.web.http import MalformedRequest
 from hospes.web.pages import Pages
@@ -114,8 +116,12 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
         db.dispose()
 
     prefix = settings.issuer_path
+    # RFC 9728 §3.1: the customer API's metadata, the well-known suffix between the host and the resource's path
+    # (at the host's root even with an issuer path).
+    resource_metadata = Route(metadata.metadata_path(settings.issuer), protected_resource_metadata)
     # With an issuer path, "/" at the host's root leads to the client area too.
-    app_routes: list[BaseRoute] = [Route("/", not_found.home), Mount(prefix, routes=routes())] if prefix else routes()
+    app_routes: list[BaseRoute] = ([Route("/", not_found.home), resource_metadata, Mount(prefix, routes=routes())]
+                                   if prefix else [resource_metadata, *routes()])
     app = Starlette(
         routes=app_routes,
         middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],
@@ -129,4 +135,5 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     app.state.web = web
     # The hot paths are answered before Starlette: its error middleware alone wraps every send.
     return oauth_endpoints.HotPaths(app, web=web, table=hot_paths(), https=settings.secure_cookies,
-                                    log_requests=settings.access_log)
+                                    log_requests=settings.access_log,
+                                    mounts={"/api/v1": CustomerApi(web)})  # the customer API (web/api.py)

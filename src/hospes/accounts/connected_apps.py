@@ -19,6 +19,7 @@ from hospes import audit
 from hospes.clock import utc
 from hospes.oauth.scopes import SCOPES
 from hospes.store import consents
+from hospes.store.accounts import reached_accounts
 from hospes.store.grants import revoke_grant_in
 from hospes.store.models import AccessToken, Consent, Grant, OAuthCredential, User, UserClient
 
@@ -35,11 +36,15 @@ class ConnectedApp:
     permissions: tuple[str, ...]  # what the consent page said, one line per scope
     first_approved: datetime
     last_used: datetime | None
+    # The client accounts the person chose for it (the customer API's scopes), as (id, label); empty when none
+    # was asked for.
+    accounts: tuple[tuple[int, str], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "clientId": self.client_id, "name": self.name, "logoUri": self.logo_uri or None,
             "scopes": list(self.scopes), "permissions": list(self.permissions),
+            "accounts": [{"id": i, "name": label} for i, label in self.accounts],
             "firstApproved": self.first_approved.isoformat(),
             "lastUsed": self.last_used.isoformat() if self.last_used else None,
         }
@@ -61,6 +66,9 @@ def _apps(s: Session, *where: Any) -> list[ConnectedApp]:
         .where(AccessToken.user_id.in_(sorted({c.user_id for c, _ in rows})),
                AccessToken.credential_id.in_(sorted({c.credential_id for c, _ in rows})))
         .group_by(AccessToken.user_id, AccessToken.credential_id)).all()}
+    # The accounts chosen, named as the person sees them (those they still reach).
+    labels = {user_id: {a.id: a.label for a in reached_accounts(s, user_id)}
+              for user_id in sorted({c.user_id for c, _ in rows if c.accounts})}
     apps = [
         ConnectedApp(
             id=consent.id, user_id=consent.user_id, credential_id=cred.id, client_id=cred.identifier,
@@ -68,6 +76,8 @@ def _apps(s: Session, *where: Any) -> list[ConnectedApp]:
             permissions=tuple(SCOPES[n].consent_text for n in consent.scopes or () if n in SCOPES),
             first_approved=utc(consent.created_at),
             last_used=_latest(consent.last_used_at, newest.get((consent.user_id, cred.id))),
+            accounts=tuple((int(i), labels[consent.user_id][int(i)]) for i in consent.accounts or ()
+                           if int(i) in labels.get(consent.user_id, {})),
         )
         for consent, cred in rows
     ]

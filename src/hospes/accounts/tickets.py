@@ -3,10 +3,13 @@ stores a new ticket with its audit entry. Reading a client account's records is 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from hospes import audit
-from hospes.store.records import insert_ticket
+from hospes.clock import now
+from hospes.store.records import ReplyRow, insert_reply, insert_ticket
 from hospes.store.values import forbidden_character
 
 SUBJECT_MAX = 255
@@ -35,9 +38,32 @@ def check_ticket(subject: str, message: str) -> tuple[str, str, dict[str, str]]:
     return subject, message, problems
 
 
-def open_ticket(s: Session, client_id: int, *, subject: str, message: str, actor: str, ip: str = "") -> int:
+def check_message(message: str) -> tuple[str, dict[str, str]]:
+    """A reply's message as stored, and an error (``message``) when it needs fixing: a ticket's message rules."""
+    _, stored, problems = check_ticket("reply", message)
+    return stored, problems
+
+
+# WHMCS's status of a ticket the customer answered last (https://docs.whmcs.com/support/support-ticket-statuses/).
+CUSTOMER_REPLY = "Customer-Reply"
+
+
+def open_ticket(s: Session, client_id: int, *, subject: str, message: str, actor: str, ip: str = "",
+                **via: Any) -> int:
     """A new Open ticket on the account, with the subject and message ``check_ticket`` returned (the caller
-    shows its problems first); records ``ticket.opened``. Returns its id."""
+    shows its problems first); records ``ticket.opened`` (``via``: the application that acted, if one did).
+    Returns its id."""
     ticket_id = insert_ticket(s, client_id, subject=subject, message=message)
-    audit.entry(s, actor, "ticket.opened", f"client:{client_id}", ip=ip, ticket_id=ticket_id, subject=subject)
+    audit.entry(s, actor, "ticket.opened", f"client:{client_id}", ip=ip, ticket_id=ticket_id, subject=subject,
+                **via)
     return ticket_id
+
+
+def reply(s: Session, client_id: int, ticket_id: int, *, user_id: int, message: str, actor: str, ip: str = "",
+          **via: Any) -> ReplyRow:
+    """The person's reply (with the message ``check_message`` returned) to a ticket of the account, which is
+    then awaits the staff's answer; records ``ticket.replied``."""
+    added = insert_reply(s, ticket_id, user_id=user_id, message=message, status=CUSTOMER_REPLY, at=now())
+    audit.entry(s, actor, "ticket.replied", f"client:{client_id}", ip=ip, ticket_id=ticket_id, reply_id=added.id,
+                **via)
+    return added

@@ -23,6 +23,7 @@ from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
 from hospes.store import clients, consents
+from hospes.store.accounts import ReachedAccount, choosable_accounts
 from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, User, UserClient
 
 
@@ -93,6 +94,8 @@ class AuthorizationRequest:
     fresh_login: bool = False
     consent_given: bool = False
     bound_sid: str | None = None
+    # The client accounts the person chose on the consent page for the customer API's scopes (ids).
+    accounts: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -300,6 +303,13 @@ class NeedLogin:
 class NeedConsent:
     request: AuthorizationRequest
     scopes: tuple[str, ...]
+    # For a customer-API scope: the client accounts the person may choose from (none checked in advance).
+    accounts: tuple[ReachedAccount, ...] = ()
+    # Why the page is shown again (the person chose no account).
+    problem: str | None = None
+
+
+CHOOSE_AN_ACCOUNT = "Choose at least one account the application may use, or cancel."
 
 
 @dataclass(frozen=True)
@@ -387,23 +397,56 @@ def decide(provider: Provider, s: Session, req: AuthorizationRequest, session: C
     consent = (None if "consent" in req.prompt
                else consents.covering(s, session.user_id, req.credential_id, req.consent_scope))
     given = req.consent_given and req.bound_sid == session.sid
+    offered = choosable_accounts(s, session.user_id) if scope_table.asks_for_api(req.scope) else None
+    chosen: tuple[int, ...] | None = None
+    if offered is not None:
+        # The customer API reaches the accounts chosen on the consent page: this one's, or the remembered
+        # consent's (those still open and reached); a remembered consent with no choice left asks again.
+        chosen = _kept(req.accounts if given else consent.accounts if consent is not None else None, offered)
+        if chosen is None and not given:
+            consent = None
     if consent is None and not given:
         if "none" in req.prompt:
             raise fail(errors.ConsentRequired("The user has not approved this application."))
-        return NeedConsent(req.bound_to(session.sid), req.consent_scope)
+        return NeedConsent(req.bound_to(session.sid), req.consent_scope, tuple(offered or ()))
     if consent is not None:
         consents.mark_used(s, consent.id)
-    return issue_code(provider, s, req, session)
+    return issue_code(provider, s, req, session, None if offered is None else chosen or ())
+
+
+def _kept(remembered: tuple[int, ...] | None, offered: list[ReachedAccount]) -> tuple[int, ...] | None:
+    """The chosen accounts among those offered now; None when there is a choice to make and none is left."""
+    if remembered is None:
+        return None
+    kept = tuple(a.id for a in offered if a.id in remembered)
+    return kept if kept or not offered else None
+
+
+def choose_accounts(s: Session, user_id: int, req: AuthorizationRequest,
+                    posted: Sequence[str]) -> AuthorizationRequest | NeedConsent:
+    """The consent page's ``account`` checkboxes applied to the request: the accounts offered that were ticked
+    (with one account offered, that one). With several offered and none ticked, the page again, with why."""
+    if not scope_table.asks_for_api(req.scope):
+        return req
+    offered = choosable_accounts(s, user_id)
+    ticked = {p for p in posted if p.isascii() and p.isdigit()}
+    chosen = tuple(a.id for a in offered if len(offered) == 1 or str(a.id) in ticked)
+    if offered and not chosen:
+        return NeedConsent(req, req.consent_scope, tuple(offered), problem=CHOOSE_AN_ACCOUNT)
+    return replace(req, accounts=chosen)
 
 
 def record_consent(provider: Provider, s: Session, user_id: int, req: AuthorizationRequest) -> None:
-    consents.record(s, user_id, req.credential_id, req.consent_scope, provider.settings.consent_ttl)
+    accounts = req.accounts if scope_table.asks_for_api(req.scope) else None
+    consents.record(s, user_id, req.credential_id, req.consent_scope, provider.settings.consent_ttl, accounts)
 
 
-def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession) -> CodeIssued:
+def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession,
+               accounts: tuple[int, ...] | None = None) -> CodeIssued:
     t = now()
     grant = Grant(credential_id=req.credential_id, user_id=session.user_id, scope=scope_table.join(req.scope),
-                  claims=standard.stored(req.userinfo_claims, req.id_token_claims), created_at=t)
+                  claims=standard.stored(req.userinfo_claims, req.id_token_claims),
+                  accounts=" ".join(str(a) for a in accounts) if accounts is not None else None, created_at=t)
     s.add(grant)
     s.flush()
     code = new_token()

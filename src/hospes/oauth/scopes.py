@@ -1,4 +1,5 @@
-"""The scope table: WHMCS's scopes with their consent-screen descriptions, plus offline_access.
+"""The scope table: WHMCS's scopes with their consent-screen descriptions, plus offline_access and the
+customer API's scopes (read and write kept apart, so a person sees which an application may change).
 
 The names are WHMCS's: credentials carry them (https://developers.whmcs.com/api-reference/createoauthcredential/)
 and SSO tokens take them as destinations (https://docs.whmcs.com/customization/single-sign-on-into-whmcs/).
@@ -16,6 +17,8 @@ class Scope:
     # What a person reads on the consent page.
     consent_text: str
     is_default: bool = False
+    # A scope of the customer API ({issuer}/api/v1): "read" or "write"; "" for the others.
+    api_access: str = ""
 
 
 SCOPES: dict[str, Scope] = {
@@ -57,8 +60,20 @@ SCOPES: dict[str, Scope] = {
         Scope("clientarea:upgrade", "Upgrade/Downgrade", "Open upgrade and downgrade"),
         Scope("sso:custom_redirect", "Scope required for arbitrary path redirect on token creation",
               "Send you to a page of the client area"),
+        # The customer API: what an application may read, or do, for the person, in the accounts they choose.
+        Scope("services:read", "Read products and services", "See your products and services (read only)",
+              api_access="read"),
+        Scope("domains:read", "Read domains", "See your domains and when they expire (read only)",
+              api_access="read"),
+        Scope("invoices:read", "Read invoices", "See your invoices and what is due (read only)", api_access="read"),
+        Scope("tickets:read", "Read support tickets", "Read your support tickets (read only)", api_access="read"),
+        Scope("tickets:write", "Open and reply to support tickets",
+              "Open support tickets and reply to them in your name", api_access="write"),
     ]
 }
+
+# The customer API's scopes, in the table's order.
+API_SCOPES = tuple(name for name, s in SCOPES.items() if s.api_access)
 
 # Scopes an authorization_code credential may request for login (OpenID Connect Core §5.4, §11).
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -73,6 +88,11 @@ def parse(scope: str | None) -> list[str]:
         if part:
             seen[part] = None
     return list(seen)
+
+
+def asks_for_api(scopes: tuple[str, ...] | list[str]) -> bool:
+    """Whether any of ``scopes`` is a customer-API scope (the consent page then asks which accounts)."""
+    return any(name in API_SCOPES for name in scopes)
 
 
 def join(scopes: list[str] | tuple[str, ...]) -> str:

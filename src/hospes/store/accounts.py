@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from hospes.store.models import ClientAccount, User, UserClient
 from hospes.store.records import ServiceRow, services
+from hospes.store.sql import Tx, drive, json_list, session_tx
 from hospes.store.values import row_id
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
+CLOSED = "Closed"
 OWNER = "owner"
 INVITED = "invited"
 
@@ -61,6 +63,7 @@ class ReachedAccount:
     role: str  # owner | invited
     status: str
     permissions: tuple[str, ...]
+    company: str = ""  # the company name alone ("" when none)
 
     @property
     def owner(self) -> bool:
@@ -111,19 +114,34 @@ def client_account(s: Session, client_id: int) -> ClientAccountRow | None:
     return account_row(client) if client is not None else None
 
 
-def reached_accounts(s: Session, user_id: int) -> list[ReachedAccount]:
+# Which client accounts a user reaches, with the owner's name for an account without a company name. Plain SQL,
+# so the customer API reads it on the event loop (store/lookups.py) and the pages through their session.
+REACHED_SQL = (
+    "SELECT c.id, c.company_name, c.status, uc.role, uc.permissions, o.first_name, o.last_name "
+    "FROM user_clients uc JOIN client_accounts c ON c.id = uc.client_id "
+    "LEFT JOIN users o ON o.id = c.owner_user_id WHERE uc.user_id = %s"
+)
+
+
+async def reached(tx: Tx, user_id: int) -> list[ReachedAccount]:
     """The client accounts linked to the user, those they own first, each in id order."""
-    rows = s.execute(select(UserClient, ClientAccount).join(ClientAccount, ClientAccount.id == UserClient.client_id)
-                     .where(UserClient.user_id == user_id)).all()
-    owner_ids = {client.owner_user_id for _, client in rows if client.owner_user_id}
-    owners = {u.id: u for u in s.scalars(select(User).where(User.id.in_(owner_ids)))} if owner_ids else {}
     found = []
-    for link, client in rows:
-        owner = owners.get(client.owner_user_id or 0)
-        name = client.company_name or (f"{owner.first_name} {owner.last_name}".strip() if owner else "")
-        found.append(ReachedAccount(id=client.id, name=name, role=link.role, status=client.status,
-                                    permissions=tuple(link.permissions or ())))
+    for cid, company, status, role, permissions, first, last in await tx.all(REACHED_SQL, user_id):
+        name = company or (f"{first} {last}".strip() if first is not None else "")
+        found.append(ReachedAccount(id=cid, name=name, role=role, status=status,
+                                    permissions=tuple(json_list(permissions)), company=company))
     return sorted(found, key=lambda a: (not a.owner, a.id))
+
+
+def reached_accounts(s: Session, user_id: int) -> list[ReachedAccount]:
+    """``reached`` in the session's transaction."""
+    return drive(reached(session_tx(s), user_id))
+
+
+def choosable_accounts(s: Session, user_id: int) -> list[ReachedAccount]:
+    """The client accounts a person may choose for an application on the consent page: those they reach that
+    are not closed, in ``reached_accounts``'s order."""
+    return [a for a in reached_accounts(s, user_id) if a.status != CLOSED]
 
 
 def client_ids(s: Session, user_id: int) -> list[int]:

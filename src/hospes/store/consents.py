@@ -22,30 +22,38 @@ class ConsentRow(NamedTuple):
     id: int
     scopes: tuple[str, ...]
     expires_at: datetime
+    # The client accounts chosen for the customer API's scopes; None when none was asked for yet.
+    accounts: tuple[int, ...] | None = None
 
 
 def covering(s: Session, user_id: int, credential_id: int, scopes: Sequence[str]) -> ConsentRow | None:
     """The person's unexpired consent for the application when it includes every one of ``scopes``."""
-    row = s.execute(select(Consent.id, Consent.scopes, Consent.expires_at)
+    row = s.execute(select(Consent.id, Consent.scopes, Consent.expires_at, Consent.accounts)
                     .where(Consent.user_id == user_id, Consent.credential_id == credential_id)).first()
     if row is None or utc(row.expires_at) <= now() or not set(scopes) <= set(row.scopes or []):
         return None
-    return ConsentRow(row.id, tuple(row.scopes or ()), utc(row.expires_at))
+    accounts = tuple(int(a) for a in row.accounts) if row.accounts is not None else None
+    return ConsentRow(row.id, tuple(row.scopes or ()), utc(row.expires_at), accounts)
 
 
 def mark_used(s: Session, consent_id: int) -> None:
     s.execute(update(Consent).where(Consent.id == consent_id).values(last_used_at=now()))
 
 
-def record(s: Session, user_id: int, credential_id: int, scopes: Sequence[str], ttl: int) -> None:
-    """Approve ``scopes`` for the application (added to what was approved before), for ``ttl`` seconds."""
+def record(s: Session, user_id: int, credential_id: int, scopes: Sequence[str], ttl: int,
+           accounts: Sequence[int] | None = None) -> None:
+    """Approve ``scopes`` for the application (added to what was approved before), for ``ttl`` seconds; with
+    ``accounts`` (the client accounts chosen for the customer API), that choice replaces the one before."""
     t = now()
     expires = t + timedelta(seconds=ttl)
+    chosen = list(accounts) if accounts is not None else None
     consent = s.scalar(select(Consent).where(Consent.user_id == user_id, Consent.credential_id == credential_id))
     if consent is None:
-        s.add(Consent(user_id=user_id, credential_id=credential_id, scopes=list(scopes),
+        s.add(Consent(user_id=user_id, credential_id=credential_id, scopes=list(scopes), accounts=chosen,
                       created_at=t, updated_at=t, last_used_at=t, expires_at=expires))
         return
+    if chosen is not None:
+        consent.accounts = chosen
     consent.scopes = list(dict.fromkeys([*(consent.scopes or []), *scopes]))
     consent.updated_at = t
     consent.last_used_at = t

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +29,7 @@ from hospes.config import DEFAULT_DB_TIMEOUT
 from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, REDIRECT_URIS_SQL, ClientRedirects, ClientWithToken
 from hospes.store.grants import ACCESS_TOKEN_LIVE
 from hospes.store.pg import AsyncpgPool
-from hospes.store.sql import PERSON_COLUMNS, Person, numbered, qmark, sqlite_text
+from hospes.store.sql import PERSON_COLUMNS, AsyncpgTx, DbapiTx, Person, Tx, numbered, qmark, sqlite_text
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
@@ -35,6 +37,27 @@ USERINFO_SQL = (
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
+
+
+# The customer API's token lookup: the token, its grant (the accounts chosen) and client, and its person.
+API_TOKEN_SQL = (
+    f"SELECT t.scope, g.accounts, t.grant_id, t.credential_id, c.identifier, {PERSON_COLUMNS} "  # noqa: S608
+    "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
+    "JOIN oauth_credentials c ON c.id = t.credential_id "
+    f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenRow:
+    """A live access token as the customer API reads it."""
+
+    scope: tuple[str, ...]
+    accounts: tuple[int, ...]  # the client accounts the person chose for this grant (none: none asked for)
+    grant_id: int
+    credential_id: int
+    client_identifier: str  # the application's client_id
+    person: Person
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +80,7 @@ class Lookups:
         # Each statement in this database's placeholder style, once.
         style = numbered if pg is not None else qmark
         self._userinfo_sql, self._introspection_sql = style(USERINFO_SQL), style(CLIENT_WITH_TOKEN_SQL)
+        self._api_token_sql = style(API_TOKEN_SQL)
 
     def _param_now(self, now: datetime) -> Any:
         # SQLite compares the stored text; PostgreSQL, timestamptz.
@@ -94,6 +118,33 @@ class Lookups:
         if not rows:
             return None
         return UserinfoRow(rows[0][0].split(), rows[0][1], rows[0][2], Person.of(rows[0][3:]))
+
+    async def api_token(self, token_hash: bytes, now: datetime) -> ApiTokenRow | None:
+        """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE)."""
+        rows = await self._rows(self._api_token_sql, (token_hash, self._param_now(now)))
+        if not rows:
+            return None
+        scope, accounts, grant_id, credential_id, identifier, *person = rows[0]
+        chosen = tuple(int(a) for a in (accounts or "").split() if a.isdigit())
+        return ApiTokenRow(tuple(scope.split()), chosen, grant_id, credential_id, identifier, Person.of(person))
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Tx]:
+        """A ``Tx`` for a few plain reads on the event loop, as the lookups above run (each statement sees the
+        latest commit): the customer API's records."""
+        if self._pg is not None:
+            async with self._pg.connection() as conn:
+                yield AsyncpgTx(conn)
+            return
+        conn = self._sqlite_connection()
+        if conn is not None:
+            yield DbapiTx(conn, sqlite=True)
+            return
+        raw = self.engine.raw_connection()  # an in-memory database lives in the engine's one connection
+        try:
+            yield DbapiTx(raw, sqlite=True)
+        finally:
+            raw.close()
 
     async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> ClientWithToken | None:
         """The client ``identifier`` and, when it is live and this client's, the token (RFC 7662 §2.2)."""

@@ -130,6 +130,20 @@ class Ticket(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), default="Open")
 
 
+class TicketReply(Base):
+    """A reply to a support ticket: who wrote it (NULL once that person is deleted) and when."""
+
+    __tablename__ = "ticket_replies"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE", name="fk_ticket_replies_ticket_id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_ticket_replies_user_id"))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Admin(Timestamps, Base):
     """Staff; separate from customers' users."""
 
@@ -198,6 +212,9 @@ class Grant(Base):
     # Claims asked for one by one with the claims request parameter (OIDC Core §5.5), as oauth/claims.py
     # stores them ("userinfo:name id_token:email"); NULL when none were.
     claims: Mapped[str | None] = mapped_column(Text)
+    # The client accounts the person chose for the customer API ("3 7", ids; "" none), or NULL when the
+    # authorization asked for no customer-API scope (oauth/scopes.py API_SCOPES).
+    accounts: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("ix_grants_user_credential", "user_id", "credential_id"),)
@@ -261,6 +278,8 @@ class Consent(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     credential_id: Mapped[int] = mapped_column(ForeignKey("oauth_credentials.id", ondelete="CASCADE"))
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The client accounts chosen for the customer API's scopes (ids), NULL when none was asked for yet.
+    accounts: Mapped[list[int] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

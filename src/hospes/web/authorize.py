@@ -71,13 +71,22 @@ def _login_page(web: Web, request: Request, req: core.AuthorizationRequest, *, e
     )
 
 
+def _return_host(redirect_uri: str) -> str:
+    """Where the browser goes afterwards, as a person recognises it: the host (a native app's scheme)."""
+    parts = urlsplit(redirect_uri)
+    return parts.hostname or parts.scheme
+
+
 def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
     req = out.request
     permissions = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES]
+    changes = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES and SCOPES[s].api_access == "write"]
     return web.render_form(
-        request, "consent.html", headers=_back_to_app(req), action=web.path("/oauth/authorize.php"),
-        request_hash=web.sign("authz", req.to_dict()), app_name=req.client_name, app_logo=req.logo_uri,
-        permissions=permissions, scopes=out.scopes, current=current,
+        request, "consent.html", status=400 if out.problem else 200, headers=_back_to_app(req),
+        action=web.path("/oauth/authorize.php"), request_hash=web.sign("authz", req.to_dict()),
+        app_name=req.client_name, app_logo=req.logo_uri, return_host=_return_host(req.redirect_uri),
+        permissions=permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
+        problem=out.problem,
     )
 
 
@@ -150,7 +159,7 @@ async def _interaction(web: Web, request: Request, form: Params) -> Response:
         return await _login(web, request, req, form)
     decision = first(form, "userAuthorization")
     if decision in ("yes", "no"):
-        return await _consent(web, request, req, cookie, decision == "yes")
+        return await _consent(web, request, req, cookie, decision == "yes", form.get("account", []))
     return _expired_page(web)
 
 
@@ -231,8 +240,8 @@ async def _logged_in(web: Web, request: Request, req: core.AuthorizationRequest,
     return response
 
 
-def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None,
-             yes: bool) -> tuple[core.Outcome | None, Any]:
+def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None, yes: bool,
+             accounts: list[str]) -> tuple[core.Outcome | None, Any]:
     p = web.provider
     with p.db.transaction() as s:
         current = sessions.current(s, cookie)
@@ -243,15 +252,18 @@ def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None,
         if req.bound_sid != current.sid:
             # Another person logged in since this page was shown: ask again, for them.
             return core.decide(p, s, req, current), current
-        core.record_consent(p, s, current.user_id, req)
-        approved = core.AuthorizationRequest.from_dict({**req.to_dict(), "consent_given": True})
+        chosen = core.choose_accounts(s, current.user_id, req, accounts[:1000])
+        if isinstance(chosen, core.NeedConsent):
+            return chosen, current
+        core.record_consent(p, s, current.user_id, chosen)
+        approved = core.AuthorizationRequest.from_dict({**chosen.to_dict(), "consent_given": True})
         return core.decide(p, s, approved, current), current
 
 
 async def _consent(web: Web, request: Request, req: core.AuthorizationRequest, cookie: str | None,
-                   yes: bool) -> Response:
+                   yes: bool, accounts: list[str]) -> Response:
     try:
-        out, current = await run_in_threadpool(_approve, web, req, cookie, yes)
+        out, current = await run_in_threadpool(_approve, web, req, cookie, yes, accounts)
     except core.AuthorizationError as exc:
         return _deliver_error(web, exc)
     if out is None:

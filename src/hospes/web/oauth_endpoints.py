@@ -226,11 +226,14 @@ class HotPaths:
     handler that fails is answered here: a JSON 500, the error logged without the request."""
 
     def __init__(self, app: ASGIApp, *, web: Web, table: dict[str, tuple[frozenset[str], Handler]],
-                 https: bool, log_requests: bool) -> None:
+                 https: bool, log_requests: bool, mounts: dict[str, ASGIApp] | None = None) -> None:
         self.app = app
         self.web = web
         prefix = web.settings.issuer_path
         self.table = {prefix + path: entry for path, entry in table.items()}
+        # ASGI applications answered below a path prefix, before Starlette too (the customer API): they answer
+        # every request themselves and get root_path set to the prefix.
+        self.mounts = tuple((prefix + path, sub) for path, sub in (mounts or {}).items())
         if prefix:
             # RFC 8414 §3.1: for an issuer with a path, the metadata is at the host's root with the issuer's path
             # after the well-known suffix (/.well-known/oauth-authorization-server/tenant); §5 does the same for
@@ -243,6 +246,10 @@ class HotPaths:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
         if entry is None:
+            mounted = self._mounted(scope) if self.mounts and scope["type"] == "http" else None
+            if mounted is not None:
+                await self._forward(scope, receive, send, *mounted)
+                return
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:
@@ -279,6 +286,30 @@ class HotPaths:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         if self.log_requests:
             access_log(scope, status, start)
+
+    def _mounted(self, scope: Scope) -> tuple[str, ASGIApp] | None:
+        path = scope["path"]
+        for prefix, sub in self.mounts:
+            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+                return prefix, sub
+        return None
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, prefix: str, sub: ASGIApp) -> None:
+        """A mounted application's answer, with the security headers every answer carries."""
+        start = time.perf_counter() if self.log_requests else 0.0
+        status: list[int] = []
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+                message["headers"] = [*message.get("headers", []), *self.security]
+            await send(message)
+
+        try:
+            await sub({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, with_headers)
+        finally:
+            if self.log_requests:
+                access_log(scope, status[0] if status else "-", start)
 
     async def _cors(self, call: Call) -> Headers:
         """An answer to a browser's call names its origin when that is the origin of a redirect URI of the

@@ -37,6 +37,7 @@ def applications(ctx: Ctx) -> Response:
         if revoked_id is not None:
             revoked_name = connected_apps.revoked_name(s, ctx.current.user_id, revoked_id)
     rows = [{"id": a.id, "name": a.name, "logo": a.logo_uri, "permissions": a.permissions,
+             "scopes": a.scopes, "accounts": [label for _, label in a.accounts],
              "first_approved": date(a.first_approved), "last_used": date(a.last_used, with_time=True)}
             for a in apps]
     return ctx.render("account/applications.html", "applications", apps=rows, revoked=revoked_name)

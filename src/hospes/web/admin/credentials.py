@@ -23,8 +23,10 @@ from hospes.oauth.credentials import CredentialError, CredentialRow
 from hospes.web.admin.auth import Ctx, page
 from hospes.web.http import number
 
-# The scopes an OpenID Connect relying party asks for; others already on a credential are shown too.
+# The scopes an OpenID Connect relying party asks for and the customer API's; others already on a credential
+# are shown too.
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+OFFERED_SCOPES = OIDC_SCOPES + scope_table.API_SCOPES
 DEFAULT_SCOPES = ("openid", "profile", "email")
 RESET_QUESTION = "The previous secret will immediately become invalid. Continue?"
 
@@ -72,7 +74,7 @@ class CredentialForm:
         return scope_table.join(scope_table.parse(" ".join(self.scopes)))
 
     def scope_options(self) -> list[tuple[str, str]]:
-        names = list(OIDC_SCOPES) + [s for s in self.scopes if s not in OIDC_SCOPES]
+        names = list(OFFERED_SCOPES) + [s for s in self.scopes if s not in OFFERED_SCOPES]
         return [(n, scope_table.SCOPES[n].description if n in scope_table.SCOPES else "") for n in names]
 
 

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
-from hospes.accounts import sessions
+from hospes.accounts import reach, sessions
 from hospes.store.accounts import ReachedAccount, reached_accounts
 from hospes.store.values import row_id
 from hospes.web.context import SESSION_COOKIE, PageCtx, Web, form_expired, web_of
@@ -124,6 +124,14 @@ class Ctx(PageCtx):
 
     def not_found(self, what: str = "That page") -> Response:
         return self.message(404, "Not found", f"{what} was not found in your account.")
+
+    def may(self, kind: str, account: ReachedAccount | None = None) -> bool:
+        """Whether the person may see ``kind`` (accounts/reach.py) in ``account`` (default: the one shown)."""
+        return reach.person_may(account or self.account, kind)
+
+    def not_allowed(self, what: str) -> Response:
+        return self.message(403, "Not allowed", f"The owner of this account has not given you access to {what}. "
+                            "Ask them if you need it.")
 
     def owner_only(self) -> Response:
         return self.message(403, "Only the account owner can do this",

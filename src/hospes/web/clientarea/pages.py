@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from hospes.accounts import verification
+from hospes.accounts import reach, verification
 from hospes.sso import destinations
 from hospes.store import accounts, records
 from hospes.store.values import row_id
@@ -36,12 +36,12 @@ EMAILS_SHOWN = 500
 def _home(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
         n = records.counts(s, ctx.account.id)
-    counts = [
-        ("Services", n.services, ctx.href(SECTIONS[2].path)),
-        ("Domains", n.domains, ctx.href(SECTIONS[3].path)),
-        ("Unpaid invoices", n.unpaid_invoices, ctx.href(SECTIONS[4].path)),
-        ("Open tickets", n.open_tickets, ctx.href(SECTIONS[5].path)),
-    ]
+    counts = [(label, count, ctx.href(section.path)) for label, count, section, kind in (
+        ("Services", n.services, SECTIONS[2], reach.SERVICES),
+        ("Domains", n.domains, SECTIONS[3], reach.DOMAINS),
+        ("Unpaid invoices", n.unpaid_invoices, SECTIONS[4], reach.INVOICES),
+        ("Open tickets", n.open_tickets, SECTIONS[5], reach.TICKETS),
+    ) if ctx.may(kind)]
     external = []
     if ctx.settings.external_clientarea_url:
         external = [(label, destinations.url_for(ctx.settings, scope)) for scope, label in EXTERNAL_LINKS]
@@ -65,6 +65,8 @@ def details(ctx: Ctx, *, status: int = 200, verification_error: str | None = Non
 
 
 def _services(ctx: Ctx) -> Response:
+    if not ctx.may(reach.SERVICES):
+        return ctx.not_allowed("its services")
     with ctx.db.read() as s:
         rows = records.services(s, ctx.account.id)
     services = [{"id": sv.id, "product": sv.product_name, "domain": sv.domain, "status": sv.status,
@@ -77,9 +79,10 @@ Row = TypeVar("Row", records.ServiceRow, records.DomainRow)
 
 
 def _one(ctx: Ctx, read: Callable[[Session, int], Row | None], what: str, template: str, section: str,
-         name: str) -> Response:
+         name: str, kind: str) -> Response:
     """The page of the row named by ``?id=`` when it belongs to an account the user reaches, else a 404
-    (another customer's id looks exactly like one that does not exist). The page then shows that account."""
+    (another customer's id looks exactly like one that does not exist), or a 403 when the person may not see
+    that kind of record there. The page then shows that account."""
     wanted = row_id(ctx.arg("id"))
     with ctx.db.read() as s:
         row = read(s, wanted) if wanted else None
@@ -87,15 +90,19 @@ def _one(ctx: Ctx, read: Callable[[Session, int], Row | None], what: str, templa
     if row is None or account is None:
         return ctx.not_found(what)
     ctx.account = account
+    if not ctx.may(kind):
+        return ctx.not_allowed(f"its {kind}")
     shown: dict[str, Any] = {name: row, "since": date(row.created_at)}
     return ctx.render(template, section, **shown)
 
 
 def _productdetails(ctx: Ctx) -> Response:
-    return _one(ctx, records.service, "That service", "productdetails.html", "services", "service")
+    return _one(ctx, records.service, "That service", "productdetails.html", "services", "service", reach.SERVICES)
 
 
 def _domains(ctx: Ctx) -> Response:
+    if not ctx.may(reach.DOMAINS):
+        return ctx.not_allowed("its domains")
     with ctx.db.read() as s:
         rows = records.domains(s, ctx.account.id)
     domains = [{"id": d.id, "domain": d.domain, "status": d.status, "since": date(d.created_at),
@@ -105,10 +112,12 @@ def _domains(ctx: Ctx) -> Response:
 
 
 def _domaindetails(ctx: Ctx) -> Response:
-    return _one(ctx, records.domain, "That domain", "domaindetails.html", "domains", "domain")
+    return _one(ctx, records.domain, "That domain", "domaindetails.html", "domains", "domain", reach.DOMAINS)
 
 
 def _invoices(ctx: Ctx) -> Response:
+    if not ctx.may(reach.INVOICES):
+        return ctx.not_allowed("its invoices")
     with ctx.db.read() as s:
         rows = records.invoices(s, ctx.account.id)
     invoices = [{"id": i.id, "date": date(i.created_at), "total": f"{i.total} {i.currency}", "status": i.status,

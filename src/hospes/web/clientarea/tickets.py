@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from hospes.accounts import tickets
+from hospes.accounts import reach, tickets
 from hospes.store import records
 from hospes.store.values import row_id
 from hospes.web.clientarea.gate import Ctx, date, page
@@ -12,6 +12,8 @@ from hospes.web.clientarea.gate import Ctx, date, page
 
 @page
 def supporttickets(ctx: Ctx) -> Response:
+    if not ctx.may(reach.TICKETS):
+        return ctx.not_allowed("its support tickets")
     opened = None
     with ctx.db.read() as s:
         rows = records.tickets(s, ctx.account.id)
@@ -25,6 +27,8 @@ def supporttickets(ctx: Ctx) -> Response:
 
 @page
 def submitticket(ctx: Ctx) -> Response:
+    if not ctx.may(reach.TICKETS):
+        return ctx.not_allowed("its support tickets")
     if ctx.request.method != "POST":
         return ctx.render("submitticket.html", "submitticket", typed={"subject": "", "message": ""}, problems={})
     typed = {"subject": ctx.field("subject"), "message": ctx.field("message")}

@@ -1,0 +1,57 @@
+"""Who a customer-API request acts for, and what it reaches: a live token (store/lookups.py ``api_token``,
+read on every request, so a revoked application stops at once) and the person's accounts as they are now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hospes.accounts.reach import Reach, token_reach
+from hospes.clock import now
+from hospes.oauth import errors
+from hospes.oauth.provider import Provider
+from hospes.secrets import digest
+from hospes.store.accounts import reached
+from hospes.store.lookups import ApiTokenRow
+from hospes.store.sql import Tx, drive, session_tx
+
+
+@dataclass(frozen=True)
+class Caller:
+    token: ApiTokenRow
+    reach: Reach
+
+    @property
+    def user_id(self) -> int:
+        return self.token.person.id
+
+    @property
+    def actor(self) -> str:
+        """The audit log's actor: the person (the application is named in ``via``)."""
+        return f"user:{self.token.person.id}"
+
+    @property
+    def via(self) -> dict[str, Any]:
+        """The audit entry's record of the application that acted, and through which grant."""
+        return {"via": "api", "application": self.token.client_identifier,
+                "credential_id": self.token.credential_id, "grant_id": self.token.grant_id}
+
+
+async def caller_in(tx: Tx, token: ApiTokenRow) -> Caller:
+    """The token's reach: its scopes, the accounts chosen for it, the person's permissions there now."""
+    return Caller(token, token_reach(token.scope, token.accounts, await reached(tx, token.person.id)))
+
+
+def caller_of(s: Session, token: ApiTokenRow) -> Caller:
+    """``caller_in`` in an ORM session's transaction (the writes)."""
+    return drive(caller_in(session_tx(s), token))
+
+
+async def authenticate(provider: Provider, token: str) -> ApiTokenRow:
+    """The live access token ``token`` (one indexed query, nothing cached), or RFC 6750 §3.1 invalid_token."""
+    found = await provider.lookups.api_token(digest(token), now()) if 0 < len(token) <= 512 else None
+    if found is None:
+        raise errors.InvalidToken("The access token is invalid, expired or revoked.")
+    return found

@@ -1,0 +1,222 @@
+"""The customer API over HTTP ({issuer}/api/v1): read the bearer token, the query and the JSON body, hand them
+to the core (hospes.api), render its answer as JSON.
+
+The token comes in the Authorization header only (RFC 6750 §2.1): an API answer may be cached or logged by
+intermediaries in ways a userinfo answer is not, so the query-string form WHMCS's userinfo accepts is refused.
+Without a valid token the answer is 401 with a challenge naming the resource's metadata (RFC 6750 §3, RFC 9728
+§5.1); without the operation's scope, 403 insufficient_scope with the scope needed. A browser application may
+call it from the origin of one of its redirect URIs (CORS, oauth/web_origins.py), as it calls userinfo.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from hospes.api import metadata, openapi
+from hospes.api.caller import authenticate
+from hospes.api.errors import InsufficientScope, InvalidRequest, MethodNotAllowed, NotFound
+from hospes.api.operations import (
+    Args,
+    Operation,
+    Page,
+    check_scope,
+    match,
+    path_id,
+    perform_read,
+    perform_write,
+    read_query,
+)
+from hospes.oauth import errors
+from hospes.store.lookups import ApiTokenRow
+from hospes.store.unavailable import is_unavailable
+from hospes.web import failures
+from hospes.web.context import Web
+from hospes.web.http import MAX_BODY, BodyTooLarge, MalformedRequest, parse_params
+
+
+Headers = list[tuple[bytes, bytes]]
+JSON = (b"content-type", b"application/json")
+NO_STORE = (b"cache-control", b"no-store")
+PUBLIC = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
+VARY_ORIGIN = (b"vary", b"Origin")
+EXPOSE = (b"access-control-expose-headers", b"WWW-Authenticate")
+METHODS = b"GET, HEAD, POST"
+REQUEST_HEADERS = b"Authorization, Content-Type"
+PREFLIGHT_MAX_AGE = (b"access-control-max-age", b"600")
+
+
+class MissingToken(errors.OAuthError):
+    """RFC 6750 §3.1: a request without a token gets a challenge without an error code."""
+
+    error = "invalid_token"
+    status_code = 401
+
+
+def _quoted(text: str) -> str:
+    # RFC 9110 §5.6.4 quoted-string: the descriptions keep to RFC 6749's characters (oauth/errors.py).
+    return errors.description_text(text)
+
+
+class CustomerApi:
+    """Pure ASGI, mounted at /api/v1 (app.py)."""
+
+    def __init__(self, web: Web) -> None:
+        self.web = web
+        issuer = web.provider.issuer
+        self.base = metadata.resource(issuer)
+        self.metadata_url = metadata.metadata_url(issuer)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        root = scope.get("root_path", "")
+        path = scope["path"][len(root):] if scope["path"].startswith(root) else scope["path"]
+        origin = request.headers.get("origin")
+        try:
+            status, body, headers = await self._answer(request, path, origin)
+        except Exception as exc:
+            # As the other hot paths: one log line with a request id; 503 with Retry-After when the database is
+            # unavailable (web/failures.py).
+            request_id = (b"x-request-id", failures.report(request.method, scope["path"], exc).encode())
+            if is_unavailable(exc):
+                status, body = 503, orjson.dumps(failures.UNAVAILABLE)
+                headers = [JSON, NO_STORE, (b"retry-after", failures.RETRY_AFTER.encode()), request_id]
+            else:
+                status, body = 500, orjson.dumps(failures.SERVER_ERROR)
+                headers = [JSON, NO_STORE, request_id]
+        if status != 204:  # RFC 9110 §8.6: a 204 carries no Content-Length
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else body})
+
+    async def _answer(self, request: Request, path: str, origin: str | None) -> tuple[int, bytes, Headers]:
+        method = request.method
+        if method == "OPTIONS":
+            return await self._options(request, origin)
+        if path == "/openapi.json":
+            if method not in ("GET", "HEAD"):
+                return self._error(MethodNotAllowed("openapi.json answers GET."), [(b"allow", b"GET, HEAD")])
+            return 200, openapi.document_json(self.web.provider.issuer), [JSON, *PUBLIC]
+        op, raw_id, known = match(method, path)
+        if op is None:
+            if known:
+                return self._error(MethodNotAllowed("This path does not answer that method."),
+                                   [(b"allow", METHODS)])
+            return self._error(NotFound("There is no such operation in this API."))
+        token: ApiTokenRow | None = None
+        try:
+            query = self._query(request)  # a token in the query is refused before anything else is read
+            token = await authenticate(self.web.provider, self._bearer(request))
+            check_scope(op, token.scope)
+            args = Args(id=path_id(raw_id) if raw_id is not None else None, query=read_query(op, query),
+                        body=await self._body(request, op), ip=self.web.ip(request))
+            if op.writes:
+                result = await run_in_threadpool(perform_write, self.web.provider, op, token, args)
+            else:  # on the event loop, as userinfo's lookup (store/lookups.py)
+                result = await perform_read(self.web.provider, op, token, args)
+        except errors.OAuthError as exc:
+            status, body, headers = self._error(exc)
+        else:
+            body = orjson.dumps(self._render(op, result, args))
+            status, headers = op.status, [JSON, NO_STORE]
+        if origin is not None:
+            headers += await self._cors(origin, token.credential_id if token is not None else None)
+        else:
+            headers.append(VARY_ORIGIN)
+        return status, body, headers
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    def _query(self, request: Request) -> dict[str, list[str]]:
+        query = parse_params(request.scope.get("query_string", b"").decode("latin-1"))
+        if "access_token" in query:
+            raise InvalidRequest("Send the access token in the Authorization header (RFC 6750 section 2.1).")
+        return query
+
+    def _bearer(self, request: Request) -> str:
+        scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise MissingToken("An access token is required (Authorization: Bearer).")
+        return value.strip()
+
+    async def _body(self, request: Request, op: Operation) -> dict[str, Any]:
+        if op.body is None:
+            return {}
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            raise InvalidRequest("The body must be JSON (Content-Type: application/json).")
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            raise BodyTooLarge("The request body is too large.")
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise BodyTooLarge("The request body is too large.")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise InvalidRequest("The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("The body must be a JSON object.")
+        return body
+
+    # -- answering ----------------------------------------------------------------------------------------
+
+    def _render(self, op: Operation, result: dict[str, Any] | Page, args: Args) -> dict[str, Any]:
+        if not isinstance(result, Page):
+            return result
+        following = None
+        if result.more:
+            query = {k: v for k, v in args.query.items() if k != "page"}
+            following = f"{self.base}{op.path}?{urlencode({**query, 'page': args.query.get('page', 1) + 1})}"
+        return {"data": result.items, "next": following}
+
+    def _error(self, exc: errors.OAuthError, extra: Headers | None = None) -> tuple[int, bytes, Headers]:
+        headers: Headers = [JSON, NO_STORE, *(extra or [])]
+        status = exc.status_code
+        if isinstance(exc, MalformedRequest) and not isinstance(exc, BodyTooLarge):
+            status = 400
+        if status in (401, 403):
+            # RFC 6750 §3, RFC 9728 §5.1: the challenge names the error (none without a token), the scope
+            # needed, and where the resource's metadata is.
+            parts = ['Bearer realm="hospes"']
+            if not isinstance(exc, MissingToken):
+                parts.append(f'error="{exc.error}"')
+                if exc.description:
+                    parts.append(f'error_description="{_quoted(exc.description)}"')
+            if isinstance(exc, InsufficientScope):
+                parts.append(f'scope="{exc.scope}"')
+            parts.append(f'resource_metadata="{self.metadata_url}"')
+            headers.append((b"www-authenticate", ", ".join(parts).encode("ascii")))
+        return status, orjson.dumps(exc.as_dict()), headers
+
+    async def _cors(self, origin: str, credential_id: int | None) -> Headers:
+        """An answer names the browser's origin when it is the origin of a redirect URI of the token's client
+        (before a token is known, of any client), as web/oauth_endpoints.py does for userinfo."""
+        if await self.web.provider.origins.allows(origin, credential_id):
+            return [VARY_ORIGIN, (b"access-control-allow-origin", origin.encode("latin-1")), EXPOSE]
+        return [VARY_ORIGIN]
+
+    async def _options(self, request: Request, origin: str | None) -> tuple[int, bytes, Headers]:
+        """OPTIONS (RFC 9110 §9.3.7); a CORS preflight from a registered origin is told what it may send."""
+        headers: Headers = [(b"allow", METHODS + b", OPTIONS"), NO_STORE, VARY_ORIGIN]
+        preflight = origin is not None and request.headers.get("access-control-request-method")
+        if preflight and origin is not None and await self.web.provider.origins.allows(origin):
+            headers += [(b"access-control-allow-origin", origin.encode("latin-1")),
+                        (b"access-control-allow-methods", METHODS),
+                        (b"access-control-allow-headers", REQUEST_HEADERS), PREFLIGHT_MAX_AGE]
+        return 204, b"", headers
+
+
+async def protected_resource_metadata(request: Request) -> Response:
+    """RFC 9728 §3: the customer API's metadata, at the §3.1 path (app.py)."""
+    issuer = request.app.state.web.provider.issuer
+    return Response(metadata.document_json(issuer), media_type="application/json",
+                    headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
