@@ -40,7 +40,6 @@ from hospes.web import failures
 from hospes.web.context import Web
 from hospes.web.http import MAX_BODY, BodyTooLarge, MalformedRequest, parse_params
 
-
 Headers = list[tuple[bytes, bytes]]
 JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
