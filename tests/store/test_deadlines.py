@@ -7,6 +7,7 @@ connection of the asyncpg pool taken, and a statement that runs past the deadlin
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import sqlite3
 import time
@@ -23,6 +24,12 @@ from hospes.web import failures
 from tests.conftest import backend
 
 DEADLINE = 0.5
+
+
+def run(coro: Any) -> Any:
+    """``asyncio.run`` in a thread of its own, whatever event-loop state an earlier test left in this one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture
@@ -50,7 +57,7 @@ def test_a_unit_that_cannot_get_the_write_lock_in_time_is_not_run(quick_db: Data
     try:
         start = time.monotonic()
         with pytest.raises(DatabaseUnavailable):
-            asyncio.run(quick_db.writer.run(_mark))
+            run(quick_db.writer.run(_mark))
         assert time.monotonic() - start < DEADLINE + 0.5
         # The ORM's transactions too: the writer gate and SQLite's lock share one deadline.
         start = time.monotonic()
@@ -62,7 +69,7 @@ def test_a_unit_that_cannot_get_the_write_lock_in_time_is_not_run(quick_db: Data
         other.execute("ROLLBACK")
         other.close()
     assert _version(quick_db) != "touched"  # the unit never ran, so it did not run late either
-    asyncio.run(quick_db.writer.run(_mark))
+    run(quick_db.writer.run(_mark))
     assert _version(quick_db) == "touched"
 
 
@@ -70,7 +77,8 @@ def test_a_unit_that_cannot_get_the_write_lock_in_time_is_not_run(quick_db: Data
 def test_a_unit_past_its_deadline_in_the_queue_is_not_run(quick_db: Database, database_url: str) -> None:
     """The lock comes free after the request's deadline, but before the writer gives up on an earlier unit:
     the late unit is dropped, the other one runs."""
-    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    # Used from the thread run() starts.
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
 
     async def both() -> list[Any]:
         other.execute("BEGIN IMMEDIATE")
@@ -81,7 +89,7 @@ def test_a_unit_past_its_deadline_in_the_queue_is_not_run(quick_db: Database, da
         return await asyncio.gather(long, short, return_exceptions=True)
 
     try:
-        long, short = asyncio.run(both())
+        long, short = run(both())
     finally:
         other.close()
     assert long is None and isinstance(short, DatabaseUnavailable)
@@ -109,7 +117,7 @@ def test_asyncpg_waits_for_a_free_connection_and_a_statement_no_longer_than_the_
         await pool.close()
         return waited, slept
 
-    waited, slept = asyncio.run(scenario())
+    waited, slept = run(scenario())
     assert waited < DEADLINE + 0.5 and slept < DEADLINE + 0.5
 
 
@@ -174,4 +182,4 @@ def test_after_a_database_restart_a_transaction_goes_out_on_a_fresh_connection(q
         await quick_db.pg.close()
         return version
 
-    assert asyncio.run(scenario())
+    assert run(scenario())
