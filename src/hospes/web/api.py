@@ -38,7 +38,7 @@ from hospes.store.lookups import ApiTokenRow
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures
 from hospes.web.context import Web
-from hospes.web.http import MAX_BODY, BodyTooLarge, MalformedRequest, parse_params
+from hospes.web.http import BodyTooLarge, MalformedRequest, parse_params, read_body
 
 Headers = list[tuple[bytes, bytes]]
 JSON = (b"content-type", b"application/json")
@@ -150,14 +150,7 @@ class CustomerApi:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise InvalidRequest("The body must be JSON (Content-Type: application/json).")
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY:
-            raise BodyTooLarge("The request body is too large.")
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_BODY:
-                raise BodyTooLarge("The request body is too large.")
+        raw = await read_body(request)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:

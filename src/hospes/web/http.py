@@ -41,10 +41,8 @@ def parse_params(raw: str) -> Params:
     return parsed
 
 
-async def read_form(request: Request, *, required: bool = True) -> Params:
-    """The body of a form post, at most MAX_BODY bytes (RFC 6749 §3.2: urlencoded only)."""
-    if request.method != "POST":
-        return {}
+async def read_body(request: Request) -> bytes:
+    """The request's body, at most MAX_BODY bytes: a larger one (announced or sent) is BodyTooLarge."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_BODY:
         raise BodyTooLarge("The request body is too large.")
@@ -53,7 +51,14 @@ async def read_form(request: Request, *, required: bool = True) -> Params:
         body += chunk
         if len(body) > MAX_BODY:
             raise BodyTooLarge("The request body is too large.")
-    return form_of(request.headers.get("content-type", ""), body, required=required)
+    return body
+
+
+async def read_form(request: Request, *, required: bool = True) -> Params:
+    """The body of a form post, at most MAX_BODY bytes (RFC 6749 §3.2: urlencoded only)."""
+    if request.method != "POST":
+        return {}
+    return form_of(request.headers.get("content-type", ""), await read_body(request), required=required)
 
 
 def form_of(content_type: str, body: bytes, *, required: bool = True) -> Params:
