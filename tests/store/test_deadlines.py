@@ -7,7 +7,6 @@ connection of the asyncpg pool taken, and a statement that runs past the deadlin
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import sqlite3
 import time
@@ -21,15 +20,10 @@ from hospes.store.db import Database
 from hospes.store.sql import Tx
 from hospes.store.unavailable import DatabaseUnavailable, is_unavailable
 from hospes.web import failures
+from tests.aio import run
 from tests.conftest import backend
 
 DEADLINE = 0.5
-
-
-def run(coro: Any) -> Any:
-    """``asyncio.run`` in a thread of its own, whatever event-loop state an earlier test left in this one."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture

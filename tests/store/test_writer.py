@@ -4,9 +4,7 @@ undone alone, on SQLite (group commit) and PostgreSQL (asyncpg)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -14,18 +12,11 @@ from sqlalchemy import text
 from hospes.clock import now
 from hospes.store.db import Database
 from hospes.store.sql import Tx
-
-T = TypeVar("T")
+from tests import aio
 
 
 class Boom(Exception):
     pass
-
-
-def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """asyncio.run in a thread of its own: another test (Playwright's sync API) may own this thread's loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 @pytest.fixture
@@ -56,7 +47,7 @@ def test_concurrent_units_commit_and_a_failing_one_is_undone_alone(db: Database,
     async def main() -> list[object]:
         return await asyncio.gather(*(db.writer.run(unit(i)) for i in range(20)), return_exceptions=True)
 
-    results = run_async(main)
+    results = aio.run(main())
     assert isinstance(results[7], Boom)
     assert [r for i, r in enumerate(results) if i != 7] == [i for i in range(20) if i != 7]
     # Answered only after the commit: a new connection sees every row but the failed one.
@@ -70,6 +61,6 @@ def test_a_unit_reads_its_own_writes_and_returns_after_commit(db: Database, owne
         assert row is not None
         return int(row[0])
 
-    assert run_async(lambda: db.writer.run(unit)) == 1
+    assert aio.run(db.writer.run(unit)) == 1
     assert db.writer.run_sync(unit) == 2
     assert _scopes(db) == ["mine", "mine"]

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests import aio
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's TCP_INFO")
 
 # struct tcp_info (linux/tcp.h): tcpi_data_segs_in, the segments received that carried data, is the
@@ -169,4 +171,4 @@ def test_the_protocol_s_limits_hold_over_uvicorn_s_own_parsing():
             for connection in list(state.connections):
                 connection.shutdown()
 
-    asyncio.run(run())
+    aio.run(run())
