@@ -60,13 +60,14 @@ def run(fn: Callable[[Any], T]) -> T:
     from hospes.accounts.service import AccountError
     from hospes.adminapi.credentials import ApiCredentialError
     from hospes.oauth.credentials import CredentialError
+    from hospes.oauth.resources import ResourceError
     from hospes.sso.applinks import AppLinkError
 
     with database() as db:
         try:
             with db.transaction() as s:
                 return fn(s)
-        except (AccountError, CredentialError, ApiCredentialError, AppLinkError) as exc:
+        except (AccountError, CredentialError, ApiCredentialError, AppLinkError, ResourceError) as exc:
             fail(str(exc))
 
 

@@ -22,12 +22,14 @@ from hospes.clock import now
 from hospes.oauth import scopes as scope_table
 from hospes.secrets import hash_secret
 from hospes.store import clients, consents
+from hospes.store import resources as resource_store
 from hospes.store.grants import revoke_credential_grants_in
 from hospes.store.models import (
     ClientAccount,
     OAuthCredential,
     Service,
 )
+from hospes.store.sql import drive, session_tx
 from hospes.store.values import TextRefused, check_text, forbidden_character, row_id
 
 GRANT_TYPES = ("authorization_code", "single_sign_on")
@@ -100,12 +102,15 @@ def _redirect_uris(value: list[str] | str | None) -> list[str]:
     return uris
 
 
-def _scope(value: str | None) -> str:
+def _scope(s: Session, value: str | None) -> str:
+    """Hospes's own scopes and those of the operator's resource servers (oauth/resources.py)."""
     names = scope_table.parse(value)
     if not names:
         raise CredentialError("At least one valid scope is required.")
-    for name in names:
-        if name not in scope_table.SCOPES:
+    unknown = [name for name in names if name not in scope_table.SCOPES]
+    defined = drive(resource_store.scopes_named(session_tx(s), unknown)) if unknown else {}
+    for name in unknown:
+        if name not in defined:
             raise CredentialError(f'The requested scope "{name}" is invalid.')
     return scope_table.join(names)
 
@@ -164,7 +169,7 @@ def create(
         raise CredentialError("A name for the Client Credential is required.")
     if grant_type == "single_sign_on" and service_id in (None, ""):
         raise CredentialError("A service ID is required for the single sign-on grant type.")
-    scope = _scope(scope)
+    scope = _scope(s, scope)
     sid = _service(s, service_id) if grant_type == "single_sign_on" else None
     if refresh_token_policy not in REFRESH_POLICIES:
         raise CredentialError(f"The refresh token policy must be one of {', '.join(REFRESH_POLICIES)}.")
@@ -234,7 +239,7 @@ def update_credential(
     if new_grant == "single_sign_on" and new_service in (None, ""):
         raise CredentialError("A service ID is required for the single sign-on grant type.")
     if scope is not _UNSET:
-        cred.scope = _scope(scope)
+        cred.scope = _scope(s, scope)
     if new_grant == "single_sign_on" and service_id is not _UNSET:
         cred.service_id = _service(s, service_id)
     elif new_grant == "authorization_code":

@@ -224,6 +224,20 @@ async def revoke_credential_grants(tx: Tx, credential_id: int, at: datetime) -> 
         await tx.execute(sql, t, credential_id)
 
 
+_REVOKE_RESOURCE_SQL = tuple(
+    f"UPDATE {table} SET revoked_at = %s WHERE revoked_at IS NULL AND {key} IN "  # noqa: S608 (constant text)
+    "(SELECT id FROM grants WHERE resource = %s)"
+    for table, key in (("access_tokens", "grant_id"), ("refresh_tokens", "grant_id"), ("grants", "id"))
+)
+
+
+async def revoke_resource_grants(tx: Tx, identifier: str, at: datetime) -> None:
+    """Revoke every grant given for an operator's resource and its tokens (the resource is removed)."""
+    t = tx.ts(at)
+    for sql in _REVOKE_RESOURCE_SQL:
+        await tx.execute(sql, t, identifier)
+
+
 def revoke_grant_in(s: Session, grant_id: int) -> None:
     """``revoke_grant`` in an ORM session's transaction (the pages, the CLI and the admin API)."""
     drive(revoke_grant(session_tx(s), grant_id, now()))

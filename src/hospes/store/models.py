@@ -215,6 +215,9 @@ class Grant(Base):
     # The client accounts the person chose for the customer API ("3 7", ids; "" none), or NULL when the
     # authorization asked for no customer-API scope (oauth/scopes.py API_SCOPES).
     accounts: Mapped[str | None] = mapped_column(Text)
+    # The operator's resource server the authorization was for (RFC 8707 ``resource``, its identifier);
+    # NULL for the customer API ({issuer}/api/v1).
+    resource: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("ix_grants_user_credential", "user_id", "credential_id"),)
@@ -247,6 +250,11 @@ class AccessToken(Base):
     credential_id: Mapped[int] = mapped_column(ForeignKey("oauth_credentials.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text)
+    # The token's audience when it is an operator's resource server (RFC 8707, RFC 9068 ``aud``); NULL: the
+    # customer API ({issuer}/api/v1).
+    audience: Mapped[str | None] = mapped_column(String(2000))
+    # How the person logged in for the grant (OIDC Core §2 ``acr``), for step-up (RFC 9470).
+    acr: Mapped[str | None] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -520,3 +528,30 @@ class EmailVerification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Resource(Base):
+    """A resource server of the operator's own (a control panel's API, a status page): tokens asked for with
+    ``resource=<identifier>`` (RFC 8707) are for it alone."""
+
+    __tablename__ = "resources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(2000), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    # "opaque" (checked by introspection) or "jwt" (RFC 9068, verified offline with the JWKS).
+    token_format: Mapped[str] = mapped_column(String(16), default="opaque")
+    # The acr its tokens need (RFC 9470); NULL: none.
+    require_acr: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ResourceScope(Base):
+    """A scope a resource server defines, with what the consent page says of it. Names are unique across
+    every resource and apart from the built-in scopes, so a scope names its resource."""
+
+    __tablename__ = "resource_scopes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(String(500))
