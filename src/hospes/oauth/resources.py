@@ -132,8 +132,15 @@ def _taken(s: Session, scopes: Sequence[ResourceScopeRow], own: str | None) -> N
             raise ResourceError(f"The scope {name!r} belongs to the resource {identifier}.")
 
 
+def _audited(values: dict[str, Any]) -> dict[str, Any]:
+    """The audit entry's details: ``token_format`` as ``format`` (audit.py leaves out any field named like a
+    token)."""
+    return {("format" if key == "token_format" else key): value for key, value in values.items()}
+
+
 def add(s: Session, *, issuer: str, identifier: str, name: str, scopes: Iterable[tuple[str, str]],
-        token_format: str = "opaque", require_acr: str | None = None, actor: str | None) -> ResourceRow:
+        token_format: str = "opaque", require_acr: str | None = None, actor: str | None,
+        ip: str = "") -> ResourceRow:
     identifier = check_identifier(identifier, issuer)
     checked = check_scopes(scopes)
     values: dict[str, Any] = {"name": _name(name), "token_format": _format(token_format),
@@ -143,15 +150,15 @@ def add(s: Session, *, issuer: str, identifier: str, name: str, scopes: Iterable
         raise ResourceError(f"A resource with the identifier {identifier} exists already.")
     _taken(s, checked, None)
     resource_id = drive(store.insert(tx, identifier=identifier, scopes=checked, at=now(), **values))
-    audit.entry(s, actor, "resource.add", f"resource:{resource_id}", identifier=identifier,
-                scopes=[scope.name for scope in checked], **values)
+    audit.entry(s, actor, "resource.add", f"resource:{resource_id}", ip=ip, identifier=identifier,
+                scopes=[scope.name for scope in checked], **_audited(values))
     row = drive(store.by_id(tx, resource_id))
     assert row is not None
     return row
 
 
 def update(s: Session, resource_id: int, *, name: str | None = None, scopes: Iterable[tuple[str, str]] | None = None,
-           token_format: str | None = None, require_acr: Any = ..., actor: str | None) -> ResourceRow:
+           token_format: str | None = None, require_acr: Any = ..., actor: str | None, ip: str = "") -> ResourceRow:
     """Change what is given (``require_acr=None`` removes the requirement; leave it out to keep it)."""
     tx = session_tx(s)
     row = drive(store.by_id(tx, resource_id))
@@ -169,13 +176,14 @@ def update(s: Session, resource_id: int, *, name: str | None = None, scopes: Ite
         _taken(s, checked, row.identifier)
         drive(store.replace_scopes(session_tx(s), resource_id, checked))
         changed["scopes"] = [scope.name for scope in checked]
-    audit.entry(s, actor, "resource.update", f"resource:{resource_id}", identifier=row.identifier, **changed)
+    audit.entry(s, actor, "resource.update", f"resource:{resource_id}", ip=ip, identifier=row.identifier,
+                **_audited(changed))
     updated = drive(store.by_id(session_tx(s), resource_id))
     assert updated is not None
     return updated
 
 
-def delete(s: Session, resource_id: int, *, actor: str | None) -> None:
+def delete(s: Session, resource_id: int, *, actor: str | None, ip: str = "") -> None:
     """Remove a resource; the grants given for it are revoked, so its tokens stop working everywhere."""
     tx = session_tx(s)
     row = drive(store.by_id(tx, resource_id))
@@ -183,7 +191,7 @@ def delete(s: Session, resource_id: int, *, actor: str | None) -> None:
         raise ResourceError("Resource not found.")
     drive(revoke_resource_grants(tx, row.identifier, now()))
     drive(store.delete(tx, resource_id))
-    audit.entry(s, actor, "resource.delete", f"resource:{resource_id}", identifier=row.identifier)
+    audit.entry(s, actor, "resource.delete", f"resource:{resource_id}", ip=ip, identifier=row.identifier)
 
 
 def every(s: Session) -> list[ResourceRow]:
