@@ -56,6 +56,11 @@ class Call:
             values += self.multi[key]
         return values
 
+    def keyed(self, name: str) -> list[tuple[str, str]]:
+        """PHP-style keyed arrays (``name[KEY]=VALUE``) as (KEY, VALUE) pairs, in the order sent."""
+        return [(key[len(name) + 1:-1], value) for key, values in self.multi.items()
+                if key.startswith(name + "[") and key.endswith("]") for value in values]
+
     @property
     def actor(self) -> str:
         return f"api:{self.caller.admin_username}:{self.caller.identifier[:8]}"

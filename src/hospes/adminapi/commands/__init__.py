@@ -1,3 +1,3 @@
 """One module per command group; importing them registers the commands."""
 
-from hospes.adminapi.commands import client_details, clients, oauth, products, sso  # noqa: F401
+from hospes.adminapi.commands import client_details, clients, oauth, products, resources, sso  # noqa: F401
