@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ class Call:
             values += self.multi[key]
         return values
 
-    def keyed(self, name: str) -> list[tuple[str, str]]:
+    def keyed(self, name: str) -> Sequence[tuple[str, str]]:
         """PHP-style keyed arrays (``name[KEY]=VALUE``) as (KEY, VALUE) pairs, in the order sent."""
         return [(key[len(name) + 1:-1], value) for key, values in self.multi.items()
                 if key.startswith(name + "[") and key.endswith("]") for value in values]

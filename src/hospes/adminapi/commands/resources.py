@@ -10,6 +10,7 @@ scopes as a PHP keyed array, ``scopes[NAME]=DESCRIPTION`` (what PHP's http_build
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from hospes.store.values import row_id
 NOT_FOUND = "Resource not found."
 
 
-def _scopes(call: Call) -> list[tuple[str, str]] | None:
+def _scopes(call: Call) -> Sequence[tuple[str, str]] | None:
     """The scopes given, or None when the call gives none (an update keeps them)."""
     if call.get("scopes") is not None:
         raise ApiError("Give the scopes as scopes[NAME]=DESCRIPTION, one field per scope.")
