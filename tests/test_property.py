@@ -455,6 +455,7 @@ CUSTOMER_PAGES = [
     P("/account/email/verification", CLIENT_AREA, area="customer"),
 ]
 CREDENTIAL_FORM = ("name", "description", "logo_uri", "redirect_uri", "scope", "op", "token", "done")
+RESOURCE_FORM = ("identifier", "name", "scopes", "token_format", "require_acr", "token", "done")
 ADMIN_PAGES = [
     P("/admin/", ("token",), ("GET",), "admin"),
     P("/admin/oauth", ("done",), ("GET",), "admin"),
@@ -462,6 +463,10 @@ ADMIN_PAGES = [
     P("/admin/oauth/{id}", CREDENTIAL_FORM, area="admin"),
     P("/admin/oauth/{id}/reset", ("token",), area="admin"),
     P("/admin/oauth/{id}/delete", ("token",), area="admin"),
+    P("/admin/resources", ("done",), ("GET",), "admin"),
+    P("/admin/resources/new", RESOURCE_FORM, area="admin"),
+    P("/admin/resources/{id}", RESOURCE_FORM, area="admin"),
+    P("/admin/resources/{id}/delete", ("token",), area="admin"),
     P("/admin/api", ("done",), ("GET",), "admin"),
     P("/admin/api/roles", ("name", "description", "all_actions", "action", "other_actions", "token"), ("POST",),
       "admin"),
@@ -478,7 +483,8 @@ API_FIELDS = (
     "limitnum", "stats", "serviceid", "pid", "domain", "username2", "credentialId", "clientApiIdentifier", "name",
     "description", "grantType", "scope", "serviceId", "logoUri", "redirectUri", "redirectUri[]", "resetSecret",
     "sortField", "sortOrder", "limit", "client_id", "user_id", "service_id", "domain_id", "destination",
-    "sso_redirect_path",
+    "sso_redirect_path", "resource", "resourceId", "tokenFormat", "requireAcr", "scopes", "scopes[panel:read]",
+    "scopes[]",
 )
 
 
@@ -512,6 +518,7 @@ def site(app: Any, db: Any, make_account: Any, make_credential: Any, make_servic
     """A customer with a service, a domain, an invoice and a ticket, logged in; a full admin, logged in; an API
     credential; an OAuth credential with a grant and an ID token; all in one browser (the API's allowed
     address)."""
+    from hospes.oauth import resources
     from hospes.store.models import ApiCredential
     from tests.admin import csrf_token, make_admin
     from tests.admin import login as admin_login
@@ -530,13 +537,16 @@ def site(app: Any, db: Any, make_account: Any, make_credential: Any, make_servic
     api = make_api_credential(db)
     with db.read() as s:
         api_id = s.scalars(select(ApiCredential.id)).first()
+    with db.transaction() as s:
+        resource_id = resources.add(s, issuer="http://127.0.0.1:8000", identifier="https://status.example.com",
+                                    name="Status", scopes=[("status:read", "See the status")], actor=None).id
     with api_client(app) as http:
         id_token = tokens_for(http, customer, cred, "openid")["id_token"]
         customer_login(http, customer)
         assert admin_login(http, "alice").status_code == 303
         csrf = csrf_token(http.get("/login").text)
         ids = [str(customer.client_id), str(other.client_id), str(service), str(domain), str(invoice), str(ticket),
-               str(cred.credential_id), str(api_id)]
+               str(cred.credential_id), str(api_id), str(resource_id)]
         good = {
             "*": [csrf, customer.email, "x", *ids],
             "token": [csrf, csrf, csrf],
@@ -554,7 +564,7 @@ def site(app: Any, db: Any, make_account: Any, make_credential: Any, make_servic
             "next": ["/clientarea.php", "/admin/clients", "/account/sessions"],
             "email": [customer.email, "new@example.com"], "q": [customer.email, "Jane", "1"],
             "status": ["Active", "Inactive", "Closed", "Open"], "page": ["1", "2"], "from": ["2024-01-01"],
-            "to": ["2030-12-31"], "allow_sso": ["1", "on", ""], "saved": ["1"], "done": ["saved", "deleted"],
+            "to": ["2030-12-31"], "allow_sso": ["1", "on", ""], "saved": ["1"], "done": ["saved", "deleted", "added"],
             "op": ["save", "add", "remove:0", "remove:1"], "redirect_uri": [cred.redirect_uri],
             "redirectUri": [cred.redirect_uri], "scope": ["openid", "openid profile", "clientarea:sso"],
             "grantType": ["authorization_code", "single_sign_on"], "id_token_hint": [id_token],
@@ -565,6 +575,12 @@ def site(app: Any, db: Any, make_account: Any, make_credential: Any, make_servic
             "password2": [PASSWORD], "language": ["english", "fr"], "limitnum": ["1", "25"],
             "response_type": ["code"], "state": ["s"], "nonce": ["n"], "prompt": ["none", "login", "consent"],
             "code_challenge": ["E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"], "code_challenge_method": ["S256"],
+            "identifier": ["https://panel.example.com/api", "http://127.0.0.1:8000/api/v1"],
+            "resource": ["https://panel.example.com/api", "https://status.example.com"],
+            "scopes": ["panel:read = Read\npanel:write = Write", "openid = Log in", "panel:read=Read"],
+            "scopes[panel:read]": ["Read your panel"], "scopes[]": ["x"], "resourceId": ["1", "2"],
+            "token_format": ["opaque", "jwt"], "tokenFormat": ["opaque", "jwt"], "require_acr": ["", "1", "2"],
+            "requireAcr": ["", "2"],
             "max_age": ["0", "60"], "response_mode": ["query", "form_post"], "login_hint": [customer.email],
         }
         yield Site(http, csrf, customer, "alice", api, good,

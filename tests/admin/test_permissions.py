@@ -10,17 +10,18 @@ from tests.admin import API, CLIENTS, FULL, OIDC, admin_session, nav_labels
 
 PAGES = {
     "OpenID Connect": "/admin/oauth",
+    "Resource servers": "/admin/resources",
     "Clients": "/admin/clients",
     "API credentials": "/admin/api",
     "Audit log": "/admin/audit",
 }
 
 KINDS = [
-    ("full", FULL, {"OpenID Connect", "Clients", "API credentials", "Audit log"}),
-    ("oidc", OIDC, {"OpenID Connect"}),
+    ("full", FULL, {"OpenID Connect", "Resource servers", "Clients", "API credentials", "Audit log"}),
+    ("oidc", OIDC, {"OpenID Connect", "Resource servers"}),
     ("clients", CLIENTS, {"Clients"}),
     ("api-only", API, set()),
-    ("oidc+clients", OIDC + CLIENTS, {"OpenID Connect", "Clients"}),
+    ("oidc+clients", OIDC + CLIENTS, {"OpenID Connect", "Resource servers", "Clients"}),
 ]
 
 
@@ -35,6 +36,7 @@ def test_navigation_and_pages_follow_permissions(client, db, make_account, make_
     assert set(nav_labels(home.text)) == {"Dashboard"} | allowed
     extra = {"OpenID Connect": [f"/admin/oauth/{cred.credential_id}", "/admin/oauth/new",
                                 f"/admin/oauth/{cred.credential_id}/reset"],
+             "Resource servers": ["/admin/resources/new"],
              "Clients": [f"/admin/clients/{acct.client_id}"]}
     for label, url in PAGES.items():
         for u in [url, *extra.get(label, [])]:

@@ -194,6 +194,10 @@ def delete(s: Session, resource_id: int, *, actor: str | None, ip: str = "") -> 
     audit.entry(s, actor, "resource.delete", f"resource:{resource_id}", ip=ip, identifier=row.identifier)
 
 
+def get(s: Session, resource_id: int) -> ResourceRow | None:
+    return drive(store.by_id(session_tx(s), resource_id))
+
+
 def every(s: Session) -> list[ResourceRow]:
     return drive(store.every(session_tx(s)))
 

@@ -1,11 +1,11 @@
-"""The admin area at ``/admin``: login, OpenID Connect credentials, API credentials and roles, clients,
-and the audit log. Mounted by ``hospes.app`` as ``Mount("/admin", routes=admin.routes())``."""
+"""The admin area at ``/admin``: login, OpenID Connect credentials, resource servers, API credentials and roles,
+clients, and the audit log. Mounted by ``hospes.app`` as ``Mount("/admin", routes=admin.routes())``."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from hospes.web.admin import apicreds, audit, auth, clients, credentials
+from hospes.web.admin import apicreds, audit, auth, clients, credentials, resources
 
 
 def routes() -> list[BaseRoute]:
@@ -19,6 +19,10 @@ def routes() -> list[BaseRoute]:
         Route("/oauth/{id:int}", credentials.manage, methods=get_post),
         Route("/oauth/{id:int}/reset", credentials.reset_secret, methods=get_post),
         Route("/oauth/{id:int}/delete", credentials.delete, methods=get_post),
+        Route("/resources", resources.index),
+        Route("/resources/new", resources.new, methods=get_post),
+        Route("/resources/{id:int}", resources.manage, methods=get_post),
+        Route("/resources/{id:int}/delete", resources.delete, methods=get_post),
         Route("/api", apicreds.index),
         Route("/api/roles", apicreds.create_role, methods=["POST"]),
         Route("/api/credentials", apicreds.create_credential, methods=["POST"]),

@@ -45,6 +45,8 @@ SECTIONS = (
     Section("home", "Dashboard", "/admin/", "What you can do here."),
     Section("oidc", "OpenID Connect", "/admin/oauth",
             "Client API credentials for applications that log customers in with OpenID Connect."),
+    Section("resources", "Resource servers", "/admin/resources",
+            "Your own APIs that accept access tokens: their identifiers, scopes and token format."),
     Section("clients", "Clients", "/admin/clients",
             "Find client accounts; change their status and the Allow Single Sign-On switch."),
     Section("api", "API credentials", "/admin/api", "API roles and the API credentials of staff."),
@@ -56,7 +58,7 @@ def may(admin: AdminUser, area: str) -> bool:
     """"API Access" is for the API itself only; API credentials and the audit log are for full admins."""
     if area == "home":
         return True
-    if area == "oidc":
+    if area in ("oidc", "resources"):
         return admin.has(CONFIGURE_OIDC)
     if area == "clients":
         return admin.has(MANAGE_CLIENTS)
