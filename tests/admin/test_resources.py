@@ -182,3 +182,16 @@ def test_a_full_admin_sees_it_on_the_dashboard(client, db):
     admin_session(client, db, "fiona", FULL)
     home = client.get("/admin/").text
     assert "Resource servers" in nav_labels(home) and "/admin/resources" in home
+
+
+def test_the_openid_connect_form_offers_the_resources_scopes(client, db):
+    admin_session(client, db, permissions=OIDC)
+    _add(client)
+    form = client.get("/admin/oauth/new").text
+    assert 'value="panel:read"' in form and "Read your control panel (Control panel)" in form
+    r = post(client, "/admin/oauth/new", [("name", "Panel app"), ("redirect_uri", "https://rp.example.com/cb"),
+                                          ("scope", "openid"), ("scope", "panel:read"), ("op", "save")])
+    assert r.status_code == 201, r.text
+    soup = BeautifulSoup(r.text, "html.parser")
+    checked = [box["value"] for box in soup.find_all("input", attrs={"name": "scope"}) if box.has_attr("checked")]
+    assert checked == ["openid", "panel:read"]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from hospes.accounts.service import MANAGE_SSO
-from hospes.oauth import credentials
+from hospes.oauth import credentials, resources
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.credentials import CredentialError, CredentialRow
 from hospes.web.admin.auth import Ctx, page
@@ -73,20 +73,31 @@ class CredentialForm:
     def scope(self) -> str:
         return scope_table.join(scope_table.parse(" ".join(self.scopes)))
 
-    def scope_options(self) -> list[tuple[str, str]]:
-        names = list(OFFERED_SCOPES) + [s for s in self.scopes if s not in OFFERED_SCOPES]
-        return [(n, scope_table.SCOPES[n].description if n in scope_table.SCOPES else "") for n in names]
+    def scope_options(self, defined: dict[str, str]) -> list[tuple[str, str]]:
+        """Hospes's scopes, then those of the operator's resource servers (``defined``: name -> words), then
+        any other already on the credential."""
+        offered = list(OFFERED_SCOPES) + list(defined)
+        names = offered + [s for s in self.scopes if s not in offered]
+        words = {**defined, **{name: scope.description for name, scope in scope_table.SCOPES.items()}}
+        return [(n, words.get(n, "")) for n in names]
+
+
+def _resource_scopes(ctx: Ctx) -> dict[str, str]:
+    """The scopes the operator's resource servers define, each with its words and its resource's name."""
+    with ctx.db.read() as s:
+        return {scope.name: f"{scope.description} ({row.name})" for row in resources.every(s) for scope in row.scopes}
 
 
 def _form_page(ctx: Ctx, form: CredentialForm, *, status: int = 200, error: str | None = None) -> Response:
-    return ctx.render("oauth_new.html", status=status, f=form, scope_options=form.scope_options(), error=error,
-                      action=ctx.path("/admin/oauth/new"))
+    return ctx.render("oauth_new.html", status=status, f=form, scope_options=form.scope_options(_resource_scopes(ctx)),
+                      error=error, action=ctx.path("/admin/oauth/new"))
 
 
 def _manage_page(ctx: Ctx, cred: CredentialRow, form: CredentialForm | None = None, *, status: int = 200,
                  secret: str | None = None, error: str | None = None, notice: str | None = None) -> Response:
     form = form or CredentialForm.from_credential(cred)
-    return ctx.render("oauth_manage.html", status=status, cred=cred, f=form, scope_options=form.scope_options(),
+    return ctx.render("oauth_manage.html", status=status, cred=cred, f=form,
+                      scope_options=form.scope_options(_resource_scopes(ctx)),
                       secret=secret, public=cred.public, error=error, notice=notice,
                       action=ctx.path(f"/admin/oauth/{cred.id}"))
 
