@@ -278,7 +278,7 @@ def test_a_user_with_several_accounts_chooses_one_in_the_url(client, db, setting
 
 
 def test_an_invited_user_sees_the_account_but_not_the_owners_settings(client, db, jane, filled):
-    ivan = invite(db, jane.client_id, ["products"])
+    ivan = invite(db, jane.client_id, ["products", "profile"])
     login(client, ivan)
     r = client.get("/clientarea.php")
     assert "Welcome back, Ivan" in r.text

@@ -3,7 +3,8 @@
 A person reaches the client accounts they own or were invited to (store/accounts.py ``reached_accounts``). In
 an account they own they may see everything; in one they were invited to, what the owner allowed: WHMCS's user
 permissions (https://developers.whmcs.com/api-reference/updateuserpermissions/): ``products`` for services,
-``domains``, ``invoices``, ``tickets``. The client area applies exactly that (``person_may``).
+``domains``, ``invoices``, ``tickets``, and, in the client area only, ``emails`` for the account's email history
+and ``profile`` for the account's details. The client area applies exactly that (``person_may``).
 
 A token (the customer API) reaches the intersection of three things: the scopes granted, the client accounts
 the person chose on the consent page (the grant's ``accounts``; closed accounts never), and the person's own
@@ -21,8 +22,11 @@ from hospes.store.accounts import CLOSED, ReachedAccount
 
 SERVICES, DOMAINS, INVOICES, TICKETS = "services", "domains", "invoices", "tickets"
 KINDS = (SERVICES, DOMAINS, INVOICES, TICKETS)
+# What only the client area shows: the account's email history and its details (no scope reaches them).
+EMAILS, PROFILE = "emails", "profile"
 # The user permission each kind of record needs in an account the person was invited to.
-PERMISSION = {SERVICES: "products", DOMAINS: "domains", INVOICES: "invoices", TICKETS: "tickets"}
+PERMISSION = {SERVICES: "products", DOMAINS: "domains", INVOICES: "invoices", TICKETS: "tickets",
+              EMAILS: "emails", PROFILE: "profile"}
 # The scope a token needs to read, and to change, each kind (oauth/scopes.py).
 READ_SCOPE = {SERVICES: "services:read", DOMAINS: "domains:read", INVOICES: "invoices:read",
               TICKETS: "tickets:read"}

@@ -38,18 +38,20 @@ class NavItem:
     key: str
     label: str
     path: str
+    kind: str | None = None  # what the person must be allowed to see (accounts/reach.py); None: anyone
 
 
-# The sections every page links to, in the client area's own words.
+# The sections every page links to, in the client area's own words; a section the person may not see in the
+# account shown is left out (its page answers 403).
 SECTIONS = (
     NavItem("home", "Home", HOME),
     NavItem("details", "My details", HOME + "?action=details"),
-    NavItem("services", "Services", HOME + "?action=services"),
-    NavItem("domains", "Domains", HOME + "?action=domains"),
-    NavItem("invoices", "Invoices", HOME + "?action=invoices"),
-    NavItem("tickets", "Support tickets", "/supporttickets.php"),
-    NavItem("submitticket", "Open a ticket", "/submitticket.php"),
-    NavItem("emails", "Email history", HOME + "?action=emails"),
+    NavItem("services", "Services", HOME + "?action=services", reach.SERVICES),
+    NavItem("domains", "Domains", HOME + "?action=domains", reach.DOMAINS),
+    NavItem("invoices", "Invoices", HOME + "?action=invoices", reach.INVOICES),
+    NavItem("tickets", "Support tickets", "/supporttickets.php", reach.TICKETS),
+    NavItem("submitticket", "Open a ticket", "/submitticket.php", reach.TICKETS),
+    NavItem("emails", "Email history", HOME + "?action=emails", reach.EMAILS),
 )
 # Account settings. The first four pages belong to the account-security work; the last two are
 # the owner's Single Sign-On controls (web/clientarea/controls.py).
@@ -104,7 +106,8 @@ class Ctx(PageCtx):
         return self.web.path(path) + ("&" if "?" in path else "?") + urlencode(extra)
 
     def nav(self, items: tuple[NavItem, ...]) -> list[dict[str, str]]:
-        return [{"key": i.key, "label": i.label, "href": self.href(i.path)} for i in items]
+        return [{"key": i.key, "label": i.label, "href": self.href(i.path)} for i in items
+                if i.kind is None or self.may(i.kind)]
 
     def layout(self, section: str) -> dict[str, Any]:
         """What the client area's layout shows around a page; ``section`` marks the current navigation entry."""

@@ -52,14 +52,17 @@ def _home(ctx: Ctx) -> Response:
 
 
 def details(ctx: Ctx, *, status: int = 200, verification_error: str | None = None) -> Response:
-    """My details; after a verification link was asked for (``?verification=sent``), or could not be sent."""
+    """My details; after a verification link was asked for (``?verification=sent``), or could not be sent. The
+    person's own details always show; the account's only to its owner and to those given ``profile``."""
     with ctx.db.read() as s:
         user = accounts.person(s, ctx.current.user_id)
         client = accounts.client_account(s, ctx.account.id)
         owner = accounts.person(s, client.owner_user_id) if client else None
     if user is None or client is None:
         return ctx.not_found("Your account")
-    return ctx.render("details.html", "details", status=status, user=user, client=client, owner=owner,
+    allowed = ctx.may(reach.PROFILE)
+    return ctx.render("details.html", "details", status=status, user=user, client=client if allowed else None,
+                      owner=owner if allowed else None,
                       verification_sent=ctx.arg("verification") == "sent" and not user.email_verified,
                       verification_hours=verification.VERIFY_TTL // 3600, verification_error=verification_error)
 
@@ -126,6 +129,8 @@ def _invoices(ctx: Ctx) -> Response:
 
 
 def _emails(ctx: Ctx) -> Response:
+    if not ctx.may(reach.EMAILS):
+        return ctx.not_allowed("its email history")
     with ctx.db.read() as s:
         rows = records.emails(s, ctx.account.id, records.Window(limit=EMAILS_SHOWN))
     emails = [{"id": m.id, "sent": date(m.sent_at, with_time=True), "to": m.to_address, "subject": m.subject,
