@@ -26,8 +26,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy src
 
+# The JavaScript relying-party libraries some tests drive (tests/js/package-lock.json), when npm is here;
+# without node those tests skip.
+JS_STAMP := tests/js/node_modules/.installed
+$(JS_STAMP): tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/js --no-audit --no-fund --silent && touch $(JS_STAMP); \
+		else echo "npm not found: the JavaScript client tests will skip"; fi
+
 # The whole suite on SQLite, then again on PostgreSQL when HOSPES_TEST_DATABASE_URL names one.
-test: $(STAMP) lint
+test: $(STAMP) $(JS_STAMP) lint
 	$(BIN)/pytest -q -n 2 -p no:cacheprovider
 	@if [ -n "$$HOSPES_TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$HOSPES_TEST_DATABASE_URL)"; \

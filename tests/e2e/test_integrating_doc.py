@@ -9,8 +9,9 @@ tests/browserless.py and sets ``CALLBACK`` as the doc tells the reader to.
 
 The examples (``python-example``, ``js-example``, ``php-example``) run as the doc says to run them: each prints
 the authorization URL and waits for the address the browser was sent back to, which the test gets by logging
-in as the person. The JavaScript example needs node and oauth4webapi (``HOSPES_TEST_NODE_MODULES`` naming a
-node_modules folder that holds it), the PHP one needs php; each is skipped without them.
+in as the person. The JavaScript example needs node and oauth4webapi (tests/js/node_modules, which
+``make test`` installs from tests/js/package-lock.json, or ``HOSPES_TEST_NODE_MODULES`` naming another), the
+PHP one needs php; each is skipped without them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import pytest
 from tests.browserless import authorize
 from tests.e2e import add_user, cli_json
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "INTEGRATING.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "INTEGRATING.md"
 DOC_ISSUER = "http://127.0.0.1:8000"
 REDIRECT_URI = "http://127.0.0.1:8001/cb"
 MARK = re.compile(r"^<!-- tested: ([a-z-]+) -->$")
@@ -206,7 +208,7 @@ def test_the_python_example_runs(server: Any, tmp_path: Path) -> None:
 
 
 def test_the_javascript_example_runs(server: Any, tmp_path: Path) -> None:
-    modules = os.environ.get("HOSPES_TEST_NODE_MODULES", "")
+    modules = os.environ.get("HOSPES_TEST_NODE_MODULES") or str(ROOT / "tests" / "js" / "node_modules")
     if not shutil.which("node") or not (Path(modules) / "oauth4webapi").is_dir():
         pytest.skip("needs node and HOSPES_TEST_NODE_MODULES naming a node_modules folder with oauth4webapi")
     (tmp_path / "node_modules").symlink_to(Path(modules).resolve())
