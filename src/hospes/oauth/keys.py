@@ -213,10 +213,12 @@ class KeyRing:
 
     @classmethod
     def for_settings(cls, db: Database, s: Settings) -> KeyRing:
-        # A retired key must outlive every token it signed: ID tokens, and the id_token_hint an RP may
-        # present at logout for as long as the session it names lasts.
-        return cls(db, retire_after=max(s.id_token_ttl, s.session_ttl), secret_key=ensure_secret_key(s).encode(),
-                   reload_seconds=s.key_reload_seconds, jwks_max_age=s.jwks_max_age)
+        # A retired key must outlive every token it signed: ID tokens, JWT access tokens (a resource server
+        # verifies them with the JWKS until they expire), and the id_token_hint an RP may present at logout for
+        # as long as the session it names lasts.
+        return cls(db, retire_after=max(s.id_token_ttl, s.access_token_ttl, s.session_ttl),
+                   secret_key=ensure_secret_key(s).encode(), reload_seconds=s.key_reload_seconds,
+                   jwks_max_age=s.jwks_max_age)
 
     @property
     def activation_delay(self) -> float:
