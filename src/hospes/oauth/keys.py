@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import or_, select
 
@@ -422,3 +423,11 @@ class KeyRing:
                     active=state == "active", published=state != "unpublished", state=state,
                 ))
             return infos
+
+
+def sign_jwt(keys: KeyRing, claims: dict[str, Any], *, typ: str, alg: str = DEFAULT_ALG) -> str:
+    """``claims`` signed by the key of ``alg`` that signs now: the one way Hospes signs a JWT (ID tokens, JWT
+    access tokens). The header names the key (``kid``, RFC 7515 §4.1.4) so a verifier picks it from the JWKS,
+    and the kind of token (``typ``, RFC 7515 §4.1.9; RFC 8725 §3.11), so one kind cannot pass for another."""
+    key = keys.signing_key(alg)
+    return jwt.encode({"alg": alg, "kid": key.kid, "typ": typ}, claims, key)
