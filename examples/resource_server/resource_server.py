@@ -81,7 +81,7 @@ class IssuerKeys:
                     self.tried = time.monotonic()
                     try:
                         await self.fetch()
-                    except (httpx.HTTPError, ValueError, JoseError) as exc:
+                    except Exception as exc:  # unreachable, an error status, not JSON, not a JWKS
                         # Keep the keys held: a brief outage of the issuer does not stop this server.
                         log.warning("JWKS not read, keeping the keys held: %r", exc)
         return self.held(kid)
