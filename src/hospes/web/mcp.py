@@ -1,0 +1,262 @@
+"""The MCP server at {issuer}/mcp: the customer API's operations as MCP tools (api/tools.py), over the MCP SDK's
+Streamable HTTP transport (https://modelcontextprotocol.io/specification/2025-11-25/basic/transports), stateless
+with JSON answers: every POST stands alone, so any worker answers any request and nothing is kept between them.
+
+Authorization (https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization) is checked here,
+before the SDK reads the request:
+
+- The token comes in the Authorization header only (RFC 6750 §2.1). None, or one that is unknown, expired,
+  revoked, or issued for another audience than {issuer}/mcp (RFC 8707; a customer-API token is refused too, the
+  MCP specification's "Token Audience Binding"): 401 with ``WWW-Authenticate: Bearer`` naming the resource's
+  metadata (RFC 9728 §5.1), with ``error="invalid_token"`` when a token was given (RFC 6750 §3.1).
+- A ``tools/call`` whose tool needs a scope the token lacks: 403 with ``error="insufficient_scope"`` and
+  ``scope="<the tool's scope>"`` at the HTTP level (the specification's "Scope Challenge Handling"), so a client
+  can step up: ask the person for that scope and retry. The challenge names only the scope needed (RFC 6750
+  §3.1; the 2026-07-28 revision of the specification leaves adding the scopes already held to the client).
+
+The token is looked up at every request (store/lookups.py), so revoking the application stops its next call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mcp_types as types
+import orjson
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
+
+from hospes import __version__
+from hospes.api import metadata, tools
+from hospes.api.errors import InsufficientScope
+from hospes.api.operations import check_scope, perform_read, perform_write
+from hospes.clock import now
+from hospes.oauth import errors
+from hospes.secrets import digest
+from hospes.store.lookups import ApiTokenRow
+from hospes.store.unavailable import is_unavailable
+from hospes.web import failures
+from hospes.web.context import Web
+
+Headers = list[tuple[bytes, bytes]]
+JSON = (b"content-type", b"application/json")
+NO_STORE = (b"cache-control", b"no-store")
+MAX_BODY = 1 << 20  # a tool call's arguments are small; the SDK's own limit is 4 MiB
+MAX_TOKEN = 512
+
+INSTRUCTIONS = (
+    "Tools for a hosting customer's client area: their services, domains, invoices and support tickets, in the "
+    "client accounts the person chose when connecting this assistant. Each tool's description names the OAuth "
+    "scope it needs. Ids are the client area's; list_accounts gives the account ids."
+)
+
+
+@dataclass(frozen=True)
+class McpCaller:
+    token: ApiTokenRow
+    ip: str
+
+
+# The request's caller, for the tool handlers the SDK runs (tasks it starts copy this context).
+_CALLER: contextvars.ContextVar[McpCaller] = contextvars.ContextVar("hospes_mcp_caller")
+
+
+class Refused(Exception):
+    """An answer before the SDK: a bearer challenge (RFC 6750 §3) or a request the transport cannot take."""
+
+    def __init__(self, status: int, error: errors.OAuthError | None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.error = error
+
+
+# The SDK logs every stateless request at INFO ("Terminating session: None"); its warnings and errors still show.
+logging.getLogger("mcp").setLevel(logging.WARNING)
+
+
+class McpServer:
+    """Pure ASGI, mounted at /mcp in HotPaths (app.py); ``running()`` belongs in the application's lifespan."""
+
+    def __init__(self, web: Web) -> None:
+        self.web = web
+        issuer = web.provider.issuer
+        self.audience = metadata.resource(issuer, metadata.MCP)
+        self.metadata_url = metadata.metadata_url(issuer, metadata.MCP)
+        self.server: Server[Any] = Server("hospes", version=__version__, title=web.settings.company_name,
+                                          instructions=INSTRUCTIONS, on_list_tools=self._list_tools,
+                                          on_call_tool=self._call_tool)
+        self._tools = types.ListToolsResult(tools=[_described(tool) for tool in tools.TOOLS])
+        # No DNS-rebinding check of Host and Origin: every request needs a bearer token, which a browser never
+        # sends by itself, and the issuer's host may be reached through proxies under other names.
+        self.manager = StreamableHTTPSessionManager(
+            app=self.server, json_response=True, stateless=True, max_request_body_size=MAX_BODY,
+            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The SDK's task group for the requests it serves."""
+        async with self.manager.run():
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            token = await self._authenticate(request)
+            body = await self._body(request) if request.method == "POST" else None
+            if body is not None:
+                self._check_scopes(token, body)
+        except Refused as refused:
+            await self._refuse(send, refused)
+            return
+        except Exception as exc:
+            await self._failed(scope, send, exc)
+            return
+        replay = _replaying(body, receive) if body is not None else receive
+        reset = _CALLER.set(McpCaller(token, self.web.ip(request)))
+        try:
+            await self.manager.handle_request(scope, replay, send)
+        finally:
+            _CALLER.reset(reset)
+
+    # -- before the SDK -------------------------------------------------------------------------------------
+
+    async def _authenticate(self, request: Request) -> ApiTokenRow:
+        scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+        value = value.strip()
+        if scheme.lower() != "bearer" or not value:
+            raise Refused(401, None)  # RFC 6750 §3.1: no error code when no token was sent
+        found = None
+        if len(value) <= MAX_TOKEN:
+            found = await self.web.provider.lookups.audience_token(digest(value), now(), self.audience)
+        if found is None:
+            raise Refused(401, errors.InvalidToken("The access token is invalid, expired, revoked or not for "
+                                                   "this MCP server."))
+        return found
+
+    async def _body(self, request: Request) -> bytes:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise Refused(413, None)
+        return body
+
+    def _check_scopes(self, token: ApiTokenRow, body: bytes) -> None:
+        """RFC 6750 §3.1 at the HTTP level for each tools/call the body holds (a JSON-RPC batch, 2025-03-26, may
+        hold several). A body the SDK cannot read is left to it to answer."""
+        try:
+            message = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return
+        for item in message if isinstance(message, list) else [message]:
+            if not isinstance(item, dict) or item.get("method") != "tools/call":
+                continue
+            params = item.get("params")
+            name = params.get("name") if isinstance(params, dict) else None
+            tool = tools.BY_NAME.get(name) if isinstance(name, str) else None
+            if tool is not None:
+                try:
+                    check_scope(tool.operation, token.scope)
+                except InsufficientScope as exc:
+                    raise Refused(403, exc) from None
+
+    async def _refuse(self, send: Send, refused: Refused) -> None:
+        headers: Headers = [JSON, NO_STORE]
+        exc = refused.error
+        if refused.status in (401, 403):
+            # RFC 6750 §3, RFC 9728 §5.1.
+            parts = ['Bearer realm="hospes"']
+            if exc is not None:
+                parts.append(f'error="{exc.error}"')
+                if exc.description:
+                    parts.append(f'error_description="{errors.description_text(exc.description)}"')
+            if isinstance(exc, InsufficientScope):
+                parts.append(f'scope="{exc.scope}"')
+            parts.append(f'resource_metadata="{self.metadata_url}"')
+            headers.append((b"www-authenticate", ", ".join(parts).encode("ascii")))
+        if exc is not None:
+            body = orjson.dumps(exc.as_dict())
+        elif refused.status == 401:
+            body = orjson.dumps({"error": "invalid_token", "error_description": "An access token is required "
+                                 "(Authorization: Bearer)."})
+        else:
+            body = orjson.dumps({"error": "invalid_request", "error_description": "The request is too large."})
+        await _send(send, refused.status, body, headers)
+
+    async def _failed(self, scope: Scope, send: Send, exc: Exception) -> None:
+        """As the other hot paths: one log line with a request id; 503 with Retry-After when the database is
+        unavailable (web/failures.py)."""
+        request_id = (b"x-request-id", failures.report(scope["method"], scope["path"], exc).encode())
+        if is_unavailable(exc):
+            await _send(send, 503, orjson.dumps(failures.UNAVAILABLE),
+                        [JSON, NO_STORE, (b"retry-after", failures.RETRY_AFTER.encode()), request_id])
+        else:
+            await _send(send, 500, orjson.dumps(failures.SERVER_ERROR), [JSON, NO_STORE, request_id])
+
+    # -- the MCP requests -----------------------------------------------------------------------------------
+
+    async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return self._tools
+
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        tool = tools.BY_NAME.get(params.name)
+        if tool is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name[:60]}")
+        caller = _CALLER.get()
+        provider = self.web.provider
+        try:
+            check_scope(tool.operation, caller.token.scope)  # answered 403 before; never skipped
+            args = tools.arguments(tool, params.arguments, caller.ip)
+            if tool.operation.writes:
+                result = await run_in_threadpool(perform_write, provider, tool.operation, caller.token, args)
+            else:  # on the event loop, as the customer API's reads
+                result = await perform_read(provider, tool.operation, caller.token, args)
+        except errors.OAuthError as exc:
+            # A tool's own failure (no such record, a bad argument) is a result the model can read and act on.
+            return _result(exc.as_dict(), error=True)
+        return _result(tools.answer(result, args))
+
+
+def _described(tool: tools.Tool) -> types.Tool:
+    return types.Tool(
+        name=tool.name, title=tool.title, description=tool.description, input_schema=tool.input_schema,
+        annotations=types.ToolAnnotations(title=tool.title, read_only_hint=tool.read_only,
+                                          destructive_hint=None if tool.read_only else False,
+                                          idempotent_hint=tool.read_only,
+                                          open_world_hint=False),
+        # The scope the tool needs, for clients that ask for it before calling (the description says it too).
+        _meta={"hospes/scope": tool.scope},
+    )
+
+
+def _result(structured: dict[str, Any], *, error: bool = False) -> types.CallToolResult:
+    """JSON text (for clients that show text) and the same as structured content."""
+    text = orjson.dumps(structured).decode()
+    return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured,
+                                is_error=error)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """The request's body, read already, for the SDK to read again; then the connection's own messages."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _send(send: Send, status: int, body: bytes, headers: Headers) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
