@@ -163,3 +163,33 @@ def test_without_a_token_the_challenge_leads_to_the_metadata(server: Any) -> Non
                         "scopes_supported": ["services:read", "domains:read", "invoices:read", "tickets:read",
                                              "tickets:write"],
                         "bearer_methods_supported": ["header"], "resource_name": "MCP server"}
+
+
+def test_both_protocol_eras_answer_alike(server: Any, db: Database, world: dict[str, Any]) -> None:
+    """A 2025-11-25 client (initialize, then plain tool calls, answered before the SDK) and a 2026-07-28 one
+    (single requests, answered by the SDK) get the same answers, failures included."""
+    url = server.url + "/mcp"
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("list_services", {"limit": 1}), ("show_service", {"id": world["service"]}),
+        ("show_service", {"id": 2**40}), ("list_services", {"limit": 0}), ("list_services", {"colour": "red"}),
+        ("list_accounts", {}),
+    ]
+
+    async def answers(mode: str) -> list[Any]:
+        async with connected(url, world["token"].value, mode=mode) as client:
+            found = [(r.is_error, structured(r)) for r in [await client.call_tool(n, a) for n, a in calls]]
+            try:
+                await client.call_tool("no_such_tool", {})
+            except Exception as exc:  # a protocol error (JSON-RPC -32602), not a tool's result
+                found.append(str(exc))
+            return found
+
+    legacy, modern = run(answers("legacy")), run(answers("auto"))
+    assert legacy == modern
+    assert legacy[0] == (False, {"data": [legacy[0][1]["data"][0]], "next_page": None})
+    assert legacy[1][1]["product"] == "Jane's Hosting"
+    assert legacy[2] == (True, {"error": "not_found", "error_description": "No such service."})
+    assert legacy[3][0] and legacy[3][1]["error"] == "invalid_request"
+    assert legacy[4][0] and "colour" in legacy[4][1]["error_description"]
+    assert [a["id"] for a in legacy[5][1]["data"]] == [world["jane"].client_id]
+    assert "no_such_tool" in legacy[6]

@@ -15,6 +15,13 @@ before the SDK reads the request:
   §3.1; the 2026-07-28 revision of the specification leaves adding the scopes already held to the client).
 
 The token is looked up at every request (store/lookups.py), so revoking the application stops its next call.
+
+One request is answered here rather than by the SDK: a plain ``tools/call`` of the handshake era (2025-11-25 and
+before, stateless, JSON), which every assistant sends for every tool it uses. The SDK builds a transport, a
+connection and a task for each stateless request, some ten times the work of the tool itself; here the request is
+checked with the SDK's own model (CallToolRequestParams) and the tool runs as the SDK would run it
+(``_call_tool``). Anything else, or anything unusual about that request (another version, a session, a batch,
+params the model refuses), goes to the SDK, which answers it the specification's way.
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ from typing import Any
 import mcp_types as types
 import orjson
 from mcp.server.lowlevel import Server
+from mcp.server.streamable_http import check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
@@ -94,7 +104,7 @@ class McpServer:
         self.metadata_url = metadata.metadata_url(issuer, metadata.MCP)
         self.server: Server[Any] = Server("hospes", version=__version__, title=web.settings.company_name,
                                           instructions=INSTRUCTIONS, on_list_tools=self._list_tools,
-                                          on_call_tool=self._call_tool)
+                                          on_call_tool=self._call_tool, get_tool_input_schema=_input_schema)
         self._tools = types.ListToolsResult(tools=[_described(tool) for tool in tools.TOOLS])
         # No DNS-rebinding check of Host and Origin: every request needs a bearer token, which a browser never
         # sends by itself, and the issuer's host may be reached through proxies under other names.
@@ -121,10 +131,19 @@ class McpServer:
         except Exception as exc:
             await self._failed(scope, send, exc)
             return
-        replay = _replaying(body, receive) if body is not None else receive
         reset = _CALLER.set(McpCaller(token, self.web.ip(request)))
         try:
-            await self.manager.handle_request(scope, replay, send)
+            call = _plain_tool_call(request, body) if body is not None else None
+            if call is not None:
+                try:
+                    answer = await self._answer_tool_call(*call)
+                except Exception as exc:
+                    await self._failed(scope, send, exc)
+                    return
+                await _send(send, 200, answer, [JSON, NO_STORE])
+                return
+            replay = _replaying(body, receive) if body is not None else receive
+            await self.manager.handle_request(scope, replay, _no_store(send))
         finally:
             _CALLER.reset(reset)
 
@@ -203,12 +222,24 @@ class McpServer:
         else:
             await _send(send, 500, orjson.dumps(failures.SERVER_ERROR), [JSON, NO_STORE, request_id])
 
+    async def _answer_tool_call(self, request_id: str | int, params: types.CallToolRequestParams) -> bytes:
+        """The JSON-RPC answer (JSON-RPC 2.0 §5) to a plain tools/call, as the SDK would give it."""
+        try:
+            result: dict[str, Any] = {"result": await self._tool_result(params)}
+        except MCPError as exc:
+            result = {"error": exc.error.model_dump(mode="json", exclude_none=True)}
+        return orjson.dumps({"jsonrpc": "2.0", "id": request_id, **result})
+
     # -- the MCP requests -----------------------------------------------------------------------------------
 
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return self._tools
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        return types.CallToolResult.model_validate(await self._tool_result(params))
+
+    async def _tool_result(self, params: types.CallToolRequestParams) -> dict[str, Any]:
+        """A CallToolResult in its wire form: for the SDK (``_call_tool``) and ``_answer_tool_call``."""
         tool = tools.BY_NAME.get(params.name)
         if tool is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name[:60]}")
@@ -239,11 +270,62 @@ def _described(tool: tools.Tool) -> types.Tool:
     )
 
 
-def _result(structured: dict[str, Any], *, error: bool = False) -> types.CallToolResult:
-    """JSON text (for clients that show text) and the same as structured content."""
+def _result(structured: dict[str, Any], *, error: bool = False) -> dict[str, Any]:
+    """A CallToolResult: JSON text (for clients that show text) and the same as structured content."""
     text = orjson.dumps(structured).decode()
-    return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured,
-                                is_error=error)
+    return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": error}
+
+
+def _input_schema(name: str) -> dict[str, Any] | None:
+    """For the SDK's check of 2026-07-28's Mcp-Param headers (without it, the SDK lists the tools to find it)."""
+    tool = tools.BY_NAME.get(name)
+    return tool.input_schema if tool is not None else None
+
+
+def _plain_tool_call(request: Request, body: bytes) -> tuple[str | int, types.CallToolRequestParams] | None:
+    """The id and params of a handshake-era, stateless, single JSON tools/call of a known tool, or None to leave
+    the request to the SDK (https://modelcontextprotocol.io/specification/2025-11-25/basic/transports, "Sending
+    Messages to the Server": the Accept and Content-Type it requires, the MCP-Protocol-Version it checks)."""
+    headers = request.headers
+    version = headers.get("mcp-protocol-version")
+    if (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS) or "mcp-session-id" in headers:
+        return None
+    if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return None
+    if not all(check_accept_headers(request)):
+        return None
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not (isinstance(message, dict) and message.get("jsonrpc") == "2.0" and message.get("method") == "tools/call"
+            and set(message) <= {"jsonrpc", "id", "method", "params"}):
+        return None
+    request_id = message.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, int | str) or not isinstance(
+            message.get("params"), dict):
+        return None
+    try:
+        params = types.CallToolRequestParams.model_validate(message["params"])
+    except ValidationError:
+        return None
+    if params.name not in tools.BY_NAME or params.task is not None:
+        return None
+    return request_id, params
+
+
+def _no_store(send: Send) -> Send:
+    """The SDK's answers carry the person's data: not to be stored by caches (RFC 9111 §5.2.2.5)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(name.lower() == b"cache-control" for name, _ in headers):
+                headers.append(NO_STORE)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
