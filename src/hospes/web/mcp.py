@@ -61,6 +61,14 @@ from hospes.web.context import Web
 Headers = list[tuple[bytes, bytes]]
 JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
+VARY_ORIGIN = (b"vary", b"Origin")
+EXPOSE = (b"access-control-expose-headers", b"WWW-Authenticate, Mcp-Session-Id")
+METHODS = b"GET, POST, DELETE"
+# The transport's headers; "*" covers 2026-07-28's Mcp-Param-* (a wildcard never covers Authorization, so it is
+# named: https://fetch.spec.whatwg.org/#cors-preflight-fetch).
+REQUEST_HEADERS = (b"Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, Mcp-Method, "
+                   b"Mcp-Name, Last-Event-ID, *")
+PREFLIGHT_MAX_AGE = (b"access-control-max-age", b"600")
 MAX_BODY = 1 << 20  # a tool call's arguments are small; the SDK's own limit is 4 MiB
 MAX_TOKEN = 512
 
@@ -120,17 +128,23 @@ class McpServer:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        origin = request.headers.get("origin")
         try:
+            if request.method == "OPTIONS":
+                await self._options(send, request, origin)
+                return
             token = await self._authenticate(request)
             body = await self._body(request) if request.method == "POST" else None
             if body is not None:
                 self._check_scopes(token, body)
         except Refused as refused:
-            await self._refuse(send, refused)
+            await self._refuse(_adding(send, await self._cors(origin, None)), refused)
             return
         except Exception as exc:
             await self._failed(scope, send, exc)
             return
+        # The answer carries the person's data: not to be stored by caches (RFC 9111 §5.2.2.5).
+        send = _adding(send, [NO_STORE, *await self._cors(origin, token.credential_id)])
         reset = _CALLER.set(McpCaller(token, self.web.ip(request)))
         try:
             call = _plain_tool_call(request, body) if body is not None else None
@@ -140,12 +154,33 @@ class McpServer:
                 except Exception as exc:
                     await self._failed(scope, send, exc)
                     return
-                await _send(send, 200, answer, [JSON, NO_STORE])
+                await _send(send, 200, answer, [JSON])
                 return
             replay = _replaying(body, receive) if body is not None else receive
-            await self.manager.handle_request(scope, replay, _no_store(send))
+            await self.manager.handle_request(scope, replay, send)
         finally:
             _CALLER.reset(reset)
+
+    # -- browsers (CORS) --------------------------------------------------------------------------------------
+
+    async def _cors(self, origin: str | None, credential_id: int | None) -> Headers:
+        """A browser's MCP client (the MCP Inspector, an assistant in a web page) may read the answer from the
+        origin of one of its client's redirect URIs (before a token is known, of any client's), as the customer
+        API allows (oauth/web_origins.py); the challenge's header and the session's are for it to read."""
+        if origin is not None and await self.web.provider.origins.allows(origin, credential_id):
+            return [VARY_ORIGIN, (b"access-control-allow-origin", origin.encode("latin-1")), EXPOSE]
+        return [VARY_ORIGIN]
+
+    async def _options(self, send: Send, request: Request, origin: str | None) -> None:
+        """OPTIONS (RFC 9110 §9.3.7); a CORS preflight from a registered origin is told what it may send."""
+        headers: Headers = [(b"allow", METHODS + b", OPTIONS"), NO_STORE, VARY_ORIGIN]
+        preflight = origin is not None and request.headers.get("access-control-request-method")
+        if preflight and origin is not None and await self.web.provider.origins.allows(origin):
+            headers += [(b"access-control-allow-origin", origin.encode("latin-1")),
+                        (b"access-control-allow-methods", METHODS),
+                        (b"access-control-allow-headers", REQUEST_HEADERS), PREFLIGHT_MAX_AGE]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
     # -- before the SDK -------------------------------------------------------------------------------------
 
@@ -314,14 +349,14 @@ def _plain_tool_call(request: Request, body: bytes) -> tuple[str | int, types.Ca
     return request_id, params
 
 
-def _no_store(send: Send) -> Send:
-    """The SDK's answers carry the person's data: not to be stored by caches (RFC 9111 §5.2.2.5)."""
+def _adding(send: Send, extra: Headers) -> Send:
+    """``send`` with ``extra`` headers on the answer (a header the answer has already is kept as it is)."""
 
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
-            if not any(name.lower() == b"cache-control" for name, _ in headers):
-                headers.append(NO_STORE)
+            present = {name.lower() for name, _ in headers}
+            headers += [(name, value) for name, value in extra if name not in present]
             message = {**message, "headers": headers}
         await send(message)
 
