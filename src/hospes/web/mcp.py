@@ -19,8 +19,8 @@ The token is looked up at every request (store/lookups.py), so revoking the appl
 One request is answered here rather than by the SDK: a plain ``tools/call`` of the handshake era (2025-11-25 and
 before, stateless, JSON), which every assistant sends for every tool it uses. The SDK builds a transport, a
 connection and a task for each stateless request, some ten times the work of the tool itself; here the request is
-checked with the SDK's own model (CallToolRequestParams) and the tool runs as the SDK would run it
-(``_call_tool``). Anything else, or anything unusual about that request (another version, a session, a batch,
+checked with the SDK's own model (CallToolRequestParams) and the tool runs as the SDK's handler runs it
+(``_tool_result``). Anything else, or anything unusual about that request (another version, a session, a batch,
 params the model refuses), goes to the SDK, which answers it the specification's way.
 """
 
@@ -135,8 +135,8 @@ class McpServer:
                 return
             token = await self._authenticate(request)
             body = await self._body(request) if request.method == "POST" else None
-            if body is not None:
-                self._check_scopes(token, body)
+            message = _decoded(body) if body is not None else None
+            self._check_scopes(token, message)
         except Refused as refused:
             await self._refuse(_adding(send, await self._cors(origin, None)), refused)
             return
@@ -147,7 +147,7 @@ class McpServer:
         send = _adding(send, [NO_STORE, *await self._cors(origin, token.credential_id)])
         reset = _CALLER.set(McpCaller(token, self.web.ip(request)))
         try:
-            call = _plain_tool_call(request, body) if body is not None else None
+            call = _plain_tool_call(request, message)
             if call is not None:
                 try:
                     answer = await self._answer_tool_call(*call)
@@ -205,13 +205,9 @@ class McpServer:
                 raise Refused(413, None)
         return body
 
-    def _check_scopes(self, token: ApiTokenRow, body: bytes) -> None:
+    def _check_scopes(self, token: ApiTokenRow, message: Any) -> None:
         """RFC 6750 §3.1 at the HTTP level for each tools/call the body holds (a JSON-RPC batch, 2025-03-26, may
-        hold several). A body the SDK cannot read is left to it to answer."""
-        try:
-            message = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return
+        hold several). A body the SDK cannot read (None here) is left to it to answer."""
         for item in message if isinstance(message, list) else [message]:
             if not isinstance(item, dict) or item.get("method") != "tools/call":
                 continue
@@ -317,10 +313,21 @@ def _input_schema(name: str) -> dict[str, Any] | None:
     return tool.input_schema if tool is not None else None
 
 
-def _plain_tool_call(request: Request, body: bytes) -> tuple[str | int, types.CallToolRequestParams] | None:
+def _decoded(body: bytes) -> Any:
+    """The JSON body, or None when it is not JSON (the SDK answers that)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _plain_tool_call(request: Request, message: Any) -> tuple[str | int, types.CallToolRequestParams] | None:
     """The id and params of a handshake-era, stateless, single JSON tools/call of a known tool, or None to leave
     the request to the SDK (https://modelcontextprotocol.io/specification/2025-11-25/basic/transports, "Sending
     Messages to the Server": the Accept and Content-Type it requires, the MCP-Protocol-Version it checks)."""
+    if not (isinstance(message, dict) and message.get("jsonrpc") == "2.0" and message.get("method") == "tools/call"
+            and set(message) <= {"jsonrpc", "id", "method", "params"}):
+        return None
     headers = request.headers
     version = headers.get("mcp-protocol-version")
     if (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS) or "mcp-session-id" in headers:
@@ -328,13 +335,6 @@ def _plain_tool_call(request: Request, body: bytes) -> tuple[str | int, types.Ca
     if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         return None
     if not all(check_accept_headers(request)):
-        return None
-    try:
-        message = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not (isinstance(message, dict) and message.get("jsonrpc") == "2.0" and message.get("method") == "tools/call"
-            and set(message) <= {"jsonrpc", "id", "method", "params"}):
         return None
     request_id = message.get("id")
     if isinstance(request_id, bool) or not isinstance(request_id, int | str) or not isinstance(
