@@ -193,3 +193,36 @@ def test_both_protocol_eras_answer_alike(server: Any, db: Database, world: dict[
     assert legacy[4][0] and "colour" in legacy[4][1]["error_description"]
     assert [a["id"] for a in legacy[5][1]["data"]] == [world["jane"].client_id]
     assert "no_such_tool" in legacy[6]
+
+
+def test_a_tool_call_answered_before_the_sdk_is_the_sdks_answer(server: Any, world: dict[str, Any]) -> None:
+    """The same tools/call, once as a plain request (answered by Hospes) and once with a header that leaves it to
+    the SDK (a session id, which a stateless server ignores; an Mcp-Param header no tool declares): the same
+    JSON-RPC answer, for both protocol eras."""
+    base = {"authorization": f"Bearer {world['token'].value}", "content-type": "application/json",
+            "accept": "application/json, text/event-stream"}
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}}
+    cases = [
+        ({"mcp-protocol-version": "2025-11-25"}, {"mcp-session-id": "x"}, {}),
+        ({}, {"mcp-session-id": "x"}, {}),  # no version header: 2025-03-26
+        ({"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "show_service"},
+         {"mcp-param-colour": "red"}, {"_meta": meta}),
+    ]
+    for headers, to_the_sdk, extra in cases:
+        for arguments in ({"id": world["service"]}, {"id": 99999}, {"id": "one"}):
+            call = {"jsonrpc": "2.0", "id": "c1", "method": "tools/call",
+                    "params": {"name": "show_service", "arguments": arguments, **extra}}
+            plain = httpx.post(server.url + "/mcp", json=call, headers={**base, **headers}, timeout=10)
+            sdk = httpx.post(server.url + "/mcp", json=call, headers={**base, **headers, **to_the_sdk}, timeout=10)
+            assert plain.status_code == sdk.status_code == 200, (plain.text, sdk.text)
+            assert plain.json() == sdk.json(), (headers, arguments)
+            assert plain.headers["content-type"] == sdk.headers["content-type"] == "application/json"
+    # A 2026-07-28 request whose routing headers disagree with its body is the SDK's to refuse.
+    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "list_services", "arguments": {}, "_meta": meta}}
+    r = httpx.post(server.url + "/mcp", json=call, timeout=10,
+                   headers={**base, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call",
+                            "mcp-name": "show_service"})
+    assert r.status_code == 400 and "mcp-name" in r.json()["error"]["message"]

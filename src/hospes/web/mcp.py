@@ -16,12 +16,14 @@ before the SDK reads the request:
 
 The token is looked up at every request (store/lookups.py), so revoking the application stops its next call.
 
-One request is answered here rather than by the SDK: a plain ``tools/call`` of the handshake era (2025-11-25 and
-before, stateless, JSON), which every assistant sends for every tool it uses. The SDK builds a transport, a
-connection and a task for each stateless request, some ten times the work of the tool itself; here the request is
-checked with the SDK's own model (CallToolRequestParams) and the tool runs as the SDK's handler runs it
-(``_tool_result``). Anything else, or anything unusual about that request (another version, a session, a batch,
-params the model refuses), goes to the SDK, which answers it the specification's way.
+One request is answered here rather than by the SDK: a plain ``tools/call``, which every assistant sends for every
+tool it uses. The SDK builds a transport, a connection and a task for each stateless request of the handshake era
+(2025-11-25 and before), and runs a ladder of checks and middleware for each request of 2026-07-28: three to ten
+times the work of the tool itself. Here the request passes the SDK's own checks (its params models; for
+2026-07-28 its routing-header and envelope ladder, ``classify_inbound_request``) and the tool runs as the SDK's
+handler runs it (``_tool_result``); the answer is the one the SDK gives (tests/mcp compares them byte for byte).
+Anything else, or anything unusual about that request (a session, a batch, Mcp-Param headers, a check that
+fails), goes to the SDK, which answers it the specification's way.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from mcp.server.streamable_http import check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp.shared.inbound import InboundModernRoute, classify_inbound_request, find_duplicated_routing_header
+from mcp_types.methods import validate_client_request
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -253,10 +257,16 @@ class McpServer:
         else:
             await _send(send, 500, orjson.dumps(failures.SERVER_ERROR), [JSON, NO_STORE, request_id])
 
-    async def _answer_tool_call(self, request_id: str | int, params: types.CallToolRequestParams) -> bytes:
+    async def _answer_tool_call(self, request_id: str | int, params: types.CallToolRequestParams,
+                                modern: bool) -> bytes:
         """The JSON-RPC answer (JSON-RPC 2.0 §5) to a plain tools/call, as the SDK would give it."""
         try:
-            result: dict[str, Any] = {"result": await self._tool_result(params)}
+            outcome = await self._tool_result(params)
+            if modern:
+                # 2026-07-28: the result's type, and the serverInfo stamp the SDK puts on every result.
+                outcome |= {"resultType": "complete",
+                            "_meta": {types.SERVER_INFO_META_KEY: self.server.server_info_stamp}}
+            result: dict[str, Any] = {"result": outcome}
         except MCPError as exc:
             result = {"error": exc.error.model_dump(mode="json", exclude_none=True)}
         return orjson.dumps({"jsonrpc": "2.0", "id": request_id, **result})
@@ -321,16 +331,19 @@ def _decoded(body: bytes) -> Any:
         return None
 
 
-def _plain_tool_call(request: Request, message: Any) -> tuple[str | int, types.CallToolRequestParams] | None:
-    """The id and params of a handshake-era, stateless, single JSON tools/call of a known tool, or None to leave
-    the request to the SDK (https://modelcontextprotocol.io/specification/2025-11-25/basic/transports, "Sending
-    Messages to the Server": the Accept and Content-Type it requires, the MCP-Protocol-Version it checks)."""
+def _plain_tool_call(request: Request, message: Any) -> tuple[str | int, types.CallToolRequestParams, bool] | None:
+    """The id and params of a stateless, single JSON tools/call of a known tool, and whether it is of 2026-07-28;
+    None to leave the request to the SDK (https://modelcontextprotocol.io/specification/2025-11-25/basic/transports,
+    "Sending Messages to the Server": the Accept and Content-Type it requires, the MCP-Protocol-Version it
+    checks; for 2026-07-28, the SDK's own ladder)."""
     if not (isinstance(message, dict) and message.get("jsonrpc") == "2.0" and message.get("method") == "tools/call"
             and set(message) <= {"jsonrpc", "id", "method", "params"}):
         return None
     headers = request.headers
     version = headers.get("mcp-protocol-version")
-    if (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS) or "mcp-session-id" in headers:
+    modern = version in MODERN_PROTOCOL_VERSIONS
+    if (version is not None and not modern and version not in HANDSHAKE_PROTOCOL_VERSIONS) or (
+            "mcp-session-id" in headers):
         return None
     if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         return None
@@ -340,13 +353,32 @@ def _plain_tool_call(request: Request, message: Any) -> tuple[str | int, types.C
     if isinstance(request_id, bool) or not isinstance(request_id, int | str) or not isinstance(
             message.get("params"), dict):
         return None
+    if modern and not _passes_the_ladder(request, message):
+        return None
     try:
         params = types.CallToolRequestParams.model_validate(message["params"])
     except ValidationError:
         return None
     if params.name not in tools.BY_NAME or params.task is not None:
         return None
-    return request_id, params
+    return request_id, params, modern
+
+
+def _passes_the_ladder(request: Request, message: dict[str, Any]) -> bool:
+    """The SDK's checks of a 2026-07-28 request (mcp/server/_streamable_http_modern.py): no routing header given
+    twice, the routing headers and the envelope agree, params valid for that version. Mcp-Param-* headers (none
+    of these tools declares one) are left to the SDK."""
+    pairs = [(name.lower(), value) for name, value in request.headers.items()]
+    if find_duplicated_routing_header(pairs) is not None or any(n.startswith("mcp-param-") for n, _ in pairs):
+        return False
+    verdict = classify_inbound_request(message, headers=dict(request.headers))
+    if not isinstance(verdict, InboundModernRoute):
+        return False
+    try:
+        validate_client_request("tools/call", verdict.protocol_version, message["params"])
+    except (ValidationError, KeyError, ValueError):
+        return False
+    return True
 
 
 def _adding(send: Send, extra: Headers) -> Send:
