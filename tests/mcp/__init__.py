@@ -27,7 +27,7 @@ class Token:
 
 
 def issue(db: Database, *, user_id: int, credential_id: int, scope: str, accounts: tuple[int, ...],
-          audience: str | None) -> Token:
+          audience: str | None, lifetime: timedelta = timedelta(hours=1)) -> Token:
     """A grant with the accounts chosen and one live access token of ``audience`` (None: the customer API's)."""
     value = secrets.token_urlsafe(32)
     at = now()
@@ -37,7 +37,7 @@ def issue(db: Database, *, user_id: int, credential_id: int, scope: str, account
         s.add(grant)
         s.flush()
         s.add(AccessToken(token_hash=digest(value), grant_id=grant.id, credential_id=credential_id, user_id=user_id,
-                          scope=scope, audience=audience, issued_at=at, expires_at=at + timedelta(hours=1)))
+                          scope=scope, audience=audience, issued_at=at, expires_at=at + lifetime))
         grant_id = grant.id
     return Token(value, grant_id)
 

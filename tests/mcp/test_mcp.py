@@ -6,6 +6,7 @@ after the person revokes the application."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -143,7 +144,8 @@ def server_origin(server: Any) -> str:
     return server.url.split("/", 3)[0] + "//" + server.url.split("/", 3)[2]
 
 
-def test_without_a_token_the_challenge_leads_to_the_metadata(server: Any) -> None:
+def test_without_a_token_the_challenge_leads_to_the_metadata(server: Any, db: Database,
+                                                             world: dict[str, Any]) -> None:
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
                   "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                              "clientInfo": {"name": "curl", "version": "1"}}}
@@ -153,9 +155,16 @@ def test_without_a_token_the_challenge_leads_to_the_metadata(server: Any) -> Non
     assert r.status_code == 401
     # RFC 6750 §3.1: no error code when no token was sent; RFC 9728 §5.1: where the metadata is.
     assert r.headers["www-authenticate"] == f'Bearer realm="hospes", resource_metadata="{metadata_url}"'
-    r = httpx.post(server.url + "/mcp", json=initialize, headers={**headers, "authorization": "Bearer nope"})
-    assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
-    assert f'resource_metadata="{metadata_url}"' in r.headers["www-authenticate"]
+    expired = issue(db, user_id=world["jane"].user_id, credential_id=world["cred"].credential_id,
+                    scope=READ_AND_WRITE, accounts=(world["jane"].client_id,), audience=server.url + "/mcp",
+                    lifetime=timedelta(seconds=-1))
+    for token in ("nope", expired.value, "x" * 600):
+        r = httpx.post(server.url + "/mcp", json=initialize, headers={**headers, "authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
+        assert f'resource_metadata="{metadata_url}"' in r.headers["www-authenticate"]
+    r = httpx.post(server.url + "/mcp", json=initialize,
+                   headers={**headers, "authorization": f"Bearer {world['token'].value}"})
+    assert r.status_code == 200 and r.json()["result"]["serverInfo"]["name"] == "hospes"
 
     r = httpx.get(metadata_url)
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
