@@ -47,7 +47,8 @@ API_TOKEN_SQL = (
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
 # The same for a token issued for another of Hospes's own resources (the MCP server): only one whose audience is
-# that resource's identifier (RFC 8707 §2; RFC 9068 §4's aud check for opaque tokens).
+# that resource's identifier (RFC 8707 §2; RFC 9068 §4's aud check for opaque tokens). Built on API_TOKEN_SQL, so
+# a condition on the audience belongs in api_token's own text, never in API_TOKEN_SQL.
 AUDIENCE_TOKEN_SQL = API_TOKEN_SQL + " AND t.audience = %s"
 
 
