@@ -604,11 +604,46 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
             "grant_type": "single_sign_on", "client_id": sso["clientIdentifier"],
             "client_secret": sso["clientSecret"], "scope": "clientarea:sso clientarea:services"})}}
         res = simple(srv, args, proc, extra)
+        res["MCP: list services"] = wrk(srv.base + "/mcp", args, method="POST", body=MCP_LIST_SERVICES,
+                                        headers=_mcp_headers(db_url, srv.base, made, cred["credentialId"]), proc=proc)
         if chains_too and not args.no_chains:
             res.update(run_chains(srv, args, proc))
         return {"results": res, "rss_mb": proc.peak_rss, "workers": workers}
     finally:
         proc.stop()
+
+
+# A 2025-11-25 client's tools/call, as an assistant sends it after initialize (stateless: no session needed).
+MCP_LIST_SERVICES = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                "params": {"name": "list_services", "arguments": {}}})
+
+
+def _mcp_headers(db_url: str, issuer: str, made: dict[str, Any], credential_id: int) -> dict[str, str]:
+    """The headers of an MCP call with a token for {issuer}/mcp (services:read, the bench client's account),
+    written to the database as the token endpoint writes one."""
+    import secrets as random
+    from datetime import timedelta
+
+    from hospes.clock import now
+    from hospes.secrets import digest
+    from hospes.store.db import Database
+    from hospes.store.models import AccessToken, Grant
+
+    url = db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    value, at, db = random.token_urlsafe(32), now(), Database(url, 10)
+    try:
+        with db.transaction() as s:
+            grant = Grant(credential_id=credential_id, user_id=made["userId"], scope="services:read",
+                          accounts=str(made["clientId"]), created_at=at)
+            s.add(grant)
+            s.flush()
+            s.add(AccessToken(token_hash=digest(value), grant_id=grant.id, credential_id=credential_id,
+                              user_id=made["userId"], scope="services:read", audience=issuer + "/mcp",
+                              issued_at=at, expires_at=at + timedelta(hours=1)))
+    finally:
+        db.dispose()
+    return {"Authorization": f"Bearer {value}", "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
 
 
 def workers2_summary(one: dict[str, Any], two: dict[str, Any]) -> dict[str, Any]:
@@ -652,8 +687,8 @@ def password_hash_floor() -> dict[str, float]:
 
 # -- report ----------------------------------------------------------------------------------------------
 
-ORDER = ["discovery", "JWKS", "userinfo", "introspection", "token: code exchange", "token: refresh (rotating)",
-         "token: single_sign_on", "full login flow"]
+ORDER = ["discovery", "JWKS", "userinfo", "MCP: list services", "introspection", "token: code exchange",
+         "token: refresh (rotating)", "token: single_sign_on", "full login flow"]
 
 
 def table(report: dict[str, Any]) -> str:

@@ -38,6 +38,7 @@ from hospes.web import (
 from hospes.web.api import CustomerApi, protected_resource_metadata
 from hospes.web.context import Web, server_error, unreadable_request
 from hospes.web.http import MalformedRequest
+from hospes.web.mcp import McpServer
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     provider = Provider(settings, db, grants())
     pages = Pages(issuer=settings.issuer, issuer_path=settings.issuer_path, company_name=settings.company_name)
     web = Web(provider=provider, pages=pages, secret_key=secret)
+    mcp = McpServer(web)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -108,7 +110,8 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
             purging = asyncio.create_task(purge.keep_purging(
                 db, interval=settings.purge_interval, grace=timedelta(seconds=settings.purge_grace),
                 batch=settings.purge_batch, stop=stop))
-        yield
+        async with mcp.running():
+            yield
         stop.set()
         if purging is not None:
             await purging  # ends after the batch it runs, if any
@@ -116,12 +119,13 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
         db.dispose()
 
     prefix = settings.issuer_path
-    # RFC 9728 §3.1: the customer API's metadata, the well-known suffix between the host and the resource's path
-    # (at the host's root even with an issuer path).
-    resource_metadata = Route(metadata.metadata_path(settings.issuer), protected_resource_metadata)
+    # RFC 9728 §3.1: the customer API's and the MCP server's metadata, the well-known suffix between the host and
+    # the resource's path (at the host's root even with an issuer path).
+    resource_metadata = [Route(metadata.metadata_path(settings.issuer, base), protected_resource_metadata)
+                         for base in (metadata.BASE, metadata.MCP)]
     # With an issuer path, "/" at the host's root leads to the client area too.
-    app_routes: list[BaseRoute] = ([Route("/", not_found.home), resource_metadata, Mount(prefix, routes=routes())]
-                                   if prefix else [resource_metadata, *routes()])
+    app_routes: list[BaseRoute] = ([Route("/", not_found.home), *resource_metadata, Mount(prefix, routes=routes())]
+                                   if prefix else [*resource_metadata, *routes()])
     app = Starlette(
         routes=app_routes,
         middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],
@@ -136,4 +140,5 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     # The hot paths are answered before Starlette: its error middleware alone wraps every send.
     return oauth_endpoints.HotPaths(app, web=web, table=hot_paths(), https=settings.secure_cookies,
                                     log_requests=settings.access_log,
-                                    mounts={"/api/v1": CustomerApi(web)})  # the customer API (web/api.py)
+                                    # the customer API (web/api.py) and the MCP server (web/mcp.py)
+                                    mounts={"/api/v1": CustomerApi(web), "/mcp": mcp})

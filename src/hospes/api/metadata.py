@@ -1,5 +1,5 @@
-"""The customer API as an OAuth protected resource (RFC 9728): its identifier, where its metadata lives, and
-the metadata document."""
+"""Hospes's own OAuth protected resources (RFC 9728): the customer API ({issuer}/api/v1) and the MCP server
+({issuer}/mcp). For each: its identifier, where its metadata lives, and the metadata document."""
 
 from __future__ import annotations
 
@@ -11,35 +11,37 @@ from urllib.parse import urlsplit
 from hospes.oauth.scopes import API_SCOPES
 
 BASE = "/api/v1"
+MCP = "/mcp"
+NAMES = {BASE: "Customer API", MCP: "MCP server"}
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 
-def resource(issuer: str) -> str:
-    """The resource identifier: {issuer}/api/v1."""
-    return issuer + BASE
+def resource(issuer: str, base: str = BASE) -> str:
+    """The resource identifier: {issuer}/api/v1 (or {issuer}/mcp)."""
+    return issuer + base
 
 
-def metadata_path(issuer: str) -> str:
+def metadata_path(issuer: str, base: str = BASE) -> str:
     """RFC 9728 §3.1: the well-known suffix inserted between the host and the identifier's path."""
-    return WELL_KNOWN + urlsplit(resource(issuer)).path
+    return WELL_KNOWN + urlsplit(resource(issuer, base)).path
 
 
-def metadata_url(issuer: str) -> str:
+def metadata_url(issuer: str, base: str = BASE) -> str:
     parts = urlsplit(issuer)
-    return f"{parts.scheme}://{parts.netloc}{metadata_path(issuer)}"
+    return f"{parts.scheme}://{parts.netloc}{metadata_path(issuer, base)}"
 
 
-def document(issuer: str) -> dict[str, Any]:
-    # RFC 9728 §2.
+def document(issuer: str, base: str = BASE) -> dict[str, Any]:
+    # RFC 9728 §2. Both resources take the customer API's scopes: the MCP server's tools are its operations.
     return {
-        "resource": resource(issuer),
+        "resource": resource(issuer, base),
         "authorization_servers": [issuer],
         "scopes_supported": list(API_SCOPES),
         "bearer_methods_supported": ["header"],  # RFC 6750 §2.1 only
-        "resource_name": "Customer API",
+        "resource_name": NAMES[base],
     }
 
 
 @lru_cache(maxsize=8)
-def document_json(issuer: str) -> bytes:
-    return json.dumps(document(issuer), separators=(",", ":")).encode()
+def document_json(issuer: str, base: str = BASE) -> bytes:
+    return json.dumps(document(issuer, base), separators=(",", ":")).encode()

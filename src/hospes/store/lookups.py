@@ -46,6 +46,10 @@ API_TOKEN_SQL = (
     "JOIN oauth_credentials c ON c.id = t.credential_id "
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
+# The same for a token issued for another of Hospes's own resources (the MCP server): only one whose audience is
+# that resource's identifier (RFC 8707 §2; RFC 9068 §4's aud check for opaque tokens). Built on API_TOKEN_SQL, so
+# a condition on the audience belongs in api_token's own text, never in API_TOKEN_SQL.
+AUDIENCE_TOKEN_SQL = API_TOKEN_SQL + " AND t.audience = %s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,7 @@ class Lookups:
         # Each statement in this database's placeholder style, once.
         style = numbered if pg is not None else qmark
         self._userinfo_sql, self._introspection_sql = style(USERINFO_SQL), style(CLIENT_WITH_TOKEN_SQL)
-        self._api_token_sql = style(API_TOKEN_SQL)
+        self._api_token_sql, self._audience_token_sql = style(API_TOKEN_SQL), style(AUDIENCE_TOKEN_SQL)
 
     def _param_now(self, now: datetime) -> Any:
         # SQLite compares the stored text; PostgreSQL, timestamptz.
@@ -121,7 +125,15 @@ class Lookups:
 
     async def api_token(self, token_hash: bytes, now: datetime) -> ApiTokenRow | None:
         """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE)."""
-        rows = await self._rows(self._api_token_sql, (token_hash, self._param_now(now)))
+        return self._api_token_row(await self._rows(self._api_token_sql, (token_hash, self._param_now(now))))
+
+    async def audience_token(self, token_hash: bytes, now: datetime, audience: str) -> ApiTokenRow | None:
+        """``api_token`` for a token whose audience is ``audience`` (the MCP server's identifier)."""
+        sql, params = self._audience_token_sql, (token_hash, self._param_now(now), audience)
+        return self._api_token_row(await self._rows(sql, params))
+
+    @staticmethod
+    def _api_token_row(rows: list[tuple[Any, ...]]) -> ApiTokenRow | None:
         if not rows:
             return None
         scope, accounts, grant_id, credential_id, identifier, *person = rows[0]

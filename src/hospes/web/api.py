@@ -208,7 +208,8 @@ class CustomerApi:
 
 
 async def protected_resource_metadata(request: Request) -> Response:
-    """RFC 9728 §3: the customer API's metadata, at the §3.1 path (app.py)."""
+    """RFC 9728 §3: the customer API's or the MCP server's metadata, at its §3.1 path (app.py)."""
     issuer = request.app.state.web.provider.issuer
-    return Response(metadata.document_json(issuer), media_type="application/json",
+    base = metadata.MCP if request.url.path == metadata.metadata_path(issuer, metadata.MCP) else metadata.BASE
+    return Response(metadata.document_json(issuer, base), media_type="application/json",
                     headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
