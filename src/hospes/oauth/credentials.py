@@ -67,7 +67,11 @@ def validate_redirect_uri(uri: str) -> str:
         raise CredentialError(f"A redirect URI must be at most {MAX_URI_LENGTH} characters.")
     if any(c.isspace() for c in uri) or forbidden_character(uri) is not None:
         raise CredentialError(f"The redirect URI {uri!r} must not contain spaces or control characters.")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        parts.hostname  # noqa: B018 (parsed here: "http://[::1" raises)
+    except ValueError:
+        raise CredentialError(f"The redirect URI {uri!r} is not a valid URI.") from None
     if not parts.scheme:
         raise CredentialError(f"The redirect URI {uri!r} must be absolute.")
     if parts.fragment or "#" in uri:

@@ -117,7 +117,11 @@ def _web_uri(value: str | None, name: str) -> str:
     value = (value or "").strip()
     if not value:
         return ""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.hostname  # noqa: B018 (parsed here: "https://[::1" raises)
+    except ValueError:
+        raise errors.InvalidClientMetadata(f"{name} must be an https URL.") from None
     if (len(value) > credentials.MAX_URI_LENGTH or parts.scheme != "https" or not parts.hostname
             or forbidden_character(value) is not None or any(c.isspace() for c in value)):
         raise errors.InvalidClientMetadata(f"{name} must be an https URL.")
