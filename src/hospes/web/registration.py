@@ -10,6 +10,7 @@ browser-based client, such as an MCP inspector, registers itself too).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -30,11 +31,15 @@ CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "Aut
         "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE", "Access-Control-Max-Age": "600"}
 
 
+# One window an hour per address (accounts/throttle.py: counted and taken under a lock, so a parallel burst gets
+# exactly the limit through, on every node). Made at import, in every worker: admit prunes rows older than the
+# longest window this process knows, so a worker that had not yet made it would cut the hour to 15 minutes.
+PER_ADDRESS = throttle.Rule("registration", limit=10, window=3600)
+
+
 @cache
 def _rule(limit: int) -> throttle.Rule:
-    # One window an hour per address (accounts/throttle.py: counted and taken under a lock, so a parallel
-    # burst gets exactly ``limit`` through, on every node).
-    return throttle.Rule("registration", limit=limit, window=3600)
+    return PER_ADDRESS if limit == PER_ADDRESS.limit else replace(PER_ADDRESS, limit=limit)
 
 
 def _admit_for(web: Web) -> core.Admit:
