@@ -3,10 +3,13 @@ nobody uses; and a client whose redirect URI cannot be parsed is refused, never 
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 
 from hospes.clock import now, utc
 from hospes.oauth import pkce
@@ -61,3 +64,31 @@ def test_an_authorization_marks_a_registration_used_and_the_purge_spares_it(clie
 def test_an_unparsable_redirect_uri_is_refused(client):
     r = client.post("/oauth/register", json={"redirect_uris": ["http://[::1/cb"]})
     assert r.status_code == 400 and r.json()["error"] == "invalid_redirect_uri"
+
+
+def test_a_flood_over_the_limit_is_refused_without_waiting_for_the_write_lock(client, db):
+    """SQLite has one writer: a refused registration must not queue for it (the token endpoint waits there)."""
+    if not db.url.startswith("sqlite"):
+        pytest.skip("SQLite's single write lock")
+    body = {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
+    assert [client.post("/oauth/register", json=body).status_code for _ in range(10)] == [201] * 10
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with db.transaction() as s:  # BEGIN IMMEDIATE, and the writer gate
+            s.execute(text("UPDATE oauth_credentials SET name = name WHERE id = 0"))
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        r = client.post("/oauth/register", json=body)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join()
+    assert r.status_code == 429 and r.json()["error"] == "temporarily_unavailable"
+    assert elapsed < 1.0, elapsed

@@ -253,6 +253,15 @@ def _use_initial_token(s: Session, token: str | None) -> None:
         raise errors.InvalidToken("The initial access token is not valid.")
 
 
+def turn_away(s: Session, *, mode: str, address: str, peek: Admit) -> None:
+    """Before the write: an open registration from an address over its limit is refused from a read alone
+    (``peek``, no lock), so a flood does not queue for the database's write lock; ``register`` decides."""
+    if mode == "open":
+        wait = peek(s, address)
+        if wait:
+            raise TooManyRegistrations(wait)
+
+
 def register(s: Session, meta: ClientMetadata, *, mode: str, issuer: str, address: str, admit: Admit,
              initial_token: str | None = None, company: str = "Hospes") -> Registered:
     """RFC 7591 §3.1: let the registration in by ``mode``, create the client, answer §3.2.1."""

@@ -51,6 +51,20 @@ def _admit_for(web: Web) -> core.Admit:
     return admit
 
 
+def _peek_for(web: Web) -> core.Admit:
+    rule = _rule(web.settings.registration_limit)
+
+    def peek(s: Session, address: str) -> int:
+        return throttle.peek(s, [(rule, address or "unknown")])
+
+    return peek
+
+
+def _turn_away(web: Web, address: str) -> None:
+    with web.provider.db.read() as s:
+        core.turn_away(s, mode=web.settings.registration, address=address, peek=_peek_for(web))
+
+
 def _answer(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
     return json_response(body, status, {**NO_STORE, **CORS, **(headers or {})})
 
@@ -126,6 +140,7 @@ async def register(request: Request) -> Response:
         elif token is None:
             raise errors.InvalidToken("Registration needs an initial access token (Authorization: Bearer).")
         meta = core.parse_metadata(await _json_body(request))
+        await run_in_threadpool(_turn_away, web, web.ip(request))
         done = await run_in_threadpool(
             _in_transaction, web, core.register, meta, mode=web.settings.registration, issuer=web.provider.issuer,
             address=web.ip(request), admit=_admit_for(web), initial_token=token,
