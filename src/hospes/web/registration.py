@@ -46,7 +46,7 @@ def _admit_for(web: Web) -> core.Admit:
     rule = _rule(web.settings.registration_limit)
 
     def admit(s: Session, address: str) -> int:
-        return throttle.admit(s, [(rule, address or "unknown")]).wait
+        return throttle.admit(s, [(rule, address)]).wait
 
     return admit
 
@@ -55,7 +55,7 @@ def _peek_for(web: Web) -> core.Admit:
     rule = _rule(web.settings.registration_limit)
 
     def peek(s: Session, address: str) -> int:
-        return throttle.peek(s, [(rule, address or "unknown")])
+        return throttle.peek(s, [(rule, address)])
 
     return peek
 
