@@ -69,11 +69,11 @@ def _answer(body: Any, status: int, headers: dict[str, str] | None = None) -> Re
     return json_response(body, status, {**NO_STORE, **CORS, **(headers or {})})
 
 
-def _error(exc: errors.OAuthError) -> Response:
+def _error(exc: errors.OAuthError, *, token_sent: bool) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, errors.InvalidToken):
         # RFC 6750 §3: a 401 names its scheme; with no token at all, no error code (§3.1).
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if token_sent else "Bearer"
     if isinstance(exc, core.TooManyRegistrations):
         headers["Retry-After"] = str(exc.wait)
     return _answer(exc.as_dict(), exc.status_code, headers)
@@ -121,7 +121,7 @@ async def _run(request: Request, work: Any) -> Response:
     except MalformedRequest as exc:  # a body too large
         return _answer(errors.InvalidClientMetadata(exc.description).as_dict(), exc.status_code)
     except errors.OAuthError as exc:
-        return _error(exc)
+        return _error(exc, token_sent="authorization" in request.headers)
     except Exception as exc:
         if not is_unavailable(exc):
             raise
