@@ -33,6 +33,7 @@ from hospes.web import (
     logout,
     not_found,
     oauth_endpoints,
+    registration,
     sso,
 )
 from hospes.web.api import CustomerApi, protected_resource_metadata
@@ -77,6 +78,9 @@ def routes() -> list[BaseRoute]:
         Route("/oauth/authorize.php", authorize.authorize, methods=get_post),
         Route("/oauth/authorize", authorize.authorize, methods=get_post),
         Route("/oauth/logout", logout.end_session, methods=get_post),
+        # Dynamic client registration (RFC 7591) and its management (RFC 7592).
+        Route("/oauth/register", registration.register, methods=["POST", "OPTIONS"]),
+        Route("/oauth/register/{client_id}", registration.manage, methods=["GET", "PUT", "DELETE", "OPTIONS"]),
         Route("/oauth/singlesignon.php", sso.redeem),
         Route("/includes/api.php", adminapi.api, methods=get_post),
         *clientarea.routes(),  # /clientarea.php, /supporttickets.php, /submitticket.php, /account/sso|users
@@ -109,7 +113,8 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
         if settings.purge_interval:
             purging = asyncio.create_task(purge.keep_purging(
                 db, interval=settings.purge_interval, grace=timedelta(seconds=settings.purge_grace),
-                batch=settings.purge_batch, stop=stop))
+                batch=settings.purge_batch, stop=stop,
+                unused=timedelta(days=settings.registration_unused_days)))
         async with mcp.running():
             yield
         stop.set()

@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     # SQLite's writer, and for each statement; a token request's whole transaction. Past it the request
     # answers 503 with Retry-After and changes nothing (a code or refresh token is not consumed).
     db_timeout: float = DEFAULT_DB_TIMEOUT
+    # Dynamic client registration (RFC 7591, oauth/registration.py): "open" (anyone, at most
+    # registration_limit registrations an hour per address), "token" (an initial access token from
+    # `hospes registration-tokens create`) or "off". A registered client never sent through an authorization
+    # for registration_unused_days days (and holding no live grant) is removed by the purge.
+    registration: str = "open"
+    registration_limit: int = 10
+    registration_unused_days: int = 30
 
     @field_validator("issuer")
     @classmethod
@@ -261,6 +268,28 @@ class Settings(BaseSettings):
     def _db_timeout(cls, v: float) -> float:
         if not 0.1 <= v <= 300:
             raise ValueError("must be a number of seconds from 0.1 to 300")
+        return v
+
+    @field_validator("registration")
+    @classmethod
+    def _registration(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in ("open", "token", "off"):
+            raise ValueError("must be open, token or off")
+        return v
+
+    @field_validator("registration_limit")
+    @classmethod
+    def _registration_limit(cls, v: int) -> int:
+        if not 1 <= v <= 100_000:
+            raise ValueError("must be from 1 to 100000 registrations an hour")
+        return v
+
+    @field_validator("registration_unused_days")
+    @classmethod
+    def _registration_unused(cls, v: int) -> int:
+        if not 1 <= v <= 3650:
+            raise ValueError("must be from 1 to 3650 days")
         return v
 
     @field_validator("external_clientarea_url")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy import select
 
@@ -197,3 +197,29 @@ def test_unknown_credential_is_404(client, db):
     assert client.get("/admin/oauth/999").status_code == 404
     assert client.get("/admin/oauth/99999999999999").status_code == 404
     assert client.get("/admin/oauth/999/reset").status_code == 404
+
+
+def test_a_self_registered_client_is_marked_and_can_be_deleted(client, db, make_credential):
+    made = make_credential(name="Vetted App")
+    r = client.post("/oauth/register", json={"redirect_uris": [RP1], "client_name": "Claims To Be Vetted"})
+    assert r.status_code == 201, r.text
+    info = r.json()
+    admin_session(client, db, permissions=OIDC)
+    listing = client.get("/admin/oauth").text
+    row = listing[listing.index("Claims To Be Vetted"):]
+    assert "Self-registered" in row[:row.index("</tr>")]
+    vetted = listing[listing.index("Vetted App"):]
+    assert "Self-registered" not in vetted[:vetted.index("</tr>")]
+    cred = next(c for c in _credentials(db) if c.identifier == info["client_id"])
+    assert cred.id != made.credential_id and cred.kind == "dynamic"
+    page = client.get(f"/admin/oauth/{cred.id}").text
+    assert "Self-registered" in page and "testclient" in page  # where it registered from
+
+    ask = client.get(f"/admin/oauth/{cred.id}/delete")
+    r = client.post(f"/admin/oauth/{cred.id}/delete", data={"token": csrf_token(ask.text)})
+    assert r.status_code == 303
+    assert [c.identifier for c in _credentials(db)] == [made.client_id]
+    # Its registration went with it (RFC 7592 §2.1: an unknown client is 401).
+    gone = client.get(urlsplit(info["registration_client_uri"]).path,
+                      headers={"Authorization": f"Bearer {info['registration_access_token']}"})
+    assert gone.status_code == 401

@@ -18,7 +18,7 @@ from hospes.accounts.service import add_admin
 from hospes.clock import now
 from hospes.secrets import digest, new_token
 from hospes.store import models as m
-from hospes.store.purge import LOGIN_FAILURES_KEPT, TABLES, purge
+from hospes.store.purge import LOGIN_FAILURES_KEPT, REGISTRATIONS_UNUSED, TABLES, purge
 from tests.conftest import PASSWORD, start_server, stop_server
 from tests.oauth.test_token import assert_error, exchange, get_code, refresh, userinfo_status
 
@@ -74,6 +74,19 @@ class Rows:
         self._add(model(token_hash=digest(new_token()), user_id=self.user, created_at=self.t - LONG_AGO,
                         expires_at=self.t + expires, used_at=self.t - LATELY if used else None, **extra), dead)
 
+    def registered(self, dead: bool, created: timedelta, *, kind: str = "dynamic", used: timedelta | None = None,
+                   with_grant: bool = False) -> None:
+        cred = self._add(m.OAuthCredential(identifier=f"DYN.{new_token()[:20]}", grant_type="authorization_code",
+                                           scope="openid", name="Registered", kind=kind,
+                                           created_at=self.t - created,
+                                           last_used_at=self.t - used if used else None), dead)
+        if with_grant:
+            self.s.add(m.Grant(credential_id=cred.id, user_id=self.user, scope="openid", created_at=self.t))
+
+    def initial_token(self, dead: bool, expires: timedelta | None, uses: int | None = None) -> None:
+        self._add(m.RegistrationToken(token_hash=digest(new_token()), uses_left=uses, created_at=self.t - LONG_AGO,
+                                      expires_at=self.t + expires if expires is not None else None), dead)
+
     def failure(self, dead: bool, at: timedelta) -> None:
         self._add(m.LoginFailure(key="account:x@example.com", at=self.t - at), dead)
 
@@ -118,6 +131,21 @@ def _fill(s: Any, rows: Rows) -> None:
         rows.link(model, dead=True, expires=-LONG_AGO, used=True)
         rows.link(model, dead=False, expires=SOON)
         rows.link(model, dead=False, expires=-LATELY, used=True)
+    # Self-registered clients (RFC 7591) go once unused for REGISTRATIONS_UNUSED and holding no grant; the
+    # operator's own stay however old.
+    old = REGISTRATIONS_UNUSED + timedelta(days=1)
+    rows.registered(dead=True, created=old)
+    rows.registered(dead=True, created=old, used=old)
+    rows.registered(dead=False, created=old, used=timedelta(days=1))
+    rows.registered(dead=False, created=old, with_grant=True)
+    rows.registered(dead=False, created=timedelta(days=1))
+    rows.registered(dead=False, created=old, kind="admin")
+    # Initial access tokens: expired + grace, or used up.
+    rows.initial_token(dead=True, expires=-LONG_AGO)
+    rows.initial_token(dead=True, expires=SOON, uses=0)
+    rows.initial_token(dead=False, expires=SOON, uses=2)
+    rows.initial_token(dead=False, expires=None)
+    rows.initial_token(dead=False, expires=-LATELY)
     rows.failure(dead=True, at=LOGIN_FAILURES_KEPT + timedelta(minutes=1))
     rows.failure(dead=False, at=LOGIN_FAILURES_KEPT - timedelta(minutes=1))
 

@@ -9,6 +9,7 @@ call, and those operations record the audit entries; one module per command grou
   admin_api.py          api-roles create, api-credentials create|revoke
   maintenance.py        purge, backup, restore
   resources.py          resources add|list|delete
+  registration.py       registration-tokens create
   common.py             settings, the database, one unit of work, one-line errors, --json
 """
 
@@ -18,7 +19,17 @@ import sys
 
 import typer
 
-from hospes.cli import accounts, admin_api, applinks, keys, maintenance, oauth_credentials, resources, server
+from hospes.cli import (
+    accounts,
+    admin_api,
+    applinks,
+    keys,
+    maintenance,
+    oauth_credentials,
+    registration,
+    resources,
+    server,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hospes: OAuth 2 / OpenID Connect provider.")
 app.command()(server.serve)
@@ -35,6 +46,7 @@ app.add_typer(accounts.users_app, name="users")
 app.add_typer(oauth_credentials.creds_app, name="oauth-credentials")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(resources.resources_app, name="resources")
+app.add_typer(registration.registration_tokens_app, name="registration-tokens")
 app.add_typer(applinks.servers_app, name="servers")
 app.add_typer(applinks.applinks_app, name="applinks")
 app.add_typer(admin_api.roles_app, name="api-roles")

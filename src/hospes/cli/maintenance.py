@@ -21,7 +21,8 @@ def purge(as_json: JsonOpt = False) -> None:
     s = settings()
     with database() as db:
         try:
-            counts = purge_all(db, grace=timedelta(seconds=s.purge_grace), batch=s.purge_batch)
+            counts = purge_all(db, grace=timedelta(seconds=s.purge_grace), batch=s.purge_batch,
+                               unused=timedelta(days=s.registration_unused_days))
         except SQLAlchemyError as exc:
             fail(f"purge stopped: {str(exc).splitlines()[0]}")
     text = "\n".join(f"{table}\t{n}" for table, n in counts.items())

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hospes.clock import epoch, now
 from hospes.oauth import claims as standard
-from hospes.oauth import errors, id_token, pkce, redirects
+from hospes.oauth import errors, id_token, pkce, redirects, registration
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
@@ -96,6 +96,9 @@ class AuthorizationRequest:
     bound_sid: str | None = None
     # The client accounts the person chose on the consent page for the customer API's scopes (ids).
     accounts: tuple[int, ...] = ()
+    # How the client came to be (oauth/credentials.py KINDS): anything but "admin" introduced itself and
+    # was not vetted by the operator, which the consent page says.
+    client_kind: str = "admin"
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -281,6 +284,7 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
 
     return AuthorizationRequest(
         client_id=cred.identifier, credential_id=cred.id, client_name=cred.name or cred.identifier,
+        client_kind=cred.kind or "admin",
         logo_uri=cred.logo_uri or "", redirect_uri=redirect_uri, redirect_uri_sent=sent,
         response_mode=response_mode, scope=tuple(requested), state=state, nonce=nonce,
         code_challenge=challenge, prompt=prompt, max_age=max_age,
@@ -457,6 +461,8 @@ def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, sessio
         amr=list(session.amr), session_id=session.sid,
         expires_at=t + timedelta(seconds=provider.settings.auth_code_ttl),
     ))
+    if req.client_kind != "admin":
+        registration.mark_used(s, req.credential_id, t)  # a registration in use does not expire
     params = {"code": code}
     if req.state is not None:
         params["state"] = req.state

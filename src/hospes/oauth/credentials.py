@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from hospes import audit
 from hospes.clock import now
 from hospes.oauth import scopes as scope_table
-from hospes.secrets import hash_secret
+from hospes.secrets import check_secret, hash_secret
 from hospes.store import clients, consents
 from hospes.store import resources as resource_store
 from hospes.store.grants import revoke_credential_grants_in
@@ -67,7 +67,11 @@ def validate_redirect_uri(uri: str) -> str:
         raise CredentialError(f"A redirect URI must be at most {MAX_URI_LENGTH} characters.")
     if any(c.isspace() for c in uri) or forbidden_character(uri) is not None:
         raise CredentialError(f"The redirect URI {uri!r} must not contain spaces or control characters.")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        parts.hostname  # noqa: B018 (parsed here: "http://[::1" raises)
+    except ValueError:
+        raise CredentialError(f"The redirect URI {uri!r} is not a valid URI.") from None
     if not parts.scheme:
         raise CredentialError(f"The redirect URI {uri!r} must be absolute.")
     if parts.fragment or "#" in uri:
@@ -87,7 +91,8 @@ def validate_redirect_uri(uri: str) -> str:
     return uri
 
 
-def _redirect_uris(value: list[str] | str | None) -> list[str]:
+def redirect_uri_list(value: list[str] | str | None) -> list[str]:
+    """Each URI by ``validate_redirect_uri``, none twice, at most MAX_REDIRECT_URIS."""
     if value is None:
         return []
     items = value.split() if isinstance(value, str) else [u for v in value for u in v.split()]
@@ -102,7 +107,7 @@ def _redirect_uris(value: list[str] | str | None) -> list[str]:
     return uris
 
 
-def _scope(s: Session, value: str | None) -> str:
+def scope_value(s: Session, value: str | None) -> str:
     """Hospes's own scopes and those of the operator's resource servers (oauth/resources.py)."""
     names = scope_table.parse(value)
     if not names:
@@ -115,7 +120,7 @@ def _scope(s: Session, value: str | None) -> str:
     return scope_table.join(names)
 
 
-def _text(value: str | None, field: str, limit: int, *, multiline: bool = False) -> str:
+def text_value(value: str | None, field: str, limit: int, *, multiline: bool = False) -> str:
     value = (value or "").strip()
     if len(value) > limit:
         raise CredentialError(f"The {field} must be at most {limit} characters.")
@@ -125,8 +130,8 @@ def _text(value: str | None, field: str, limit: int, *, multiline: bool = False)
         raise CredentialError(str(exc)) from None
 
 
-def _logo(value: str | None) -> str:
-    value = _text(value, "logo URI", MAX_URI_LENGTH)
+def logo_value(value: str | None) -> str:
+    value = text_value(value, "logo URI", MAX_URI_LENGTH)
     if value:
         parts = urlsplit(value)
         if parts.scheme and parts.scheme not in ("https", "http"):
@@ -144,6 +149,20 @@ def _service(s: Session, service_id: Any) -> int:
     return sid
 
 
+KINDS = ("admin", "dynamic", "metadata_document")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a client that introduced itself brings beside its credential: how (``kind``, one of KINDS but
+    "admin"), the digest of its registration access token, its registered metadata, the caller's address."""
+
+    kind: str
+    token_hash: bytes | None
+    metadata: dict[str, Any]
+    address: str
+
+
 @dataclass(frozen=True)
 class CreatedCredential:
     credential_id: int
@@ -157,19 +176,20 @@ def create(
     redirect_uris: list[str] | str | None = None, public: bool = False,
     post_logout_redirect_uris: list[str] | str | None = None,
     refresh_token_policy: str = "offline_access", id_token_signed_response_alg: str = "RS256",
-    company: str = "Hospes", actor: str | None = None, ip: str = "",
+    company: str = "Hospes", actor: str | None = None, ip: str = "", registration: Registration | None = None,
 ) -> CreatedCredential:
-    """WHMCS CreateOAuthCredential, in WHMCS's order of checks."""
+    """WHMCS CreateOAuthCredential, in WHMCS's order of checks. ``registration``: a client registering
+    itself (oauth/registration.py), marked so (``kind``) with what its registration needs kept."""
     if not grant_type:
         raise CredentialError("A valid grant type is required.")
     if grant_type not in GRANT_TYPES:
         raise CredentialError(f'The requested grant type "{grant_type}" is invalid.')
-    name = _text(name, "name", 255)
+    name = text_value(name, "name", 255)
     if grant_type == "authorization_code" and not name:
         raise CredentialError("A name for the Client Credential is required.")
     if grant_type == "single_sign_on" and service_id in (None, ""):
         raise CredentialError("A service ID is required for the single sign-on grant type.")
-    scope = _scope(s, scope)
+    scope = scope_value(s, scope)
     sid = _service(s, service_id) if grant_type == "single_sign_on" else None
     if refresh_token_policy not in REFRESH_POLICIES:
         raise CredentialError(f"The refresh token policy must be one of {', '.join(REFRESH_POLICIES)}.")
@@ -181,11 +201,16 @@ def create(
     cred = OAuthCredential(
         identifier=new_identifier(company), secret_hash=hash_secret(secret) if secret else None,
         grant_type=grant_type, scope=scope, name=name,
-        description=_text(description, "description", 5000, multiline=True),
-        logo_uri=_logo(logo_uri), redirect_uris=_redirect_uris(redirect_uris),
-        post_logout_redirect_uris=_redirect_uris(post_logout_redirect_uris), service_id=sid,
+        description=text_value(description, "description", 5000, multiline=True),
+        logo_uri=logo_value(logo_uri), redirect_uris=redirect_uri_list(redirect_uris),
+        post_logout_redirect_uris=redirect_uri_list(post_logout_redirect_uris), service_id=sid,
         refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_signed_response_alg,
     )
+    if registration is not None:
+        cred.kind = registration.kind
+        cred.registration_token_hash = registration.token_hash
+        cred.registration_metadata = dict(registration.metadata)
+        cred.registered_from = registration.address[:64] or None
     s.add(cred)
     s.flush()
     audit.entry(s, actor, "oauth_credential.created", f"oauth_credential:{cred.id}", ip=ip,
@@ -232,14 +257,14 @@ def update_credential(
     new_grant = cred.grant_type if grant_type is _UNSET or grant_type in (None, "") else grant_type
     if new_grant not in GRANT_TYPES:
         raise CredentialError(f'The requested grant type "{new_grant}" is invalid.')
-    new_name = cred.name if name is _UNSET else _text(name, "name", 255)
+    new_name = cred.name if name is _UNSET else text_value(name, "name", 255)
     if new_grant == "authorization_code" and not new_name:
         raise CredentialError("A name for the Client Credential is required.")
     new_service = cred.service_id if service_id is _UNSET else service_id
     if new_grant == "single_sign_on" and new_service in (None, ""):
         raise CredentialError("A service ID is required for the single sign-on grant type.")
     if scope is not _UNSET:
-        cred.scope = _scope(s, scope)
+        cred.scope = scope_value(s, scope)
     if new_grant == "single_sign_on" and service_id is not _UNSET:
         cred.service_id = _service(s, service_id)
     elif new_grant == "authorization_code":
@@ -247,13 +272,13 @@ def update_credential(
     cred.grant_type = new_grant
     cred.name = new_name
     if description is not _UNSET:
-        cred.description = _text(description, "description", 5000, multiline=True)
+        cred.description = text_value(description, "description", 5000, multiline=True)
     if logo_uri is not _UNSET:
-        cred.logo_uri = _logo(logo_uri)
+        cred.logo_uri = logo_value(logo_uri)
     if redirect_uris is not _UNSET:
-        cred.redirect_uris = _redirect_uris(redirect_uris)
+        cred.redirect_uris = redirect_uri_list(redirect_uris)
     if post_logout_redirect_uris is not _UNSET:
-        cred.post_logout_redirect_uris = _redirect_uris(post_logout_redirect_uris)
+        cred.post_logout_redirect_uris = redirect_uri_list(post_logout_redirect_uris)
     if refresh_token_policy is not _UNSET:
         if refresh_token_policy not in REFRESH_POLICIES:
             raise CredentialError(f"The refresh token policy must be one of {', '.join(REFRESH_POLICIES)}.")
@@ -270,12 +295,23 @@ def update_credential(
         audit.entry(s, actor, "oauth_credential.updated", f"oauth_credential:{cred.id}", ip=ip, fields=sorted(changed))
     if not reset_secret:
         return None
-    secret = new_secret()
-    # The old secret stops working at once: only the new digest is kept.
-    cred.secret_hash = hash_secret(secret)
+    secret = give_secret(cred)
     audit.entry(s, actor, "oauth_credential.secret_reset", f"oauth_credential:{cred.id}", ip=ip,
                 client_identifier=cred.identifier)
     return secret
+
+
+def give_secret(cred: OAuthCredential) -> str:
+    """A new secret for ``cred``, returned once: only its salted digest is kept, and the old secret (if any)
+    stops working at once. It is what client authentication (oauth/client_auth.py) checks."""
+    secret = new_secret()
+    cred.secret_hash = hash_secret(secret)
+    return secret
+
+
+def check_client_secret(secret: str, stored: bytes | None) -> bool:
+    """Whether ``secret`` is the one behind ``stored`` (constant time)."""
+    return check_secret(secret, stored)
 
 
 def delete_credential(s: Session, cred: OAuthCredential, *, actor: str | None = None, ip: str = "") -> None:
@@ -330,12 +366,15 @@ class CredentialRow:
     scope: str
     redirect_uris: tuple[str, ...]
     public: bool  # no secret (RFC 6749 §2.1)
+    kind: str = "admin"  # KINDS: "dynamic" registered itself (RFC 7591)
+    registered_from: str = ""
 
 
 def credential_row(cred: OAuthCredential) -> CredentialRow:
     return CredentialRow(id=cred.id, identifier=cred.identifier, name=cred.name, description=cred.description,
                          logo_uri=cred.logo_uri, grant_type=cred.grant_type, scope=cred.scope,
-                         redirect_uris=tuple(cred.redirect_uris or ()), public=cred.secret_hash is None)
+                         redirect_uris=tuple(cred.redirect_uris or ()), public=cred.secret_hash is None,
+                         kind=cred.kind or "admin", registered_from=cred.registered_from or "")
 
 
 def get_credential(s: Session, credential_id: int) -> CredentialRow | None:

@@ -15,11 +15,12 @@ CLAIMS = [
 ]
 
 
-def document(issuer: str, grant_types: tuple[str, ...]) -> dict[str, Any]:
+def document(issuer: str, grant_types: tuple[str, ...], *, registration: bool = False) -> dict[str, Any]:
+    """``registration``: whether dynamic client registration is on (HOSPES_REGISTRATION not off)."""
     def url(path: str) -> str:
         return issuer + path
 
-    return {
+    doc: dict[str, Any] = {
         # First the keys a WHMCS install's /oauth/openid-configuration.php serves, at WHMCS's paths
         # (https://docs.whmcs.com/system/authentication/openid-connect-development/).
         "issuer": issuer,
@@ -56,8 +57,11 @@ def document(issuer: str, grant_types: tuple[str, ...]) -> dict[str, Any]:
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
     }
+    if registration:
+        doc["registration_endpoint"] = url("/oauth/register")  # RFC 8414 §2, RFC 7591 §3
+    return doc
 
 
 @lru_cache(maxsize=8)
-def document_json(issuer: str, grant_types: tuple[str, ...]) -> bytes:
-    return json.dumps(document(issuer, grant_types), separators=(",", ":")).encode()
+def document_json(issuer: str, grant_types: tuple[str, ...], *, registration: bool = False) -> bytes:
+    return json.dumps(document(issuer, grant_types, registration=registration), separators=(",", ":")).encode()

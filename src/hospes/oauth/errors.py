@@ -116,6 +116,15 @@ class RegistrationNotSupported(OAuthError):
     error = "registration_not_supported"
 
 
+# RFC 7591 §3.2.2: dynamic client registration's errors.
+class InvalidRedirectUri(OAuthError):
+    error = "invalid_redirect_uri"
+
+
+class InvalidClientMetadata(OAuthError):
+    error = "invalid_client_metadata"
+
+
 # RFC 7009 §2.2.1
 class UnsupportedTokenType(OAuthError):
     error = "unsupported_token_type"

@@ -184,6 +184,16 @@ class OAuthCredential(Timestamps, Base):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
     # Set for the single_sign_on credentials that Application Links manage.
     applink_id: Mapped[int | None] = mapped_column(ForeignKey("app_links.id", ondelete="SET NULL"))
+    # How the client came to be: "admin" (the CLI, the admin API or the admin pages), "dynamic" (it registered
+    # itself, RFC 7591); room for more ("metadata_document"). Only an "admin" client is one the operator vetted.
+    kind: Mapped[str] = mapped_column(String(24), default="admin", server_default="admin")
+    # A dynamically registered client: the digest of its registration access token (RFC 7592 §1), the
+    # metadata it registered as it was accepted (RFC 7591 §2; echoed by RFC 7592 §3), the address it
+    # registered from, and when it was last sent through an authorization (its registration expires unused).
+    registration_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    registration_metadata: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    registered_from: Mapped[str | None] = mapped_column(String(64))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SigningKey(Base):
@@ -319,6 +329,19 @@ class LoginSession(SessionColumns, Base):
     auth_time: Mapped[int] = mapped_column(Integer)
     acr: Mapped[str | None] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class RegistrationToken(Base):
+    """An initial access token for dynamic client registration (RFC 7591 §3), only its digest kept;
+    ``uses_left`` NULL: unlimited until it expires (``expires_at`` NULL: never)."""
+
+    __tablename__ = "registration_tokens"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    uses_left: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class LoginFailure(Base):

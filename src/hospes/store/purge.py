@@ -12,10 +12,14 @@ and then deleted. What each table keeps, and why (docs/OPERATIONS.md, "What is k
 - grants once nothing is issued under them any more (no code, no token) and they are older than grace;
 - customers' and staff's sessions once ended or expired + grace; single sign-on tokens, password-reset links
   and email-verification links once expired + grace (used ones too: they expire soon after);
-- login_failures (the throttle's windows) once older than ``LOGIN_FAILURES_KEPT``, which no window exceeds.
+- login_failures (the throttle's windows) once older than ``LOGIN_FAILURES_KEPT``, which no window exceeds;
+- clients that registered themselves (RFC 7591, oauth/registration.py) once unused: no grant left (grants go
+  as above), and neither created nor sent through an authorization for ``unused`` (HOSPES_REGISTRATION_UNUSED_DAYS);
+  their consents go with them (ON DELETE CASCADE);
+- initial access tokens for registration once expired + grace, or used up.
 
-Kept for good: accounts, clients, consents (one per person and application), the audit log and the email
-history (records), signing keys (oauth/keys.py retires them).
+Kept for good: accounts, the clients the operator made, consents (one per person and application), the audit
+log and the email history (records), signing keys (oauth/keys.py retires them).
 
 Each batch is one short transaction: ``DELETE … WHERE id IN (SELECT id … LIMIT n)``. On PostgreSQL the
 selection is ``FOR UPDATE SKIP LOCKED``, so workers and nodes purging at once take different rows and never
@@ -64,7 +68,13 @@ _DEAD: dict[str, str] = {
     "password_resets": "expires_at < %(cutoff)s",
     "email_verifications": "expires_at < %(cutoff)s",
     "login_failures": "at < %(failures)s",
+    "oauth_credentials": ("x.kind = 'dynamic' AND x.created_at < %(unused)s "
+                          "AND (x.last_used_at IS NULL OR x.last_used_at < %(unused)s) "
+                          "AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.credential_id = x.id)"),
+    "registration_tokens": "expires_at < %(cutoff)s OR uses_left = 0",
 }
+# How long a self-registered client may go unused (HOSPES_REGISTRATION_UNUSED_DAYS's default).
+REGISTRATIONS_UNUSED = timedelta(days=30)
 TABLES = tuple(_DEAD)
 
 
@@ -86,19 +96,21 @@ def _statement(table: str, *, postgresql: bool) -> tuple[str, tuple[str, ...]]:
 _STATEMENTS = {(table, pg): _statement(table, postgresql=pg) for table in TABLES for pg in (False, True)}
 
 
-async def purge_batch(tx: Tx, table: str, *, at: datetime, grace: timedelta, limit: int) -> int:
+async def purge_batch(tx: Tx, table: str, *, at: datetime, grace: timedelta, limit: int,
+                      unused: timedelta = REGISTRATIONS_UNUSED) -> int:
     """Delete up to ``limit`` dead rows of ``table``; how many went."""
     sql, names = _STATEMENTS[(table, not tx.sqlite)]
-    values = {"cutoff": tx.ts(at - grace), "failures": tx.ts(at - LOGIN_FAILURES_KEPT)}
+    values = {"cutoff": tx.ts(at - grace), "failures": tx.ts(at - LOGIN_FAILURES_KEPT), "unused": tx.ts(at - unused)}
     return await tx.execute(sql, *(values[n] for n in names), limit)
 
 
-def purge_table(db: Database, table: str, *, grace: timedelta, batch: int, max_batches: int | None = None) -> int:
+def purge_table(db: Database, table: str, *, grace: timedelta, batch: int, max_batches: int | None = None,
+                unused: timedelta = REGISTRATIONS_UNUSED) -> int:
     """Batches of ``table`` until none is full (or ``max_batches``), each its own transaction."""
     total = 0
     done = 0
     while max_batches is None or done < max_batches:
-        n = _one_batch(db, table, grace, batch)
+        n = _one_batch(db, table, grace, batch, unused)
         total += n
         done += 1
         if n < batch:
@@ -106,13 +118,13 @@ def purge_table(db: Database, table: str, *, grace: timedelta, batch: int, max_b
     return total
 
 
-def purge(db: Database, *, grace: timedelta, batch: int) -> dict[str, int]:
+def purge(db: Database, *, grace: timedelta, batch: int, unused: timedelta = REGISTRATIONS_UNUSED) -> dict[str, int]:
     """Every dead row out now (``hospes purge``): the count per table."""
-    return {table: purge_table(db, table, grace=grace, batch=batch) for table in TABLES}
+    return {table: purge_table(db, table, grace=grace, batch=batch, unused=unused) for table in TABLES}
 
 
 async def keep_purging(db: Database, *, interval: float, grace: timedelta, batch: int,
-                       stop: asyncio.Event) -> None:
+                       stop: asyncio.Event, unused: timedelta = REGISTRATIONS_UNUSED) -> None:
     """The server's background purge: a pass every ``interval`` seconds (±20 %; the first after half to one
     and a half intervals, so workers and nodes started together do not purge in step), each table in
     at most ``BATCHES_PER_PASS`` batches with a pause between them. A failed pass is logged in one line and
@@ -124,7 +136,7 @@ async def keep_purging(db: Database, *, interval: float, grace: timedelta, batch
             for table in TABLES:
                 counts[table] = 0
                 for _ in range(BATCHES_PER_PASS):
-                    n = await asyncio.to_thread(_one_batch, db, table, grace, batch)
+                    n = await asyncio.to_thread(_one_batch, db, table, grace, batch, unused)
                     counts[table] += n
                     if n < batch or await _stopped(stop, _PAUSE_S):
                         break
@@ -138,9 +150,10 @@ async def keep_purging(db: Database, *, interval: float, grace: timedelta, batch
         delay = interval * random.uniform(0.8, 1.2)  # noqa: S311
 
 
-def _one_batch(db: Database, table: str, grace: timedelta, batch: int) -> int:
+def _one_batch(db: Database, table: str, grace: timedelta, batch: int,
+               unused: timedelta = REGISTRATIONS_UNUSED) -> int:
     with db.transaction() as s:
-        return drive(purge_batch(session_tx(s), table, at=now(), grace=grace, limit=batch))
+        return drive(purge_batch(session_tx(s), table, at=now(), grace=grace, limit=batch, unused=unused))
 
 
 async def _stopped(stop: asyncio.Event, seconds: float) -> bool:

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions
 from hospes.oauth import authorize as core
-from hospes.oauth import errors
+from hospes.oauth import errors, redirects
 from hospes.oauth.scopes import SCOPES
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
@@ -77,6 +77,14 @@ def _return_host(redirect_uri: str) -> str:
     return parts.hostname or parts.scheme
 
 
+def _on_this_computer(redirect_uri: str) -> bool:
+    """A redirect to a loopback address or a private-use scheme: a native app on the person's own computer
+    (RFC 8252 §7.1, §7.3)."""
+    parts = urlsplit(redirect_uri)
+    return (redirects.loopback_without_port(redirect_uri) is not None or parts.hostname == "localhost"
+            or parts.scheme not in ("http", "https"))
+
+
 def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
     req = out.request
     permissions = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES]
@@ -86,7 +94,8 @@ def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: An
         action=web.path("/oauth/authorize.php"), request_hash=web.sign("authz", req.to_dict()),
         app_name=req.client_name, app_logo=req.logo_uri, return_host=_return_host(req.redirect_uri),
         permissions=permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
-        problem=out.problem,
+        problem=out.problem, unverified=req.client_kind != "admin",
+        on_this_computer=_on_this_computer(req.redirect_uri),
     )
 
 

@@ -125,7 +125,9 @@ def _bearer_error(exc: errors.OAuthError) -> Answer:
 
 
 async def discovery(web: Web, call: Call) -> Answer:
-    return _json(200, document_json(web.provider.issuer, web.provider.grants.grant_types), PUBLIC)
+    p = web.provider
+    return _json(200, document_json(p.issuer, p.grants.grant_types, registration=p.settings.registration != "off"),
+                 PUBLIC)
 
 
 @functools.cache
