@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions
 from hospes.oauth import authorize as core
-from hospes.oauth import errors, redirects
+from hospes.oauth import errors, metadata_documents, redirects
 from hospes.oauth.scopes import SCOPES
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
@@ -85,6 +85,14 @@ def _on_this_computer(redirect_uri: str) -> bool:
             or parts.scheme not in ("http", "https"))
 
 
+def _document_host(req: core.AuthorizationRequest) -> str | None:
+    """The host that serves the client's metadata document (its client_id), for a client that introduced
+    itself that way: all the page knows of who it is."""
+    if req.client_kind != metadata_documents.KIND:
+        return None
+    return urlsplit(req.client_id).hostname
+
+
 def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
     req = out.request
     permissions = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES]
@@ -94,7 +102,7 @@ def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: An
         action=web.path("/oauth/authorize.php"), request_hash=web.sign("authz", req.to_dict()),
         app_name=req.client_name, app_logo=req.logo_uri, return_host=_return_host(req.redirect_uri),
         permissions=permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
-        problem=out.problem, unverified=req.client_kind != "admin",
+        problem=out.problem, unverified=req.client_kind != "admin", document_host=_document_host(req),
         on_this_computer=_on_this_computer(req.redirect_uri),
     )
 
@@ -109,6 +117,8 @@ def _outcome_response(web: Web, request: Request, out: core.Outcome, current: An
 
 def _start(web: Web, params: Params, session_token: str | None) -> tuple[core.Outcome, Any]:
     p = web.provider
+    # A client_id that is a metadata document's URL: fetched (when not fresh) before any transaction.
+    metadata_documents.introduce(p, params.get("client_id"))
     # Without a session cookie the answer is a login page or an error: nothing to write, no write lock.
     with p.db.transaction() if session_token else p.db.read() as s:
         req = core.parse_request(p, s, params)
