@@ -109,23 +109,6 @@ def _resolve(host: str, port: int, deadline: float) -> list[Address]:
     return addresses
 
 
-class _CheckedConnection(http.client.HTTPSConnection):
-    """An https connection to one address that was checked, verifying the certificate for the host's name."""
-
-    def __init__(self, host: str, port: int, address: Address, timeout: float, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._address = address
-        self._tls = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((str(self._address), self.port), self.timeout)
-        try:
-            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
-
-
 def _max_age(values: list[str]) -> int | None:
     age: int | None = None
     for directive in ",".join(values).split(","):
@@ -168,37 +151,50 @@ def fetch(url: str, *, allow_private: bool, limit: int, timeout: float = TIMEOUT
         raise FetchError(f"The host {host} could not be reached.") from None
 
 
-def _get(path: str, query: str, host: str, port: int, addresses: list[Address], deadline: float, limit: int,
-         accept: str) -> Fetched:
+def _connect(host: str, port: int, addresses: list[Address], deadline: float) -> ssl.SSLSocket:
+    """A TLS connection to the first checked address that answers, its certificate checked for ``host``."""
     context = ssl.create_default_context()
-    target = path + ("?" + query if query else "")
-    failure: OSError | None = None
+    failure: OSError = OSError("no address")
     for address in addresses:
-        conn = _CheckedConnection(host, port, address, _deadline_left(deadline), context)
         try:
-            conn.connect()
-        except ssl.SSLError:
-            conn.close()
+            raw = socket.create_connection((str(address), port), _deadline_left(deadline))
+        except TimeoutError:
             raise
         except OSError as exc:  # this address does not answer: the next one may
-            conn.close()
             failure = exc
             continue
         try:
-            return _answer(conn, target, host, deadline, limit, accept)
+            raw.settimeout(_deadline_left(deadline))
+            return context.wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
+    raise failure
+
+
+def _get(path: str, query: str, host: str, port: int, addresses: list[Address], deadline: float, limit: int,
+         accept: str) -> Fetched:
+    target = path + ("?" + query if query else "")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target):
+        raise FetchError("The URL is not valid.")
+    authority = (f"[{host}]" if ":" in host else host) + ("" if port == 443 else f":{port}")
+    sock = _connect(host, port, addresses, deadline)
+    try:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {authority}\r\nAccept: {accept}\r\nUser-Agent: Hospes\r\n"
+                     "Accept-Encoding: identity\r\nConnection: close\r\n\r\n".encode("ascii", "strict"))
+        response = http.client.HTTPResponse(sock, method="GET")
+        sock.settimeout(_deadline_left(deadline))
+        response.begin()
+        try:
+            return _answer(response, sock, host, deadline, limit)
         finally:
-            conn.close()
-    raise failure or OSError("no address")
+            response.close()
+    finally:
+        sock.close()
 
 
-def _answer(conn: _CheckedConnection, target: str, host: str, deadline: float, limit: int,
-            accept: str) -> Fetched:
-    conn.request("GET", target, headers={"Accept": accept, "User-Agent": "Hospes", "Connection": "close"})
-    # getresponse() hands the socket to the response (conn.sock is None after it): the deadline is set on it.
-    sock = conn.sock
-    assert sock is not None
-    sock.settimeout(_deadline_left(deadline))
-    response = conn.getresponse()
+def _answer(response: http.client.HTTPResponse, sock: socket.socket, host: str, deadline: float,
+            limit: int) -> Fetched:
     if 300 <= response.status < 400:
         # draft-ietf-oauth-client-id-metadata-document §"Client Information Discovery": no redirects.
         raise FetchError(f"{host} answered with a redirect (HTTP {response.status}), which is not followed.")

@@ -112,7 +112,8 @@ def parse(client_id: str, body: bytes) -> registration.ClientMetadata:
     if method != "none":
         raise _refused("The client's metadata document's token_endpoint_auth_method must be none.")
     try:
-        return registration.parse_metadata(doc)
+        # Omitted, the method is none here (RFC 7591 §2's default, client_secret_basic, cannot apply).
+        return registration.parse_metadata({**doc, "token_endpoint_auth_method": method})
     except errors.OAuthError as exc:
         raise _refused(f"The client's metadata document is not valid: {exc.description}") from None
 

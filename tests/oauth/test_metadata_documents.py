@@ -1,0 +1,63 @@
+"""Client ID metadata documents: the URL and document rules of draft-ietf-oauth-client-id-metadata-document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from hospes.oauth import errors, metadata_documents
+
+URL = "https://app.example.org/oauth/client.json"
+
+
+@pytest.mark.parametrize(("client_id", "why"), [
+    ("http://app.example.org/client.json", "must use https"),
+    ("https://app.example.org", "must have a path"),
+    ("https://app.example.org/", "must have a path"),
+    ("https://app.example.org/client.json#frag", "fragment"),
+    ("https://user:pw@app.example.org/client.json", "user name or password"),
+    ("https://user@app.example.org/client.json", "user name or password"),
+    ("https://app.example.org/a/../client.json", '"." or ".."'),
+    ("https://app.example.org/./client.json", '"." or ".."'),
+    ("https:///client.json", "no host"),
+    ("https://app.example.org:99999/client.json", "not a valid URL"),
+    ("https://app.example.org/" + "a" * 300, "longer than"),
+    ("https://app.example.org/client json", "spaces"),
+])
+def test_client_id_urls_the_draft_forbids_are_refused(client_id: str, why: str) -> None:
+    with pytest.raises(errors.InvalidRedirect, match=why):
+        metadata_documents.check_url(client_id)
+
+
+def test_a_client_id_url_with_a_port_and_query_is_accepted() -> None:
+    metadata_documents.check_url("https://app.example.org:8443/oauth/client.json?v=2")
+
+
+def body(**fields: Any) -> bytes:
+    return json.dumps({"client_id": URL, "client_name": "Desk", "redirect_uris": ["https://app.example.org/cb"],
+                       **fields}).encode()
+
+
+def test_a_document_becomes_a_public_clients_metadata() -> None:
+    meta = metadata_documents.parse(URL, body(grant_types=["authorization_code", "refresh_token"]))
+    assert meta.public and meta.client_name == "Desk" and meta.redirect_uris == ("https://app.example.org/cb",)
+
+
+@pytest.mark.parametrize(("document", "why"), [
+    (b"not json", "not valid JSON"),
+    (b"[1, 2]", "not a JSON object"),
+    (body(client_id="https://app.example.org/oauth/other.json"), "another client_id"),
+    (body(client_id="https://APP.example.org/oauth/client.json"), "another client_id"),
+    (body(redirect_uris=[]), "redirect_uris is required"),
+    (body(token_endpoint_auth_method="client_secret_basic"), "shared secret"),
+    (body(token_endpoint_auth_method="client_secret_post"), "shared secret"),
+    (body(token_endpoint_auth_method="client_secret_jwt"), "shared secret"),
+    (body(token_endpoint_auth_method="private_key_jwt"), "private_key_jwt"),
+    (body(client_secret="s3cret"), "must not contain a client secret"),
+    (body(scope="clientarea:profile"), "not available"),
+])
+def test_documents_the_rules_forbid_are_refused(document: bytes, why: str) -> None:
+    with pytest.raises(errors.InvalidRedirect, match=why):
+        metadata_documents.parse(URL, document)
