@@ -249,7 +249,10 @@ def test_token_mode_needs_a_valid_initial_access_token(database_url: str, tmp_pa
         body = {"redirect_uris": [NATIVE_REDIRECT], "token_endpoint_auth_method": "none"}
         r = register(server, body)
         assert r.status_code == 401 and r.json()["error"] == "invalid_token"
-        assert register(server, body, token="made-up").status_code == 401
+        assert r.headers["www-authenticate"] == "Bearer"  # RFC 6750 §3.1: no token, no error code
+        r = register(server, body, token="made-up")
+        assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        assert r.json()["error"] == "invalid_token"
         made = cli_json(server, "registration-tokens", "create", "--uses", "2", "--expires-in", "600")
         assert made["uses"] == 2 and made["expiresAt"]
         assert register(server, body, token=made["token"]).status_code == 201

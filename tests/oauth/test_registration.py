@@ -3,13 +3,17 @@ nobody uses; and a client whose redirect URI cannot be parsed is refused, never 
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 
 from hospes.clock import now, utc
 from hospes.oauth import pkce
+from hospes.oauth.registration import address_key
 from hospes.store.models import Grant, OAuthCredential
 from hospes.store.purge import purge
 from tests.browserless import authorize, query_of
@@ -61,3 +65,52 @@ def test_an_authorization_marks_a_registration_used_and_the_purge_spares_it(clie
 def test_an_unparsable_redirect_uri_is_refused(client):
     r = client.post("/oauth/register", json={"redirect_uris": ["http://[::1/cb"]})
     assert r.status_code == 400 and r.json()["error"] == "invalid_redirect_uri"
+
+
+def test_a_flood_over_the_limit_is_refused_without_waiting_for_the_write_lock(client, db):
+    """SQLite has one writer: a refused registration must not queue for it (the token endpoint waits there)."""
+    if not db.url.startswith("sqlite"):
+        pytest.skip("SQLite's single write lock")
+    body = {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
+    assert [client.post("/oauth/register", json=body).status_code for _ in range(10)] == [201] * 10
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with db.transaction() as s:  # BEGIN IMMEDIATE, and the writer gate
+            s.execute(text("UPDATE oauth_credentials SET name = name WHERE id = 0"))
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        r = client.post("/oauth/register", json=body)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join()
+    assert r.status_code == 429 and r.json()["error"] == "temporarily_unavailable"
+    assert elapsed < 1.0, elapsed
+
+
+def test_the_per_address_limit_counts_an_ipv6_hosts_whole_64():
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
+    assert address_key("::ffff:192.0.2.7") == address_key("192.0.2.7") == "192.0.2.7"
+    assert address_key("testclient") == "testclient" and address_key("") == "unknown"
+
+
+def test_preflight_and_marking(client, make_credential, make_account):
+    """Any origin may register (no cookie is involved); an operator's own client is not marked unverified."""
+    r = client.options("/oauth/register", headers={"Origin": "https://inspector.example",
+                                                   "Access-Control-Request-Method": "POST"})
+    assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "*"
+    assert "Authorization" in r.headers["access-control-allow-headers"]
+    cred = make_credential(redirect_uri=REDIRECT)
+    acct = make_account()
+    params = {"response_type": "code", "client_id": cred.client_id, "redirect_uri": REDIRECT, "scope": "openid",
+              "state": "s"}
+    page = authorize(client, "/oauth/authorize.php?" + urlencode(params), acct.email, acct.password, consent=None)
+    assert "userAuthorization" in page.text and "has not verified" not in page.text

@@ -124,6 +124,12 @@ def admit(s: Session, checks: list[Check]) -> Admission:
     return Admission(slots=tuple(row.id for row in rows))
 
 
+def peek(s: Session, checks: list[Check]) -> int:
+    """The wait ``admit`` would answer now (0: it would admit), read without a lock and without writing: a flood
+    over its limit is turned away before it queues for the write lock. Only ``admit`` lets an attempt in."""
+    return _wait(s, checks, now())
+
+
 def release(s: Session, admission: Admission) -> None:
     """The attempt succeeded: its places are not failures."""
     if admission.slots:

@@ -19,6 +19,7 @@ Metadata (RFC 7591 §2) that Hospes does not use is ignored; values it cannot ho
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,6 +68,20 @@ class TooManyRegistrations(errors.OAuthError):
 
 # Admits one registration from an address in the caller's transaction: 0, or the seconds to wait.
 Admit = Callable[[Session, str], int]
+
+
+def address_key(address: str) -> str:
+    """What the per-address limit counts: an IPv4 address, or the /64 of an IPv6 one (a single host is
+    usually given a whole /64, RFC 6177 §2, and could otherwise register from each of its addresses)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 @dataclass(frozen=True)
@@ -254,6 +269,15 @@ def _use_initial_token(s: Session, token: str | None) -> None:
         raise errors.InvalidToken("The initial access token is not valid.")
 
 
+def turn_away(s: Session, *, mode: str, address: str, peek: Admit) -> None:
+    """Before the write: an open registration from an address over its limit is refused from a read alone
+    (``peek``, no lock), so a flood does not queue for the database's write lock; ``register`` decides."""
+    if mode == "open":
+        wait = peek(s, address_key(address))
+        if wait:
+            raise TooManyRegistrations(wait)
+
+
 def register(s: Session, meta: ClientMetadata, *, mode: str, issuer: str, address: str, admit: Admit,
              initial_token: str | None = None, company: str = "Hospes") -> Registered:
     """RFC 7591 §3.1: let the registration in by ``mode``, create the client, answer §3.2.1."""
@@ -262,7 +286,7 @@ def register(s: Session, meta: ClientMetadata, *, mode: str, issuer: str, addres
     if mode == "token":
         _use_initial_token(s, initial_token)
     else:
-        wait = admit(s, address)
+        wait = admit(s, address_key(address))
         if wait:
             raise TooManyRegistrations(wait)
     token = new_token()

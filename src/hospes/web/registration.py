@@ -46,20 +46,34 @@ def _admit_for(web: Web) -> core.Admit:
     rule = _rule(web.settings.registration_limit)
 
     def admit(s: Session, address: str) -> int:
-        return throttle.admit(s, [(rule, address or "unknown")]).wait
+        return throttle.admit(s, [(rule, address)]).wait
 
     return admit
+
+
+def _peek_for(web: Web) -> core.Admit:
+    rule = _rule(web.settings.registration_limit)
+
+    def peek(s: Session, address: str) -> int:
+        return throttle.peek(s, [(rule, address)])
+
+    return peek
+
+
+def _turn_away(web: Web, address: str) -> None:
+    with web.provider.db.read() as s:
+        core.turn_away(s, mode=web.settings.registration, address=address, peek=_peek_for(web))
 
 
 def _answer(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
     return json_response(body, status, {**NO_STORE, **CORS, **(headers or {})})
 
 
-def _error(exc: errors.OAuthError) -> Response:
+def _error(exc: errors.OAuthError, *, token_sent: bool) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, errors.InvalidToken):
         # RFC 6750 §3: a 401 names its scheme; with no token at all, no error code (§3.1).
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if token_sent else "Bearer"
     if isinstance(exc, core.TooManyRegistrations):
         headers["Retry-After"] = str(exc.wait)
     return _answer(exc.as_dict(), exc.status_code, headers)
@@ -107,7 +121,7 @@ async def _run(request: Request, work: Any) -> Response:
     except MalformedRequest as exc:  # a body too large
         return _answer(errors.InvalidClientMetadata(exc.description).as_dict(), exc.status_code)
     except errors.OAuthError as exc:
-        return _error(exc)
+        return _error(exc, token_sent="authorization" in request.headers)
     except Exception as exc:
         if not is_unavailable(exc):
             raise
@@ -126,6 +140,7 @@ async def register(request: Request) -> Response:
         elif token is None:
             raise errors.InvalidToken("Registration needs an initial access token (Authorization: Bearer).")
         meta = core.parse_metadata(await _json_body(request))
+        await run_in_threadpool(_turn_away, web, web.ip(request))
         done = await run_in_threadpool(
             _in_transaction, web, core.register, meta, mode=web.settings.registration, issuer=web.provider.issuer,
             address=web.ip(request), admit=_admit_for(web), initial_token=token,
