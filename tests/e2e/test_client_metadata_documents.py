@@ -317,3 +317,19 @@ def test_the_token_endpoint_never_fetches(hospes: Server, docs: tuple[DocumentSe
     # The authorization endpoint answers from its copy, fresh for an hour when no max-age was given.
     assert "Desk Assistant" in authorization_page(hospes, client_id).text
     assert server.hits["/gone.json"] == 1
+
+
+def test_one_address_may_make_hospes_fetch_only_so_many_documents_an_hour(
+        hospes: Server, docs: tuple[DocumentServer, Path]) -> None:
+    """Whoever sends an authorization request chooses the URL: an address gets 30 fetches an hour, and a client
+    whose copy is fresh needs none."""
+    server, _ = docs
+    known = server.document("/known.json")
+    assert "Desk Assistant" in authorization_page(hospes, known).text
+    for n in range(29):
+        assert_refused(authorization_page(hospes, server.url(f"/made-up-{n}.json")), "answered HTTP 404")
+    assert_refused(authorization_page(hospes, server.document("/one-more.json")),
+                   "Too many applications were introduced from this address")
+    assert server.hits["/one-more.json"] == 0
+    assert "Desk Assistant" in authorization_page(hospes, known).text
+    assert server.hits["/known.json"] == 1

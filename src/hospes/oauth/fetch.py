@@ -24,6 +24,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -37,6 +38,10 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 §2.1, the well-known
 _THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")  # RFC 791: "this host on this network", never a server
 # getaddrinfo has no timeout of its own: it runs here and is waited for until the deadline.
 _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hospes-resolve")
+# Fetches under way at once in a process: each holds a request's thread up to TIMEOUT, so slow hosts named on
+# purpose must not take every thread the web layer has.
+MAX_AT_ONCE = 8
+_slots = threading.BoundedSemaphore(MAX_AT_ONCE)
 
 
 class FetchError(Exception):
@@ -133,14 +138,24 @@ def fetch(url: str, *, allow_private: bool, limit: int, timeout: float = TIMEOUT
     host = parts.hostname
     if parts.scheme != "https" or not host:
         raise FetchError("Only https URLs are fetched.")
-    deadline = time.monotonic() + timeout
+    if not _slots.acquire(blocking=False):
+        raise FetchError("Too many documents are being fetched at once; try again shortly.")
+    try:
+        return _fetch(parts.path or "/", parts.query, host, port, time.monotonic() + timeout, timeout,
+                      allow_private=allow_private, limit=limit, accept=accept)
+    finally:
+        _slots.release()
+
+
+def _fetch(path: str, query: str, host: str, port: int, deadline: float, timeout: float, *, allow_private: bool,
+           limit: int, accept: str) -> Fetched:
     try:
         addresses = _resolve(host, port, deadline)
         for address in addresses:
             why = refusal(address, allow_private=allow_private)
             if why is not None:
                 raise FetchError(f"The host {host} resolves to {why} ({address}), which is not fetched from.")
-        return _get(parts.path or "/", parts.query, host, port, addresses, deadline, limit, accept)
+        return _get(path, query, host, port, addresses, deadline, limit, accept)
     except TimeoutError:
         raise FetchError(f"The host {host} did not answer within {timeout:g} seconds.") from None
     except ssl.SSLCertVerificationError as exc:

@@ -19,7 +19,7 @@ authenticate with a shared secret (no secret can be shared with a client no one 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,15 +139,26 @@ def _fresh(provider: Provider, client_id: str) -> bool:
         return cred is not None and cred.metadata_expires_at is not None and utc(cred.metadata_expires_at) > now()
 
 
-def introduce(provider: Provider, client_ids: Sequence[str] | None) -> None:
+# Admits one fetch in the caller's transaction: 0, or the seconds to wait (web/ passes accounts/throttle.py's).
+Admit = Callable[[Session], int]
+
+
+def introduce(provider: Provider, client_ids: Sequence[str] | None, admit: Admit) -> None:
     """The authorization endpoint's client lookup hook, called with the request's ``client_id`` values before
-    its transaction: a URL whose document is not kept fresh is fetched and kept (a page when it cannot be)."""
+    its transaction: a URL whose document is not kept fresh is fetched and kept (a page when it cannot be).
+    Each fetch is first ``admit``ted: whoever sends the request chooses the URL, so a caller may not make
+    Hospes fetch (and store) documents without limit."""
     if not client_ids or len(client_ids) != 1 or not names_a_document(client_ids[0]):
         return  # not a document's URL: the endpoint's own rules answer
     client_id = client_ids[0]
     check_url(client_id)
     if _fresh(provider, client_id):
         return
+    with provider.db.transaction() as s:
+        wait = admit(s)
+    if wait:
+        raise _refused(f"Too many applications were introduced from this address; try again in "
+                       f"{max(1, -(-wait // 60))} minutes.")
     document = fetch_document(provider, client_id)
     try:
         with provider.db.transaction() as s:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import login as accounts_login
-from hospes.accounts import sessions
+from hospes.accounts import sessions, throttle
 from hospes.oauth import authorize as core
 from hospes.oauth import errors, metadata_documents, redirects
 from hospes.oauth.scopes import SCOPES
@@ -115,10 +115,16 @@ def _outcome_response(web: Web, request: Request, out: core.Outcome, current: An
     return deliver(web, out.redirect_uri, out.response_mode, out.params)
 
 
-def _start(web: Web, params: Params, session_token: str | None) -> tuple[core.Outcome, Any]:
+# Metadata documents fetched for one address (a new client, or one whose copy is stale) in an hour. Made at
+# import, in every worker (accounts/throttle.py prunes by the longest window a process knows).
+DOCUMENT_FETCHES = throttle.Rule("metadata_document", limit=30, window=3600)
+
+
+def _start(web: Web, params: Params, session_token: str | None, address: str) -> tuple[core.Outcome, Any]:
     p = web.provider
     # A client_id that is a metadata document's URL: fetched (when not fresh) before any transaction.
-    metadata_documents.introduce(p, params.get("client_id"))
+    metadata_documents.introduce(p, params.get("client_id"),
+                                 lambda s: throttle.admit(s, [(DOCUMENT_FETCHES, address)]).wait)
     # Without a session cookie the answer is a login page or an error: nothing to write, no write lock.
     with p.db.transaction() if session_token else p.db.read() as s:
         req = core.parse_request(p, s, params)
@@ -136,7 +142,8 @@ async def authorize(request: Request) -> Response:
             params = form  # OpenID Connect Core §3.1.2.1: the request may come as a form post.
         else:
             params = query_params(request)
-        out, current = await run_in_threadpool(_start, web, params, request.cookies.get(SESSION_COOKIE))
+        out, current = await run_in_threadpool(_start, web, params, request.cookies.get(SESSION_COOKIE),
+                                              web.ip(request))
     except errors.InvalidRedirect as exc:
         return _error_page(web, exc)
     except core.AuthorizationError as exc:
