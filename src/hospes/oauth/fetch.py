@@ -2,7 +2,7 @@
 
 Client ID metadata documents (oauth/metadata_documents.py) come this way, and so will a client's ``jwks_uri``.
 Whoever sends an authorization request chooses the URL, so Hospes must not become a way into the networks it
-can reach (draft-ietf-oauth-client-id-metadata-document §"Server-Side Request Forgery (SSRF) Attacks";
+can reach (draft-ietf-oauth-client-id-metadata-document, Security Considerations, SSRF;
 https://cheatsheetseries.owasp.org/cheatsheets/Server_Side_Request_Forgery_Prevention_Cheat_Sheet.html):
 
 - https only; the certificate is checked against the system's CA store (``ssl.create_default_context``, which
