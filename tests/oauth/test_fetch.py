@@ -54,3 +54,8 @@ def test_a_host_that_resolves_to_loopback_is_refused_before_any_connection() -> 
 def test_only_https_is_fetched() -> None:
     with pytest.raises(fetch.FetchError, match="Only https"):
         fetch.fetch("http://93.184.215.14/doc.json", allow_private=False, limit=100)
+
+
+def test_a_url_not_in_ascii_is_refused_before_any_lookup() -> None:
+    with pytest.raises(fetch.FetchError, match="ASCII"):
+        fetch.fetch("https://bücher.example/é.json", allow_private=True, limit=100)

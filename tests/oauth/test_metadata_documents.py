@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hospes.oauth import errors, metadata_documents
 
@@ -25,6 +27,8 @@ URL = "https://app.example.org/oauth/client.json"
     ("https://app.example.org:99999/client.json", "not a valid URL"),
     ("https://app.example.org/" + "a" * 300, "longer than"),
     ("https://app.example.org/client json", "spaces"),
+    ("https://app.example.org/clïent.json", "ASCII"),
+    ("https://bücher.example/client.json", "ASCII"),
 ])
 def test_client_id_urls_the_draft_forbids_are_refused(client_id: str, why: str) -> None:
     with pytest.raises(errors.InvalidRedirect, match=why):
@@ -61,3 +65,30 @@ def test_a_document_becomes_a_public_clients_metadata() -> None:
 def test_documents_the_rules_forbid_are_refused(document: bytes, why: str) -> None:
     with pytest.raises(errors.InvalidRedirect, match=why):
         metadata_documents.parse(URL, document)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner,
+                                                                                       max_size=4), max_leaves=12)
+FIELDS = ["client_id", "redirect_uris", "token_endpoint_auth_method", "client_name", "scope", "grant_types",
+          "response_types", "application_type", "logo_uri", "client_uri"]
+
+
+@given(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_any_document_is_accepted_or_refused_with_a_reason_never_an_error(doc: dict[str, Any], own: bool) -> None:
+    if own:
+        doc["client_id"] = URL
+    try:
+        metadata_documents.parse(URL, json.dumps(doc).encode())
+    except errors.InvalidRedirect as exc:
+        assert exc.description
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_any_client_id_url_is_accepted_or_refused_with_a_reason(rest: str) -> None:
+    try:
+        metadata_documents.check_url("https://" + rest)
+    except errors.InvalidRedirect as exc:
+        assert exc.description

@@ -130,6 +130,8 @@ def _max_age(values: list[str]) -> int | None:
 def fetch(url: str, *, allow_private: bool, limit: int, timeout: float = TIMEOUT,
           accept: str = "application/json") -> Fetched:
     """GET ``url`` by the rules above; raises FetchError saying what went wrong."""
+    if not url.isascii():  # RFC 3986 §2: a URI is ASCII (an IDN host is written in its A-label)
+        raise FetchError("The URL is not valid: it must be written in ASCII.")
     try:
         parts = urlsplit(url)
         port = parts.port or 443

@@ -60,6 +60,8 @@ def check_url(client_id: str) -> None:
     "." or ".." path segments."""
     if len(client_id) > MAX_URL:
         raise _refused(f"The client id URL is longer than {MAX_URL} characters.")
+    if not client_id.isascii():  # RFC 3986 §2
+        raise _refused("The client id URL must be written in ASCII (an international host in its xn-- form).")
     if any(c.isspace() for c in client_id) or forbidden_character(client_id) is not None:
         raise _refused("The client id URL must not contain spaces or control characters.")
     try:
