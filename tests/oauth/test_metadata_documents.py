@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from hospes.oauth import errors, metadata_documents
+from hospes.store.db import Database
+from hospes.store.models import OAuthCredential
 
 URL = "https://app.example.org/oauth/client.json"
 
@@ -92,3 +97,36 @@ def test_any_client_id_url_is_accepted_or_refused_with_a_reason(rest: str) -> No
         metadata_documents.check_url("https://" + rest)
     except errors.InvalidRedirect as exc:
         assert exc.description
+
+
+def _document(name: str) -> metadata_documents.Document:
+    meta = metadata_documents.parse(URL, body(client_name=name))
+    return metadata_documents.Document(meta, datetime.now(UTC) + timedelta(hours=1))
+
+
+def test_two_first_authorizations_at_once_leave_one_client(db: Database) -> None:
+    """Both found no client and fetched; the second to store it updates the first's row instead of failing."""
+    started, stored = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with db.transaction() as s:
+                metadata_documents.keep(s, URL, _document("First"), company="Hospes")
+                started.set()
+                stored.wait(1)  # PostgreSQL: the second insert waits on this one's unique identifier
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            failures.append(exc)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(30)
+    timer = threading.Timer(0.5, stored.set)
+    timer.start()
+    metadata_documents.store(db, URL, _document("Second"), company="Hospes")
+    thread.join(30)
+    timer.cancel()
+    assert not failures
+    with db.read() as s:
+        rows = s.scalars(select(OAuthCredential).where(OAuthCredential.identifier == URL)).all()
+        assert [(c.name, c.kind, c.secret_hash) for c in rows] == [("Second", "metadata_document", None)]

@@ -32,6 +32,7 @@ from hospes.clock import now, utc
 from hospes.oauth import credentials, errors, fetch, registration
 from hospes.oauth.provider import Provider
 from hospes.store import clients
+from hospes.store.db import Database
 from hospes.store.models import OAuthCredential
 from hospes.store.values import forbidden_character
 
@@ -161,13 +162,18 @@ def introduce(provider: Provider, client_ids: Sequence[str] | None, admit: Admit
     if wait:
         raise _refused(f"Too many applications were introduced from this address; try again in "
                        f"{max(1, -(-wait // 60))} minutes.")
-    document = fetch_document(provider, client_id)
+    store(provider.db, client_id, fetch_document(provider, client_id), company=provider.settings.company_name)
+
+
+def store(db: Database, client_id: str, document: Document, *, company: str) -> None:
+    """``keep`` in a transaction of its own; when another request stored the same client first (both found
+    none; PostgreSQL lets the second insert fail on the unique identifier), this copy replaces that one."""
     try:
-        with provider.db.transaction() as s:
-            keep(s, client_id, document, company=provider.settings.company_name)
-    except IntegrityError:  # another request stored it first (PostgreSQL): this one's copy replaces it
-        with provider.db.transaction() as s:
-            keep(s, client_id, document, company=provider.settings.company_name)
+        with db.transaction() as s:
+            keep(s, client_id, document, company=company)
+    except IntegrityError:
+        with db.transaction() as s:
+            keep(s, client_id, document, company=company)
 
 
 def keep(s: Session, client_id: str, document: Document, *, company: str) -> None:
