@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     registration: str = "open"
     registration_limit: int = 10
     registration_unused_days: int = 30
+    # Documents Hospes fetches from addresses a client names (client ID metadata documents, oauth/fetch.py)
+    # are refused from loopback, private and link-local addresses unless this is true: for tests and for
+    # clients on the operator's own private network.
+    fetch_allow_private: bool = False
 
     @field_validator("issuer")
     @classmethod

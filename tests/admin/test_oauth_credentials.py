@@ -223,3 +223,16 @@ def test_a_self_registered_client_is_marked_and_can_be_deleted(client, db, make_
     gone = client.get(urlsplit(info["registration_client_uri"]).path,
                       headers={"Authorization": f"Bearer {info['registration_access_token']}"})
     assert gone.status_code == 401
+
+
+def test_a_client_known_by_its_metadata_document_is_marked(client, db):
+    url = "https://desk.example.org/client.json"
+    with db.transaction() as s:
+        s.add(OAuthCredential(identifier=url, grant_type="authorization_code", scope="openid", name="Desk",
+                              kind="metadata_document", redirect_uris=[RP1]))
+    admin_session(client, db, permissions=OIDC)
+    listing = client.get("/admin/oauth").text
+    row = listing[listing.index("Desk"):]
+    assert "Metadata document" in row[:row.index("</tr>")] and url in row
+    cred = next(c for c in _credentials(db) if c.identifier == url)
+    assert "client ID metadata document" in client.get(f"/admin/oauth/{cred.id}").text

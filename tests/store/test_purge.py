@@ -140,6 +140,9 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.registered(dead=False, created=old, with_grant=True)
     rows.registered(dead=False, created=timedelta(days=1))
     rows.registered(dead=False, created=old, kind="admin")
+    # A client known by its metadata document likewise (its next authorization fetches the document again).
+    rows.registered(dead=True, created=old, kind="metadata_document")
+    rows.registered(dead=False, created=old, used=timedelta(days=1), kind="metadata_document")
     # Initial access tokens: expired + grace, or used up.
     rows.initial_token(dead=True, expires=-LONG_AGO)
     rows.initial_token(dead=True, expires=SOON, uses=0)

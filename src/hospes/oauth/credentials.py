@@ -155,12 +155,15 @@ KINDS = ("admin", "dynamic", "metadata_document")
 @dataclass(frozen=True)
 class Registration:
     """What a client that introduced itself brings beside its credential: how (``kind``, one of KINDS but
-    "admin"), the digest of its registration access token, its registered metadata, the caller's address."""
+    "admin"), the digest of its registration access token, its registered metadata, the caller's address;
+    ``identifier``: the client's own (a metadata document's URL, oauth/metadata_documents.py), or None for a
+    new one."""
 
     kind: str
     token_hash: bytes | None
     metadata: dict[str, Any]
     address: str
+    identifier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ def create(
     )
     if registration is not None:
         cred.kind = registration.kind
+        cred.identifier = registration.identifier or cred.identifier
         cred.registration_token_hash = registration.token_hash
         cred.registration_metadata = dict(registration.metadata)
         cred.registered_from = registration.address[:64] or None

@@ -56,6 +56,8 @@ def document(issuer: str, grant_types: tuple[str, ...], *, registration: bool = 
         "ui_locales_supported": ["en"],
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
+        # draft-ietf-oauth-client-id-metadata-document: a client_id may be an https URL (oauth/metadata_documents.py).
+        "client_id_metadata_document_supported": True,
     }
     if registration:
         doc["registration_endpoint"] = url("/oauth/register")  # RFC 8414 §2, RFC 7591 §3

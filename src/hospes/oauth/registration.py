@@ -243,7 +243,8 @@ def _answer(cred: OAuthCredential, issuer: str, *, secret: str | None = None, to
     return Registered(body)
 
 
-def _refresh_policy(meta: ClientMetadata) -> str:
+def refresh_policy(meta: ClientMetadata) -> str:
+    """The refresh token policy of a client that introduced itself with ``meta``."""
     # A client that registers the refresh_token grant gets refresh tokens; one that does not, none.
     return "always" if "refresh_token" in meta.grant_types else "never"
 
@@ -293,7 +294,7 @@ def register(s: Session, meta: ClientMetadata, *, mode: str, issuer: str, addres
         made = credentials.create(
             s, grant_type="authorization_code", scope=meta.scope, name=meta.client_name or _fallback_name(meta),
             logo_uri=meta.logo_uri, redirect_uris=list(meta.redirect_uris), public=meta.public,
-            refresh_token_policy=_refresh_policy(meta), company=company, actor="registration", ip=address,
+            refresh_token_policy=refresh_policy(meta), company=company, actor="registration", ip=address,
             registration=credentials.Registration("dynamic", digest(token), meta.stored, address))
     except credentials.CredentialError as exc:  # a scope no resource server defines
         raise _as_client_metadata(exc) from None
@@ -337,7 +338,7 @@ def replace(s: Session, client_id: str, token: str | None, body: Any, *, issuer:
     try:
         credentials.update_credential(
             s, cred, name=meta.client_name or _fallback_name(meta), scope=meta.scope, logo_uri=meta.logo_uri,
-            redirect_uris=list(meta.redirect_uris), refresh_token_policy=_refresh_policy(meta),
+            redirect_uris=list(meta.redirect_uris), refresh_token_policy=refresh_policy(meta),
             actor="registration", ip=address)
     except credentials.CredentialError as exc:
         raise _as_client_metadata(exc) from None

@@ -168,7 +168,8 @@ class OAuthCredential(Timestamps, Base):
     __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
-    identifier: Mapped[str] = mapped_column(String(80), unique=True)
+    # PREFIX.<hex> (oauth/credentials.py), or the https URL of a client ID metadata document.
+    identifier: Mapped[str] = mapped_column(String(255), unique=True)
     # salt(16) || sha256(salt || secret); empty for public clients.
     secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(48))
     grant_type: Mapped[str] = mapped_column(String(32))  # authorization_code | single_sign_on
@@ -185,7 +186,8 @@ class OAuthCredential(Timestamps, Base):
     # Set for the single_sign_on credentials that Application Links manage.
     applink_id: Mapped[int | None] = mapped_column(ForeignKey("app_links.id", ondelete="SET NULL"))
     # How the client came to be: "admin" (the CLI, the admin API or the admin pages), "dynamic" (it registered
-    # itself, RFC 7591); room for more ("metadata_document"). Only an "admin" client is one the operator vetted.
+    # itself, RFC 7591), "metadata_document" (its identifier is the URL of a client ID metadata document,
+    # oauth/metadata_documents.py). Only an "admin" client is one the operator vetted.
     kind: Mapped[str] = mapped_column(String(24), default="admin", server_default="admin")
     # A dynamically registered client: the digest of its registration access token (RFC 7592 §1), the
     # metadata it registered as it was accepted (RFC 7591 §2; echoed by RFC 7592 §3), the address it
@@ -194,6 +196,8 @@ class OAuthCredential(Timestamps, Base):
     registration_metadata: Mapped[dict[str, object] | None] = mapped_column(JSON)
     registered_from: Mapped[str | None] = mapped_column(String(64))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A metadata document's client: until when the copy fetched is fresh (its Cache-Control max-age, bounded).
+    metadata_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SigningKey(Base):

@@ -68,7 +68,7 @@ _DEAD: dict[str, str] = {
     "password_resets": "expires_at < %(cutoff)s",
     "email_verifications": "expires_at < %(cutoff)s",
     "login_failures": "at < %(failures)s",
-    "oauth_credentials": ("x.kind = 'dynamic' AND x.created_at < %(unused)s "
+    "oauth_credentials": ("x.kind IN ('dynamic', 'metadata_document') AND x.created_at < %(unused)s "
                           "AND (x.last_used_at IS NULL OR x.last_used_at < %(unused)s) "
                           "AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.credential_id = x.id)"),
     "registration_tokens": "expires_at < %(cutoff)s OR uses_left = 0",

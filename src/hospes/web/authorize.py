@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import login as accounts_login
-from hospes.accounts import sessions
+from hospes.accounts import sessions, throttle
 from hospes.oauth import authorize as core
-from hospes.oauth import errors, redirects
+from hospes.oauth import errors, metadata_documents, redirects
 from hospes.oauth.scopes import SCOPES
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
@@ -85,6 +85,14 @@ def _on_this_computer(redirect_uri: str) -> bool:
             or parts.scheme not in ("http", "https"))
 
 
+def _document_host(req: core.AuthorizationRequest) -> str | None:
+    """The host that serves the client's metadata document (its client_id), for a client that introduced
+    itself that way: all the page knows of who it is."""
+    if req.client_kind != metadata_documents.KIND:
+        return None
+    return urlsplit(req.client_id).hostname
+
+
 def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
     req = out.request
     permissions = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES]
@@ -94,7 +102,7 @@ def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: An
         action=web.path("/oauth/authorize.php"), request_hash=web.sign("authz", req.to_dict()),
         app_name=req.client_name, app_logo=req.logo_uri, return_host=_return_host(req.redirect_uri),
         permissions=permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
-        problem=out.problem, unverified=req.client_kind != "admin",
+        problem=out.problem, unverified=req.client_kind != "admin", document_host=_document_host(req),
         on_this_computer=_on_this_computer(req.redirect_uri),
     )
 
@@ -107,8 +115,16 @@ def _outcome_response(web: Web, request: Request, out: core.Outcome, current: An
     return deliver(web, out.redirect_uri, out.response_mode, out.params)
 
 
-def _start(web: Web, params: Params, session_token: str | None) -> tuple[core.Outcome, Any]:
+# Metadata documents fetched for one address (a new client, or one whose copy is stale) in an hour. Made at
+# import, in every worker (accounts/throttle.py prunes by the longest window a process knows).
+DOCUMENT_FETCHES = throttle.Rule("metadata_document", limit=30, window=3600)
+
+
+def _start(web: Web, params: Params, session_token: str | None, address: str) -> tuple[core.Outcome, Any]:
     p = web.provider
+    # A client_id that is a metadata document's URL: fetched (when not fresh) before any transaction.
+    metadata_documents.introduce(p, params.get("client_id"),
+                                 lambda s: throttle.admit(s, [(DOCUMENT_FETCHES, address)]).wait)
     # Without a session cookie the answer is a login page or an error: nothing to write, no write lock.
     with p.db.transaction() if session_token else p.db.read() as s:
         req = core.parse_request(p, s, params)
@@ -126,7 +142,8 @@ async def authorize(request: Request) -> Response:
             params = form  # OpenID Connect Core §3.1.2.1: the request may come as a form post.
         else:
             params = query_params(request)
-        out, current = await run_in_threadpool(_start, web, params, request.cookies.get(SESSION_COOKIE))
+        out, current = await run_in_threadpool(_start, web, params, request.cookies.get(SESSION_COOKIE),
+                                              web.ip(request))
     except errors.InvalidRedirect as exc:
         return _error_page(web, exc)
     except core.AuthorizationError as exc:
