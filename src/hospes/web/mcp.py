@@ -118,15 +118,20 @@ class McpServer:
                                           instructions=INSTRUCTIONS, on_list_tools=self._list_tools,
                                           on_call_tool=self._call_tool, get_tool_input_schema=_input_schema)
         self._tools = types.ListToolsResult(tools=[_described(tool) for tool in tools.TOOLS])
+        self.manager = self._new_manager()
+
+    def _new_manager(self) -> StreamableHTTPSessionManager:
         # No DNS-rebinding check of Host and Origin: every request needs a bearer token, which a browser never
         # sends by itself, and the issuer's host may be reached through proxies under other names.
-        self.manager = StreamableHTTPSessionManager(
+        return StreamableHTTPSessionManager(
             app=self.server, json_response=True, stateless=True, max_request_body_size=MAX_BODY,
             security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False))
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """The SDK's task group for the requests it serves."""
+        """The SDK's task group for the requests it serves. The SDK runs a manager once: an application whose
+        lifespan starts again (a test client opened twice) gets a new one each time."""
+        self.manager = self._new_manager()
         async with self.manager.run():
             yield
 
