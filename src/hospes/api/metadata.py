@@ -8,15 +8,16 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from hospes.oauth.audience import API_PATH, customer_api
 from hospes.oauth.scopes import API_SCOPES
 
-BASE = "/api/v1"
+BASE = API_PATH
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 
 def resource(issuer: str) -> str:
-    """The resource identifier: {issuer}/api/v1."""
-    return issuer + BASE
+    """The resource identifier: {issuer}/api/v1 (oauth/audience.py: the audience of a token without resource)."""
+    return customer_api(issuer)
 
 
 def metadata_path(issuer: str) -> str:

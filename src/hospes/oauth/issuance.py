@@ -66,17 +66,20 @@ async def refuse_reuse(tx: Tx, grant_id: int) -> Refused:
 
 
 async def issue_tokens(
-    settings: Any, tx: Tx, *, client: AuthenticatedClient, grant: GrantRow, scope: list[str], auth: Authentication,
-    refresh: bool, refresh_scope: list[str] | None = None,
+    provider: Provider, tx: Tx, *, client: AuthenticatedClient, grant: GrantRow, scope: list[str],
+    auth: Authentication, refresh: bool, refresh_scope: list[str] | None = None,
 ) -> Issued:
-    """An access token (and a refresh token when ``refresh``) under ``grant``, in the unit ``tx``."""
+    """An access token (and a refresh token when ``refresh``) under ``grant``, in the unit ``tx``. The access
+    token's audience is the grant's resource (RFC 8707; None: the customer API) and its acr the login's, so a
+    refreshed token keeps the acr of the authentication the grant began with."""
+    settings = provider.settings
     t = now()
     grant_id, user = grant.id, grant.user
     access = new_token()
     scope_str = " ".join(scope)
     await store.create_access_token(tx, token_hash=digest(access), grant_id=grant_id, credential_id=client.id,
-                                    user_id=user.id, scope=scope_str, issued_at=t,
-                                    expires_at=t + timedelta(seconds=settings.access_token_ttl))
+                                    user_id=user.id, scope=scope_str, audience=grant.resource, acr=auth.acr,
+                                    issued_at=t, expires_at=t + timedelta(seconds=settings.access_token_ttl))
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",

@@ -79,14 +79,14 @@ def _return_host(redirect_uri: str) -> str:
 
 def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
     req = out.request
-    permissions = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES]
+    permissions = out.permissions
     changes = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES and SCOPES[s].api_access == "write"]
     return web.render_form(
         request, "consent.html", status=400 if out.problem else 200, headers=_back_to_app(req),
         action=web.path("/oauth/authorize.php"), request_hash=web.sign("authz", req.to_dict()),
         app_name=req.client_name, app_logo=req.logo_uri, return_host=_return_host(req.redirect_uri),
         permissions=permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
-        problem=out.problem,
+        problem=out.problem, resource=out.resource,
     )
 
 
