@@ -203,6 +203,10 @@ def test_a_jwt_resource_gets_access_tokens_it_verifies_with_the_jwks(server: Any
     assert claims["exp"] - claims["iat"] == token["expires_in"] and abs(claims["iat"] - time.time()) < 120
     seen = introspect(oauth, meta, access)
     assert seen["active"] and seen["aud"] == PANEL and seen["sub"] == claims["sub"]
+    # Userinfo takes it too (it carries openid), and the customer API does not.
+    r = httpx.get(meta["userinfo_endpoint"], headers={"Authorization": "Bearer " + access}, timeout=10)
+    assert r.status_code == 200 and r.json()["sub"] == claims["sub"]
+    assert api(server, access).status_code == 401
     # Refreshed: a JWT again, for the same audience.
     r = httpx.post(meta["token_endpoint"], auth=(oauth.client_id, oauth.client_secret), timeout=10,
                    data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
