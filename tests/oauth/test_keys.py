@@ -10,7 +10,7 @@ import json
 import pytest
 from joserfc import jwt
 
-from hospes.config import load_settings
+from hospes.config import Settings, load_settings
 from hospes.oauth.keys import KeyRing, KeysUnreadable
 from hospes.store.db import Database
 
@@ -92,3 +92,10 @@ def test_a_rotation_under_another_secret_key_changes_nothing(db: Database):
         KeyRing(db, 0, secret_key=b"another-secret-key-" + b"z" * 32).rotate()
     assert _stored(db) == before
     assert KeyRing(db, 0, secret_key=SECRET).list()[0].active  # the keys still sign
+
+
+def test_a_retired_key_stays_published_until_the_access_tokens_it_signed_expire(db: Database, settings: Settings):
+    # A resource server verifies a JWT access token with the JWKS for as long as the token lives.
+    long_lived = load_settings(database_url=settings.database_url, var_dir=settings.var_dir,
+                               secret_key=settings.secret_key, access_token_ttl=settings.session_ttl + 3600)
+    assert KeyRing.for_settings(db, long_lived).retire_after == settings.session_ttl + 3600

@@ -10,6 +10,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from hospes.clock import epoch
+from hospes.oauth.keys import sign_jwt
 from hospes.oauth.provider import Provider
 
 _HASH = {"RS256": hashlib.sha256, "ES256": hashlib.sha256}
@@ -50,8 +51,7 @@ def issue(
         claims["sid"] = sid
     if extra:
         claims.update(extra)
-    key = provider.keys.signing_key(alg)
-    return jwt.encode({"alg": alg, "kid": key.kid, "typ": "JWT"}, claims, key)
+    return sign_jwt(provider.keys, claims, typ="JWT", alg=alg)
 
 
 def decode_hint(provider: Provider, token: str) -> dict[str, Any] | None:

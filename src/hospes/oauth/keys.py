@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import or_, select
 
@@ -213,10 +214,12 @@ class KeyRing:
 
     @classmethod
     def for_settings(cls, db: Database, s: Settings) -> KeyRing:
-        # A retired key must outlive every token it signed: ID tokens, and the id_token_hint an RP may
-        # present at logout for as long as the session it names lasts.
-        return cls(db, retire_after=max(s.id_token_ttl, s.session_ttl), secret_key=ensure_secret_key(s).encode(),
-                   reload_seconds=s.key_reload_seconds, jwks_max_age=s.jwks_max_age)
+        # A retired key must outlive every token it signed: ID tokens, JWT access tokens (a resource server
+        # verifies them with the JWKS until they expire), and the id_token_hint an RP may present at logout for
+        # as long as the session it names lasts.
+        return cls(db, retire_after=max(s.id_token_ttl, s.access_token_ttl, s.session_ttl),
+                   secret_key=ensure_secret_key(s).encode(), reload_seconds=s.key_reload_seconds,
+                   jwks_max_age=s.jwks_max_age)
 
     @property
     def activation_delay(self) -> float:
@@ -420,3 +423,11 @@ class KeyRing:
                     active=state == "active", published=state != "unpublished", state=state,
                 ))
             return infos
+
+
+def sign_jwt(keys: KeyRing, claims: dict[str, Any], *, typ: str, alg: str = DEFAULT_ALG) -> str:
+    """``claims`` signed by the key of ``alg`` that signs now: the one way Hospes signs a JWT (ID tokens, JWT
+    access tokens). The header names the key (``kid``, RFC 7515 §4.1.4) so a verifier picks it from the JWKS,
+    and the kind of token (``typ``, RFC 7515 §4.1.9; RFC 8725 §3.11), so one kind cannot pass for another."""
+    key = keys.signing_key(alg)
+    return jwt.encode({"alg": alg, "kid": key.kid, "typ": typ}, claims, key)
