@@ -8,6 +8,8 @@ is invalid_target; and a second factor is asked for where it is required."""
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +25,10 @@ from joserfc.jwk import KeySet
 
 from tests.account import TotpClock, enrol, has_code_page, login, post_form
 from tests.browserless import authorize, query_of
-from tests.conftest import Account, Server, start_server, stop_server
+from tests.conftest import Account, Server, free_port, start_server, stop_server
 from tests.e2e import REDIRECT_URI, User, add_user, cli_json, discover, jwks
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "resource_server" / "resource_server.py"
 PANEL = "https://panel.example.com/api"
 STATUS = "https://status.example.com/"
 
@@ -298,3 +301,56 @@ def test_discovery_lists_the_operators_scopes(server: Any) -> None:
     add_resource(server, PANEL, "panel:read=See your servers")
     assert "panel:read" in discover(server)["scopes_supported"]
     assert "services:read" in discover(server)["scopes_supported"]
+
+
+@pytest.fixture
+def example_resource(server: Server, tmp_path: Path) -> Iterator[str]:
+    """examples/resource_server as its own process, requiring acr 2 on /api/notes (notes:read): its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "resource.log"
+    cmd = [sys.executable, str(EXAMPLE), "--issuer", server.url, "--resource", url + "/api", "--port", str(port),
+           "--route", "/api/notes=notes:read", "--require-acr", "2"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/.well-known/oauth-protected-resource/api", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_a_separate_resource_server_verifies_hospes_jwt_access_tokens_offline(server: Any,
+                                                                              example_resource: str) -> None:
+    identifier = example_resource + "/api"
+    add_resource(server, identifier, "notes:read=Read your notes", "--token-format", "jwt", "--require-acr", "2")
+    oauth = credential(server, "openid notes:read")
+    meta = discover(server)
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as browser:
+        jane, backup_codes = two_factor_person(server, browser)
+        url, verifier = start(oauth, meta, scope="openid notes:read", resource=identifier)
+        page = browser.get(url)
+        r = post_form(browser, page, "password", username=jane.email, password=jane.password)
+        r = exchange(oauth, meta, code_of(second_factor(browser, r, backup_codes[0])), verifier)
+        assert r.status_code == 200, r.text
+    r = httpx.get(example_resource + "/api/notes", headers={"Authorization": "Bearer " + r.json()["access_token"]},
+                  timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["acr"] == "2" and r.json()["scope"] == "openid notes:read"
+
+    # A person without a second factor gets a token of acr 1, which the resource server refuses (RFC 9470).
+    bob = add_user(server, "Bob")
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        token = tokens(oauth, meta, browser, bob, scope="openid notes:read", resource=identifier)
+    r = httpx.get(example_resource + "/api/notes", headers={"Authorization": "Bearer " + token["access_token"]},
+                  timeout=10)
+    assert r.status_code == 401 and 'error="insufficient_user_authentication"' in r.headers["www-authenticate"]
