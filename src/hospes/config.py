@@ -24,6 +24,9 @@ DEFAULT_JWKS_MAX_AGE = 300
 # How long a request may wait for the database (HOSPES_DB_TIMEOUT): below common clients' own timeouts
 # (openid-client's is 3.5 s), so they read a 503 with Retry-After instead of giving up on a request that runs on.
 DEFAULT_DB_TIMEOUT = 3.0
+# The customer API's scopes, which HOSPES_API_STEP_UP_SCOPES may name (oauth/scopes.py API_SCOPES is the table;
+# the settings are read before any layer, and tests/api/test_scopes.py keeps the two the same).
+CUSTOMER_API_SCOPES = ("services:read", "domains:read", "invoices:read", "tickets:read", "tickets:write")
 
 
 class ConfigError(Exception):
@@ -148,6 +151,9 @@ class Settings(BaseSettings):
     # are refused from loopback, private and link-local addresses unless this is true: for tests and for
     # clients on the operator's own private network.
     fetch_allow_private: bool = False
+    # Customer-API scopes (space-separated) whose operations need a login with a second factor (acr "2"): a token
+    # from a lower one is refused with RFC 9470's insufficient_user_authentication. Default: none.
+    api_step_up_scopes: str = ""
 
     @field_validator("issuer")
     @classmethod
@@ -296,6 +302,15 @@ class Settings(BaseSettings):
             raise ValueError("must be from 1 to 3650 days")
         return v
 
+    @field_validator("api_step_up_scopes")
+    @classmethod
+    def _step_up(cls, v: str) -> str:
+        names = v.split()
+        unknown = [name for name in names if name not in CUSTOMER_API_SCOPES]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a customer API scope ({', '.join(CUSTOMER_API_SCOPES)})")
+        return " ".join(dict.fromkeys(names))
+
     @field_validator("external_clientarea_url")
     @classmethod
     def _external(cls, v: str | None) -> str | None:
@@ -330,6 +345,11 @@ class Settings(BaseSettings):
     def issuer_path(self) -> str:
         """The path part of the issuer ('' or '/portal'): every endpoint lives below it."""
         return urlsplit(self.issuer).path.rstrip("/")
+
+    @property
+    def step_up_scopes(self) -> frozenset[str]:
+        """HOSPES_API_STEP_UP_SCOPES as a set."""
+        return frozenset(self.api_step_up_scopes.split())
 
     @property
     def secure_cookies(self) -> bool:

@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+from pydantic import ValidationError
+
+from hospes.config import CUSTOMER_API_SCOPES, Settings
 from hospes.oauth import credentials
 from hospes.oauth.scopes import API_SCOPES, SCOPES
 from hospes.store.models import OAuthCredential
@@ -24,6 +28,16 @@ def test_the_contracts_scopes_are_in_the_table_with_words_for_people() -> None:
     assert "read only" not in SCOPES["tickets:write"].consent_text
     assert SCOPES["tickets:write"].api_access == "write"
     assert len({SCOPES[n].consent_text for n in API_SCOPES}) == len(API_SCOPES)
+
+
+def test_the_step_up_setting_takes_the_customer_apis_scopes_only() -> None:
+    assert CUSTOMER_API_SCOPES == API_SCOPES  # the settings' copy of the table's names
+    assert Settings(api_step_up_scopes=" tickets:write  invoices:read ").step_up_scopes == {"tickets:write",
+                                                                                          "invoices:read"}
+    assert Settings().step_up_scopes == frozenset()
+    for wrong in ("ticket:write", "openid", "clientarea:sso"):
+        with pytest.raises(ValidationError, match="not a customer API scope"):
+            Settings(api_step_up_scopes=wrong)
 
 
 def test_discovery_lists_them(client: Any) -> None:

@@ -54,8 +54,8 @@ def test_the_sso_grant_reads_cpanels_field_names_and_the_query_scope():
 
 def test_the_built_in_grants_read_only_what_they_declare():
     assert {g.grant_type: g.parameters for g in built_in()} == {
-        "authorization_code": frozenset({"code", "redirect_uri", "code_verifier"}),
-        "refresh_token": frozenset({"refresh_token", "scope"}),
+        "authorization_code": frozenset({"code", "redirect_uri", "code_verifier", "resource"}),
+        "refresh_token": frozenset({"refresh_token", "scope", "resource"}),
     }
 
 

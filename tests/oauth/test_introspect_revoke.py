@@ -91,6 +91,8 @@ def test_active_access_and_refresh_tokens(client, cred, issued):
     assert set(body["scope"].split()) == {"openid", "offline_access"}
     assert body["token_type"] == "Bearer"
     assert body["exp"] > body["iat"] and body["sub"] and body["iss"] == "http://127.0.0.1:8000"
+    # RFC 7662 §2.2 aud: a token asked for without resource is for the customer API (RFC 8707).
+    assert body["aud"] == "http://127.0.0.1:8000/api/v1" and body["acr"] == "1"
     body = introspect(client, cred, issued["refresh_token"], token_type_hint="refresh_token").json()
     assert body["active"] is True and body["client_id"] == cred.client_id
 

@@ -50,8 +50,11 @@ def caller_of(s: Session, token: ApiTokenRow) -> Caller:
 
 
 async def authenticate(provider: Provider, token: str) -> ApiTokenRow:
-    """The live access token ``token`` (one indexed query, nothing cached), or RFC 6750 §3.1 invalid_token."""
+    """The live access token ``token`` (one indexed query, nothing cached), or RFC 6750 §3.1 invalid_token. A
+    token for another audience (an operator's resource, RFC 8707) is not this API's: invalid_token too."""
     found = await provider.lookups.api_token(digest(token), now()) if 0 < len(token) <= 512 else None
     if found is None:
         raise errors.InvalidToken("The access token is invalid, expired or revoked.")
+    if found.audience is not None:
+        raise errors.InvalidToken("The access token was issued for another resource.")
     return found

@@ -8,16 +8,18 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from hospes.oauth.audience import API_PATH, MCP_PATH
 from hospes.oauth.scopes import API_SCOPES
 
-BASE = "/api/v1"
-MCP = "/mcp"
+BASE = API_PATH
+MCP = MCP_PATH
 NAMES = {BASE: "Customer API", MCP: "MCP server"}
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 
 def resource(issuer: str, base: str = BASE) -> str:
-    """The resource identifier: {issuer}/api/v1 (or {issuer}/mcp)."""
+    """The resource identifier: {issuer}/api/v1 (oauth/audience.py: the audience of a token without resource)
+    or {issuer}/mcp."""
     return issuer + base
 
 

@@ -25,6 +25,8 @@ from hospes.api.errors import InsufficientScope, InvalidRequest, NotFound
 from hospes.api.schemas import ID, SINGLE_LINE, Schema, list_of
 from hospes.clock import utc
 from hospes.oauth import claims as standard
+from hospes.oauth import errors
+from hospes.oauth.authorize import acr_level
 from hospes.oauth.provider import Provider
 from hospes.store import records
 from hospes.store.accounts import ReachedAccount
@@ -353,6 +355,19 @@ def check_scope(op: Operation, scope: Sequence[str]) -> None:
     """RFC 6750 §3.1: a token without the operation's scope is refused with insufficient_scope."""
     if op.scope is not None and op.scope not in scope:
         raise InsufficientScope(op.scope)
+
+
+# RFC 9470 §3: the acr a step-up operation needs (accounts/assurance.py: "2" a password and a second factor).
+STEP_UP_ACR = "2"
+
+
+def check_step_up(op: Operation, token: ApiTokenRow, step_up_scopes: frozenset[str]) -> None:
+    """HOSPES_API_STEP_UP_SCOPES: an operation needing one of those scopes needs a token from a login with a second
+    factor; a lower one is refused with insufficient_user_authentication, naming the acr to ask for."""
+    if op.scope in step_up_scopes and acr_level(token.acr) < acr_level(STEP_UP_ACR):
+        raise errors.InsufficientUserAuthentication(
+            f"The operation needs a login with a second factor (acr {STEP_UP_ACR}); ask again with "
+            f"acr_values={STEP_UP_ACR}.", acr_values=STEP_UP_ACR)
 
 
 async def run_read(tx: Tx, op: Operation, token: ApiTokenRow, args: Args) -> Answer:

@@ -17,14 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.clock import epoch, now
+from hospes.oauth import audience, errors, id_token, pkce, redirects, registration
 from hospes.oauth import claims as standard
-from hospes.oauth import errors, id_token, pkce, redirects, registration
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
 from hospes.store import clients, consents
 from hospes.store.accounts import ReachedAccount, choosable_accounts
 from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, User, UserClient
+from hospes.store.resources import ResourceRow
+from hospes.store.sql import drive, session_tx
 
 
 class CurrentSession(Protocol):
@@ -99,6 +101,8 @@ class AuthorizationRequest:
     # How the client came to be (oauth/credentials.py KINDS): anything but "admin" introduced itself and
     # was not vetted by the operator, which the consent page says.
     client_kind: str = "admin"
+    # RFC 8707: the operator's resource server the token is for (its identifier); None: the customer API.
+    resource: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -190,13 +194,13 @@ def parse_request(provider: Provider, s: Session, params: Mapping[str, Sequence[
             if rm not in RESPONSE_MODES:
                 raise errors.InvalidRequest(f"The response_mode {rm!r} is not supported.")
             response_mode = rm
-        return _validate(provider, cred, redirect_uri, sent, response_mode, state, params)
+        return _validate(provider, s, cred, redirect_uri, sent, response_mode, state, params)
     except errors.OAuthError as exc:
         raise AuthorizationError(exc, redirect_uri, response_mode, state) from None
 
 
-def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent: bool, response_mode: str,
-              state: str | None, params: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
+def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_uri: str, sent: bool,
+              response_mode: str, state: str | None, params: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
     _single(params, "state")  # re-raise if repeated
     if _single(params, "request") is not None:
         raise errors.RequestNotSupported("Request objects are not supported.")  # OIDC Core §6
@@ -212,12 +216,19 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
     if cred.grant_type != "authorization_code":
         raise errors.UnauthorizedClient("This client may not use the authorization code grant.")
 
+    # RFC 8707 §2: the resource the token is for (one; invalid_target, sent back to the client, otherwise).
+    resource_values = params.get("resource") or []
+    if any(len(value) > MAX_PARAM for value in resource_values):
+        raise errors.InvalidTarget("The resource parameter is too long.")
+    tx = session_tx(s)
+    resource = drive(audience.resolve(tx, audience.named(resource_values, provider.issuer), provider.issuer))
     asked = scope_table.parse(_single(params, "scope"))
     if not asked:
         raise errors.InvalidScope("A scope is required.")
     # OIDC Core §3.1.2.1: "Scope values used that are not understood by an implementation SHOULD be
-    # ignored" (RFC 6749 §3.3 lets the server grant less than asked; the token response says what).
-    requested = [name for name in asked if name in scope_table.SCOPES]
+    # ignored" (RFC 6749 §3.3 lets the server grant less than asked; the token response says what). Scopes of
+    # another audience than the resource's are refused (oauth/audience.py).
+    requested = drive(audience.scopes_for(tx, asked, resource))
     if not requested:
         raise errors.InvalidScope("None of the requested scopes is known here.")
     allowed = set(scope_table.parse(cred.scope)) or set(scope_table.OIDC_SCOPES)
@@ -271,6 +282,8 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         hint_sub = hinted["sub"]
     # OIDC Core §3.1.2.1: acr_values are voluntary; values Hospes does not define are ignored.
     acr_values = tuple(v for v in scope_table.parse(_single(params, "acr_values")) if v in ACR_VALUES)
+    if resource is not None and resource.require_acr is not None:
+        acr_values = _at_least(acr_values, resource.require_acr)
     asked_claims = standard.parse_request(_single(params, "claims", MAX_CLAIMS))
     if "openid" not in requested:
         asked_claims = standard.ClaimsRequest()  # OIDC Core §5.5: an OpenID Connect request's parameter
@@ -292,7 +305,16 @@ def _validate(provider: Provider, cred: OAuthCredential, redirect_uri: str, sent
         acr_values=acr_values, userinfo_claims=may_have(asked_claims.userinfo),
         id_token_claims=may_have(asked_claims.id_token),
         essential_acr=tuple(v[:64] for v in asked_claims.essential_acr[:8]),
+        resource=resource.identifier if resource is not None else None,
     )
+
+
+def _at_least(acr_values: tuple[str, ...], required: str) -> tuple[str, ...]:
+    """A resource that requires an acr (RFC 9470; oauth/resources.py ``require_acr``) makes its request ask for
+    it as ``acr_values`` would (the preferred level first), unless the request prefers a stronger one already."""
+    if acr_values and acr_level(acr_values[0]) >= acr_level(required):
+        return acr_values
+    return (required, *(v for v in acr_values if v != required))
 
 
 # -- what happens next -------------------------------------------------------------------------
@@ -311,6 +333,15 @@ class NeedConsent:
     accounts: tuple[ReachedAccount, ...] = ()
     # Why the page is shown again (the person chose no account).
     problem: str | None = None
+    # The operator's resource server the token is for (RFC 8707): its name and its scopes' consent texts.
+    resource: ResourceRow | None = None
+
+    @property
+    def permissions(self) -> list[str]:
+        """What the consent page says each scope allows: Hospes's texts, and the resource's own."""
+        own = {scope.name: scope.description for scope in self.resource.scopes} if self.resource else {}
+        return [scope_table.SCOPES[name].consent_text if name in scope_table.SCOPES else own[name]
+                for name in self.scopes if name in scope_table.SCOPES or name in own]
 
 
 CHOOSE_AN_ACCOUNT = "Choose at least one account the application may use, or cancel."
@@ -412,7 +443,11 @@ def decide(provider: Provider, s: Session, req: AuthorizationRequest, session: C
     if consent is None and not given:
         if "none" in req.prompt:
             raise fail(errors.ConsentRequired("The user has not approved this application."))
-        return NeedConsent(req.bound_to(session.sid), req.consent_scope, tuple(offered or ()))
+        resource = (drive(audience.registered(session_tx(s), req.resource, provider.issuer)) if req.resource
+                    else None)
+        if req.resource and resource is None:  # removed since the request was made
+            raise fail(errors.InvalidTarget("The resource is not one this server issues tokens for."))
+        return NeedConsent(req.bound_to(session.sid), req.consent_scope, tuple(offered or ()), resource=resource)
     if consent is not None:
         consents.mark_used(s, consent.id)
     return issue_code(provider, s, req, session, None if offered is None else chosen or ())
@@ -450,7 +485,8 @@ def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, sessio
     t = now()
     grant = Grant(credential_id=req.credential_id, user_id=session.user_id, scope=scope_table.join(req.scope),
                   claims=standard.stored(req.userinfo_claims, req.id_token_claims),
-                  accounts=" ".join(str(a) for a in accounts) if accounts is not None else None, created_at=t)
+                  accounts=" ".join(str(a) for a in accounts) if accounts is not None else None,
+                  resource=req.resource, created_at=t)
     s.add(grant)
     s.flush()
     code = new_token()

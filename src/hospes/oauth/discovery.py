@@ -1,13 +1,22 @@
-"""The discovery document (OpenID Connect Discovery 1.0 §3; RFC 8414 §2), built once."""
+"""The discovery document (OpenID Connect Discovery 1.0 §3; RFC 8414 §2), built once per set of scopes.
+
+``scopes_supported`` ("SHOULD" list the scopes used, RFC 8414 §2) holds Hospes's own scopes and those of the
+operator's resource servers (oauth/resources.py). Discovery is fetched by every relying party, so the operator's
+scope names are read from the database (one query) at most every ``RELOAD_SECONDS`` per process and the
+serialised document kept between reads: a resource added or removed shows within that time.
+"""
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+import time
 from typing import Any
 
 from hospes.oauth.keys import SUPPORTED_ALGS
 from hospes.oauth.scopes import SCOPES
+from hospes.store.lookups import Lookups
+
+RELOAD_SECONDS = 30.0
 
 CLAIMS = [
     "iss", "aud", "exp", "iat", "sub", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "sid",
@@ -15,7 +24,8 @@ CLAIMS = [
 ]
 
 
-def document(issuer: str, grant_types: tuple[str, ...], *, registration: bool = False) -> dict[str, Any]:
+def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[str, ...] = (), *,
+             registration: bool = False) -> dict[str, Any]:
     """``registration``: whether dynamic client registration is on (HOSPES_REGISTRATION not off)."""
     def url(path: str) -> str:
         return issuer + path
@@ -31,7 +41,7 @@ def document(issuer: str, grant_types: tuple[str, ...], *, registration: bool = 
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
-        "scopes_supported": list(SCOPES),
+        "scopes_supported": [*SCOPES, *operator_scopes],
         "claims_supported": CLAIMS,
         # The rest of what Hospes does.
         "revocation_endpoint": url("/oauth/revoke"),
@@ -64,6 +74,38 @@ def document(issuer: str, grant_types: tuple[str, ...], *, registration: bool = 
     return doc
 
 
-@lru_cache(maxsize=8)
-def document_json(issuer: str, grant_types: tuple[str, ...], *, registration: bool = False) -> bytes:
-    return json.dumps(document(issuer, grant_types, registration=registration), separators=(",", ":")).encode()
+class Discovery:
+    """The document as JSON, with the operator's scopes as read at most ``reload_seconds`` ago (the module's
+    docstring)."""
+
+    def __init__(self, lookups: Lookups, issuer: str, grant_types: tuple[str, ...], *,
+                 registration: bool = False, reload_seconds: float = RELOAD_SECONDS) -> None:
+        self._lookups = lookups
+        self._registration = registration
+        self._issuer = issuer
+        self._grant_types = grant_types
+        self._reload = reload_seconds
+        self._scopes: tuple[str, ...] | None = None
+        self._json = b""
+        self._loaded = -float("inf")
+
+    async def document_json(self) -> bytes:
+        if time.monotonic() - self._loaded > self._reload:
+            await self._load()
+        return self._json
+
+    async def _load(self) -> None:
+        # Marked first, so the requests that arrive while the query runs answer with the document they have.
+        before, self._loaded = self._loaded, time.monotonic()
+        try:
+            scopes = tuple(await self._lookups.resource_scope_names())
+        except Exception:
+            if not self._json:
+                self._loaded = before
+                raise
+            # The database is unavailable: the document read last still holds; try again in a second.
+            self._loaded = time.monotonic() - self._reload + 1.0
+            return
+        if scopes != self._scopes or not self._json:
+            doc = document(self._issuer, self._grant_types, scopes, registration=self._registration)
+            self._json, self._scopes = json.dumps(doc, separators=(",", ":")).encode(), scopes

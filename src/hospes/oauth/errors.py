@@ -141,6 +141,22 @@ class InsufficientScope(OAuthError):
     status_code = 403
 
 
+# RFC 8707 §2: the resource parameter names no resource this server issues tokens for, names several, or
+# is not an absolute URI without a fragment.
+class InvalidTarget(OAuthError):
+    error = "invalid_target"
+
+
+# RFC 9470 §3: the token's authentication (its acr) is below what the resource requires for the request.
+class InsufficientUserAuthentication(OAuthError):
+    error = "insufficient_user_authentication"
+    status_code = 401
+
+    def __init__(self, description: str = "", *, acr_values: str = "") -> None:
+        super().__init__(description)
+        self.acr_values = acr_values  # the challenge's acr_values (RFC 9470 §3)
+
+
 class InvalidRedirect(Exception):
     """The client or redirect URI cannot be trusted: show an error page, never redirect.
 

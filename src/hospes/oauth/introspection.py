@@ -1,17 +1,23 @@
-"""Token introspection (RFC 7662), for the client that holds the token."""
+"""Token introspection (RFC 7662), for the client that holds the token.
+
+Only the client a token was issued to learns that it is active (another client's is reported inactive, RFC
+7662 §2.2): an operator's resource server that verifies opaque tokens this way introspects with the credentials
+of the client that obtained them, or verifies a JWT access token (RFC 9068) offline instead. An active token
+is described by its audience (``aud``: the resource it is for, RFC 8707, or the customer API), its scope,
+person (``sub``), client and, when known, the ``acr`` of the login behind it (RFC 9470: the resource decides
+whether that is enough).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from hospes.clock import now
-from hospes.oauth import client_auth, errors
+from hospes.oauth import audience, client_auth, errors
 from hospes.oauth.claims import CONSENT_SCOPE
-from hospes.oauth.params import Params, one
+from hospes.oauth.params import MAX_TOKEN, Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
-
-MAX_TOKEN = 512
 
 
 async def introspect(provider: Provider, authorization: str | None, form: Params) -> dict[str, Any]:
@@ -37,9 +43,11 @@ async def introspect(provider: Provider, authorization: str | None, form: Params
         "exp": found.expires_at,
         "iat": found.issued_at,
         "sub": found.sub,
-        "aud": client.identifier,
+        "aud": found.audience or audience.customer_api(provider.issuer),
         "iss": provider.issuer,
     }
+    if found.acr is not None:
+        body["acr"] = found.acr
     # RFC 7662 §2.2 makes username optional; here it is the email address, so it is told only to a token
     # whose scope releases the email claim (OIDC Core §5.4), as userinfo and the ID token would.
     if CONSENT_SCOPE["email"] in found.scope.split():

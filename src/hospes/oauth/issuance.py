@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from hospes.clock import now
+from hospes.oauth import access_jwt, errors, id_token
 from hospes.oauth import claims as standard
-from hospes.oauth import errors, id_token
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
@@ -66,17 +66,30 @@ async def refuse_reuse(tx: Tx, grant_id: int) -> Refused:
 
 
 async def issue_tokens(
-    settings: Any, tx: Tx, *, client: AuthenticatedClient, grant: GrantRow, scope: list[str], auth: Authentication,
-    refresh: bool, refresh_scope: list[str] | None = None,
+    provider: Provider, tx: Tx, *, client: AuthenticatedClient, grant: GrantRow, scope: list[str],
+    auth: Authentication, refresh: bool, refresh_scope: list[str] | None = None,
 ) -> Issued:
-    """An access token (and a refresh token when ``refresh``) under ``grant``, in the unit ``tx``."""
+    """An access token (and a refresh token when ``refresh``) under ``grant``, in the unit ``tx``. The access
+    token's audience is the grant's resource (RFC 8707; None: the customer API) and its acr the login's, so a
+    refreshed token keeps the acr of the authentication the grant began with."""
+    settings = provider.settings
     t = now()
     grant_id, user = grant.id, grant.user
-    access = new_token()
     scope_str = " ".join(scope)
+    if grant.token_format == "jwt" and grant.resource is not None:
+        # RFC 9068: for a resource that verifies its tokens offline. Signed here, inside the unit, because its
+        # digest is stored like an opaque token's (revocation and introspection find it): a signature that fails
+        # fails the unit, so the code or refresh token is not used up for an answer never given.
+        issued_at = int(t.timestamp())
+        access = access_jwt.sign(provider.keys, access_jwt.AccessTokenClaims(
+            issuer=provider.issuer, audience=grant.resource, subject=user.uuid, client_id=client.identifier,
+            scope=scope_str, issued_at=issued_at, expires_at=issued_at + settings.access_token_ttl,
+            jwt_id=new_token(), auth_time=auth.auth_time, acr=auth.acr, amr=tuple(auth.amr)))
+    else:
+        access = new_token()
     await store.create_access_token(tx, token_hash=digest(access), grant_id=grant_id, credential_id=client.id,
-                                    user_id=user.id, scope=scope_str, issued_at=t,
-                                    expires_at=t + timedelta(seconds=settings.access_token_ttl))
+                                    user_id=user.id, scope=scope_str, audience=grant.resource, acr=auth.acr,
+                                    issued_at=t, expires_at=t + timedelta(seconds=settings.access_token_ttl))
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",

@@ -8,6 +8,9 @@ from hospes.oauth import errors
 
 Params = Mapping[str, Sequence[str]]
 MAX_PARAM = 4096
+# A token as presented to introspection, revocation and userinfo: an opaque one is 43 characters, a JWT access
+# token (RFC 9068) about a kilobyte; longer is no token of ours.
+MAX_TOKEN = 4096
 
 
 def one(params: Params, name: str, *, limit: int | None = MAX_PARAM) -> str | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hospes.config import Settings
+from hospes.oauth.discovery import Discovery
 from hospes.oauth.keys import KeyRing
 from hospes.oauth.web_origins import WebOrigins
 from hospes.store.db import Database
@@ -25,10 +26,14 @@ class Provider:
     lookups: Lookups = field(init=False)
     #: The origins of the clients' redirect URIs, for the browser applications' CORS requests.
     origins: WebOrigins = field(init=False)
+    #: The discovery document, with the operator's scopes read now and then.
+    discovery: Discovery = field(init=False)
 
     def __post_init__(self) -> None:
         self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
         self.origins = WebOrigins(self.lookups)
+        self.discovery = Discovery(self.lookups, self.settings.issuer, self.grants.grant_types,
+                                   registration=self.settings.registration != "off")
         self.keys = KeyRing.for_settings(self.db, self.settings)
 
     @property

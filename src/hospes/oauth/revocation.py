@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from hospes.clock import now
 from hospes.oauth import client_auth, errors
-from hospes.oauth.introspection import MAX_TOKEN
-from hospes.oauth.params import Params, one
+from hospes.oauth.params import MAX_TOKEN, Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
 from hospes.store import grants as store

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from hospes.clock import now
 from hospes.oauth import claims as standard
 from hospes.oauth import errors
+from hospes.oauth.params import MAX_TOKEN
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
 
@@ -42,7 +43,7 @@ class UserInfo(NamedTuple):
 
 
 async def userinfo(provider: Provider, token: str) -> UserInfo:
-    found = await provider.lookups.userinfo(digest(token), now()) if 0 < len(token) <= 512 else None
+    found = await provider.lookups.userinfo(digest(token), now()) if 0 < len(token) <= MAX_TOKEN else None
     if found is None:
         raise errors.InvalidToken("The access token is invalid, expired or revoked.")
     if "openid" not in found.scope:

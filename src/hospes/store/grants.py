@@ -30,16 +30,17 @@ ACCESS_TOKEN_LIVE = "t.revoked_at IS NULL AND t.expires_at > %s AND g.revoked_at
 REFRESH_TOKEN_LIVE = f"{ACCESS_TOKEN_LIVE} AND t.used_at IS NULL"
 
 _TOKEN_OF = "JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id"
-_LIVE_SELECT = "t.id, t.grant_id, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email"
-# The live token of either kind with this digest. Parameters: digest, now, digest, now.
+_LIVE_SELECT = "t.id, t.grant_id, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email, t.acr"
+# The live token of either kind with this digest, with its audience (an access token's own; a refresh token's,
+# its grant's resource, which every access token it yields gets). Parameters: digest, now, digest, now.
 LIVE_TOKENS_SQL = (
-    f"SELECT 'access_token' AS kind, {_LIVE_SELECT} FROM access_tokens t {_TOKEN_OF} "  # noqa: S608 (constant text)
+    f"SELECT 'access_token' AS kind, {_LIVE_SELECT}, t.audience FROM access_tokens t {_TOKEN_OF} "  # noqa: S608
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE} UNION ALL "
-    f"SELECT 'refresh_token' AS kind, {_LIVE_SELECT} FROM refresh_tokens t {_TOKEN_OF} "
+    f"SELECT 'refresh_token' AS kind, {_LIVE_SELECT}, g.resource FROM refresh_tokens t {_TOKEN_OF} "
     f"WHERE t.token_hash = %s AND {REFRESH_TOKEN_LIVE}"
 )
 # What a query over LIVE_TOKENS_SQL (as x) selects for ``LiveToken.of``, in its order.
-LIVE_TOKEN_COLUMNS = "x.kind, x.id, x.grant_id, x.scope, x.issued_at, x.expires_at, x.uuid, x.email"
+LIVE_TOKEN_COLUMNS = "x.kind, x.id, x.grant_id, x.scope, x.issued_at, x.expires_at, x.uuid, x.email, x.acr, x.audience"
 
 
 class LiveToken(NamedTuple):
@@ -53,15 +54,19 @@ class LiveToken(NamedTuple):
     expires_at: int
     sub: str
     username: str
+    acr: str | None  # how the person logged in for the grant (RFC 9470 step-up)
+    audience: str | None  # the operator's resource it is for (RFC 8707); None: the customer API
 
     @classmethod
     def of(cls, cols: Sequence[Any]) -> LiveToken:
-        kind, tid, grant_id, scope, issued_at, expires_at, sub, email = cols
-        return cls(kind, tid, grant_id, scope, epoch_of(issued_at), epoch_of(expires_at), sub, email)
+        kind, tid, grant_id, scope, issued_at, expires_at, sub, email, acr, audience = cols
+        return cls(kind, tid, grant_id, scope, epoch_of(issued_at), epoch_of(expires_at), sub, email, acr, audience)
 
 
 # -- the grant a code or refresh token belongs to -----------------------------------------------------
-GRANT_COLUMNS = f"g.id, g.revoked_at, u.disabled, g.claims, {PERSON_COLUMNS}"
+GRANT_COLUMNS = f"g.id, g.revoked_at, u.disabled, g.claims, g.resource, r.token_format, {PERSON_COLUMNS}"
+# The grant's resource server, for its token format (queries selecting GRANT_COLUMNS join it).
+_RESOURCE_OF = "LEFT JOIN resources r ON r.identifier = g.resource"
 _GRANT_WIDTH = GRANT_COLUMNS.count(",") + 1
 
 
@@ -72,6 +77,8 @@ class GrantRow(NamedTuple):
     revoked: bool
     user_disabled: bool
     claims: str | None  # asked for with the claims parameter (oauth/claims.py ``stored``)
+    resource: str | None  # the operator's resource server it was given for (RFC 8707); None: the customer API
+    token_format: str | None  # that resource's access-token format ("opaque" or "jwt"); None: no resource
     user: Person
 
     @property
@@ -81,8 +88,8 @@ class GrantRow(NamedTuple):
 
     @classmethod
     def of(cls, cols: Sequence[Any]) -> GrantRow:
-        gid, revoked_at, disabled, claims, *person = cols
-        return cls(gid, revoked_at is not None, bool(disabled), claims, Person.of(person))
+        gid, revoked_at, disabled, claims, resource, token_format, *person = cols
+        return cls(gid, revoked_at is not None, bool(disabled), claims, resource, token_format, Person.of(person))
 
 
 _REDEEM_SQL = {table: f"UPDATE {table} SET used_at = %s WHERE id = %s AND used_at IS NULL"  # noqa: S608 (constant)
@@ -100,7 +107,7 @@ _CODE_COLUMNS = ("c.id, c.credential_id, c.redirect_uri, c.scope, c.nonce, c.cod
 _CODE_WIDTH = _CODE_COLUMNS.count(",") + 1
 CODE_SQL = (
     f"SELECT {_CODE_COLUMNS}, {GRANT_COLUMNS} FROM authorization_codes c "  # noqa: S608 (constant text)
-    "JOIN grants g ON g.id = c.grant_id JOIN users u ON u.id = c.user_id WHERE c.code_hash = %s"
+    f"JOIN grants g ON g.id = c.grant_id JOIN users u ON u.id = c.user_id {_RESOURCE_OF} WHERE c.code_hash = %s"
 )
 
 
@@ -150,7 +157,7 @@ _REFRESH_COLUMNS = "t.id, t.credential_id, t.scope, t.auth_time, t.acr, t.amr, t
 _REFRESH_WIDTH = _REFRESH_COLUMNS.count(",") + 1
 REFRESH_SQL = (
     f"SELECT {_REFRESH_COLUMNS}, {GRANT_COLUMNS} FROM refresh_tokens t {_TOKEN_OF} "  # noqa: S608 (constant text)
-    "WHERE t.token_hash = %s"
+    f"{_RESOURCE_OF} WHERE t.token_hash = %s"
 )
 
 
@@ -180,10 +187,13 @@ async def invalidate_refresh_token(tx: Tx, token_id: int, at: datetime) -> bool:
 
 
 async def create_access_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
-                              scope: str, issued_at: datetime, expires_at: datetime) -> None:
-    await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, issued_at, "
-                     "expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                     token_hash, grant_id, credential_id, user_id, scope, tx.ts(issued_at), tx.ts(expires_at))
+                              scope: str, audience: str | None, acr: str | None, issued_at: datetime,
+                              expires_at: datetime) -> None:
+    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's."""
+    await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, audience, acr, "
+                     "issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                     token_hash, grant_id, credential_id, user_id, scope, audience, acr, tx.ts(issued_at),
+                     tx.ts(expires_at))
 
 
 async def create_refresh_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,

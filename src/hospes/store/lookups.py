@@ -41,7 +41,8 @@ USERINFO_SQL = (
 
 # The customer API's token lookup: the token, its grant (the accounts chosen) and client, and its person.
 API_TOKEN_SQL = (
-    f"SELECT t.scope, g.accounts, t.grant_id, t.credential_id, c.identifier, {PERSON_COLUMNS} "  # noqa: S608
+    f"SELECT t.scope, g.accounts, t.grant_id, t.credential_id, c.identifier, t.audience, t.acr, "  # noqa: S608
+    f"{PERSON_COLUMNS} "
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
     "JOIN oauth_credentials c ON c.id = t.credential_id "
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
@@ -62,6 +63,8 @@ class ApiTokenRow:
     credential_id: int
     client_identifier: str  # the application's client_id
     person: Person
+    audience: str | None = None  # an operator's resource the token is for (RFC 8707); None: the customer API
+    acr: str | None = None  # how the person logged in (RFC 9470 step-up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +139,10 @@ class Lookups:
     def _api_token_row(rows: list[tuple[Any, ...]]) -> ApiTokenRow | None:
         if not rows:
             return None
-        scope, accounts, grant_id, credential_id, identifier, *person = rows[0]
+        scope, accounts, grant_id, credential_id, identifier, audience, acr, *person = rows[0]
         chosen = tuple(int(a) for a in (accounts or "").split() if a.isdigit())
-        return ApiTokenRow(tuple(scope.split()), chosen, grant_id, credential_id, identifier, Person.of(person))
+        return ApiTokenRow(tuple(scope.split()), chosen, grant_id, credential_id, identifier, Person.of(person),
+                           audience, acr)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:
@@ -162,6 +166,10 @@ class Lookups:
         """The client ``identifier`` and, when it is live and this client's, the token (RFC 7662 §2.2)."""
         t = self._param_now(now)
         return ClientWithToken.of(await self._rows(self._introspection_sql, (token_hash, t, token_hash, t, identifier)))
+
+    async def resource_scope_names(self) -> list[str]:
+        """The scopes of the operator's resource servers (read now and then by oauth/discovery.py)."""
+        return [str(row[0]) for row in await self._rows("SELECT name FROM resource_scopes ORDER BY id", ())]
 
     async def client_redirects(self) -> list[ClientRedirects]:
         """Every client's registered redirect URIs (read now and then by oauth/web_origins.py, not per request)."""

@@ -4,7 +4,9 @@ to the core (hospes.api), render its answer as JSON.
 The token comes in the Authorization header only (RFC 6750 §2.1): an API answer may be cached or logged by
 intermediaries in ways a userinfo answer is not, so the query-string form WHMCS's userinfo accepts is refused.
 Without a valid token the answer is 401 with a challenge naming the resource's metadata (RFC 6750 §3, RFC 9728
-§5.1); without the operation's scope, 403 insufficient_scope with the scope needed. A browser application may
+§5.1); without the operation's scope, 403 insufficient_scope with the scope needed; a token for another audience
+(RFC 8707) is invalid_token; an operation of HOSPES_API_STEP_UP_SCOPES with a token from a login without a second
+factor, 401 insufficient_user_authentication with acr_values (RFC 9470 §3). A browser application may
 call it from the origin of one of its redirect URIs (CORS, oauth/web_origins.py), as it calls userinfo.
 """
 
@@ -27,6 +29,7 @@ from hospes.api.operations import (
     Operation,
     Page,
     check_scope,
+    check_step_up,
     match,
     path_id,
     perform_read,
@@ -113,6 +116,7 @@ class CustomerApi:
             query = self._query(request)  # a token in the query is refused before anything else is read
             token = await authenticate(self.web.provider, self._bearer(request))
             check_scope(op, token.scope)
+            check_step_up(op, token, self.web.provider.settings.step_up_scopes)
             args = Args(id=path_id(raw_id) if raw_id is not None else None, query=read_query(op, query),
                         body=await self._body(request, op), ip=self.web.ip(request))
             if op.writes:
@@ -185,6 +189,8 @@ class CustomerApi:
                     parts.append(f'error_description="{_quoted(exc.description)}"')
             if isinstance(exc, InsufficientScope):
                 parts.append(f'scope="{exc.scope}"')
+            if isinstance(exc, errors.InsufficientUserAuthentication):
+                parts.append(f'acr_values="{exc.acr_values}"')  # RFC 9470 §3
             parts.append(f'resource_metadata="{self.metadata_url}"')
             headers.append((b"www-authenticate", ", ".join(parts).encode("ascii")))
         return status, orjson.dumps(exc.as_dict()), headers

@@ -95,7 +95,7 @@ def _document_host(req: core.AuthorizationRequest) -> str | None:
 
 def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
     req = out.request
-    permissions = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES]
+    permissions = out.permissions
     changes = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES and SCOPES[s].api_access == "write"]
     return web.render_form(
         request, "consent.html", status=400 if out.problem else 200, headers=_back_to_app(req),
@@ -103,7 +103,7 @@ def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: An
         app_name=req.client_name, app_logo=req.logo_uri, return_host=_return_host(req.redirect_uri),
         permissions=permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
         problem=out.problem, unverified=req.client_kind != "admin", document_host=_document_host(req),
-        on_this_computer=_on_this_computer(req.redirect_uri),
+        on_this_computer=_on_this_computer(req.redirect_uri), resource=out.resource,
     )
 
 

@@ -23,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hospes.oauth import client_auth, errors, introspection, revocation, token, userinfo
-from hospes.oauth.discovery import document_json
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures, not_found
 from hospes.web.context import Web
@@ -125,9 +124,7 @@ def _bearer_error(exc: errors.OAuthError) -> Answer:
 
 
 async def discovery(web: Web, call: Call) -> Answer:
-    p = web.provider
-    return _json(200, document_json(p.issuer, p.grants.grant_types, registration=p.settings.registration != "off"),
-                 PUBLIC)
+    return _json(200, await web.provider.discovery.document_json(), PUBLIC)
 
 
 @functools.cache

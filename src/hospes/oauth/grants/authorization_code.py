@@ -1,9 +1,9 @@
-"""grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5–4.6)."""
+"""grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5–4.6, RFC 8707 §2.2 ``resource``)."""
 
 from __future__ import annotations
 
 from hospes.clock import now
-from hospes.oauth import errors, pkce, redirects
+from hospes.oauth import audience, errors, pkce, redirects
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.grants.base import TokenRequest, UnitGrant
 from hospes.oauth.issuance import Authentication, Issued, Refused, issue_tokens, refuse_reuse, wants_refresh
@@ -15,7 +15,7 @@ from hospes.store.sql import Tx
 
 class AuthorizationCodeGrant(UnitGrant):
     grant_type = "authorization_code"
-    parameters = frozenset({"code", "redirect_uri", "code_verifier"})
+    parameters = frozenset({"code", "redirect_uri", "code_verifier", "resource"})
 
     async def exchange(self, provider: Provider, tx: Tx, client: AuthenticatedClient,
                        request: TokenRequest) -> Issued | Refused:
@@ -52,6 +52,9 @@ class AuthorizationCodeGrant(UnitGrant):
         elif verifier is not None:
             # RFC 9700 §2.1.1: refuse a verifier when no challenge was sent (PKCE downgrade).
             raise errors.InvalidGrant("A code_verifier was sent but no code_challenge was.")
+        # RFC 8707 §2.2: the resource the authorization was for, or none (the same); checked before the code is
+        # used, so a refused request leaves it for a corrected one.
+        audience.at_token_endpoint(request.every("resource"), provider.issuer, row.grant.resource)
         # Single use, atomically: of two concurrent exchanges only one wins.
         if not await store.invalidate_authorization_code(tx, row.id, t):
             return await refuse_reuse(tx, row.grant.id)
@@ -59,5 +62,5 @@ class AuthorizationCodeGrant(UnitGrant):
             raise invalid
         scopes = row.scope.split()
         auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=row.amr, nonce=row.nonce, sid=row.session_id)
-        return await issue_tokens(provider.settings, tx, client=client, grant=row.grant, scope=scopes,
+        return await issue_tokens(provider, tx, client=client, grant=row.grant, scope=scopes,
                                   auth=auth, refresh=wants_refresh(client, scopes))

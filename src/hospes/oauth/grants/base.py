@@ -51,6 +51,10 @@ class TokenRequest:
     def one(self, name: str) -> str | None:
         return one(self.params, name)
 
+    def every(self, name: str) -> list[str]:
+        """Every value of a parameter that may be repeated (RFC 8707 §2 ``resource``)."""
+        return list(self.params.get(name) or [])
+
 
 class Grant(ABC):
     """One grant type at the token endpoint (RFC 6749 §3.2)."""

@@ -1,9 +1,10 @@
-"""grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2)."""
+"""grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2); the grant's
+resource (RFC 8707 §2.2) and the original login's acr carry over to every token it yields."""
 
 from __future__ import annotations
 
 from hospes.clock import now
-from hospes.oauth import errors
+from hospes.oauth import audience, errors
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.client_auth import AuthenticatedClient
 from hospes.oauth.grants.base import TokenRequest, UnitGrant
@@ -16,7 +17,7 @@ from hospes.store.sql import Tx
 
 class RefreshTokenGrant(UnitGrant):
     grant_type = "refresh_token"
-    parameters = frozenset({"refresh_token", "scope"})
+    parameters = frozenset({"refresh_token", "scope", "resource"})
 
     async def exchange(self, provider: Provider, tx: Tx, client: AuthenticatedClient,
                        request: TokenRequest) -> Issued | Refused:
@@ -45,8 +46,9 @@ class RefreshTokenGrant(UnitGrant):
             scopes = requested
         else:
             scopes = original
+        audience.at_token_endpoint(request.every("resource"), provider.issuer, row.grant.resource)
         if not await store.invalidate_refresh_token(tx, row.id, t):
             return await refuse_reuse(tx, row.grant.id)
         auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=row.amr)
-        return await issue_tokens(provider.settings, tx, client=client, grant=row.grant, scope=scopes,
+        return await issue_tokens(provider, tx, client=client, grant=row.grant, scope=scopes,
                                   auth=auth, refresh=True, refresh_scope=original)
