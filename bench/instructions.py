@@ -89,12 +89,22 @@ async def operations(srv: run.Server, counted: Counted, n: int, flows: int) -> d
     if not body:
         raise RuntimeError("the login flow failed")
     token, refresh = body["access_token"], [body["refresh_token"]]
+    # The customer API's token: services:read on the person's one account (run.py's API_ROW).
+    api_code = await srv.scoped(run.API_SCOPE).login(browser)
+    api_body = await run._exchange(srv, conn, api_code) if api_code else None
+    if not api_body:
+        raise RuntimeError("the login flow for the customer API's token failed")
+    api_token = api_body["access_token"]
 
     async def discovery(_: int) -> bool:
         return (await conn.request("GET", srv.discovery)).status == 200
 
     async def userinfo(_: int) -> bool:
         return (await conn.request("GET", srv.userinfo, headers={"Authorization": f"Bearer {token}"})).status == 200
+
+    async def api_list(_: int) -> bool:
+        r = await conn.request("GET", run.API_PATH, headers={"Authorization": f"Bearer {api_token}"})
+        return r.status == 200 and len(json.loads(r.body)["data"]) == len(run.API_PRODUCTS)
 
     async def introspection(_: int) -> bool:
         form = urlencode({"token": token}).encode()
@@ -103,6 +113,7 @@ async def operations(srv: run.Server, counted: Counted, n: int, flows: int) -> d
 
     await measure("discovery", n, discovery)
     await measure("userinfo", n, userinfo)
+    await measure(run.API_ROW, n, api_list)
     await measure("introspection", n, introspection)
 
     # Code exchange: the codes are minted first (not counted), then exchanged one by one.
@@ -147,11 +158,13 @@ def measure(db_url: str, work: Path, n: int, flows: int) -> dict[str, Any]:
     env = {**run._hospes_env(db_url, port, work), "HOSPES_KEY_RELOAD_SECONDS": "100000"}
     run.sh([sys.executable, "-m", "hospes.cli", "db", "upgrade"], env=env)
     email = f"count-{int(time.time() * 1000)}@example.com"
-    run._cli(env, "clients", "add", "--email", email, "--first-name", "Count", "--last-name", "User",
-             "--password", run.PASSWORD)
+    made = run._cli(env, "clients", "add", "--email", email, "--first-name", "Count", "--last-name", "User",
+                    "--password", run.PASSWORD)
+    for product in run.API_PRODUCTS:
+        run._cli(env, "services", "add", "--client-id", str(made["clientId"]), "--product", product)
     cred = run._cli(env, "oauth-credentials", "create", "--grant-type", "authorization_code", "--scope",
-                    "openid profile email offline_access", "--name", "Count", "--redirect-uri", run.REDIRECT,
-                    "--refresh-tokens", "always")
+                    f"openid profile email offline_access {run.API_SCOPE}", "--name", "Count", "--redirect-uri",
+                    run.REDIRECT, "--refresh-tokens", "always")
     grind = work / "grind"
     grind.mkdir()
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={grind}/callgrind.out.%p",

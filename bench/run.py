@@ -40,6 +40,12 @@ PEER_SRC = Path(os.environ.get("HOSPES_BENCH_PEER") or ROOT.parent / "shared" / 
 PEER_DIR = HERE / ".peer"
 PG_ADMIN = os.environ.get("HOSPES_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIRECT = "http://127.0.0.1:9/cb"
+# The customer API row (Hospes only: the peer has no such API): a token for services:read on the first bench
+# person's one account, which holds a few services; its rate is compared with Hospes's own userinfo.
+API_ROW = "customer API: list services"
+API_PATH = "/api/v1/services"
+API_SCOPE = "openid services:read"
+API_PRODUCTS = ("Hosting", "VPS", "Email")
 PASSWORD = "bench-password-123"
 CORES = os.cpu_count() or 1
 SERVER_CPU = "0"
@@ -303,6 +309,10 @@ class Server:
                 "/oauth/authorize.php", "/oauth/token.php", "/oauth/userinfo.php", "/oauth/introspect")
             self.discovery, self.jwks = "/.well-known/openid-configuration", "/oauth/certs.php"
 
+    def scoped(self, scope: str) -> Server:
+        """The same server and person, asking for ``scope`` instead."""
+        return Server(self.kind, self.base, self.client_id, self.secret, scope, self.users)
+
     def auth_target(self) -> str:
         return self.auth + "?" + urlencode({"client_id": self.client_id, "response_type": "code", "scope": self.scope,
                                             "redirect_uri": REDIRECT, "state": "s", "nonce": "n"})
@@ -493,18 +503,35 @@ async def _access_token(srv: Server) -> str:
     return str(body["access_token"])
 
 
-def simple(srv: Server, args: argparse.Namespace, proc: Proc, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def simple(srv: Server, args: argparse.Namespace, proc: Proc, extra: dict[str, Any] | None = None,
+           api: dict[str, Any] | None = None) -> dict[str, Any]:
     token = asyncio.run(_access_token(srv))
     res: dict[str, Any] = {}
     res["discovery"] = wrk(srv.base + srv.discovery, args, proc=proc)
     res["JWKS"] = wrk(srv.base + srv.jwks, args, proc=proc)
     res["userinfo"] = wrk(srv.base + srv.userinfo, args, headers={"Authorization": f"Bearer {token}"}, proc=proc)
+    for name, spec in (api or {}).items():
+        # The token is obtained as userinfo's is (a login, a consent, a code exchange), with the API's scope.
+        api_token = asyncio.run(_access_token(srv.scoped(spec["scope"])))
+        _check_api(srv.base + spec["path"], api_token, spec["items"])
+        res[name] = wrk(srv.base + spec["path"], args, headers={"Authorization": f"Bearer {api_token}"}, proc=proc)
+        if res["userinfo"]["rps"]:
+            res[name]["vs_userinfo"] = round(res[name]["rps"] / res["userinfo"]["rps"], 2)
     res["introspection"] = wrk(srv.base + srv.introspect, args, method="POST", body=f"token={token}",
                                headers=srv.token_headers(), proc=proc)
     for name, spec in (extra or {}).items():
         res[name] = wrk(srv.base + spec["path"], args, method="POST", body=spec["body"],
                         headers={"Content-Type": "application/x-www-form-urlencoded"}, proc=proc)
     return res
+
+
+def _check_api(url: str, token: str, items: int) -> None:
+    """The API answers the token with the account's records before it is measured (wrk counts only statuses)."""
+    import httpx
+
+    r = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    if r.status_code != 200 or len(r.json()["data"]) != items:
+        raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
 
 
 # -- the two servers -----------------------------------------------------------------------------------
@@ -589,9 +616,10 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
     made = [_cli(env, "clients", "add", "--email", email, "--first-name", "Bench", "--last-name", "User",
                  "--password", PASSWORD) for email in emails][0]
     cred = _cli(env, "oauth-credentials", "create", "--grant-type", "authorization_code", "--scope",
-                "openid profile email offline_access", "--name", "Bench", "--redirect-uri", REDIRECT,
-                "--refresh-tokens", "always")
-    svc = _cli(env, "services", "add", "--client-id", str(made["clientId"]), "--product", "Hosting")
+                f"openid profile email offline_access {API_SCOPE}", "--name", "Bench", "--redirect-uri",
+                REDIRECT, "--refresh-tokens", "always")
+    svc, *_ = [_cli(env, "services", "add", "--client-id", str(made["clientId"]), "--product", product)
+               for product in API_PRODUCTS]
     sso = _cli(env, "oauth-credentials", "create", "--grant-type", "single_sign_on", "--scope",
                "clientarea:sso clientarea:services", "--service-id", str(svc["serviceId"]))
     proc = Proc(pinned(cpus, [sys.executable, "-m", "hospes.cli", "serve", "--port", str(port),
@@ -603,7 +631,8 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
         extra = {"token: single_sign_on": {"path": "/oauth/token.php", "body": urlencode({
             "grant_type": "single_sign_on", "client_id": sso["clientIdentifier"],
             "client_secret": sso["clientSecret"], "scope": "clientarea:sso clientarea:services"})}}
-        res = simple(srv, args, proc, extra)
+        api = {API_ROW: {"path": API_PATH, "scope": API_SCOPE, "items": len(API_PRODUCTS)}}
+        res = simple(srv, args, proc, extra, api)
         res["MCP: list services"] = wrk(srv.base + "/mcp", args, method="POST", body=MCP_LIST_SERVICES,
                                         headers=_mcp_headers(db_url, srv.base, made, cred["credentialId"]), proc=proc)
         if chains_too and not args.no_chains:
@@ -687,7 +716,7 @@ def password_hash_floor() -> dict[str, float]:
 
 # -- report ----------------------------------------------------------------------------------------------
 
-ORDER = ["discovery", "JWKS", "userinfo", "MCP: list services", "introspection", "token: code exchange",
+ORDER = ["discovery", "JWKS", "userinfo", API_ROW, "MCP: list services", "introspection", "token: code exchange",
          "token: refresh (rotating)", "token: single_sign_on", "full login flow"]
 
 
@@ -710,6 +739,10 @@ def table(report: dict[str, Any]) -> str:
             ratio = f"{h['rps'] / p['rps']:.2f}" if p and p["rps"] else "-"
             row += f"{h['rps']:>24.0f} {h['p50_ms']:>8.2f}/{h['p99_ms']:<8.2f}{ratio:>7}"
         lines.append(row)
+    ratios = [f"{c} {report[c]['results'][API_ROW]['vs_userinfo']:.2f}" for c in cols
+              if report[c]["results"].get(API_ROW, {}).get("vs_userinfo")]
+    if ratios:
+        lines.append(f"{API_ROW} (Hospes only) x Hospes's userinfo, same run: " + ", ".join(ratios))
     lines.append("")
     mem = [f"peer {report['peer']['rss_mb']} MB"] if report.get("peer") else []
     mem += [f"{c} {report[c]['rss_mb']} MB" for c in cols]

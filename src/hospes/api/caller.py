@@ -3,7 +3,8 @@ read on every request, so a revoked application stops at once) and the person's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from hospes.clock import now
 from hospes.oauth import errors
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
-from hospes.store.accounts import reached
+from hospes.store.accounts import ReachedAccount, reached
 from hospes.store.lookups import ApiTokenRow
 from hospes.store.sql import Tx, drive, session_tx
 
@@ -39,22 +40,43 @@ class Caller:
                 "credential_id": self.token.credential_id, "grant_id": self.token.grant_id}
 
 
+def caller_with(token: ApiTokenRow, accounts: Sequence[ReachedAccount]) -> Caller:
+    """The token's reach: its scopes, the accounts chosen for it, the person's permissions there (``accounts``,
+    the accounts the person reaches now)."""
+    return Caller(token, token_reach(token.scope, token.accounts, accounts))
+
+
 async def caller_in(tx: Tx, token: ApiTokenRow) -> Caller:
-    """The token's reach: its scopes, the accounts chosen for it, the person's permissions there now."""
-    return Caller(token, token_reach(token.scope, token.accounts, await reached(tx, token.person.id)))
+    """``caller_with`` the accounts read with the token (store/lookups.py ``api_token``), else read now."""
+    return caller_with(token, token.reached if token.reached is not None else await reached(tx, token.person.id))
 
 
 def caller_of(s: Session, token: ApiTokenRow) -> Caller:
-    """``caller_in`` in an ORM session's transaction (the writes)."""
-    return drive(caller_in(session_tx(s), token))
+    """The token's reach read again in an ORM session's transaction (the writes: it holds while they change)."""
+    return drive(caller_in(session_tx(s), replace(token, reached=None)))
+
+
+def presentable(token: str) -> bool:
+    """Whether ``token`` could be one Hospes issued, worth looking up."""
+    return 0 < len(token) <= 512
+
+
+def refused() -> errors.InvalidToken:
+    """RFC 6750 §3.1: the token is not (or no longer) a live one."""
+    return errors.InvalidToken("The access token is invalid, expired or revoked.")
 
 
 async def authenticate(provider: Provider, token: str) -> ApiTokenRow:
-    """The live access token ``token`` (one indexed query, nothing cached), or RFC 6750 §3.1 invalid_token. A
-    token for another audience (an operator's resource, RFC 8707) is not this API's: invalid_token too."""
-    found = await provider.lookups.api_token(digest(token), now()) if 0 < len(token) <= 512 else None
+    """The live access token ``token`` (one indexed query, nothing cached), or RFC 6750 §3.1 invalid_token."""
+    found = await provider.lookups.api_token(digest(token), now()) if presentable(token) else None
+    return admitted(found)
+
+
+def admitted(found: ApiTokenRow | None) -> ApiTokenRow:
+    """The token read for this API, or invalid_token: none found (not live), or one for another audience (an
+    operator's resource or the MCP server, RFC 8707), which is not this API's."""
     if found is None:
-        raise errors.InvalidToken("The access token is invalid, expired or revoked.")
+        raise refused()
     if found.audience is not None:
         raise errors.InvalidToken("The access token was issued for another resource.")
     return found

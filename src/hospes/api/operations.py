@@ -20,17 +20,18 @@ from sqlalchemy.orm import Session
 from hospes.accounts import reach, tickets
 from hospes.accounts.member_permissions import USER_PERMISSIONS
 from hospes.accounts.reach import token_reach
-from hospes.api.caller import Caller, caller_in, caller_of
+from hospes.api.caller import Caller, admitted, caller_in, caller_of, caller_with, presentable, refused
 from hospes.api.errors import InsufficientScope, InvalidRequest, NotFound
 from hospes.api.schemas import ID, SINGLE_LINE, Schema, list_of
-from hospes.clock import utc
+from hospes.clock import now, utc
 from hospes.oauth import claims as standard
 from hospes.oauth import errors
 from hospes.oauth.authorize import acr_level
 from hospes.oauth.provider import Provider
+from hospes.secrets import digest
 from hospes.store import records
 from hospes.store.accounts import ReachedAccount
-from hospes.store.lookups import ApiTokenRow
+from hospes.store.lookups import ApiTokenRow, FirstPage
 from hospes.store.sql import Tx
 from hospes.store.values import check_text, row_id
 
@@ -95,6 +96,10 @@ class Operation:
     @property
     def is_list(self) -> bool:
         return any(p.name == "page" for p in self.params)
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.path.strip("/").split("/"))
 
 
 # -- parameters -------------------------------------------------------------------------------------------
@@ -199,21 +204,41 @@ async def _accounts(tx: Tx, caller: Caller, args: Args) -> Page:
     return Page([account_json(a) for a in caller.reach.accounts], False)
 
 
-def _lister(kind: str, render: Callable[[Any], dict[str, Any]]) -> Read:
-    async def run(tx: Tx, caller: Caller, args: Args) -> Page:
-        ids = caller.reach.readable(kind)
-        wanted = args.query.get("account_id")
-        if wanted is not None:
-            ids = [i for i in ids if i == wanted]
-        if not ids:
-            return Page([], False)
-        limit = args.query.get("limit", DEFAULT_LIMIT)
-        offset = (args.query.get("page", 1) - 1) * limit
-        window = records.Window(status=args.query.get("status"), limit=limit + 1, offset=offset)
-        rows = await records.listed(tx, kind, ids, window)
-        return Page([render(r) for r in rows[:limit]], len(rows) > limit)
+# The rows of a list for the accounts given (a list's window: one more than the page holds, to tell whether
+# another page follows).
+Rows = Callable[[list[int], records.Window], Awaitable[list[Any]]]
 
-    return run
+
+async def _page(caller: Caller, args: Args, kind: str, render: Callable[[Any], dict[str, Any]], rows_of: Rows) -> Page:
+    """One page of a list: the rows of the accounts whose ``kind`` the token may read (accounts/reach.py)."""
+    ids = caller.reach.readable(kind)
+    wanted = args.query.get("account_id")
+    if wanted is not None:
+        ids = [i for i in ids if i == wanted]
+    if not ids:
+        return Page([], False)
+    limit = args.query.get("limit", DEFAULT_LIMIT)
+    offset = (args.query.get("page", 1) - 1) * limit
+    rows = await rows_of(ids, records.Window(status=args.query.get("status"), limit=limit + 1, offset=offset))
+    return Page([render(r) for r in rows[:limit]], len(rows) > limit)
+
+
+@dataclass(frozen=True)
+class Lister:
+    """A list operation's read: ``kind``'s rows, each rendered by ``render``."""
+
+    kind: str
+    render: Callable[[Any], dict[str, Any]]
+
+    async def __call__(self, tx: Tx, caller: Caller, args: Args) -> Page:
+        async def rows_of(ids: list[int], window: records.Window) -> list[Any]:
+            return await records.listed(tx, self.kind, ids, window)
+
+        return await _page(caller, args, self.kind, self.render, rows_of)
+
+
+def _lister(kind: str, render: Callable[[Any], dict[str, Any]]) -> Read:
+    return Lister(kind, render)
 
 
 def _reader(kind: str, render: Callable[[Any], dict[str, Any]]) -> Read:
@@ -329,13 +354,15 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+_PATTERNS = tuple((op, op.segments) for op in OPERATIONS)
+
+
 def match(method: str, path: str) -> tuple[Operation | None, str | None, bool]:
     """The operation for ``path`` (below /api/v1) and ``method``, the path's id, and whether the path names an
     operation at all (for 405 rather than 404)."""
     parts = path.strip("/").split("/") if path.strip("/") else []
     known = False
-    for op in OPERATIONS:
-        pattern = op.path.strip("/").split("/")
+    for op, pattern in _PATTERNS:
         if len(pattern) != len(parts):
             continue
         found: str | None = None
@@ -376,6 +403,41 @@ async def run_read(tx: Tx, op: Operation, token: ApiTokenRow, args: Args) -> Ans
     assert op.read is not None
     caller = await caller_in(tx, token) if op.reaches else Caller(token, token_reach(token.scope, (), ()))
     return await op.read(tx, caller, args)
+
+
+def first_page(provider: Provider, op: Operation, args: Args) -> bool:
+    """Whether ``read_first_page`` answers this request: the first page of a list, where the database reads it
+    with the token in one query (store/lookups.py ``pages_in_one_query``)."""
+    return provider.lookups.pages_in_one_query and isinstance(op.read, Lister) and args.query.get("page", 1) == 1
+
+
+async def read_first_page(provider: Provider, op: Operation, token: str, args: Args) -> FirstPage:
+    """For a list's first page (``first_page``), in one query (store/lookups.py ``api_first_page``): the live
+    token ``token`` (else invalid_token, as ``authenticate``), the accounts its person reaches and the first rows
+    of each. Check the scope (``check_scope``), then ``first_page_of`` gives the page."""
+    assert isinstance(op.read, Lister)
+    limit = args.query.get("limit", DEFAULT_LIMIT)
+    found = (await provider.lookups.api_first_page(digest(token), now(), op.read.kind, args.query.get("status"),
+                                                   limit + 1)
+             if presentable(token) else None)
+    if found is None:
+        raise refused()
+    admitted(found.token)
+    return found
+
+
+async def first_page_of(op: Operation, found: FirstPage, args: Args) -> Page:
+    """The page ``perform_read`` would answer, from what ``read_first_page`` read: a page over any of the
+    accounts is among their first rows."""
+    lister = op.read
+    assert isinstance(lister, Lister)
+    caller = caller_with(found.token, found.token.reached or ())
+
+    async def rows_of(ids: list[int], window: records.Window) -> list[Any]:
+        wanted = set(ids)
+        return [r for r in found.rows if r.client_id in wanted][:window.limit]
+
+    return await _page(caller, args, lister.kind, lister.render, rows_of)
 
 
 async def perform_read(provider: Provider, op: Operation, token: ApiTokenRow, args: Args) -> Answer:

@@ -8,9 +8,9 @@ caller gets the same rows and the same rule for who reaches what. An invited use
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -116,21 +116,27 @@ def client_account(s: Session, client_id: int) -> ClientAccountRow | None:
 
 # Which client accounts a user reaches, with the owner's name for an account without a company name. Plain SQL,
 # so the customer API reads it on the event loop (store/lookups.py) and the pages through their session.
+# REACHED_COLUMNS are also a part of the customer API's one query (store/lookups.py), over the same joins.
+REACHED_COLUMNS = "c.id, c.company_name, c.status, uc.role, uc.permissions, o.first_name, o.last_name"
 REACHED_SQL = (
-    "SELECT c.id, c.company_name, c.status, uc.role, uc.permissions, o.first_name, o.last_name "
-    "FROM user_clients uc JOIN client_accounts c ON c.id = uc.client_id "
+    f"SELECT {REACHED_COLUMNS} FROM user_clients uc JOIN client_accounts c ON c.id = uc.client_id "  # noqa: S608
     "LEFT JOIN users o ON o.id = c.owner_user_id WHERE uc.user_id = %s"
 )
 
 
-async def reached(tx: Tx, user_id: int) -> list[ReachedAccount]:
-    """The client accounts linked to the user, those they own first, each in id order."""
+def reached_of(rows: Iterable[Sequence[Any]]) -> list[ReachedAccount]:
+    """The accounts of rows of REACHED_COLUMNS, those the user owns first, each in id order."""
     found = []
-    for cid, company, status, role, permissions, first, last in await tx.all(REACHED_SQL, user_id):
+    for cid, company, status, role, permissions, first, last in rows:
         name = company or (f"{first} {last}".strip() if first is not None else "")
         found.append(ReachedAccount(id=cid, name=name, role=role, status=status,
                                     permissions=tuple(json_list(permissions)), company=company))
     return sorted(found, key=lambda a: (not a.owner, a.id))
+
+
+async def reached(tx: Tx, user_id: int) -> list[ReachedAccount]:
+    """The client accounts linked to the user, those they own first, each in id order."""
+    return reached_of(await tx.all(REACHED_SQL, user_id))
 
 
 def reached_accounts(s: Session, user_id: int) -> list[ReachedAccount]:

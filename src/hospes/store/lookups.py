@@ -8,6 +8,10 @@ the thread pool:
 - PostgreSQL: a few asyncpg connections (store/pg.py) in autocommit; the round trip overlaps
   with other requests instead of blocking the loop.
 
+The customer API's first page of a list is one query too (``api_first_page``): the token, the person's
+accounts and the first rows of each, so that a round trip to PostgreSQL, most of such a request's cost, is
+made once. What the token may see of them is still decided in Python (accounts/reach.py).
+
 Nothing is cached: each query is its own transaction and sees the latest commit, so a revoked
 token or grant, a disabled user or a reset client secret takes effect on the very next request,
 on every worker.
@@ -21,11 +25,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
 
 from hospes.config import DEFAULT_DB_TIMEOUT
+from hospes.store import records
+from hospes.store.accounts import REACHED_COLUMNS, ReachedAccount, reached_of
 from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, REDIRECT_URIS_SQL, ClientRedirects, ClientWithToken
 from hospes.store.grants import ACCESS_TOKEN_LIVE
 from hospes.store.pg import AsyncpgPool
@@ -39,18 +46,45 @@ USERINFO_SQL = (
 )
 
 
-# The customer API's token lookup: the token, its grant (the accounts chosen) and client, and its person.
-API_TOKEN_SQL = (
-    f"SELECT t.scope, g.accounts, t.grant_id, t.credential_id, c.identifier, t.audience, t.acr, "  # noqa: S608
-    f"{PERSON_COLUMNS} "
+# The customer API's token lookup: the token, its grant (the accounts chosen) and client, its person, and the
+# accounts the person reaches now (as store/accounts.py REACHED_SQL), one row per account.
+API_TOKEN_COLUMNS = (f"t.scope, g.accounts, t.grant_id, t.credential_id, cr.identifier, t.audience, t.acr, "
+                     f"{PERSON_COLUMNS}")
+_API_TOKEN_WIDTH = len(API_TOKEN_COLUMNS.split(","))
+_REACHED_END = _API_TOKEN_WIDTH + len(REACHED_COLUMNS.split(","))
+API_TOKEN_JOINS = (
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
-    "JOIN oauth_credentials c ON c.id = t.credential_id "
-    f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
+    "JOIN oauth_credentials cr ON cr.id = t.credential_id "
+    "LEFT JOIN user_clients uc ON uc.user_id = t.user_id LEFT JOIN client_accounts c ON c.id = uc.client_id "
+    "LEFT JOIN users o ON o.id = c.owner_user_id"
 )
+API_TOKEN_SQL = (f"SELECT {API_TOKEN_COLUMNS}, {REACHED_COLUMNS} {API_TOKEN_JOINS} "  # noqa: S608 (constant text)
+                 f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}")
 # The same for a token issued for another of Hospes's own resources (the MCP server): only one whose audience is
 # that resource's identifier (RFC 8707 §2; RFC 9068 §4's aud check for opaque tokens). Built on API_TOKEN_SQL, so
 # a condition on the audience belongs in api_token's own text, never in API_TOKEN_SQL.
 AUDIENCE_TOKEN_SQL = API_TOKEN_SQL + " AND t.audience = %s"
+
+
+@lru_cache(maxsize=32)
+def api_first_page_sql(kind: str, by_status: bool) -> str:
+    """PostgreSQL: API_TOKEN_SQL, and with each account the person reaches its first rows of ``kind`` (as
+    records.listed lists them for that account alone, at most %s of them, by its index on client_id): one row per
+    account and record, in the list's order. Parameters: [the status,] how many rows per account, the token's
+    hash and the time (ACCESS_TOKEN_LIVE)."""
+    table, columns, order = records.table_of(kind)
+    status = " AND f.status = %s" if by_status else ""
+    return (
+        f"SELECT {API_TOKEN_COLUMNS}, {REACHED_COLUMNS}, {_qualified('r', columns)} {API_TOKEN_JOINS} "  # noqa: S608
+        f"LEFT JOIN LATERAL (SELECT {_qualified('f', columns)} FROM {table} f WHERE f.client_id = c.id{status} "
+        f"ORDER BY {_qualified('f', order)} LIMIT %s) r ON TRUE "
+        f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE} ORDER BY {_qualified('r', order)}"
+    )
+
+
+def _qualified(alias: str, columns: str) -> str:
+    """``"id, domain DESC"`` as ``"r.id, r.domain DESC"``."""
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +99,29 @@ class ApiTokenRow:
     person: Person
     audience: str | None = None  # an operator's resource the token is for (RFC 8707); None: the customer API
     acr: str | None = None  # how the person logged in (RFC 9470 step-up)
+    # The client accounts the person reaches, read with the token (store/accounts.py ``reached``); None: not read.
+    reached: tuple[ReachedAccount, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPage:
+    """What ``api_first_page`` read: the live token (with the accounts its person reaches), and for each of those
+    accounts its first rows of the kind asked for, all in the list's order."""
+
+    token: ApiTokenRow
+    rows: list[Any]
+
+
+def _api_token(rows: list[Any]) -> ApiTokenRow:
+    """The token of API_TOKEN_SQL's rows, with the accounts its person reaches (one row each, or one without)."""
+    scope, accounts, grant_id, credential_id, identifier, audience, acr, *person = rows[0][:_API_TOKEN_WIDTH]
+    chosen = tuple(int(a) for a in (accounts or "").split() if a.isdigit())
+    reached: dict[int, Any] = {}
+    for row in rows:
+        if row[_API_TOKEN_WIDTH] is not None:
+            reached.setdefault(row[_API_TOKEN_WIDTH], row[_API_TOKEN_WIDTH:_REACHED_END])
+    return ApiTokenRow(tuple(scope.split()), chosen, grant_id, credential_id, identifier, Person.of(person),
+                       audience, acr, tuple(reached_of(reached.values())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +142,8 @@ class Lookups:
         self._pg = pg
         self._local = threading.local()
         # Each statement in this database's placeholder style, once.
-        style = numbered if pg is not None else qmark
+        style = self._style = numbered if pg is not None else qmark
+        self._first_page_sql: dict[tuple[str, bool], str] = {}
         self._userinfo_sql, self._introspection_sql = style(USERINFO_SQL), style(CLIENT_WITH_TOKEN_SQL)
         self._api_token_sql, self._audience_token_sql = style(API_TOKEN_SQL), style(AUDIENCE_TOKEN_SQL)
 
@@ -127,22 +185,38 @@ class Lookups:
         return UserinfoRow(rows[0][0].split(), rows[0][1], rows[0][2], Person.of(rows[0][3:]))
 
     async def api_token(self, token_hash: bytes, now: datetime) -> ApiTokenRow | None:
-        """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE)."""
-        return self._api_token_row(await self._rows(self._api_token_sql, (token_hash, self._param_now(now))))
+        """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE), with the accounts
+        its person reaches."""
+        rows = await self._rows(self._api_token_sql, (token_hash, self._param_now(now)))
+        return _api_token(rows) if rows else None
 
     async def audience_token(self, token_hash: bytes, now: datetime, audience: str) -> ApiTokenRow | None:
         """``api_token`` for a token whose audience is ``audience`` (the MCP server's identifier)."""
-        sql, params = self._audience_token_sql, (token_hash, self._param_now(now), audience)
-        return self._api_token_row(await self._rows(sql, params))
+        rows = await self._rows(self._audience_token_sql, (token_hash, self._param_now(now), audience))
+        return _api_token(rows) if rows else None
 
-    @staticmethod
-    def _api_token_row(rows: list[tuple[Any, ...]]) -> ApiTokenRow | None:
+    @property
+    def pages_in_one_query(self) -> bool:
+        """Whether ``api_first_page`` answers here: on PostgreSQL, where a round trip costs far more than a larger
+        statement (it is most of a userinfo call). SQLite runs the statements on the server's own core, where
+        ``api_token`` and records.listed, two plain indexed reads, cost less than one statement with a lateral
+        read per account, which SQLite would have to emulate."""
+        return self._pg is not None
+
+    async def api_first_page(self, token_hash: bytes, now: datetime, kind: str, status: str | None,
+                             per_account: int) -> FirstPage | None:
+        """PostgreSQL (``pages_in_one_query``): ``api_token`` and the first ``per_account`` rows of ``kind`` (of
+        ``status``, when given) of each account its person reaches, in one query (``api_first_page_sql``)."""
+        shape = (kind, status is not None)
+        sql = self._first_page_sql.get(shape)
+        if sql is None:
+            sql = self._first_page_sql[shape] = self._style(api_first_page_sql(*shape))
+        filters = (status, per_account) if status is not None else (per_account,)
+        rows = await self._rows(sql, (*filters, token_hash, self._param_now(now)))
         if not rows:
             return None
-        scope, accounts, grant_id, credential_id, identifier, audience, acr, *person = rows[0]
-        chosen = tuple(int(a) for a in (accounts or "").split() if a.isdigit())
-        return ApiTokenRow(tuple(scope.split()), chosen, grant_id, credential_id, identifier, Person.of(person),
-                           audience, acr)
+        end = _REACHED_END
+        return FirstPage(_api_token(rows), [records.row_of(kind, row[end:]) for row in rows if row[end] is not None])
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:

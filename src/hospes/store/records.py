@@ -149,7 +149,13 @@ def _day(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _record(kind: str, row: Sequence[Any]) -> Any:
+def table_of(kind: str) -> tuple[str, str, str]:
+    """The kind's table, its columns in the row's order, and its list's order (SQL text)."""
+    return _TABLES[kind]
+
+
+def row_of(kind: str, row: Sequence[Any]) -> Any:
+    """The named row of ``kind`` for a row of its columns (``table_of``)."""
     if kind == SERVICES:
         rid, cid, product, dom, username, status, created = row
         return ServiceRow(rid, cid, product, dom, username, status, aware(created))
@@ -180,14 +186,14 @@ async def listed(tx: Tx, kind: str, client_ids: Collection[int], window: Window 
         params.append(window.status)
     params += [window.limit if window.limit is not None else _ALL, window.offset]
     rows = await tx.all(_list_sql(kind, len(ids), window.status is not None), *params)
-    return [_record(kind, row) for row in rows]
+    return [row_of(kind, row) for row in rows]
 
 
 async def record(tx: Tx, kind: str, record_id: int) -> Any:
     """One row of ``kind`` by its id, whichever account holds it; None when there is none."""
     table, columns, _ = _TABLES[kind]
     row = await tx.one(f"SELECT {columns} FROM {table} WHERE id = %s", record_id)  # noqa: S608 (constant)
-    return _record(kind, row) if row is not None else None
+    return row_of(kind, row) if row is not None else None
 
 
 def _ids(client_id: Accounts) -> Collection[int]:

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+import orjson
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -182,5 +184,5 @@ def json_list(value: Any) -> list[Any]:
     if value is None:
         return []
     if isinstance(value, (str, bytes)):
-        value = json.loads(value)
+        value = orjson.loads(value)  # a JSON column read as text (SQLite, asyncpg)
     return list(value)
