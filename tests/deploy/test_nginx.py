@@ -32,14 +32,21 @@ from tests.conftest import Server, free_port, stop_server
 from tests.e2e import REDIRECT_URI, add_user, cli_json, verify_id_token
 
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
-SITE = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "nginx.conf"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SITE = DOCS / "deploy" / "nginx.conf"
 # Loopback has all of 127.0.0.0/8: the person connects to nginx from one address, an outsider reaches Hospes
 # directly from another; nginx itself reaches Hospes from 127.0.0.1, the only trusted proxy.
 PERSON = "127.0.0.3"
 OUTSIDER = "127.0.0.2"
 SCOPE = "openid profile email services:read"
 
-pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx; .ci/run does)")
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx; .ci/run does)")
+
+
+def test_the_guide_shows_the_configuration_this_test_runs() -> None:
+    guide = (DOCS / "DEPLOYING.md").read_text()
+    blocks = [b.split("\n", 1)[1] for b in guide.split("```nginx")[1:]]
+    assert [b.split("```", 1)[0] for b in blocks] == [SITE.read_text()]
 
 
 def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
@@ -176,6 +183,7 @@ def api_refusal(client: httpx.Client, url: str, forged: str) -> str:
     return str(r.json()["message"])
 
 
+@needs_nginx
 def test_a_whole_flow_through_nginx_with_tls(deployment: Deployment) -> None:
     d = deployment
     ca = trusting(d.ca)
