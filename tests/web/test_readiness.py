@@ -40,3 +40,26 @@ def test_without_a_signing_key_the_server_is_not_ready(app: Any, client: Any, db
     r = client.get("/readyz")
     assert r.status_code == 503
     assert r.json()["checks"]["keys"].startswith("no signing key")
+
+def test_a_database_a_newer_release_migrated_keeps_an_older_node_ready(client: Any, db: Database) -> None:
+    """A rolling upgrade (docs/DEPLOYING.md): once the new release's `hospes db upgrade` ran, the old nodes still
+    serve, say so on /readyz, and do not try to migrate when they start again."""
+    current = head()
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 200
+        assert r.json()["checks"]["migrations"] == f"ok (the database is at 9999, newer than this code's {current})"
+        # What `hospes serve` and every command do first: no attempt to migrate, a warning, no failure.
+        from hospes.store.migrate import NewerSchema, upgrade
+
+        try:
+            upgrade(db.engine.url.render_as_string(hide_password=False))
+        except NewerSchema as exc:
+            assert exc.revision == "9999"
+        else:
+            raise AssertionError("a newer schema was migrated")
+    finally:
+        with db.engine.begin() as c:
+            c.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})

@@ -33,11 +33,14 @@ def settings() -> Settings:
 
 
 def upgrade_or_fail(s: Settings) -> None:
-    """Apply pending migrations; a database that cannot be opened is one line and exit 1."""
-    from hospes.store.migrate import upgrade
+    """Apply pending migrations; a database that cannot be opened is one line and exit 1. A database a newer
+    release has migrated already (a rolling upgrade) is used as it is, with a warning: migrations only add."""
+    from hospes.store.migrate import NewerSchema, upgrade
 
     try:
         upgrade(s.sqlalchemy_url)
+    except NewerSchema as exc:
+        typer.echo(f"warning: {exc}; using it as it is (docs/DEPLOYING.md, rolling upgrades)", err=True)
     except Exception as exc:
         fail(f"cannot open the database: {str(exc).splitlines()[0]}")
 

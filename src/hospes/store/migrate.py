@@ -19,10 +19,46 @@ def alembic_config(sqlalchemy_url: str) -> Config:
     return cfg
 
 
+class NewerSchema(Exception):
+    """The database is at a revision this code does not know: a newer release migrated it (a rolling upgrade,
+    docs/DEPLOYING.md). Migrations only add, so this code still works on it; it must not try to migrate."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(f"the database is at revision {revision}, newer than this code's {head()}")
+        self.revision = revision
+
+
 def upgrade(sqlalchemy_url: str, revision: str = "head") -> None:
+    """Apply the pending migrations, or NewerSchema when a newer release's are there already."""
     if sqlalchemy_url.startswith("sqlite:///"):
         Path(sqlalchemy_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    current = _current(sqlalchemy_url)
+    if current is not None and not known(current):
+        raise NewerSchema(current)
     command.upgrade(alembic_config(sqlalchemy_url), revision)
+
+
+def _current(sqlalchemy_url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(sqlalchemy_url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def known(revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations (an older or the current schema)."""
+    return revision in _revisions()
+
+
+@lru_cache(maxsize=1)
+def _revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in
+                     ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
 
 
 @lru_cache(maxsize=1)

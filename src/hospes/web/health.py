@@ -5,7 +5,8 @@
 
 - ``database``: a write commits now (store/health.py), within the time left, on the store's writer like a token
   request's (so on SQLite it queues with them rather than beside them);
-- ``migrations``: the database's schema version is this code's Alembic head;
+- ``migrations``: the database's schema version is this code's Alembic head, or a newer release's (a rolling
+  upgrade: migrations only add, docs/DEPLOYING.md);
 - ``keys``: the key ring holds an active signing key (read from memory).
 """
 
@@ -55,9 +56,14 @@ async def readyz(request: Request) -> Response:
             expected = await asyncio.wait_for(asyncio.to_thread(migrate.head), max(0.05, left - 0.05))
         except TimeoutError:
             expected = "unknown"
-        checks["migrations"] = ("ok" if version == expected else
-                                f"the database is at revision {version}, this code at {expected}: "
-                                "run `hospes db upgrade`")
+        if version == expected:
+            checks["migrations"] = "ok"
+        elif version is not None and expected != "unknown" and not migrate.known(version):
+            # A newer release migrated it (a rolling upgrade): migrations only add, so this node still serves.
+            checks["migrations"] = f"ok (the database is at {version}, newer than this code's {expected})"
+        else:
+            checks["migrations"] = (f"the database is at revision {version}, this code at {expected}: "
+                                    "run `hospes db upgrade`")
     keys = web.provider.keys
     try:
         if keys.loaded:  # from memory
@@ -70,7 +76,7 @@ async def readyz(request: Request) -> Response:
         checks["keys"] = "not loaded yet: the database did not answer in time"
     except Exception as exc:
         checks["keys"] = f"no signing key: {exc}"[:200]
-    ready = all(v == "ok" for v in checks.values())
+    ready = all(v == "ok" or v.startswith("ok (") for v in checks.values())
     headers = NO_STORE if ready else {**NO_STORE, "Retry-After": failures.RETRY_AFTER}
     return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
                         status_code=200 if ready else 503, headers=headers)
