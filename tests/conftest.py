@@ -35,6 +35,13 @@ def backend() -> str:
     return os.environ.get("HOSPES_TEST_BACKEND", "sqlite")
 
 
+# For tests of a client program against the HTTP interface alone (the documentation's examples, a relying-party
+# library), whose server-side paths other tests run on both databases: once per suite keeps CI within its time.
+once_per_suite = pytest.mark.skipif(
+    os.environ.get("HOSPES_TEST_BACKEND") == "postgresql",
+    reason="a client program over HTTP: run once per suite, on SQLite (the server's paths run on both elsewhere)")
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A database of the test's own, created and dropped around it."""

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from tests.browserless import authorize
+from tests.conftest import once_per_suite
 from tests.e2e import add_user, cli_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,12 +202,14 @@ def assert_the_example_did_it_all(lines: list[str]) -> None:
     ]
 
 
+@once_per_suite
 def test_the_python_example_runs(server: Any, tmp_path: Path) -> None:
     program = tmp_path / "app.py"
     program.write_text(example("python-example"))
     assert_the_example_did_it_all(run_example(server, [sys.executable, str(program)], tmp_path))
 
 
+@once_per_suite
 def test_the_javascript_example_runs(server: Any, tmp_path: Path) -> None:
     modules = os.environ.get("HOSPES_TEST_NODE_MODULES") or str(ROOT / "tests" / "js" / "node_modules")
     if not shutil.which("node") or not (Path(modules) / "oauth4webapi").is_dir():
@@ -217,6 +220,7 @@ def test_the_javascript_example_runs(server: Any, tmp_path: Path) -> None:
     assert_the_example_did_it_all(run_example(server, ["node", str(program)], tmp_path))
 
 
+@once_per_suite
 def test_the_php_example_runs(server: Any, tmp_path: Path) -> None:
     if not shutil.which("php"):
         pytest.skip("needs php (with the curl extension)")

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.browserless import authorize
+from tests.conftest import once_per_suite
 from tests.e2e import REDIRECT_URI, add_credential, add_user
 
 JS = Path(__file__).resolve().parents[1] / "js"
@@ -22,6 +23,7 @@ MODULES = Path(os.environ.get("HOSPES_TEST_NODE_MODULES") or JS / "node_modules"
 SCOPE = "openid email offline_access"
 
 
+@once_per_suite
 def test_openid_client_logs_in_refreshes_introspects_and_revokes(server: Any) -> None:
     if not shutil.which("node") or not (MODULES / "openid-client").is_dir():
         pytest.skip("needs node and openid-client (make test installs tests/js)")
