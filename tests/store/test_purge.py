@@ -18,7 +18,7 @@ from hospes.accounts.service import add_admin
 from hospes.clock import now
 from hospes.secrets import digest, new_token
 from hospes.store import models as m
-from hospes.store.purge import LOGIN_FAILURES_KEPT, REGISTRATIONS_UNUSED, TABLES, purge
+from hospes.store.purge import DELIVERIES_KEPT, LOGIN_FAILURES_KEPT, REGISTRATIONS_UNUSED, TABLES, purge
 from tests.conftest import PASSWORD, start_server, stop_server
 from tests.oauth.test_token import assert_error, exchange, get_code, refresh, userinfo_status
 
@@ -87,6 +87,11 @@ class Rows:
         self._add(m.RegistrationToken(token_hash=digest(new_token()), uses_left=uses, created_at=self.t - LONG_AGO,
                                       expires_at=self.t + expires if expires is not None else None), dead)
 
+    def delivery(self, dead: bool, status: str, finished: timedelta | None) -> None:
+        self._add(m.BackchannelLogout(credential_id=self.cred, sub="s", status=status, created_at=self.t - LONG_AGO,
+                                      next_attempt_at=self.t - LONG_AGO,
+                                      finished_at=self.t - finished if finished else None), dead)
+
     def failure(self, dead: bool, at: timedelta) -> None:
         self._add(m.LoginFailure(key="account:x@example.com", at=self.t - at), dead)
 
@@ -149,6 +154,11 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.initial_token(dead=False, expires=SOON, uses=2)
     rows.initial_token(dead=False, expires=None)
     rows.initial_token(dead=False, expires=-LATELY)
+    # Back-channel logout deliveries: finished (delivered or given up) for DELIVERIES_KEPT; pending ones stay.
+    rows.delivery(dead=True, status="delivered", finished=DELIVERIES_KEPT + timedelta(hours=1))
+    rows.delivery(dead=True, status="failed", finished=DELIVERIES_KEPT + timedelta(hours=1))
+    rows.delivery(dead=False, status="failed", finished=DELIVERIES_KEPT - timedelta(hours=1))
+    rows.delivery(dead=False, status="pending", finished=None)
     rows.failure(dead=True, at=LOGIN_FAILURES_KEPT + timedelta(minutes=1))
     rows.failure(dead=False, at=LOGIN_FAILURES_KEPT - timedelta(minutes=1))
 

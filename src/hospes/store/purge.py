@@ -16,7 +16,9 @@ and then deleted. What each table keeps, and why (docs/OPERATIONS.md, "What is k
 - clients that registered themselves (RFC 7591, oauth/registration.py) once unused: no grant left (grants go
   as above), and neither created nor sent through an authorization for ``unused`` (HOSPES_REGISTRATION_UNUSED_DAYS);
   their consents go with them (ON DELETE CASCADE);
-- initial access tokens for registration once expired + grace, or used up.
+- initial access tokens for registration once expired + grace, or used up;
+- back-channel logout deliveries (oauth/backchannel.py) once delivered or given up for ``DELIVERIES_KEPT``
+  (the admin area lists the recent ones); pending ones are never purged (they finish within the hour).
 
 Kept for good: accounts, the clients the operator made, consents (one per person and application), the audit
 log and the email history (records), signing keys (oauth/keys.py retires them).
@@ -45,6 +47,8 @@ log = logging.getLogger("hospes.purge")
 
 # The longest window accounts/throttle.py may count failures in (a Rule longer than this is refused).
 LOGIN_FAILURES_KEPT = timedelta(hours=1)
+# How long a finished back-channel logout delivery stays listed in the admin area.
+DELIVERIES_KEPT = timedelta(days=7)
 # A pass of the server's background purge stops a table after this many batches, to come back next pass.
 BATCHES_PER_PASS = 100
 # Between two batches of the background purge: room for the writes of requests.
@@ -72,6 +76,7 @@ _DEAD: dict[str, str] = {
                           "AND (x.last_used_at IS NULL OR x.last_used_at < %(unused)s) "
                           "AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.credential_id = x.id)"),
     "registration_tokens": "expires_at < %(cutoff)s OR uses_left = 0",
+    "backchannel_logouts": "finished_at < %(deliveries)s",
 }
 # How long a self-registered client may go unused (HOSPES_REGISTRATION_UNUSED_DAYS's default).
 REGISTRATIONS_UNUSED = timedelta(days=30)
@@ -100,7 +105,8 @@ async def purge_batch(tx: Tx, table: str, *, at: datetime, grace: timedelta, lim
                       unused: timedelta = REGISTRATIONS_UNUSED) -> int:
     """Delete up to ``limit`` dead rows of ``table``; how many went."""
     sql, names = _STATEMENTS[(table, not tx.sqlite)]
-    values = {"cutoff": tx.ts(at - grace), "failures": tx.ts(at - LOGIN_FAILURES_KEPT), "unused": tx.ts(at - unused)}
+    values = {"cutoff": tx.ts(at - grace), "failures": tx.ts(at - LOGIN_FAILURES_KEPT), "unused": tx.ts(at - unused),
+              "deliveries": tx.ts(at - DELIVERIES_KEPT)}
     return await tx.execute(sql, *(values[n] for n in names), limit)
 
 
