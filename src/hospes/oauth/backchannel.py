@@ -73,6 +73,11 @@ def app_revoked(s: Session, user_id: int, credential_id: int) -> None:
         store.add(s, [bare])
 
 
+def recent_deliveries(s: Session, credential_id: int) -> list[store.Delivery]:
+    """The credential's latest deliveries, newest first, for the admin area."""
+    return store.recent(s, credential_id)
+
+
 def logout_token(keys: KeyRing, issuer: str, due: Due) -> str:
     """§2.4: iss, aud, iat, exp, jti, events, and sub and/or sid; never a nonce (§2.4, so it cannot pass for
     an ID token), and typed ``logout+jwt``."""

@@ -396,13 +396,17 @@ class CredentialRow:
     public: bool  # no secret (RFC 6749 §2.1)
     kind: str = "admin"  # KINDS: "dynamic" registered itself (RFC 7591)
     registered_from: str = ""
+    backchannel_logout_uri: str = ""  # OpenID Connect Back-Channel Logout 1.0 (oauth/backchannel.py)
+    backchannel_logout_session_required: bool = False
 
 
 def credential_row(cred: OAuthCredential) -> CredentialRow:
     return CredentialRow(id=cred.id, identifier=cred.identifier, name=cred.name, description=cred.description,
                          logo_uri=cred.logo_uri, grant_type=cred.grant_type, scope=cred.scope,
                          redirect_uris=tuple(cred.redirect_uris or ()), public=cred.secret_hash is None,
-                         kind=cred.kind or "admin", registered_from=cred.registered_from or "")
+                         kind=cred.kind or "admin", registered_from=cred.registered_from or "",
+                         backchannel_logout_uri=cred.backchannel_logout_uri or "",
+                         backchannel_logout_session_required=bool(cred.backchannel_logout_session_required))
 
 
 def get_credential(s: Session, credential_id: int) -> CredentialRow | None:
