@@ -48,10 +48,10 @@ class Rows:
                                      created_at=self.t - created,
                                      revoked_at=self.t - revoked if revoked else None), dead).id)
 
-    def code(self, grant: int, dead: bool, expires: timedelta, used: bool = False) -> None:
+    def code(self, grant: int, dead: bool, expires: timedelta, used: bool = False, sid: str | None = None) -> None:
         self._add(m.AuthorizationCode(code_hash=digest(new_token()), grant_id=grant, credential_id=self.cred,
                                       user_id=self.user, redirect_uri="https://rp.example.com/cb", scope="openid",
-                                      auth_time=0, expires_at=self.t + expires,
+                                      auth_time=0, expires_at=self.t + expires, session_id=sid,
                                       used_at=self.t - LONG_AGO if used else None), dead)
 
     def token(self, model: Any, grant: int, dead: bool, expires: timedelta, revoked: timedelta | None = None,
@@ -62,10 +62,11 @@ class Rows:
                         scope="openid", issued_at=self.t - LONG_AGO, expires_at=self.t + expires,
                         revoked_at=self.t - revoked if revoked else None, **extra), dead)
 
-    def session(self, model: Any, dead: bool, expires: timedelta, ended: timedelta | None = None) -> None:
+    def session(self, model: Any, dead: bool, expires: timedelta, ended: timedelta | None = None) -> Any:
         who = {"user_id": self.user, "auth_time": 0} if model is m.LoginSession else {"admin_id": self.admin}
-        self._add(model(token_hash=digest(new_token()), created_at=self.t - LONG_AGO, last_seen_at=self.t - LONG_AGO,
-                        expires_at=self.t + expires, ended_at=self.t - ended if ended else None, **who), dead)
+        return self._add(model(token_hash=digest(new_token()), created_at=self.t - LONG_AGO,
+                               last_seen_at=self.t - LONG_AGO, expires_at=self.t + expires,
+                               ended_at=self.t - ended if ended else None, **who), dead)
 
     def link(self, model: Any, dead: bool, expires: timedelta, used: bool = False) -> None:
         extra: dict[str, Any] = {"email": "a@example.com"} if model is m.EmailVerification else {}
@@ -103,6 +104,15 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.code(rows.grant(dead=True), dead=True, expires=-LONG_AGO, used=True)
     rows.code(rows.grant(dead=False), dead=False, expires=-LATELY, used=True)
     rows.code(rows.grant(dead=False, created=timedelta(0)), dead=False, expires=timedelta(seconds=60))
+
+    # A used code whose login session still runs stays when its client listens for back-channel logout (the
+    # code tells which clients were used in the session); once the session has ended, it goes like any other.
+    s.get(m.OAuthCredential, rows.cred).backchannel_logout_uri = "https://rp.example.com/bc-logout"
+    running = rows.session(m.LoginSession, dead=False, expires=SOON)
+    ended = rows.session(m.LoginSession, dead=False, expires=SOON, ended=LATELY)
+    rows.code(rows.grant(dead=False), dead=False, expires=-LONG_AGO, used=True, sid=running.sid)
+    rows.code(rows.grant(dead=True), dead=True, expires=-LONG_AGO, used=True, sid=ended.sid)
+    rows.code(rows.grant(dead=True), dead=True, expires=-LONG_AGO, used=False, sid=running.sid)
 
     # Access tokens: expired or revoked + grace.
     g = rows.grant(dead=True, revoked=LONG_AGO)
