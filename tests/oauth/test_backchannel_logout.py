@@ -55,7 +55,10 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # a worker POSTs a batch at once
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/backchannel-logout"
 
     def wait(self, count: int, timeout: float = 20.0) -> list[str]:
@@ -201,3 +204,29 @@ def test_a_failing_receiver_is_tried_again_then_given_up(db, settings, make_acco
         last = s.scalars(select(BackchannelLogout).order_by(BackchannelLogout.id.desc())).first()
         assert last is not None and (last.status, last.attempts) == ("failed", backchannel.MAX_ATTEMPTS)
     assert asyncio.run(deliver()) == 0  # given up: not tried again
+
+
+def test_workers_delivering_at_once_send_each_token_once(db, settings, make_account, make_credential, receiver):
+    acct = make_account()
+    cred = make_credential(backchannel_logout_uri=receiver.url)
+    keys = KeyRing.for_settings(db, settings)
+    keys.ensure()
+    with db.transaction() as s:
+        store.add(s, [store.Listener(cred.credential_id, person(db, acct), f"session-{i}", False) for i in range(30)])
+    receiver.delay = 0.2
+
+    async def worker() -> int:
+        async with backchannel.http_client() as http:
+            total = 0
+            while n := await backchannel.deliver_due(db, keys, settings.issuer, http):
+                total += n
+            return total
+
+    async def workers() -> list[int]:
+        return list(await asyncio.gather(*(worker() for _ in range(4))))
+
+    assert sum(asyncio.run(workers())) == 30
+    sids = [dict(jwt.decode(t, keys.verification_keys()).claims)["sid"] for t in receiver.wait(30)]
+    assert sorted(sids) == sorted(f"session-{i}" for i in range(30))
+    with db.read() as s:
+        assert {r.status for r in s.scalars(select(BackchannelLogout))} == {"delivered"}
