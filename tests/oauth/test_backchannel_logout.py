@@ -230,3 +230,18 @@ def test_workers_delivering_at_once_send_each_token_once(db, settings, make_acco
     assert sorted(sids) == sorted(f"session-{i}" for i in range(30))
     with db.read() as s:
         assert {r.status for r in s.scalars(select(BackchannelLogout))} == {"delivered"}
+
+
+@pytest.mark.parametrize("session_required", [False, True])
+def test_revoking_an_application_used_in_no_running_session(db, make_account, make_credential, receiver,
+                                                            session_required):
+    """No session of the person's holds an ID token of the application: a token with only ``sub`` (every
+    session of theirs there, §2.4), unless the application requires ``sid``."""
+    acct = make_account()
+    cred = make_credential(backchannel_logout_uri=receiver.url,
+                           backchannel_logout_session_required=session_required)
+    with db.transaction() as s:
+        backchannel.app_revoked(s, acct.user_id, cred.credential_id)
+    with db.read() as s:
+        rows = [(r.sub, r.sid) for r in s.scalars(select(BackchannelLogout))]
+    assert rows == ([] if session_required else [(person(db, acct), None)])

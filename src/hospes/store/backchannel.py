@@ -77,11 +77,11 @@ def user_sessions_with(s: Session, user_id: int, credential_id: int) -> tuple[Li
     """For revoking an application: the client as a listener without a session (None when it has no
     back-channel logout URI), and one listener per session of the person still running in which the client
     redeemed a code."""
-    found = s.execute(select(OAuthCredential.backchannel_logout_session_required, User.uuid)
-                      .where(OAuthCredential.id == credential_id, User.id == user_id, _listening())).first()
-    if found is None:
+    required = s.scalar(select(OAuthCredential.backchannel_logout_session_required)
+                        .where(OAuthCredential.id == credential_id, _listening()))
+    sub = s.scalar(select(User.uuid).where(User.id == user_id))
+    if required is None or sub is None:
         return None, []
-    required, sub = found
     t = now()
     sids = s.scalars(
         select(AuthorizationCode.session_id).distinct()
