@@ -454,7 +454,8 @@ CUSTOMER_PAGES = [
       area="customer"),
     P("/account/email/verification", CLIENT_AREA, area="customer"),
 ]
-CREDENTIAL_FORM = ("name", "description", "logo_uri", "redirect_uri", "scope", "op", "token", "done")
+CREDENTIAL_FORM = ("name", "description", "logo_uri", "redirect_uri", "scope", "backchannel_logout_uri",
+                   "backchannel_logout_session_required", "op", "token", "done")
 RESOURCE_FORM = ("identifier", "name", "scopes", "token_format", "require_acr", "token", "done")
 ADMIN_PAGES = [
     P("/admin/", ("token",), ("GET",), "admin"),

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from hospes.api import metadata
 from hospes.config import Settings, ensure_secret_key, load_settings
+from hospes.oauth import backchannel
 from hospes.oauth.grants import built_in
 from hospes.oauth.grants.base import Grants
 from hospes.oauth.provider import Provider
@@ -115,11 +116,14 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
                 db, interval=settings.purge_interval, grace=timedelta(seconds=settings.purge_grace),
                 batch=settings.purge_batch, stop=stop,
                 unused=timedelta(days=settings.registration_unused_days)))
+        # Back-channel logout tokens, delivered by every worker (oauth/backchannel.py claims each once).
+        delivering = asyncio.create_task(backchannel.keep_delivering(db, provider.keys, settings.issuer, stop=stop))
         async with mcp.running():
             yield
         stop.set()
         if purging is not None:
             await purging  # ends after the batch it runs, if any
+        await delivering
         await db.aclose()
         db.dispose()
 

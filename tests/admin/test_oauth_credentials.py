@@ -236,3 +236,39 @@ def test_a_client_known_by_its_metadata_document_is_marked(client, db):
     assert "Metadata document" in row[:row.index("</tr>")] and url in row
     cred = next(c for c in _credentials(db) if c.identifier == url)
     assert "client ID metadata document" in client.get(f"/admin/oauth/{cred.id}").text
+
+
+def test_back_channel_logout_uri_by_hand_and_its_deliveries_listed(client, db):
+    from bs4 import BeautifulSoup
+
+    from hospes.clock import now
+    from hospes.store import backchannel as deliveries
+
+    admin_session(client, db, permissions=OIDC)
+    r = _create(client, backchannel_logout_uri="http://rp.example.com/logout")
+    assert r.status_code == 400 and "back-channel logout URI" in r.text
+    r = _create(client, backchannel_logout_uri="https://rp.example.com/logout",
+                backchannel_logout_session_required="yes")
+    assert r.status_code == 201, r.text
+    [cred] = _credentials(db)
+    assert cred.backchannel_logout_uri == "https://rp.example.com/logout"
+    assert cred.backchannel_logout_session_required is True
+    page = client.get(f"/admin/oauth/{cred.id}")
+    assert 'value="https://rp.example.com/logout"' in page.text
+    assert "No logout token was sent to this application yet." in page.text
+
+    with db.transaction() as s:
+        deliveries.add(s, [deliveries.Listener(cred.id, "person", "the-session", True)])
+        [due] = deliveries.claim(s, at=now(), lease_until=now(), limit=5, postgresql=False)
+        deliveries.finish(s, due.id, status="pending", error="HTTP 500", retry_at=now())
+    rows = BeautifulSoup(client.get(f"/admin/oauth/{cred.id}").text, "html.parser").select(
+        "#backchannel-deliveries tbody tr")
+    assert [[td.get_text(strip=True) for td in tr.find_all("td")][1:] for tr in rows] == [
+        ["the-session", "pending", "1", "HTTP 500"]]
+
+    # Emptied: the application gets no more logout tokens.
+    r = post(client, f"/admin/oauth/{cred.id}", [("name", "My App"), ("redirect_uri", RP1), ("scope", "openid"),
+                                                 ("backchannel_logout_uri", ""), ("op", "save")])
+    assert r.status_code == 303
+    [cred] = _credentials(db)
+    assert cred.backchannel_logout_uri is None and cred.backchannel_logout_session_required is False

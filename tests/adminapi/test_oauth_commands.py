@@ -398,3 +398,19 @@ def test_every_change_leaves_an_audit_row_without_secrets(api, db):
         assert row.actor == f"api:apiadmin:{api.cred.identifier[:8]}" and row.ip_address == "127.0.0.1"
         assert row.target == f"oauth_credential:{made['credentialId']}" and row.at is not None
     assert_no_secret(rows, made["clientSecret"], api.cred.secret)
+
+
+def test_backchannel_logout_uri_is_an_extra_field_set_listed_changed_and_checked(api, db):
+    made = create(api, backchannelLogoutUri="https://rp.example.com/bc-logout",
+                  backchannelLogoutSessionRequired="true")
+    [row] = listed(api)
+    assert row["backchannelLogoutUri"] == "https://rp.example.com/bc-logout"
+    assert row["backchannelLogoutSessionRequired"] is True
+    cid = str(made["credentialId"])
+    for bad in ("http://rp.example.com/bc", "https://rp.example.com/bc#frag", "com.example.app:/bc", "not a uri"):
+        assert "back-channel logout URI" in api.error(
+            "UpdateOAuthCredential", {"credentialId": cid, "backchannelLogoutUri": bad}), bad
+    api.ok("UpdateOAuthCredential", {"credentialId": cid, "backchannelLogoutUri": "",
+                                     "backchannelLogoutSessionRequired": "false"})
+    [row] = listed(api)
+    assert row["backchannelLogoutUri"] == "" and row["backchannelLogoutSessionRequired"] is False

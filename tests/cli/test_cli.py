@@ -528,3 +528,18 @@ def test_serve_refuses_to_start_without_the_secret_key_its_keys_were_sealed_unde
     assert_one_line_error(r, "cannot be decrypted with this secret key")
     listed = hospes("keys", "list", "--json", env=sealed_under)
     assert all(k["active"] for k in json.loads(listed.stdout)["keys"])
+
+
+def test_backchannel_logout_uri_flag_on_create_and_update(hospes):
+    made = hospes.json("oauth-credentials", "create", "--grant-type", "authorization_code", "--scope", "openid",
+                       "--name", "RP", "--redirect-uri", "https://rp.example.com/cb",
+                       "--backchannel-logout-uri", "https://rp.example.com/bc-logout")
+    [row] = hospes.json("oauth-credentials", "list")["clients"]
+    assert row["backchannelLogoutUri"] == "https://rp.example.com/bc-logout"
+    assert row["backchannelLogoutSessionRequired"] is False
+    hospes.json("oauth-credentials", "update", "--credential-id", str(made["credentialId"]),
+                "--backchannel-logout-session-required")
+    assert hospes.json("oauth-credentials", "list")["clients"][0]["backchannelLogoutSessionRequired"] is True
+    r = hospes("oauth-credentials", "update", "--credential-id", str(made["credentialId"]),
+               "--backchannel-logout-uri", "http://rp.example.com/bc-logout")
+    assert_one_line_error(r, "back-channel logout URI")

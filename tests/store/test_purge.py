@@ -18,7 +18,7 @@ from hospes.accounts.service import add_admin
 from hospes.clock import now
 from hospes.secrets import digest, new_token
 from hospes.store import models as m
-from hospes.store.purge import LOGIN_FAILURES_KEPT, REGISTRATIONS_UNUSED, TABLES, purge
+from hospes.store.purge import DELIVERIES_KEPT, LOGIN_FAILURES_KEPT, REGISTRATIONS_UNUSED, TABLES, purge
 from tests.conftest import PASSWORD, start_server, stop_server
 from tests.oauth.test_token import assert_error, exchange, get_code, refresh, userinfo_status
 
@@ -48,10 +48,10 @@ class Rows:
                                      created_at=self.t - created,
                                      revoked_at=self.t - revoked if revoked else None), dead).id)
 
-    def code(self, grant: int, dead: bool, expires: timedelta, used: bool = False) -> None:
+    def code(self, grant: int, dead: bool, expires: timedelta, used: bool = False, sid: str | None = None) -> None:
         self._add(m.AuthorizationCode(code_hash=digest(new_token()), grant_id=grant, credential_id=self.cred,
                                       user_id=self.user, redirect_uri="https://rp.example.com/cb", scope="openid",
-                                      auth_time=0, expires_at=self.t + expires,
+                                      auth_time=0, expires_at=self.t + expires, session_id=sid,
                                       used_at=self.t - LONG_AGO if used else None), dead)
 
     def token(self, model: Any, grant: int, dead: bool, expires: timedelta, revoked: timedelta | None = None,
@@ -62,10 +62,11 @@ class Rows:
                         scope="openid", issued_at=self.t - LONG_AGO, expires_at=self.t + expires,
                         revoked_at=self.t - revoked if revoked else None, **extra), dead)
 
-    def session(self, model: Any, dead: bool, expires: timedelta, ended: timedelta | None = None) -> None:
+    def session(self, model: Any, dead: bool, expires: timedelta, ended: timedelta | None = None) -> Any:
         who = {"user_id": self.user, "auth_time": 0} if model is m.LoginSession else {"admin_id": self.admin}
-        self._add(model(token_hash=digest(new_token()), created_at=self.t - LONG_AGO, last_seen_at=self.t - LONG_AGO,
-                        expires_at=self.t + expires, ended_at=self.t - ended if ended else None, **who), dead)
+        return self._add(model(token_hash=digest(new_token()), created_at=self.t - LONG_AGO,
+                               last_seen_at=self.t - LONG_AGO, expires_at=self.t + expires,
+                               ended_at=self.t - ended if ended else None, **who), dead)
 
     def link(self, model: Any, dead: bool, expires: timedelta, used: bool = False) -> None:
         extra: dict[str, Any] = {"email": "a@example.com"} if model is m.EmailVerification else {}
@@ -87,6 +88,11 @@ class Rows:
         self._add(m.RegistrationToken(token_hash=digest(new_token()), uses_left=uses, created_at=self.t - LONG_AGO,
                                       expires_at=self.t + expires if expires is not None else None), dead)
 
+    def delivery(self, dead: bool, status: str, finished: timedelta | None) -> None:
+        self._add(m.BackchannelLogout(credential_id=self.cred, sub="s", status=status, created_at=self.t - LONG_AGO,
+                                      next_attempt_at=self.t - LONG_AGO,
+                                      finished_at=self.t - finished if finished else None), dead)
+
     def failure(self, dead: bool, at: timedelta) -> None:
         self._add(m.LoginFailure(key="account:x@example.com", at=self.t - at), dead)
 
@@ -98,6 +104,15 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.code(rows.grant(dead=True), dead=True, expires=-LONG_AGO, used=True)
     rows.code(rows.grant(dead=False), dead=False, expires=-LATELY, used=True)
     rows.code(rows.grant(dead=False, created=timedelta(0)), dead=False, expires=timedelta(seconds=60))
+
+    # A used code whose login session still runs stays when its client listens for back-channel logout (the
+    # code tells which clients were used in the session); once the session has ended, it goes like any other.
+    s.get(m.OAuthCredential, rows.cred).backchannel_logout_uri = "https://rp.example.com/bc-logout"
+    running = rows.session(m.LoginSession, dead=False, expires=SOON)
+    ended = rows.session(m.LoginSession, dead=False, expires=SOON, ended=LATELY)
+    rows.code(rows.grant(dead=False), dead=False, expires=-LONG_AGO, used=True, sid=running.sid)
+    rows.code(rows.grant(dead=True), dead=True, expires=-LONG_AGO, used=True, sid=ended.sid)
+    rows.code(rows.grant(dead=True), dead=True, expires=-LONG_AGO, used=False, sid=running.sid)
 
     # Access tokens: expired or revoked + grace.
     g = rows.grant(dead=True, revoked=LONG_AGO)
@@ -149,6 +164,11 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.initial_token(dead=False, expires=SOON, uses=2)
     rows.initial_token(dead=False, expires=None)
     rows.initial_token(dead=False, expires=-LATELY)
+    # Back-channel logout deliveries: finished (delivered or given up) for DELIVERIES_KEPT; pending ones stay.
+    rows.delivery(dead=True, status="delivered", finished=DELIVERIES_KEPT + timedelta(hours=1))
+    rows.delivery(dead=True, status="failed", finished=DELIVERIES_KEPT + timedelta(hours=1))
+    rows.delivery(dead=False, status="failed", finished=DELIVERIES_KEPT - timedelta(hours=1))
+    rows.delivery(dead=False, status="pending", finished=None)
     rows.failure(dead=True, at=LOGIN_FAILURES_KEPT + timedelta(minutes=1))
     rows.failure(dead=False, at=LOGIN_FAILURES_KEPT - timedelta(minutes=1))
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import utc
+from hospes.oauth import backchannel
 from hospes.oauth.scopes import SCOPES
 from hospes.store import consents
 from hospes.store.accounts import reached_accounts
@@ -112,6 +113,8 @@ def list_for_client(s: Session, client_id: int) -> list[tuple[User, list[Connect
 def revoke_access(s: Session, user_id: int, credential_id: int) -> int:
     """Remove the user's consent for the application and revoke every grant (and so every token) of theirs
     for it. Returns how many grants were revoked."""
+    # Back-channel logout: the application is told in this transaction's outbox (oauth/backchannel.py).
+    backchannel.app_revoked(s, user_id, credential_id)
     consents.withdraw(s, user_id, credential_id)
     grant_ids = s.scalars(select(Grant.id).where(Grant.user_id == user_id, Grant.credential_id == credential_id,
                                                  Grant.revoked_at.is_(None))).all()

@@ -1,6 +1,7 @@
 """Browser sessions at Hospes: created at login (accounts/login.py), ended by logout; the cookie holds a random
 token, only its digest is stored. The sessions page lists a user's sessions by the browser they are in and
-signs them out: ending a session is the same as logging out there, wherever its cookie is presented."""
+signs them out: ending a session is the same as logging out there, wherever its cookie is presented. Every
+way a session ends queues a back-channel logout to the clients used in it (oauth/backchannel.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from hospes.accounts import twofactor
 from hospes.accounts.assurance import PASSWORD, TWO_FACTOR, Assurance
 from hospes.clock import epoch
+from hospes.oauth import backchannel
 from hospes.secrets import digest, new_token
 from hospes.store import sessions as stored
 from hospes.store.models import User
@@ -58,11 +60,11 @@ def current(s: Session, token: str | None) -> CurrentSession | None:
 def end(s: Session, token: str | None) -> None:
     hashed = token_hash(token)
     if hashed:
-        stored.end_customer(s, hashed)
+        backchannel.session_ended(s, stored.end_customer(s, hashed))
 
 
 def end_all_for_user(s: Session, user_id: int) -> None:
-    stored.end_for_user(s, user_id)
+    backchannel.session_ended(s, stored.end_for_user(s, user_id))
 
 
 # Order matters: Edge and Opera say "Chrome" too, Chrome says "Safari", every browser says "Mozilla".
@@ -120,9 +122,13 @@ def active(s: Session, user_id: int, current_id: int | None) -> list[ActiveSessi
 
 def sign_out(s: Session, user_id: int, session_id: int) -> bool:
     """Sign out one of the user's sessions; False when it is not theirs, or already ended."""
-    return stored.end_for_user(s, user_id, session_id=session_id) == 1
+    ended = stored.end_for_user(s, user_id, session_id=session_id)
+    backchannel.session_ended(s, ended)
+    return len(ended) == 1
 
 
 def sign_out_others(s: Session, user_id: int, keep_id: int) -> int:
     """Sign out every session of the user except ``keep_id`` (all of them: ``end_all_for_user``)."""
-    return stored.end_for_user(s, user_id, except_id=keep_id)
+    ended = stored.end_for_user(s, user_id, except_id=keep_id)
+    backchannel.session_ended(s, ended)
+    return len(ended)

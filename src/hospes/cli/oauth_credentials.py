@@ -27,6 +27,10 @@ def creds_create(
     refresh_token_policy: Annotated[str, typer.Option("--refresh-tokens",
                                                       help="offline_access, always or never")] = "offline_access",
     id_token_alg: Annotated[str, typer.Option("--id-token-alg", help="RS256 or ES256")] = "RS256",
+    backchannel_logout_uri: Annotated[str | None, typer.Option(
+        "--backchannel-logout-uri", help="Where logout tokens are POSTed (OIDC Back-Channel Logout).")] = None,
+    backchannel_logout_session_required: Annotated[bool, typer.Option(
+        "--backchannel-logout-session-required", help="Every logout token names the session (sid).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an OAuth credential; the secret is shown once."""
@@ -38,7 +42,8 @@ def creds_create(
         logo_uri=logo_uri, redirect_uris=list(redirect_uri or []), public=public,
         post_logout_redirect_uris=list(post_logout_redirect_uri or []),
         refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_alg, company=company,
-        actor=ACTOR))
+        actor=ACTOR, backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required))
     data = {"credentialId": made.credential_id, "clientIdentifier": made.client_identifier,
             "clientSecret": made.client_secret}
     text = (f"Created credential {made.credential_id}\n  Client ID:     {made.client_identifier}\n"
@@ -81,6 +86,10 @@ def creds_update(
     post_logout_redirect_uri: Annotated[list[str] | None, typer.Option("--post-logout-redirect-uri")] = None,
     refresh_token_policy: Annotated[str | None, typer.Option("--refresh-tokens")] = None,
     id_token_alg: Annotated[str | None, typer.Option("--id-token-alg")] = None,
+    backchannel_logout_uri: Annotated[str | None, typer.Option(
+        "--backchannel-logout-uri", help='Where logout tokens are POSTed; "" removes it.')] = None,
+    backchannel_logout_session_required: Annotated[bool | None, typer.Option(
+        "--backchannel-logout-session-required/--no-backchannel-logout-session-required")] = None,
     reset_secret: Annotated[bool, typer.Option("--reset-secret")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -90,7 +99,8 @@ def creds_update(
     fields: dict[str, Any] = {key: value for key, value in (
         ("name", name), ("description", description), ("grant_type", grant_type), ("scope", scope),
         ("service_id", service_id), ("logo_uri", logo_uri), ("refresh_token_policy", refresh_token_policy),
-        ("id_token_signed_response_alg", id_token_alg)) if value is not None}
+        ("id_token_signed_response_alg", id_token_alg), ("backchannel_logout_uri", backchannel_logout_uri),
+        ("backchannel_logout_session_required", backchannel_logout_session_required)) if value is not None}
     if redirect_uri is not None:
         fields["redirect_uris"] = list(redirect_uri)
     if post_logout_redirect_uri is not None:

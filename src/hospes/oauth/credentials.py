@@ -91,6 +91,20 @@ def validate_redirect_uri(uri: str) -> str:
     return uri
 
 
+def backchannel_logout_uri_value(value: str | None) -> str | None:
+    """OpenID Connect Back-Channel Logout 1.0 §2.2: an absolute URL, no fragment; the redirect URIs' rules
+    (https, plain http only for loopback), and only http(s): Hospes POSTs to it. Empty: none."""
+    if value is None or not value.strip():
+        return None
+    try:
+        uri = validate_redirect_uri(value)
+    except CredentialError as exc:
+        raise CredentialError(str(exc).replace("redirect URI", "back-channel logout URI")) from None
+    if urlsplit(uri).scheme not in ("http", "https"):
+        raise CredentialError(f"The back-channel logout URI {uri!r} must use https (http only for loopback).")
+    return uri
+
+
 def redirect_uri_list(value: list[str] | str | None) -> list[str]:
     """Each URI by ``validate_redirect_uri``, none twice, at most MAX_REDIRECT_URIS."""
     if value is None:
@@ -180,6 +194,7 @@ def create(
     post_logout_redirect_uris: list[str] | str | None = None,
     refresh_token_policy: str = "offline_access", id_token_signed_response_alg: str = "RS256",
     company: str = "Hospes", actor: str | None = None, ip: str = "", registration: Registration | None = None,
+    backchannel_logout_uri: str | None = None, backchannel_logout_session_required: bool = False,
 ) -> CreatedCredential:
     """WHMCS CreateOAuthCredential, in WHMCS's order of checks. ``registration``: a client registering
     itself (oauth/registration.py), marked so (``kind``) with what its registration needs kept."""
@@ -208,6 +223,8 @@ def create(
         logo_uri=logo_value(logo_uri), redirect_uris=redirect_uri_list(redirect_uris),
         post_logout_redirect_uris=redirect_uri_list(post_logout_redirect_uris), service_id=sid,
         refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_signed_response_alg,
+        backchannel_logout_uri=backchannel_logout_uri_value(backchannel_logout_uri),
+        backchannel_logout_session_required=bool(backchannel_logout_session_required),
     )
     if registration is not None:
         cred.kind = registration.kind
@@ -242,7 +259,8 @@ def find(s: Session, *, credential_id: Any = None, identifier: str | None = None
 _UNSET: Any = object()
 # What UpdateOAuthCredential may change; its audit entry names those that did.
 _FIELDS = ("name", "description", "grant_type", "scope", "service_id", "logo_uri", "redirect_uris",
-           "post_logout_redirect_uris", "refresh_token_policy", "id_token_signed_response_alg")
+           "post_logout_redirect_uris", "refresh_token_policy", "id_token_signed_response_alg",
+           "backchannel_logout_uri", "backchannel_logout_session_required")
 
 
 def update_credential(
@@ -250,7 +268,7 @@ def update_credential(
     grant_type: Any = _UNSET, scope: Any = _UNSET, service_id: Any = _UNSET, logo_uri: Any = _UNSET,
     redirect_uris: Any = _UNSET, post_logout_redirect_uris: Any = _UNSET, reset_secret: bool = False,
     refresh_token_policy: Any = _UNSET, id_token_signed_response_alg: Any = _UNSET, actor: str | None = None,
-    ip: str = "",
+    ip: str = "", backchannel_logout_uri: Any = _UNSET, backchannel_logout_session_required: Any = _UNSET,
 ) -> str | None:
     """WHMCS UpdateOAuthCredential. Returns the new secret when ``reset_secret``.
 
@@ -283,6 +301,10 @@ def update_credential(
         cred.redirect_uris = redirect_uri_list(redirect_uris)
     if post_logout_redirect_uris is not _UNSET:
         cred.post_logout_redirect_uris = redirect_uri_list(post_logout_redirect_uris)
+    if backchannel_logout_uri is not _UNSET:
+        cred.backchannel_logout_uri = backchannel_logout_uri_value(backchannel_logout_uri)
+    if backchannel_logout_session_required is not _UNSET:
+        cred.backchannel_logout_session_required = bool(backchannel_logout_session_required)
     if refresh_token_policy is not _UNSET:
         if refresh_token_policy not in REFRESH_POLICIES:
             raise CredentialError(f"The refresh token policy must be one of {', '.join(REFRESH_POLICIES)}.")
@@ -354,6 +376,8 @@ def to_whmcs(cred: OAuthCredential) -> dict[str, Any]:
         "public": cred.secret_hash is None,
         "postLogoutRedirectUri": list(cred.post_logout_redirect_uris or []),
         "refreshTokenPolicy": cred.refresh_token_policy,
+        "backchannelLogoutUri": cred.backchannel_logout_uri or "",
+        "backchannelLogoutSessionRequired": bool(cred.backchannel_logout_session_required),
     }
 
 
@@ -372,13 +396,17 @@ class CredentialRow:
     public: bool  # no secret (RFC 6749 §2.1)
     kind: str = "admin"  # KINDS: "dynamic" registered itself (RFC 7591)
     registered_from: str = ""
+    backchannel_logout_uri: str = ""  # OpenID Connect Back-Channel Logout 1.0 (oauth/backchannel.py)
+    backchannel_logout_session_required: bool = False
 
 
 def credential_row(cred: OAuthCredential) -> CredentialRow:
     return CredentialRow(id=cred.id, identifier=cred.identifier, name=cred.name, description=cred.description,
                          logo_uri=cred.logo_uri, grant_type=cred.grant_type, scope=cred.scope,
                          redirect_uris=tuple(cred.redirect_uris or ()), public=cred.secret_hash is None,
-                         kind=cred.kind or "admin", registered_from=cred.registered_from or "")
+                         kind=cred.kind or "admin", registered_from=cred.registered_from or "",
+                         backchannel_logout_uri=cred.backchannel_logout_uri or "",
+                         backchannel_logout_session_required=bool(cred.backchannel_logout_session_required))
 
 
 def get_credential(s: Session, credential_id: int) -> CredentialRow | None:

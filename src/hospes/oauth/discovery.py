@@ -65,7 +65,8 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         "claim_types_supported": ["normal"],
         "ui_locales_supported": ["en"],
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        "backchannel_logout_supported": True,  # OIDC Back-Channel Logout 1.0 §2.1 (oauth/backchannel.py)
+        "backchannel_logout_session_supported": True,
         # draft-ietf-oauth-client-id-metadata-document: a client_id may be an https URL (oauth/metadata_documents.py).
         "client_id_metadata_document_supported": True,
     }

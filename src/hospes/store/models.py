@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -198,6 +199,10 @@ class OAuthCredential(Timestamps, Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A metadata document's client: until when the copy fetched is fresh (its Cache-Control max-age, bounded).
     metadata_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed (NULL: none), and whether
+    # the client needs ``sid`` in every one (oauth/backchannel.py).
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SigningKey(Base):
@@ -333,6 +338,27 @@ class LoginSession(SessionColumns, Base):
     auth_time: Mapped[int] = mapped_column(Integer)
     acr: Mapped[str | None] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class BackchannelLogout(Base):
+    """A logout token to deliver (OpenID Connect Back-Channel Logout 1.0): written in the transaction that
+    ends the session, POSTed by the server's background task (oauth/backchannel.py), retried with backoff.
+    ``status``: pending, delivered or failed; ``next_attempt_at``: when a pending one is due (a claimed one is
+    leased until then, so two workers never deliver it at once)."""
+
+    __tablename__ = "backchannel_logouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credential_id: Mapped[int] = mapped_column(ForeignKey("oauth_credentials.id", ondelete="CASCADE"), index=True)
+    sub: Mapped[str] = mapped_column(String(36))
+    sid: Mapped[str | None] = mapped_column(String(36))
+    jti: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_backchannel_logouts_due", "status", "next_attempt_at"),)
 
 
 class RegistrationToken(Base):

@@ -4,7 +4,9 @@ A row dies when it expires, is revoked, ends or is used up; it is kept ``grace``
 and then deleted. What each table keeps, and why (docs/OPERATIONS.md, "What is kept, and for how long"):
 
 - authorization codes until their expiry + grace, used or not: a used code presented again revokes its
-  grant (RFC 6749 §4.1.2), which needs the code's row;
+  grant (RFC 6749 §4.1.2), which needs the code's row; a used one of a client with a back-channel logout URI
+  also while the login session it was redeemed in still runs: it is what tells back-channel logout which
+  clients to tell (store/backchannel.py);
 - access tokens until their expiry or revocation + grace;
 - refresh tokens likewise; a rotated one stays while it has not expired and its grant is not revoked
   (revoking a grant revokes every token under it), as presenting it again revokes the grant (RFC 9700
@@ -16,7 +18,9 @@ and then deleted. What each table keeps, and why (docs/OPERATIONS.md, "What is k
 - clients that registered themselves (RFC 7591, oauth/registration.py) once unused: no grant left (grants go
   as above), and neither created nor sent through an authorization for ``unused`` (HOSPES_REGISTRATION_UNUSED_DAYS);
   their consents go with them (ON DELETE CASCADE);
-- initial access tokens for registration once expired + grace, or used up.
+- initial access tokens for registration once expired + grace, or used up;
+- back-channel logout deliveries (oauth/backchannel.py) once delivered or given up for ``DELIVERIES_KEPT``
+  (the admin area lists the recent ones); pending ones are never purged (they finish within the hour).
 
 Kept for good: accounts, the clients the operator made, consents (one per person and application), the audit
 log and the email history (records), signing keys (oauth/keys.py retires them).
@@ -45,6 +49,8 @@ log = logging.getLogger("hospes.purge")
 
 # The longest window accounts/throttle.py may count failures in (a Rule longer than this is refused).
 LOGIN_FAILURES_KEPT = timedelta(hours=1)
+# How long a finished back-channel logout delivery stays listed in the admin area.
+DELIVERIES_KEPT = timedelta(days=7)
 # A pass of the server's background purge stops a table after this many batches, to come back next pass.
 BATCHES_PER_PASS = 100
 # Between two batches of the background purge: room for the writes of requests.
@@ -53,7 +59,10 @@ _PAUSE_S = 0.01
 # Dead rows of each table, in the order they are purged (tokens before the grants they belong to).
 # Parameters: %(cutoff)s = now - grace; %(failures)s = now - LOGIN_FAILURES_KEPT.
 _DEAD: dict[str, str] = {
-    "authorization_codes": "expires_at < %(cutoff)s",
+    "authorization_codes": ("x.expires_at < %(cutoff)s AND (x.used_at IS NULL OR x.session_id IS NULL OR NOT EXISTS "
+                            "(SELECT 1 FROM login_sessions l, oauth_credentials c WHERE l.sid = x.session_id "
+                            "AND l.ended_at IS NULL AND l.expires_at > %(now)s AND c.id = x.credential_id "
+                            "AND c.backchannel_logout_uri IS NOT NULL))"),
     "access_tokens": "expires_at < %(cutoff)s OR revoked_at < %(cutoff)s",
     "refresh_tokens": "expires_at < %(cutoff)s OR revoked_at < %(cutoff)s",
     # No code, no token, and old enough that its code (created with it) would have gone. access_tokens and
@@ -72,6 +81,7 @@ _DEAD: dict[str, str] = {
                           "AND (x.last_used_at IS NULL OR x.last_used_at < %(unused)s) "
                           "AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.credential_id = x.id)"),
     "registration_tokens": "expires_at < %(cutoff)s OR uses_left = 0",
+    "backchannel_logouts": "finished_at < %(deliveries)s",
 }
 # How long a self-registered client may go unused (HOSPES_REGISTRATION_UNUSED_DAYS's default).
 REGISTRATIONS_UNUSED = timedelta(days=30)
@@ -100,7 +110,8 @@ async def purge_batch(tx: Tx, table: str, *, at: datetime, grace: timedelta, lim
                       unused: timedelta = REGISTRATIONS_UNUSED) -> int:
     """Delete up to ``limit`` dead rows of ``table``; how many went."""
     sql, names = _STATEMENTS[(table, not tx.sqlite)]
-    values = {"cutoff": tx.ts(at - grace), "failures": tx.ts(at - LOGIN_FAILURES_KEPT), "unused": tx.ts(at - unused)}
+    values = {"now": tx.ts(at), "cutoff": tx.ts(at - grace), "failures": tx.ts(at - LOGIN_FAILURES_KEPT),
+              "unused": tx.ts(at - unused), "deliveries": tx.ts(at - DELIVERIES_KEPT)}
     return await tx.execute(sql, *(values[n] for n in names), limit)
 
 

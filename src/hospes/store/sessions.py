@@ -136,22 +136,32 @@ def _end(s: Session, model: type[LoginSession] | type[AdminSession], *where: Any
     return int(done.rowcount)  # type: ignore[attr-defined]
 
 
-def end_customer(s: Session, token_hash: bytes) -> None:
-    _end(s, LoginSession, LoginSession.token_hash == token_hash)
+def _end_customer(s: Session, *where: Any) -> list[str]:
+    """End the customer sessions that match and still run; their ``sid``s (back-channel logout tells the
+    clients used in them)."""
+    done = s.execute(update(LoginSession).where(LoginSession.ended_at.is_(None), *where)
+                     .values(ended_at=now()).returning(LoginSession.sid))
+    return [sid for (sid,) in done]
+
+
+def end_customer(s: Session, token_hash: bytes) -> list[str]:
+    return _end_customer(s, LoginSession.token_hash == token_hash)
 
 
 def end_admin(s: Session, token_hash: bytes) -> None:
     _end(s, AdminSession, AdminSession.token_hash == token_hash)
 
 
-def end_for_user(s: Session, user_id: int, *, session_id: int | None = None, except_id: int | None = None) -> int:
-    """End the user's sessions (only ``session_id``, or all but ``except_id``, when given); how many ended."""
+def end_for_user(s: Session, user_id: int, *, session_id: int | None = None,
+                 except_id: int | None = None) -> list[str]:
+    """End the user's sessions (only ``session_id``, or all but ``except_id``, when given); the ``sid`` of
+    each that ended."""
     where = [LoginSession.user_id == user_id]
     if session_id is not None:
         where.append(LoginSession.id == session_id)
     if except_id is not None:
         where.append(LoginSession.id != except_id)
-    return _end(s, LoginSession, *where)
+    return _end_customer(s, *where)
 
 
 def listed(s: Session, user_id: int) -> list[SessionListing]:

@@ -17,6 +17,18 @@ from hospes.oauth import credentials
 from hospes.oauth.credentials import CredentialError
 
 
+def _backchannel(call: Call) -> dict[str, Any]:
+    """Hospes's extra fields (not WHMCS's): backchannelLogoutUri ("" removes it) and
+    backchannelLogoutSessionRequired (OpenID Connect Back-Channel Logout 1.0 §2.2)."""
+    fields: dict[str, Any] = {}
+    if "backchannelLogoutUri" in call.params:
+        fields["backchannel_logout_uri"] = call.get("backchannelLogoutUri") or ""
+    if "backchannelLogoutSessionRequired" in call.params:
+        fields["backchannel_logout_session_required"] = (
+            (call.get("backchannelLogoutSessionRequired") or "").lower() in TRUE)
+    return fields
+
+
 def _redirects(call: Call) -> list[str] | None:
     if not call.has("redirectUri"):
         return None
@@ -40,7 +52,7 @@ def create_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
             s, grant_type=call.get("grantType") or call.get("granttype"), scope=call.get("scope"),
             name=call.get("name"), service_id=call.get("serviceId"), description=call.get("description"),
             logo_uri=call.get("logoUri"), redirect_uris=_redirects(call),
-            company=call.provider.settings.company_name, actor=call.actor, ip=call.ip,
+            company=call.provider.settings.company_name, actor=call.actor, ip=call.ip, **_backchannel(call),
         )
     except CredentialError as exc:
         raise ApiError(str(exc)) from None
@@ -61,6 +73,7 @@ def update_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
     redirects = _redirects(call)
     if redirects is not None:
         fields["redirect_uris"] = redirects
+    fields.update(_backchannel(call))
     reset = (call.get("resetSecret") or "").lower() in TRUE
     try:
         cred = credentials.find(s, credential_id=call.get("credentialId"),

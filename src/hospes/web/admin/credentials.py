@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from hospes.accounts.service import MANAGE_SSO
-from hospes.oauth import credentials, resources
+from hospes.oauth import backchannel, credentials, resources
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.credentials import CredentialError, CredentialRow
 from hospes.web.admin.auth import Ctx, page
@@ -40,17 +40,23 @@ class CredentialForm:
     logo_uri: str = ""
     redirect_uris: list[str] = field(default_factory=lambda: [""])
     scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
+    backchannel_logout_uri: str = ""
+    backchannel_logout_session_required: bool = False
 
     @classmethod
     def from_post(cls, ctx: Ctx) -> CredentialForm:
         rows = [u[:credentials.MAX_URI_LENGTH + 1] for u in ctx.form.get("redirect_uri", [])]
         return cls(name=ctx.field("name"), description=ctx.field("description"), logo_uri=ctx.field("logo_uri"),
-                   redirect_uris=rows or [""], scopes=[v[:100] for v in ctx.form.get("scope", [])])
+                   redirect_uris=rows or [""], scopes=[v[:100] for v in ctx.form.get("scope", [])],
+                   backchannel_logout_uri=ctx.field("backchannel_logout_uri"),
+                   backchannel_logout_session_required=ctx.field("backchannel_logout_session_required") == "yes")
 
     @classmethod
     def from_credential(cls, cred: CredentialRow) -> CredentialForm:
         return cls(name=cred.name, description=cred.description, logo_uri=cred.logo_uri,
-                   redirect_uris=list(cred.redirect_uris or []) or [""], scopes=scope_table.parse(cred.scope))
+                   redirect_uris=list(cred.redirect_uris or []) or [""], scopes=scope_table.parse(cred.scope),
+                   backchannel_logout_uri=cred.backchannel_logout_uri,
+                   backchannel_logout_session_required=cred.backchannel_logout_session_required)
 
     def edit_rows(self, op: str) -> bool:
         """Apply "Add Another" or "Remove"; True when the form is to be shown again rather than saved."""
@@ -96,7 +102,9 @@ def _form_page(ctx: Ctx, form: CredentialForm, *, status: int = 200, error: str 
 def _manage_page(ctx: Ctx, cred: CredentialRow, form: CredentialForm | None = None, *, status: int = 200,
                  secret: str | None = None, error: str | None = None, notice: str | None = None) -> Response:
     form = form or CredentialForm.from_credential(cred)
-    return ctx.render("oauth_manage.html", status=status, cred=cred, f=form,
+    with ctx.db.read() as s:
+        deliveries = backchannel.recent_deliveries(s, cred.id)
+    return ctx.render("oauth_manage.html", status=status, cred=cred, f=form, deliveries=deliveries,
                       scope_options=form.scope_options(_resource_scopes(ctx)),
                       secret=secret, public=cred.public, error=error, notice=notice,
                       action=ctx.path(f"/admin/oauth/{cred.id}"))
@@ -136,6 +144,8 @@ def new(ctx: Ctx) -> Response:
                 s, grant_type="authorization_code", scope=form.scope(), name=form.name,
                 description=form.description, logo_uri=form.logo_uri, redirect_uris=form.uris(),
                 company=ctx.settings.company_name, actor=ctx.admin.actor, ip=ctx.ip,
+                backchannel_logout_uri=form.backchannel_logout_uri,
+                backchannel_logout_session_required=form.backchannel_logout_session_required,
             )
             cred = credentials.get_credential(s, made.credential_id)
     except CredentialError as exc:
@@ -168,7 +178,9 @@ def manage(ctx: Ctx) -> Response:
             credentials.update_credential(s, credentials.find(s, credential_id=cred.id), name=form.name,
                                           description=form.description, logo_uri=form.logo_uri,
                                           redirect_uris=form.uris(), scope=form.scope(), actor=ctx.admin.actor,
-                                          ip=ctx.ip)
+                                          ip=ctx.ip, backchannel_logout_uri=form.backchannel_logout_uri,
+                                          backchannel_logout_session_required=(
+                                              form.backchannel_logout_session_required))
     except CredentialError as exc:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
