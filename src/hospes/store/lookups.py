@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from hospes import metrics
 from hospes.config import DEFAULT_DB_TIMEOUT
 from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, REDIRECT_URIS_SQL, ClientRedirects, ClientWithToken
 from hospes.store.grants import ACCESS_TOKEN_LIVE
@@ -90,6 +92,14 @@ class Lookups:
         # SQLite compares the stored text; PostgreSQL, timestamptz.
         return sqlite_text(now) if self.sqlite else now
 
+    async def _timed(self, operation: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """``_rows``, its time counted as ``operation`` (hospes/metrics.py)."""
+        start = time.perf_counter()
+        try:
+            return await self._rows(sql, params)
+        finally:
+            metrics.db_time(operation, time.perf_counter() - start)
+
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Rows of ``sql``, already in this database's placeholder style."""
         if self._pg is not None:
@@ -118,19 +128,20 @@ class Lookups:
         return conn
 
     async def userinfo(self, token_hash: bytes, now: datetime) -> UserinfoRow | None:
-        rows = await self._rows(self._userinfo_sql, (token_hash, self._param_now(now)))
+        rows = await self._timed("userinfo", self._userinfo_sql, (token_hash, self._param_now(now)))
         if not rows:
             return None
         return UserinfoRow(rows[0][0].split(), rows[0][1], rows[0][2], Person.of(rows[0][3:]))
 
     async def api_token(self, token_hash: bytes, now: datetime) -> ApiTokenRow | None:
         """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE)."""
-        return self._api_token_row(await self._rows(self._api_token_sql, (token_hash, self._param_now(now))))
+        params = (token_hash, self._param_now(now))
+        return self._api_token_row(await self._timed("api_token", self._api_token_sql, params))
 
     async def audience_token(self, token_hash: bytes, now: datetime, audience: str) -> ApiTokenRow | None:
         """``api_token`` for a token whose audience is ``audience`` (the MCP server's identifier)."""
         sql, params = self._audience_token_sql, (token_hash, self._param_now(now), audience)
-        return self._api_token_row(await self._rows(sql, params))
+        return self._api_token_row(await self._timed("audience_token", sql, params))
 
     @staticmethod
     def _api_token_row(rows: list[tuple[Any, ...]]) -> ApiTokenRow | None:
@@ -161,7 +172,8 @@ class Lookups:
     async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> ClientWithToken | None:
         """The client ``identifier`` and, when it is live and this client's, the token (RFC 7662 §2.2)."""
         t = self._param_now(now)
-        return ClientWithToken.of(await self._rows(self._introspection_sql, (token_hash, t, token_hash, t, identifier)))
+        params = (token_hash, t, token_hash, t, identifier)
+        return ClientWithToken.of(await self._timed("introspection", self._introspection_sql, params))
 
     async def client_redirects(self) -> list[ClientRedirects]:
         """Every client's registered redirect URIs (read now and then by oauth/web_origins.py, not per request)."""
