@@ -3,6 +3,7 @@ calls; who may read it; and with ``--workers 2`` every worker's requests in one 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hospes.metrics import FLUSH_S
 from tests.browserless import authorize, login_form, query_of
 from tests.conftest import Server, start_server, stop_server
 from tests.e2e import REDIRECT_URI, SCOPE, add_credential, add_user
@@ -120,6 +122,7 @@ def test_every_worker_is_counted(database_url: str, tmp_path: Path) -> None:
         for _ in range(n):  # a connection each: the kernel spreads them over both workers' sockets
             with httpx.Client(timeout=10) as http:
                 assert http.get(srv.url + "/oauth/jwks").status_code == 200
+        time.sleep(FLUSH_S + 0.5)  # each worker hands its counts to the shared files within FLUSH_S
         counts: list[Any] = []
         for _ in range(4):  # each scrape (a new connection), whichever worker answers it, adds up both
             counts.append(value(scrape(srv), "hospes_http_requests_total", endpoint="/oauth/jwks", status="200"))

@@ -98,7 +98,8 @@ class Lookups:
         try:
             return await self._rows(sql, params)
         finally:
-            metrics.db_time(operation, time.perf_counter() - start)
+            end = time.perf_counter()
+            metrics.db_time_on_loop(operation, end - start, end)
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Rows of ``sql``, already in this database's placeholder style."""

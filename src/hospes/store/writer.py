@@ -73,7 +73,8 @@ class Writer:
             return await self._run(unit, timeout)
         finally:
             metrics.WRITER_QUEUE.dec()
-            metrics.db_time("writer_unit", time.perf_counter() - start)
+            end = time.perf_counter()
+            metrics.db_time_on_loop("writer_unit", end - start, end)
 
     async def _run(self, unit: Callable[[Tx], Coroutine[Any, Any, T]], timeout: float | None) -> T:
         if self._pg is not None:

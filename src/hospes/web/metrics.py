@@ -3,8 +3,8 @@
 ``Metered`` is the outermost ASGI application when metrics are on (app.py): it counts each request by its
 route template (a hot path's own path, a mounted application's prefix, or the Starlette route that answered;
 never the raw path, which may carry an id or a token) and its status, and times it. It does so after the
-answer, outside anything the request waits on, with the children of the metrics made once
-(hospes/metrics.py). With HOSPES_METRICS=off it is not built at all.
+answer, outside anything the request waits on, in plain dicts that reach prometheus-client within a
+second (hospes/metrics.py ``BATCH``). With HOSPES_METRICS=off it is not built at all.
 
 /metrics answers only a caller whose address is in HOSPES_METRICS (the address X-Forwarded-For gives when a
 trusted proxy sends it, as everywhere) or who presents HOSPES_METRICS_TOKEN as a bearer token; anyone else
@@ -121,9 +121,8 @@ class Metered:
         try:
             await self.app(scope, receive, sending)
         finally:
-            endpoint = self.hot.get(path) or self.endpoint(scope, path)
-            metrics.REQUESTS(endpoint, str(status[0])).inc()
-            metrics.REQUEST_SECONDS(endpoint).observe(time.perf_counter() - start)
+            end = time.perf_counter()
+            metrics.request(self.hot.get(path) or self.endpoint(scope, path), str(status[0]), end - start, end)
 
     def endpoint(self, scope: Scope, path: str) -> str:
         for prefix in self.mounts:
@@ -150,6 +149,7 @@ class Metered:
         return any(address in net for net in self.networks)
 
     async def scrape(self, scope: Scope, send: Send) -> None:
+        metrics.BATCH.flush()  # this worker's latest counts; the others' reach their files within FLUSH_S
         body = await run_in_threadpool(exposition, self.web.provider.keys)  # the key age reads the database
         headers = [*self.headers, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
