@@ -3,6 +3,8 @@ calls; who may read it; and with ``--workers 2`` every worker's requests in one 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from hospes.metrics import FLUSH_S
 from tests.browserless import authorize, login_form, query_of
 from tests.conftest import Server, start_server, stop_server
 from tests.e2e import REDIRECT_URI, SCOPE, add_credential, add_user
+from tests.web.test_workers import _children, _workers
 
 TOKEN = "metrics-reader-token-0123456789"
 
@@ -127,5 +130,14 @@ def test_every_worker_is_counted(database_url: str, tmp_path: Path) -> None:
         for _ in range(4):  # each scrape (a new connection), whichever worker answers it, adds up both
             counts.append(value(scrape(srv), "hospes_http_requests_total", endpoint="/oauth/jwks", status="200"))
         assert counts == [n] * 4
+        # A worker killed and replaced: what it counted stays in the sum (only its live gauges leave).
+        first, second = _workers(srv.process.pid, 2)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while first in _children(srv.process.pid) or len(_children(srv.process.pid)) < 2:
+            assert time.monotonic() < deadline, "the supervisor did not replace the killed worker"
+            time.sleep(0.2)
+        assert value(scrape(srv), "hospes_http_requests_total", endpoint="/oauth/jwks", status="200") == n
+        assert value(scrape(srv), "hospes_writer_queue_depth") == 0
     finally:
         stop_server(srv)
