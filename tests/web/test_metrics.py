@@ -141,3 +141,18 @@ def test_every_worker_is_counted(database_url: str, tmp_path: Path) -> None:
         assert value(scrape(srv), "hospes_writer_queue_depth") == 0
     finally:
         stop_server(srv)
+
+
+@pytest.mark.parametrize("value", ["nonsense", "10.0.0.0/33", "127.0.0.1, of"])
+def test_a_bad_address_list_stops_start_up_with_its_name(value: str) -> None:
+    from hospes.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="HOSPES_METRICS"):
+        load_settings(metrics=value)
+
+
+def test_off_and_an_empty_list_are_settings() -> None:
+    from hospes.config import load_settings
+
+    assert load_settings(metrics="off").metrics_networks is None
+    assert load_settings(metrics="").metrics_networks == ()
