@@ -132,10 +132,16 @@ class _Batch:
 BATCH = _Batch()
 
 
-def request(endpoint: str, status: str, seconds: float, now: float) -> None:
+_REQUEST_CHILDREN: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+def request(endpoint: str, status: int, seconds: float, now: float) -> None:
     """An answered HTTP request (web/metrics.py), on the event loop."""
-    BATCH.inc(REQUESTS(endpoint, status), now)
-    BATCH.observe(REQUEST_SECONDS(endpoint), seconds, now)
+    children = _REQUEST_CHILDREN.get((endpoint, status))
+    if children is None:
+        children = _REQUEST_CHILDREN[endpoint, status] = (REQUESTS(endpoint, str(status)), REQUEST_SECONDS(endpoint))
+    BATCH.inc(children[0], now)
+    BATCH.observe(children[1], seconds, now)
 
 
 def db_time_on_loop(operation: str, seconds: float, now: float) -> None:

@@ -1,8 +1,10 @@
 """/metrics, in Prometheus's text format, and the count of every request (hospes/metrics.py names them all).
 
 ``Metered`` is the outermost ASGI application when metrics are on (app.py): it counts each request by its
-route template (a hot path's own path, a mounted application's prefix, or the Starlette route that answered;
-never the raw path, which may carry an id or a token) and its status, and times it. It does so after the
+route template (a mounted application's prefix, or the Starlette route that answered; never the raw path,
+which may carry an id or a token) and its status, and times it. The hot paths, whose path is their template,
+HotPaths reports itself (``HotPaths.metered``): no wrapper around their answers, which costs more than the
+count. It does so after the
 answer, outside anything the request waits on, in plain dicts that reach prometheus-client within a
 second (hospes/metrics.py ``BATCH``). With HOSPES_METRICS=off it is not built at all.
 
@@ -93,6 +95,7 @@ class Metered:
         self.path = web.settings.issuer_path + PATH
         # The hot paths and the mounted applications that HotPaths answers itself.
         self.hot: dict[str, str] = {path: path for path in app.table}
+        app.metered = self.hot_path  # HotPaths counts its own answers: no wrapper around them
         self.mounts: tuple[str, ...] = tuple(prefix for prefix, _ in app.mounts)
         self.templates = templates(routes)
         networks = web.settings.metrics_networks
@@ -110,6 +113,9 @@ class Metered:
         if path == self.path and scope["method"] in ("GET", "HEAD") and self.allowed(scope):
             await self.scrape(scope, send)
             return
+        if path in self.hot:
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
         status = [500]  # an application that raised before answering: the server answers 500
 
@@ -122,7 +128,12 @@ class Metered:
             await self.app(scope, receive, sending)
         finally:
             end = time.perf_counter()
-            metrics.request(self.hot.get(path) or self.endpoint(scope, path), str(status[0]), end - start, end)
+            metrics.request(self.endpoint(scope, path), status[0], end - start, end)
+
+    def hot_path(self, path: str, status: int, start: float) -> None:
+        """A hot path's answer, as HotPaths reports it (its path is its template)."""
+        end = time.perf_counter()
+        metrics.request(path, status, end - start, end)
 
     def endpoint(self, scope: Scope, path: str) -> str:
         for prefix in self.mounts:
