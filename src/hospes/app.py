@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hospes import metrics
 from hospes.api import metadata
 from hospes.config import Settings, ensure_secret_key, load_settings
 from hospes.oauth.grants import built_in
@@ -148,5 +149,7 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | M
                                  log_requests=settings.access_log,
                                  # the customer API (web/api.py) and the MCP server (web/mcp.py)
                                  mounts={"/api/v1": CustomerApi(web), "/mcp": mcp})
-    # /metrics and the count of every request (web/metrics.py), outermost; HOSPES_METRICS=off: not even built.
+    # /metrics and the count of every request (web/metrics.py), outermost; HOSPES_METRICS=off: not even built,
+    # and nothing timed or counted.
+    metrics.turn(settings.metrics_networks is not None)
     return hot if settings.metrics_networks is None else Metered(hot, web=web, routes=app_routes)

@@ -80,6 +80,15 @@ WRITER_QUEUE = Gauge("hospes_writer_queue_depth", "Write units waiting for or in
 ISSUED_KINDS = ("access_token", "refresh_token", "id_token")
 
 
+# False with HOSPES_METRICS=off (app.py): nothing is timed or counted.
+ON = True
+
+
+def turn(on: bool) -> None:
+    global ON
+    ON = on
+
+
 # How long counts taken on the event loop may wait before prometheus-client has them.
 FLUSH_S = 1.0
 
@@ -151,6 +160,8 @@ def db_time_on_loop(operation: str, seconds: float, now: float) -> None:
 
 def login(kind: str, step: str, outcome: object) -> None:
     """A login's outcome (accounts/login.py's value; its class name tells which)."""
+    if not ON:
+        return
     LOGINS(kind, step, _OUTCOMES.get(type(outcome).__name__, "other")).inc()
 
 
@@ -160,6 +171,8 @@ _OUTCOMES = {"LoggedIn": "ok", "SecondFactorDue": "second_factor_due", "Wrong": 
 
 def token_issued(grant_type: str, body: dict[str, Any]) -> None:
     """A token response of a grant the server offers (its own name: never the client's text)."""
+    if not ON:
+        return
     GRANTS(grant_type).inc()
     for kind in ISSUED_KINDS:
         if kind in body:
@@ -168,5 +181,7 @@ def token_issued(grant_type: str, body: dict[str, Any]) -> None:
 
 def token_refused(grant_type: str | None, error: str) -> None:
     """A refused token request: ``grant_type`` None when the request named no grant the server offers."""
+    if not ON:
+        return
     TOKENS_REFUSED(grant_type or "unsupported", error).inc()
 

@@ -94,6 +94,8 @@ class Lookups:
 
     async def _timed(self, operation: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """``_rows``, its time counted as ``operation`` (hospes/metrics.py)."""
+        if not metrics.ON:
+            return await self._rows(sql, params)
         start = time.perf_counter()
         try:
             return await self._rows(sql, params)
