@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from bisect import bisect_left
 from typing import Any
 
@@ -94,68 +95,72 @@ FLUSH_S = 1.0
 
 
 class _Batch:
-    """Counts and observations taken on the event loop's thread, added up in plain Python and handed to
-    prometheus-client by ``flush``, which the loop runs ``FLUSH_S`` after the first of them. Only the loop's
-    thread calls it (one loop per worker process). ``now`` is the caller's time.perf_counter(): when the
-    flush that was due has not happened (its loop is gone: a test's), the next count schedules another."""
+    """Requests and database times taken on the event loop's thread, added up in plain lists (a count, a sum,
+    a count per bucket) and handed to prometheus-client by ``flush``, which the loop runs ``FLUSH_S`` after
+    the first of them. Only the loop's thread adds (one loop per worker process). When the flush that was due
+    has not happened (its loop is gone: a test's), the next addition schedules another."""
 
     def __init__(self) -> None:
-        self.counts: dict[Any, float] = {}
-        self.observed: dict[Any, list[float]] = {}  # a histogram's child: [sum, count per bucket...]
+        self.requests: dict[tuple[str, int], list[float]] = {}  # (endpoint, status): [count, sum, buckets...]
+        self.database: dict[str, list[float]] = {}  # operation: [count, sum, buckets...]
         self.deadline = 0.0
 
-    def inc(self, child: Any, now: float) -> None:
-        self.counts[child] = self.counts.get(child, 0.0) + 1.0
-        if now >= self.deadline:
-            self._schedule(now)
-
-    def observe(self, child: Any, value: float, now: float) -> None:
-        row = self.observed.get(child)
-        if row is None:
-            row = self.observed[child] = [0.0] * (len(child._upper_bounds) + 1)
-        row[0] += value
-        # The bucket Histogram.observe would count: the first bound the value is not above (+Inf is the last).
-        row[1 + bisect_left(child._upper_bounds, value)] += 1.0
-        if now >= self.deadline:
-            self._schedule(now)
-
-    def _schedule(self, now: float) -> None:
+    def schedule(self, now: float) -> None:
         self.deadline = now + FLUSH_S + 1.0
         asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
 
     def flush(self) -> None:
-        """Hand what was counted to prometheus-client (its histogram child's sum and buckets, which its own
-        ``observe`` increments one at a time)."""
+        """Hand what was added up to prometheus-client: a counter child's ``inc``, and a histogram child's sum
+        and buckets, which its own ``observe`` increments one observation at a time."""
         self.deadline = 0.0
-        counts, self.counts = self.counts, {}
-        observed, self.observed = self.observed, {}
-        for child, n in counts.items():
-            child.inc(n)
-        for child, row in observed.items():
-            child._sum.inc(row[0])
-            for i, n in enumerate(row[1:]):
-                if n:
-                    child._buckets[i].inc(n)
+        requests, self.requests = self.requests, {}
+        database, self.database = self.database, {}
+        for (endpoint, status), row in requests.items():
+            REQUESTS(endpoint, str(status)).inc(row[0])
+            _add(REQUEST_SECONDS(endpoint), row)
+        for operation, row in database.items():
+            _add(DB_SECONDS(operation), row)
+
+
+def _add(child: Any, row: list[float]) -> None:
+    child._sum.inc(row[1])
+    for i, n in enumerate(row[2:]):
+        if n:
+            child._buckets[i].inc(n)
 
 
 BATCH = _Batch()
+_ROW = 3 + len(LATENCY_BUCKETS)  # count, sum, the buckets and +Inf
 
 
-_REQUEST_CHILDREN: dict[tuple[str, int], tuple[Any, Any]] = {}
+def answered(endpoint: str, status: int, start: float) -> None:
+    """An answered HTTP request (web/metrics.py, HotPaths), on the event loop; ``start``: its
+    time.perf_counter() on arrival. One call, no lock: it runs for every request."""
+    now = time.perf_counter()
+    row = BATCH.requests.get((endpoint, status))
+    if row is None:
+        row = BATCH.requests[endpoint, status] = [0.0] * _ROW
+    seconds = now - start
+    row[0] += 1.0
+    row[1] += seconds
+    # The bucket Histogram.observe counts: the first bound the value is not above (past the last: +Inf).
+    row[2 + bisect_left(LATENCY_BUCKETS, seconds)] += 1.0
+    if now >= BATCH.deadline:
+        BATCH.schedule(now)
 
 
-def request(endpoint: str, status: int, seconds: float, now: float) -> None:
-    """An answered HTTP request (web/metrics.py), on the event loop."""
-    children = _REQUEST_CHILDREN.get((endpoint, status))
-    if children is None:
-        children = _REQUEST_CHILDREN[endpoint, status] = (REQUESTS(endpoint, str(status)), REQUEST_SECONDS(endpoint))
-    BATCH.inc(children[0], now)
-    BATCH.observe(children[1], seconds, now)
-
-
-def db_time_on_loop(operation: str, seconds: float, now: float) -> None:
-    """A database operation's time, measured on the event loop (the hot lookups, the writer's units)."""
-    BATCH.observe(DB_SECONDS(operation), seconds, now)
+def database_done(operation: str, start: float) -> None:
+    """A database operation that began at ``start`` (time.perf_counter()) ended now, on the event loop."""
+    now = time.perf_counter()
+    row = BATCH.database.get(operation)
+    if row is None:
+        row = BATCH.database[operation] = [0.0] * _ROW
+    seconds = now - start
+    row[0] += 1.0
+    row[1] += seconds
+    row[2 + bisect_left(LATENCY_BUCKETS, seconds)] += 1.0
+    if now >= BATCH.deadline:
+        BATCH.schedule(now)
 
 
 def login(kind: str, step: str, outcome: object) -> None:

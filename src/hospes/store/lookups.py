@@ -100,8 +100,7 @@ class Lookups:
         try:
             return await self._rows(sql, params)
         finally:
-            end = time.perf_counter()
-            metrics.db_time_on_loop(operation, end - start, end)
+            metrics.database_done(operation, start)
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Rows of ``sql``, already in this database's placeholder style."""

@@ -75,8 +75,7 @@ class Writer:
             return await self._run(unit, timeout)
         finally:
             metrics.WRITER_QUEUE.dec()
-            end = time.perf_counter()
-            metrics.db_time_on_loop("writer_unit", end - start, end)
+            metrics.database_done("writer_unit", start)
 
     async def _run(self, unit: Callable[[Tx], Coroutine[Any, Any, T]], timeout: float | None) -> T:
         if self._pg is not None:

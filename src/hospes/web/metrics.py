@@ -95,7 +95,7 @@ class Metered:
         self.path = web.settings.issuer_path + PATH
         # The hot paths and the mounted applications that HotPaths answers itself.
         self.hot: dict[str, str] = {path: path for path in app.table}
-        app.metered = self.hot_path  # HotPaths counts its own answers: no wrapper around them
+        app.metered = metrics.answered  # HotPaths counts its own answers: no wrapper around them
         self.mounts: tuple[str, ...] = tuple(prefix for prefix, _ in app.mounts)
         self.templates = templates(routes)
         networks = web.settings.metrics_networks
@@ -127,13 +127,7 @@ class Metered:
         try:
             await self.app(scope, receive, sending)
         finally:
-            end = time.perf_counter()
-            metrics.request(self.endpoint(scope, path), status[0], end - start, end)
-
-    def hot_path(self, path: str, status: int, start: float) -> None:
-        """A hot path's answer, as HotPaths reports it (its path is its template)."""
-        end = time.perf_counter()
-        metrics.request(path, status, end - start, end)
+            metrics.answered(self.endpoint(scope, path), status[0], start)
 
     def endpoint(self, scope: Scope, path: str) -> str:
         for prefix in self.mounts:
