@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hospes import metrics
 from hospes.api import metadata
 from hospes.config import Settings, ensure_secret_key, load_settings
 from hospes.oauth import backchannel
@@ -41,6 +42,7 @@ from hospes.web.api import CustomerApi, protected_resource_metadata
 from hospes.web.context import Web, server_error, unreadable_request
 from hospes.web.http import MalformedRequest
 from hospes.web.mcp import McpServer
+from hospes.web.metrics import Metered
 from hospes.web.pages import Pages
 from hospes.web.security import SecurityHeaders
 
@@ -95,7 +97,7 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
+def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | Metered:
     settings = settings or load_settings()
     secret = ensure_secret_key(settings).encode()
     db = Database(settings.sqlalchemy_url, settings.db_timeout)
@@ -147,7 +149,11 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths:
     )
     app.state.web = web
     # The hot paths are answered before Starlette: its error middleware alone wraps every send.
-    return oauth_endpoints.HotPaths(app, web=web, table=hot_paths(), https=settings.secure_cookies,
-                                    log_requests=settings.access_log,
-                                    # the customer API (web/api.py) and the MCP server (web/mcp.py)
-                                    mounts={"/api/v1": CustomerApi(web), "/mcp": mcp})
+    hot = oauth_endpoints.HotPaths(app, web=web, table=hot_paths(), https=settings.secure_cookies,
+                                 log_requests=settings.access_log,
+                                 # the customer API (web/api.py) and the MCP server (web/mcp.py)
+                                 mounts={"/api/v1": CustomerApi(web), "/mcp": mcp})
+    # /metrics and the count of every request (web/metrics.py), outermost; HOSPES_METRICS=off: not even built,
+    # and nothing timed or counted.
+    metrics.turn(settings.metrics_networks is not None)
+    return hot if settings.metrics_networks is None else Metered(hot, web=web, routes=app_routes)

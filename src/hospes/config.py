@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     api_allowed_ips: str = "127.0.0.1,::1"
     api_access_key: str | None = None
     trusted_proxies: str | None = None
+    # /metrics (web/metrics.py): "off", or the addresses that may read it (comma list, CIDR; empty: by token only).
+    metrics: str = "127.0.0.1,::1"
+    # A bearer token that lets any address read /metrics (compared in constant time).
+    metrics_token: str | None = None
     var_dir: str = "var"
     company_name: str = "Hospes"
     session_ttl: int = 8 * 3600
@@ -217,6 +221,13 @@ class Settings(BaseSettings):
     @classmethod
     def _nets(cls, v: str | None) -> str | None:
         _parse_networks(v, "")
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: str) -> str:
+        if v.strip().lower() != "off":
+            _parse_networks(v, "")
         return v
 
     @field_validator("api_access_key")
@@ -367,6 +378,11 @@ class Settings(BaseSettings):
     @property
     def api_allowed_networks(self) -> tuple[Any, ...]:
         return _parse_networks(self.api_allowed_ips, "HOSPES_API_ALLOWED_IPS")
+
+    @property
+    def metrics_networks(self) -> tuple[Any, ...] | None:
+        """Who may read /metrics by address; None: metrics are off."""
+        return None if self.metrics.strip().lower() == "off" else _parse_networks(self.metrics, "HOSPES_METRICS")
 
     @property
     def trusted_proxy_networks(self) -> tuple[Any, ...]:

@@ -10,6 +10,11 @@ The supervisor restarts a worker that dies, and stops them all on SIGINT or SIGT
 its requests in flight: uvicorn's graceful shutdown). The workers also die with the supervisor: killed
 with SIGKILL, it cannot stop them, and orphans would keep the port so that the next ``serve`` could not
 start. Where SO_REUSEPORT is missing it falls back to uvicorn's supervisor.
+
+/metrics adds up every worker's counts (prometheus-client's multiprocess mode, hospes/metrics.py): the
+supervisor makes a directory for this run (PROMETHEUS_MULTIPROC_DIR, unless the operator names one, which is
+emptied first) before any worker starts, marks each worker that exits as dead (its live gauges leave the sum,
+its counters stay), and removes the directory it made when it stops.
 """
 
 from __future__ import annotations
@@ -18,11 +23,16 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -92,6 +102,36 @@ def _watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def metrics_directory() -> Iterator[str]:
+    """The directory where the workers keep their metrics for this run, set in the environment they inherit.
+    Values left from an earlier run would be counted again, so an operator's own directory is emptied first."""
+    given = os.environ.get(MULTIPROC_DIR)
+    if given:
+        for old in Path(given).glob("*.db"):
+            old.unlink()
+        yield given
+        return
+    made = tempfile.mkdtemp(prefix="hospes-metrics-")
+    os.environ[MULTIPROC_DIR] = made
+    try:
+        yield made
+    finally:
+        del os.environ[MULTIPROC_DIR]
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def worker_exited(pid: int | None) -> None:
+    """A dead worker's live gauges (the writer's queue depth) leave the sum; its counters stay."""
+    from prometheus_client import multiprocess
+
+    if pid is not None and os.environ.get(MULTIPROC_DIR):
+        multiprocess.mark_process_dead(pid)
+
+
 def _worker(host: str, port: int, options: dict[str, Any], parent: int) -> None:
     from hospes.web.server import Server
 
@@ -138,6 +178,7 @@ class Supervisor:
                     status = 1
                     break
                 log.warning("Worker %d exited (code %s); starting another", p.pid, p.exitcode)
+                worker_exited(p.pid)
                 self.processes[i], self.started[i] = self._spawn()
         self._stop_all()
         return status
@@ -153,6 +194,7 @@ class Supervisor:
             if p.is_alive():
                 p.kill()
                 p.join()
+            worker_exited(p.pid)
 
 
 class CannotServe(Exception):
@@ -171,10 +213,13 @@ def serve(host: str, port: int, workers: int, options: dict[str, Any]) -> None:
             sys.exit(STARTUP_FAILURE)
         return
     if not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **options)
+        with metrics_directory():
+            uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **options)
         return
     if port == 0:
         raise CannotServe("--workers N needs a fixed --port: with port 0 each worker would get a port of its own")
     if not port_is_free(host, port):
         raise CannotServe(f"cannot listen on {host}:{port}: the address is in use")
-    sys.exit(Supervisor(host, port, workers, options).run())
+    with metrics_directory():
+        status = Supervisor(host, port, workers, options).run()
+    sys.exit(status)

@@ -26,7 +26,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hospes import audit
+from hospes import audit, metrics
 from hospes.accounts import admin_sessions, sessions, throttle, twofactor
 from hospes.accounts.assurance import PASSWORD, TWO_FACTOR, Assurance
 from hospes.accounts.passwords import rehashed, verify_password
@@ -180,12 +180,21 @@ def customer(db: Database, session_ttl: int, attempt: Attempt, then: Then | None
             return SecondFactorDue(user_id=user.id, device=new_token())
         return _start(s, user, session_ttl, attempt, PASSWORD, then)
 
-    return _password(db, CUSTOMERS, attempt, finish)
+    out = _password(db, CUSTOMERS, attempt, finish)
+    metrics.login("customer", "password", out)
+    return out
 
 
 def second_factor(db: Database, session_ttl: int, keys: twofactor.Keys, user_id: int, code: str,
                   attempt: Attempt, then: Then | None = None) -> Throttled | Wrong | Expired | LoggedIn:
     """The code after a right password (``attempt`` carries the address, the browser and its old session)."""
+    out = _second_factor(db, session_ttl, keys, user_id, code, attempt, then)
+    metrics.login("customer", "second_factor", out)
+    return out
+
+
+def _second_factor(db: Database, session_ttl: int, keys: twofactor.Keys, user_id: int, code: str,
+                   attempt: Attempt, then: Then | None) -> Throttled | Wrong | Expired | LoggedIn:
     with db.transaction() as s:
         user = s.get(User, user_id)
         if user is None or user.disabled:
@@ -217,4 +226,5 @@ def admin(db: Database, session_ttl: int, attempt: Attempt) -> Throttled | Wrong
 
     out = _password(db, STAFF, attempt, finish)
     assert not isinstance(out, SecondFactorDue)
+    metrics.login("admin", "password", out)
     return out

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hospes.oauth import client_auth
+from hospes import metrics
+from hospes.oauth import client_auth, errors
 from hospes.oauth.grants.base import TokenRequest
 from hospes.oauth.params import Params
 from hospes.oauth.provider import Provider
@@ -17,9 +18,18 @@ from hospes.oauth.provider import Provider
 
 async def token_request(provider: Provider, authorization: str | None, form: Params,
                         query: Params) -> dict[str, Any]:
-    """The token response for a request with this Authorization header, posted form and query string."""
-    grant = provider.grants.select(form)
-    params = grant.read(form, query)
-    presented = client_auth.presented(authorization, params)
-    declared = {name: params[name] for name in grant.parameters if name in params}
-    return await grant.handle(provider, TokenRequest(presented, declared))
+    """The token response for a request with this Authorization header, posted form and query string; counted
+    (hospes/metrics.py) by the grant's own name, or refused by its error code."""
+    grant_type = None
+    try:
+        grant = provider.grants.select(form)
+        grant_type = grant.grant_type
+        params = grant.read(form, query)
+        presented = client_auth.presented(authorization, params)
+        declared = {name: params[name] for name in grant.parameters if name in params}
+        body = await grant.handle(provider, TokenRequest(presented, declared))
+    except errors.OAuthError as exc:
+        metrics.token_refused(grant_type, exc.error)
+        raise
+    metrics.token_issued(grant_type, body)
+    return body

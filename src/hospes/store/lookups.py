@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from hospes import metrics
 from hospes.config import DEFAULT_DB_TIMEOUT
 from hospes.store import records
 from hospes.store.accounts import REACHED_COLUMNS, ReachedAccount, reached_of
@@ -151,6 +153,16 @@ class Lookups:
         # SQLite compares the stored text; PostgreSQL, timestamptz.
         return sqlite_text(now) if self.sqlite else now
 
+    async def _timed(self, operation: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """``_rows``, its time counted as ``operation`` (hospes/metrics.py)."""
+        if not metrics.ON:
+            return await self._rows(sql, params)
+        start = time.perf_counter()
+        try:
+            return await self._rows(sql, params)
+        finally:
+            metrics.database_done(operation, start)
+
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Rows of ``sql``, already in this database's placeholder style."""
         if self._pg is not None:
@@ -179,7 +191,7 @@ class Lookups:
         return conn
 
     async def userinfo(self, token_hash: bytes, now: datetime) -> UserinfoRow | None:
-        rows = await self._rows(self._userinfo_sql, (token_hash, self._param_now(now)))
+        rows = await self._timed("userinfo", self._userinfo_sql, (token_hash, self._param_now(now)))
         if not rows:
             return None
         return UserinfoRow(rows[0][0].split(), rows[0][1], rows[0][2], Person.of(rows[0][3:]))
@@ -187,12 +199,13 @@ class Lookups:
     async def api_token(self, token_hash: bytes, now: datetime) -> ApiTokenRow | None:
         """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE), with the accounts
         its person reaches."""
-        rows = await self._rows(self._api_token_sql, (token_hash, self._param_now(now)))
+        rows = await self._timed("api_token", self._api_token_sql, (token_hash, self._param_now(now)))
         return _api_token(rows) if rows else None
 
     async def audience_token(self, token_hash: bytes, now: datetime, audience: str) -> ApiTokenRow | None:
         """``api_token`` for a token whose audience is ``audience`` (the MCP server's identifier)."""
-        rows = await self._rows(self._audience_token_sql, (token_hash, self._param_now(now), audience))
+        sql, params = self._audience_token_sql, (token_hash, self._param_now(now), audience)
+        rows = await self._timed("audience_token", sql, params)
         return _api_token(rows) if rows else None
 
     @property
@@ -212,7 +225,7 @@ class Lookups:
         if sql is None:
             sql = self._first_page_sql[shape] = self._style(api_first_page_sql(*shape))
         filters = (status, per_account) if status is not None else (per_account,)
-        rows = await self._rows(sql, (*filters, token_hash, self._param_now(now)))
+        rows = await self._timed("api_first_page", sql, (*filters, token_hash, self._param_now(now)))
         if not rows:
             return None
         end = _REACHED_END
@@ -239,7 +252,8 @@ class Lookups:
     async def introspection(self, identifier: str, token_hash: bytes, now: datetime) -> ClientWithToken | None:
         """The client ``identifier`` and, when it is live and this client's, the token (RFC 7662 §2.2)."""
         t = self._param_now(now)
-        return ClientWithToken.of(await self._rows(self._introspection_sql, (token_hash, t, token_hash, t, identifier)))
+        params = (token_hash, t, token_hash, t, identifier)
+        return ClientWithToken.of(await self._timed("introspection", self._introspection_sql, params))
 
     async def resource_scope_names(self) -> list[str]:
         """The scopes of the operator's resource servers (read now and then by oauth/discovery.py)."""

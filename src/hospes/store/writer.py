@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from hospes import metrics
 from hospes.store.pg import AsyncpgPool
 from hospes.store.sql import AsyncpgTx, DbapiTx, Tx, drive
 from hospes.store.unavailable import DatabaseUnavailable, is_unavailable
@@ -64,7 +65,19 @@ class Writer:
 
     async def run(self, unit: Callable[[Tx], Coroutine[Any, Any, T]], timeout: float | None = None) -> T:
         """Run ``unit`` in a committed transaction; its return value once the commit is durable. Within
-        ``timeout`` seconds (default: the database deadline), or not at all: ``DatabaseUnavailable``."""
+        ``timeout`` seconds (default: the database deadline), or not at all: ``DatabaseUnavailable``. Counted
+        (hospes/metrics.py): the queue's depth while it waits, its time (wait and commit) once done."""
+        if not metrics.ON:
+            return await self._run(unit, timeout)
+        start = time.perf_counter()
+        metrics.WRITER_QUEUE.inc()
+        try:
+            return await self._run(unit, timeout)
+        finally:
+            metrics.WRITER_QUEUE.dec()
+            metrics.database_done("writer_unit", start)
+
+    async def _run(self, unit: Callable[[Tx], Coroutine[Any, Any, T]], timeout: float | None) -> T:
         if self._pg is not None:
             async def on(conn: Any) -> T:
                 return await unit(AsyncpgTx(conn))

@@ -241,6 +241,8 @@ class HotPaths:
                                if path.startswith("/.well-known/")})
         self.security = security_headers(https)
         self.log_requests = log_requests
+        # Called with (path, status, start) after each hot path's answer when metrics are on (web/metrics.py).
+        self.metered: Callable[[str, int, float], None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
@@ -259,7 +261,7 @@ class HotPaths:
                 if not hasattr(exc, "hospes_request_id"):
                     failures.report(scope["method"], scope["path"], exc)
             return
-        start = time.perf_counter() if self.log_requests else 0.0
+        start = time.perf_counter() if self.log_requests or self.metered else 0.0
         methods, handler = entry
         method = scope["method"]
         if method in methods:
@@ -285,6 +287,8 @@ class HotPaths:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         if self.log_requests:
             access_log(scope, status, start)
+        if self.metered is not None:
+            self.metered(scope["path"], status, start)
 
     def _mounted(self, scope: Scope) -> tuple[str, ASGIApp] | None:
         path = scope["path"]
