@@ -33,7 +33,8 @@ $(JS_STAMP): tests/js/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/js --no-audit --no-fund --silent && touch $(JS_STAMP); \
 		else echo "npm not found: the JavaScript client tests will skip"; fi
 
-# The whole suite on SQLite, then again on PostgreSQL when HOSPES_TEST_DATABASE_URL names one.
+# The whole suite on SQLite, then again on PostgreSQL when HOSPES_TEST_DATABASE_URL names one (the tests that
+# use a database; tests/conftest.py pytest_collection_modifyitems).
 test: $(STAMP) $(JS_STAMP) lint
 	$(BIN)/pytest -q -n 2 -p no:cacheprovider
 	@if [ -n "$$HOSPES_TEST_DATABASE_URL" ]; then \

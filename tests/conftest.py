@@ -223,3 +223,22 @@ def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Ite
     srv = start_server(database_url, tmp_path, server_env)
     yield srv
     stop_server(srv)
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """The PostgreSQL pass (``make test``'s second) runs the tests that use a database: one that takes no
+    ``database_url`` (directly or through ``db``, ``app``, ``server`` …) and does not choose a database itself
+    runs the same on both, so once, in the SQLite pass, is enough."""
+    if backend() != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="uses no database: run once, in the SQLite pass")
+    chooses: dict[str, bool] = {}
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            continue
+        path = str(item.path)
+        if path not in chooses:
+            source = Path(path).read_text(encoding="utf-8")
+            chooses[path] = "HOSPES_TEST_" in source or "backend()" in source
+        if not chooses[path]:
+            item.add_marker(skip)

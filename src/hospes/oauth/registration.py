@@ -182,7 +182,7 @@ def parse_metadata(body: Any) -> ClientMetadata:
     response_types = _strings(body, "response_types", ("code",))
     # RFC 7591 §2.1: authorization_code goes with the response type code, and code is the only one here.
     if response_types != ("code",):
-        raise errors.InvalidClientMetadata("response_types must be [\"code\"], to go with authorization_code.")
+        raise errors.InvalidClientMetadata("response_types must be code alone, to go with authorization_code.")
 
     try:
         name = credentials.text_value(_string(body, "client_name"), "client_name", 255)
