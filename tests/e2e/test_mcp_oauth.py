@@ -19,6 +19,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
+from tests import aio
 from tests.browserless import authorize, form_with
 from tests.e2e import add_user, cli_json
 
@@ -98,7 +99,7 @@ def test_an_assistant_connects_without_registration_works_within_its_grant_and_i
                                                                          "message": "Since noon."}))
             return tools, services, ticket
 
-    tools, services, ticket = asyncio.run(calls())
+    tools, services, ticket = aio.run(calls())
     # The SDK found everything itself: one login and consent, a client registered on the way.
     assert len(person.opened) == 1
     opened = parse_qs(urlsplit(person.opened[0]).query)
@@ -125,7 +126,7 @@ def test_an_assistant_connects_without_registration_works_within_its_grant_and_i
             await client.call_tool("list_services", {})
 
     with pytest.raises(BaseException):  # noqa: B017 (the SDK wraps the refusal in its own task-group errors)
-        asyncio.run(after())
+        aio.run(after())
     assert len(person.opened) == 2  # sent back to the login page: the old token was refused
     token = storage.tokens
     assert token is not None

@@ -23,6 +23,7 @@ from hospes.oauth import backchannel
 from hospes.oauth.keys import KeyRing
 from hospes.store import backchannel as store
 from hospes.store.models import BackchannelLogout, User
+from tests import aio
 from tests.account import post_form
 from tests.browserless import tokens_for
 
@@ -188,10 +189,10 @@ def test_a_failing_receiver_is_tried_again_then_given_up(db, settings, make_acco
             return await backchannel.deliver_due(db, keys, settings.issuer, http, first_retry=0)
 
     receiver.failures = 1
-    assert asyncio.run(deliver()) == 1
+    assert aio.run(deliver()) == 1
     first = row()
     assert (first.status, first.attempts, first.last_error) == ("pending", 1, "HTTP 500")
-    assert asyncio.run(deliver()) == 1
+    assert aio.run(deliver()) == 1
     assert (row().status, row().attempts) == ("delivered", 2)
     assert len(receiver.tokens) == 1
 
@@ -199,11 +200,11 @@ def test_a_failing_receiver_is_tried_again_then_given_up(db, settings, make_acco
         store.add(s, [store.Listener(cred.credential_id, person(db, acct), None, False)])
     receiver.failures = 100
     for _ in range(backchannel.MAX_ATTEMPTS):
-        asyncio.run(deliver())
+        aio.run(deliver())
     with db.read() as s:
         last = s.scalars(select(BackchannelLogout).order_by(BackchannelLogout.id.desc())).first()
         assert last is not None and (last.status, last.attempts) == ("failed", backchannel.MAX_ATTEMPTS)
-    assert asyncio.run(deliver()) == 0  # given up: not tried again
+    assert aio.run(deliver()) == 0  # given up: not tried again
 
 
 def test_workers_delivering_at_once_send_each_token_once(db, settings, make_account, make_credential, receiver):
@@ -225,7 +226,7 @@ def test_workers_delivering_at_once_send_each_token_once(db, settings, make_acco
     async def workers() -> list[int]:
         return list(await asyncio.gather(*(worker() for _ in range(4))))
 
-    assert sum(asyncio.run(workers())) == 30
+    assert sum(aio.run(workers())) == 30
     sids = [dict(jwt.decode(t, keys.verification_keys()).claims)["sid"] for t in receiver.wait(30)]
     assert sorted(sids) == sorted(f"session-{i}" for i in range(30))
     with db.read() as s:
