@@ -226,14 +226,20 @@ def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Ite
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """The PostgreSQL pass (``make test``'s second) runs the tests that use a database: one that takes no
+    """The PostgreSQL pass (``make test``'s second) runs the tests that use a database, browser tests aside (the
+    slowest; once is enough for what a browser adds): one that takes no
     ``database_url`` (directly or through ``db``, ``app``, ``server`` …) and does not choose a database itself
     runs the same on both, so once, in the SQLite pass, is enough."""
     if backend() != "postgresql":
         return
     skip = pytest.mark.skip(reason="uses no database: run once, in the SQLite pass")
     chooses: dict[str, bool] = {}
+    browser = pytest.mark.skip(reason="a browser test: run once, in the SQLite pass (the pages' database paths run "
+                                      "on both in the HTTP tests)")
     for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(browser)
+            continue
         if "database_url" in getattr(item, "fixturenames", ()):
             continue
         path = str(item.path)
