@@ -136,28 +136,24 @@ _ROW = 3 + len(LATENCY_BUCKETS)  # count, sum, the buckets and +Inf
 def answered(endpoint: str, status: int, start: float) -> None:
     """An answered HTTP request (web/metrics.py, HotPaths), on the event loop; ``start``: its
     time.perf_counter() on arrival. One call, no lock: it runs for every request."""
-    now = time.perf_counter()
-    row = BATCH.requests.get((endpoint, status))
-    if row is None:
-        row = BATCH.requests[endpoint, status] = [0.0] * _ROW
-    seconds = now - start
-    row[0] += 1.0
-    row[1] += seconds
-    # The bucket Histogram.observe counts: the first bound the value is not above (past the last: +Inf).
-    row[2 + bisect_left(LATENCY_BUCKETS, seconds)] += 1.0
-    if now >= BATCH.deadline:
-        BATCH.schedule(now)
+    _observe(BATCH.requests, (endpoint, status), start)
 
 
 def database_done(operation: str, start: float) -> None:
     """A database operation that began at ``start`` (time.perf_counter()) ended now, on the event loop."""
+    _observe(BATCH.database, operation, start)
+
+
+def _observe(rows: dict[Any, list[float]], key: Any, start: float) -> None:
+    """One observation, added to ``rows[key]`` (count, sum, then a count per bucket) until the batch is handed on."""
     now = time.perf_counter()
-    row = BATCH.database.get(operation)
+    row = rows.get(key)
     if row is None:
-        row = BATCH.database[operation] = [0.0] * _ROW
+        row = rows[key] = [0.0] * _ROW
     seconds = now - start
     row[0] += 1.0
     row[1] += seconds
+    # The bucket Histogram.observe counts: the first bound the value is not above (past the last: +Inf).
     row[2 + bisect_left(LATENCY_BUCKETS, seconds)] += 1.0
     if now >= BATCH.deadline:
         BATCH.schedule(now)

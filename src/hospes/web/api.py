@@ -46,16 +46,14 @@ from hospes.store.unavailable import is_unavailable
 from hospes.web import failures
 from hospes.web.context import Web
 from hospes.web.http import BodyTooLarge, MalformedRequest, parse_params, read_body
+from hospes.web.resource_cors import ResourceCors
 
 Headers = list[tuple[bytes, bytes]]
 JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
 PUBLIC = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
-VARY_ORIGIN = (b"vary", b"Origin")
-EXPOSE = (b"access-control-expose-headers", b"WWW-Authenticate")
 METHODS = b"GET, HEAD, POST"
-REQUEST_HEADERS = b"Authorization, Content-Type"
-PREFLIGHT_MAX_AGE = (b"access-control-max-age", b"600")
+CORS = ResourceCors(METHODS, request_headers=b"Authorization, Content-Type", expose=b"WWW-Authenticate")
 
 
 class MissingToken(errors.OAuthError):
@@ -142,10 +140,8 @@ class CustomerApi:
         else:
             body = orjson.dumps(self._render(op, result, args))
             status, headers = op.status, [JSON, NO_STORE]
-        if origin is not None:
-            headers += await self._cors(origin, token.credential_id if token is not None else None)
-        else:
-            headers.append(VARY_ORIGIN)
+        headers += await CORS.answer(self.web.provider.origins, origin,
+                                     token.credential_id if token is not None else None)
         return status, body, headers
 
     def _first_page(self, op: Operation, query: dict[str, list[str]]) -> Args | None:
@@ -220,22 +216,9 @@ class CustomerApi:
             headers.append((b"www-authenticate", ", ".join(parts).encode("ascii")))
         return status, orjson.dumps(exc.as_dict()), headers
 
-    async def _cors(self, origin: str, credential_id: int | None) -> Headers:
-        """An answer names the browser's origin when it is the origin of a redirect URI of the token's client
-        (before a token is known, of any client), as web/oauth_endpoints.py does for userinfo."""
-        if await self.web.provider.origins.allows(origin, credential_id):
-            return [VARY_ORIGIN, (b"access-control-allow-origin", origin.encode("latin-1")), EXPOSE]
-        return [VARY_ORIGIN]
-
     async def _options(self, request: Request, origin: str | None) -> tuple[int, bytes, Headers]:
-        """OPTIONS (RFC 9110 §9.3.7); a CORS preflight from a registered origin is told what it may send."""
-        headers: Headers = [(b"allow", METHODS + b", OPTIONS"), NO_STORE, VARY_ORIGIN]
-        preflight = origin is not None and request.headers.get("access-control-request-method")
-        if preflight and origin is not None and await self.web.provider.origins.allows(origin):
-            headers += [(b"access-control-allow-origin", origin.encode("latin-1")),
-                        (b"access-control-allow-methods", METHODS),
-                        (b"access-control-allow-headers", REQUEST_HEADERS), PREFLIGHT_MAX_AGE]
-        return 204, b"", headers
+        preflight = request.headers.get("access-control-request-method") is not None
+        return 204, b"", await CORS.options(self.web.provider.origins, origin, preflight)
 
 
 async def protected_resource_metadata(request: Request) -> Response:

@@ -61,18 +61,17 @@ from hospes.store.lookups import ApiTokenRow
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures
 from hospes.web.context import Web
+from hospes.web.resource_cors import ResourceCors
 
 Headers = list[tuple[bytes, bytes]]
 JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
-VARY_ORIGIN = (b"vary", b"Origin")
-EXPOSE = (b"access-control-expose-headers", b"WWW-Authenticate, Mcp-Session-Id")
-METHODS = b"GET, POST, DELETE"
 # The transport's headers; "*" covers 2026-07-28's Mcp-Param-* (a wildcard never covers Authorization, so it is
 # named: https://fetch.spec.whatwg.org/#cors-preflight-fetch).
-REQUEST_HEADERS = (b"Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, Mcp-Method, "
-                   b"Mcp-Name, Last-Event-ID, *")
-PREFLIGHT_MAX_AGE = (b"access-control-max-age", b"600")
+CORS = ResourceCors(b"GET, POST, DELETE",
+                    request_headers=(b"Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, "
+                                     b"Mcp-Method, Mcp-Name, Last-Event-ID, *"),
+                    expose=b"WWW-Authenticate, Mcp-Session-Id")
 MAX_BODY = 1 << 20  # a tool call's arguments are small; the SDK's own limit is 4 MiB
 MAX_TOKEN = 512
 
@@ -173,21 +172,14 @@ class McpServer:
     # -- browsers (CORS) --------------------------------------------------------------------------------------
 
     async def _cors(self, origin: str | None, credential_id: int | None) -> Headers:
-        """A browser's MCP client (the MCP Inspector, an assistant in a web page) may read the answer from the
-        origin of one of its client's redirect URIs (before a token is known, of any client's), as the customer
-        API allows (oauth/web_origins.py); the challenge's header and the session's are for it to read."""
-        if origin is not None and await self.web.provider.origins.allows(origin, credential_id):
-            return [VARY_ORIGIN, (b"access-control-allow-origin", origin.encode("latin-1")), EXPOSE]
-        return [VARY_ORIGIN]
+        """A browser's MCP client (the MCP Inspector, an assistant in a web page) reads answers as the customer
+        API's browser applications do (web/resource_cors.py); the challenge's header and the session's are for
+        it to read."""
+        return await CORS.answer(self.web.provider.origins, origin, credential_id)
 
     async def _options(self, send: Send, request: Request, origin: str | None) -> None:
-        """OPTIONS (RFC 9110 §9.3.7); a CORS preflight from a registered origin is told what it may send."""
-        headers: Headers = [(b"allow", METHODS + b", OPTIONS"), NO_STORE, VARY_ORIGIN]
-        preflight = origin is not None and request.headers.get("access-control-request-method")
-        if preflight and origin is not None and await self.web.provider.origins.allows(origin):
-            headers += [(b"access-control-allow-origin", origin.encode("latin-1")),
-                        (b"access-control-allow-methods", METHODS),
-                        (b"access-control-allow-headers", REQUEST_HEADERS), PREFLIGHT_MAX_AGE]
+        preflight = request.headers.get("access-control-request-method") is not None
+        headers = await CORS.options(self.web.provider.origins, origin, preflight)
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
