@@ -5,7 +5,6 @@ signs in to a client that was never registered."""
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import secrets
 import ssl
@@ -23,10 +22,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import DateTime, bindparam, create_engine, text
 
 from hospes.config import Settings
@@ -34,6 +29,7 @@ from tests.browserless import authorize, query_of
 from tests.conftest import Server, start_server, stop_server
 from tests.e2e import add_user, discover
 from tests.e2e.test_registration import sign_in, userinfo
+from tests.tls import make_certificates
 
 REDIRECT = "http://127.0.0.1/callback"
 
@@ -99,43 +95,9 @@ class DocumentServer:
         self.httpd.server_close()
 
 
-def _certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a certificate it signed for 127.0.0.1 and localhost: (CA file, certificate, key)."""
-    t = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hospes test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(t - datetime.timedelta(minutes=5))
-          .not_valid_after(t + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])).issuer_name(ca_name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(t - datetime.timedelta(minutes=5)).not_valid_after(t + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
-
-
 @pytest.fixture
 def docs(tmp_path: Path) -> Iterator[tuple[DocumentServer, Path]]:
-    ca, cert, key = _certificates(tmp_path)
+    ca, cert, key = make_certificates(tmp_path)
     server = DocumentServer(cert, key)
     try:
         yield server, ca
@@ -289,7 +251,7 @@ def test_a_certificate_hospes_does_not_trust_is_refused(
         database_url: str, tmp_path: Path, docs: tuple[DocumentServer, Path]) -> None:
     server, _ = docs
     (tmp_path / "other").mkdir()
-    other_ca, _, _ = _certificates(tmp_path / "other")
+    other_ca, _, _ = make_certificates(tmp_path / "other")
     client_id = server.document("/desk.json")
     with _hospes(database_url, tmp_path, other_ca, HOSPES_FETCH_ALLOW_PRIVATE="true") as hospes:
         assert_refused(authorization_page(hospes, client_id), "is not trusted")

@@ -8,8 +8,6 @@ is invalid_target; and a second factor is asked for where it is required."""
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +23,10 @@ from joserfc.jwk import KeySet
 
 from tests.account import TotpClock, enrol, has_code_page, login, post_form
 from tests.browserless import authorize, query_of
-from tests.conftest import Account, Server, free_port, start_server, stop_server
+from tests.conftest import Account, Server, start_server, stop_server
 from tests.e2e import REDIRECT_URI, User, add_user, cli_json, discover, jwks
+from tests.examples import example_resource_server
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "resource_server" / "resource_server.py"
 PANEL = "https://panel.example.com/api"
 STATUS = "https://status.example.com/"
 
@@ -306,27 +304,9 @@ def test_discovery_lists_the_operators_scopes(server: Any) -> None:
 @pytest.fixture
 def example_resource(server: Server, tmp_path: Path) -> Iterator[str]:
     """examples/resource_server as its own process, requiring acr 2 on /api/notes (notes:read): its base URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "resource.log"
-    cmd = [sys.executable, str(EXAMPLE), "--issuer", server.url, "--resource", url + "/api", "--port", str(port),
-           "--route", "/api/notes=notes:read", "--require-acr", "2"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/.well-known/oauth-protected-resource/api", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+    with example_resource_server(server.url, tmp_path / "resource.log", "--route", "/api/notes=notes:read",
+                                 "--require-acr", "2") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def test_a_separate_resource_server_verifies_hospes_jwt_access_tokens_offline(server: Any,

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,9 +23,9 @@ from hospes.config import load_settings
 from hospes.oauth.access_jwt import AccessTokenClaims, payload, sign
 from hospes.oauth.keys import KeyRing, sign_jwt
 from hospes.store.db import Database
-from tests.conftest import Server, free_port
+from tests.conftest import Server
+from tests.examples import example_resource_server
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "resource_server" / "resource_server.py"
 REFETCH_AFTER = 3  # the example's --jwks-refetch-after here (30 s by default)
 SUB = str(uuid.uuid4())
 
@@ -58,28 +56,11 @@ def keys(server: Server, database_url: str, tmp_path: Path) -> Iterator[KeyRing]
 
 @pytest.fixture
 def resource(server: Server, tmp_path: Path) -> Iterator[Resource]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path / "resource.log"
-    cmd = [sys.executable, str(EXAMPLE), "--issuer", server.url, "--resource", url + "/api", "--port", str(port),
-           "--route", "/api/notes=notes:read", "--route", "/api/admin=notes:admin", "--require-acr", "2",
-           "--jwks-refetch-after", str(REFETCH_AFTER)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/.well-known/oauth-protected-resource/api", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+    with example_resource_server(server.url, log, "--route", "/api/notes=notes:read", "--route",
+                                 "/api/admin=notes:admin", "--require-acr", "2",
+                                 "--jwks-refetch-after", str(REFETCH_AFTER)) as url:
         yield Resource(url, url + "/api", log)
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def good(server: Server, resource: Resource, **changes: object) -> AccessTokenClaims:
