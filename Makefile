@@ -34,12 +34,12 @@ $(JS_STAMP): tests/js/package-lock.json
 		else echo "npm not found: the JavaScript client tests will skip"; fi
 
 # The whole suite on SQLite, then again on PostgreSQL when HOSPES_TEST_DATABASE_URL names one (the tests that
-# use a database; tests/conftest.py pytest_collection_modifyitems).
+# use a database; tests/conftest.py pytest_collection_modifyitems). The slowest tests are listed after each pass.
 test: $(STAMP) $(JS_STAMP) lint
-	$(BIN)/pytest -q -n 2 -p no:cacheprovider
+	$(BIN)/pytest -q -n 2 -p no:cacheprovider --durations=15
 	@if [ -n "$$HOSPES_TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$HOSPES_TEST_DATABASE_URL)"; \
-		HOSPES_TEST_BACKEND=postgresql $(BIN)/pytest -q -n 2 -p no:cacheprovider; \
+		HOSPES_TEST_BACKEND=postgresql $(BIN)/pytest -q -n 2 -p no:cacheprovider --durations=15; \
 	fi
 
 # Hospes beside oidc-provider (../shared/peers/oidc-provider); see README "Performance".

@@ -4,6 +4,7 @@ the app in-process (Starlette's TestClient), and the real server process over HT
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -42,22 +43,62 @@ once_per_suite = pytest.mark.skipif(
     reason="a client program over HTTP: run once per suite, on SQLite (the server's paths run on both elsewhere)")
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A database of the test's own, created and dropped around it."""
-    if backend() != "postgresql":
-        yield f"sqlite:///{tmp_path}/hospes.db"
-        return
+def _pg_admin() -> Any:
     admin_url = os.environ.get("HOSPES_TEST_DATABASE_URL", PG_DEFAULT)
-    name = f"hospes_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+    return admin_url, create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                                    isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to the newest schema once per test process, which each test that would migrate its
+    own (through ``db`` or ``server``) gets a copy of: migrating from nothing costs far more than copying (SQLite
+    rebuilds tables for each ALTER). The SQLite file's path, or the PostgreSQL database's name."""
+    if backend() != "postgresql":
+        path = tmp_path_factory.mktemp("template") / "hospes.db"
+        upgrade(f"sqlite:///{path}")
+        yield str(path)
+        return
+    admin_url, admin = _pg_admin()
+    name = f"hospes_template_{uuid.uuid4().hex[:12]}"
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    base = admin_url.rsplit("/", 1)[0]
     try:
-        yield f"{base}/{name}"
+        upgrade(f"{admin_url.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1))
+        yield name
     finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# The databases made as a copy of ``migrated_template``: ``db`` need not migrate them.
+_MIGRATED: set[str] = set()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own, created and dropped around it: empty, or, for a test that would migrate it
+    first anyway (it uses ``db`` or ``server``), already migrated (a copy of ``migrated_template``)."""
+    template = request.getfixturevalue("migrated_template") if {"db", "server"} & set(request.fixturenames) else None
+    if backend() != "postgresql":
+        url = f"sqlite:///{tmp_path}/hospes.db"
+        if template is not None:
+            shutil.copyfile(template, tmp_path / "hospes.db")
+            _MIGRATED.add(url)
+        yield url
+        return
+    admin_url, admin = _pg_admin()
+    name = f"hospes_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    if template is not None:
+        _MIGRATED.add(url)
+    try:
+        yield url
+    finally:
+        _MIGRATED.discard(url)
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -70,8 +111,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    upgrade(settings.sqlalchemy_url)
+def db(database_url: str, settings: Settings) -> Iterator[Database]:
+    if database_url not in _MIGRATED:
+        upgrade(settings.sqlalchemy_url)
     database = Database(settings.sqlalchemy_url, settings.db_timeout)
     yield database
     database.dispose()
