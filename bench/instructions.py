@@ -69,7 +69,8 @@ class Counted:
         raise RuntimeError("callgrind wrote no dump")
 
 
-async def operations(srv: run.Server, counted: Counted, n: int, flows: int) -> dict[str, Any]:
+async def operations(srv: run.Server, counted: Counted, n: int, flows: int,
+                     mcp_headers: dict[str, str]) -> dict[str, Any]:
     conn = loadgen.Connection(srv.host, srv.port)
     browser = loadgen.Browser(srv.host, srv.port)
     out: dict[str, Any] = {}
@@ -106,6 +107,10 @@ async def operations(srv: run.Server, counted: Counted, n: int, flows: int) -> d
         r = await conn.request("GET", run.API_PATH, headers={"Authorization": f"Bearer {api_token}"})
         return r.status == 200 and len(json.loads(r.body)["data"]) == len(run.API_PRODUCTS)
 
+    async def mcp_list(_: int) -> bool:
+        r = await conn.request("POST", "/mcp", headers=mcp_headers, body=run.MCP_LIST_SERVICES.encode())
+        return r.status == 200 and b'"isError":false' in r.body.replace(b" ", b"")
+
     async def introspection(_: int) -> bool:
         form = urlencode({"token": token}).encode()
         r = await conn.request("POST", srv.introspect, headers=srv.token_headers(), body=form)
@@ -114,6 +119,7 @@ async def operations(srv: run.Server, counted: Counted, n: int, flows: int) -> d
     await measure("discovery", n, discovery)
     await measure("userinfo", n, userinfo)
     await measure(run.API_ROW, n, api_list)
+    await measure("MCP: list services", n, mcp_list)
     await measure("introspection", n, introspection)
 
     # Code exchange: the codes are minted first (not counted), then exchanged one by one.
@@ -165,6 +171,7 @@ def measure(db_url: str, work: Path, n: int, flows: int) -> dict[str, Any]:
     cred = run._cli(env, "oauth-credentials", "create", "--grant-type", "authorization_code", "--scope",
                     f"openid profile email offline_access {run.API_SCOPE}", "--name", "Count", "--redirect-uri",
                     run.REDIRECT, "--refresh-tokens", "always")
+    mcp_headers = run._mcp_headers(db_url, f"http://127.0.0.1:{port}", made, cred["credentialId"])
     grind = work / "grind"
     grind.mkdir()
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={grind}/callgrind.out.%p",
@@ -174,7 +181,7 @@ def measure(db_url: str, work: Path, n: int, flows: int) -> dict[str, Any]:
         run.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=600)
         srv = run.Server("hospes", f"http://127.0.0.1:{port}", cred["clientIdentifier"], cred["clientSecret"],
                          "openid profile email offline_access", [email])
-        return asyncio.run(operations(srv, Counted(proc.p.pid, grind), n, flows))
+        return asyncio.run(operations(srv, Counted(proc.p.pid, grind), n, flows, mcp_headers))
     finally:
         proc.stop()
 
