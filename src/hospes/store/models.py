@@ -277,6 +277,9 @@ class AccessToken(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A token obtained by token exchange (RFC 8693 §4.1): the acting party, {"sub": client_id[, "act": {...}]},
+    # the exchanged-from token's own act nested inside. NULL: a token the subject's client obtained itself.
+    act: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
 class RefreshToken(Base):

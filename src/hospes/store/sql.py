@@ -186,3 +186,12 @@ def json_list(value: Any) -> list[Any]:
     if isinstance(value, (str, bytes)):
         value = orjson.loads(value)  # a JSON column read as text (SQLite, asyncpg)
     return list(value)
+
+
+def json_object(value: Any) -> dict[str, Any] | None:
+    """A JSON object column (None: NULL), read as text (SQLite, asyncpg) or already parsed (psycopg)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        value = orjson.loads(value)
+    return dict(value)
