@@ -189,9 +189,9 @@ def json_list(value: Any) -> list[Any]:
 
 
 def json_object(value: Any) -> dict[str, Any] | None:
-    """A JSON object column (None: NULL), read as text (SQLite, asyncpg) or already parsed (psycopg)."""
+    """A JSON object column as the driver returns it (text on SQLite and asyncpg), decoded; None for NULL."""
     if value is None:
         return None
     if isinstance(value, (str, bytes)):
         value = orjson.loads(value)
-    return dict(value)
+    return dict(value) if value is not None else None  # JSON null as well as SQL NULL

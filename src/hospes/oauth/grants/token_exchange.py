@@ -1,11 +1,12 @@
 """grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693): an agent acting for a customer with a
 narrower token than the customer's application holds.
 
-The acting client (the agent) authenticates as at any grant (oauth/client_auth.py) and must be confidential and
-allowed this grant type. It presents the customer's token as ``subject_token``: an access token Hospes issued
-(``subject_token_type`` urn:ietf:params:oauth:token-type:access_token; refresh tokens and other JWTs are not
-accepted as subjects), live (unexpired, unrevoked, its grant unrevoked, its person enabled), issued to any client.
-What it gets is only ever narrower:
+The acting client (the agent) authenticates as at any grant (oauth/client_auth.py) and must be registered for
+this grant type (which only a confidential client may be, oauth/credentials.py). It presents the customer's token
+as ``subject_token``: an access token Hospes issued (``subject_token_type``
+urn:ietf:params:oauth:token-type:access_token; refresh tokens and other JWTs are not accepted as subjects) for a
+person (a client_credentials token acts for no one), live (unexpired, unrevoked, its grant unrevoked, its person
+enabled), issued to any client. What it gets is only ever narrower:
 
 - scope: what it asks for (or, when it asks for none, the subject token's scopes it holds itself) must be within
   the subject token's scope and within the scopes the acting client is registered for (invalid_scope otherwise;
@@ -36,6 +37,7 @@ from hospes.clock import now
 from hospes.oauth import audience, errors
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.client_auth import AuthenticatedClient
+from hospes.oauth.credentials import TOKEN_EXCHANGE
 from hospes.oauth.grants.base import TokenRequest, UnitGrant
 from hospes.oauth.issuance import Authentication, Issued, issue_tokens
 from hospes.oauth.provider import Provider
@@ -43,7 +45,6 @@ from hospes.secrets import digest
 from hospes.store import grants as store
 from hospes.store.sql import Tx
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 # RFC 8693 §3: the token type identifiers.
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 # What the subject and actor tokens may be: access tokens Hospes issued (opaque, or its JWT access tokens, which
@@ -51,22 +52,16 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 SUPPORTED_TYPES = (ACCESS_TOKEN_TYPE,)
 
 
-def may_exchange(client: AuthenticatedClient) -> bool:
-    """The client is registered for the token-exchange grant."""
-    return GRANT_TYPE in client.grant_type.split()
-
-
 class TokenExchangeGrant(UnitGrant):
-    grant_type = GRANT_TYPE
+    grant_type = TOKEN_EXCHANGE
     parameters = frozenset({"subject_token", "subject_token_type", "actor_token", "actor_token_type",
                             "requested_token_type", "scope", "resource", "audience"})
 
     async def exchange(self, provider: Provider, tx: Tx, client: AuthenticatedClient,
                        request: TokenRequest) -> Issued:
-        if client.public:
-            # The acting party is the authenticated client (RFC 8693 §1.1): a public client proves nothing.
-            raise errors.InvalidClient("This client is invalid or must authenticate using a client secret")
-        if not may_exchange(client):
+        # The acting party is the authenticated client (RFC 8693 §1.1); only a confidential client may be
+        # registered for this grant (oauth/credentials.py PUBLIC_GRANTS).
+        if self.grant_type not in client.grant_types:
             raise errors.UnauthorizedClient("This client may not use the token exchange grant.")
         subject_token = _token(request, "subject_token", required=True)
         requested_type = request.one("requested_token_type")
