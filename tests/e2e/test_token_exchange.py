@@ -21,7 +21,7 @@ from sqlalchemy import DateTime, bindparam, create_engine, text
 from hospes.config import Settings
 from hospes.secrets import digest
 from tests.browserless import authorize, form_with
-from tests.e2e import REDIRECT_URI, Credential, add_user, cli_json, discover
+from tests.e2e import REDIRECT_URI, Credential, User, add_user, cli_json, discover
 from tests.e2e.test_customer_api import grant, person_with_two_accounts
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -156,6 +156,48 @@ def test_an_agent_acts_for_a_customer_with_a_narrower_token_until_the_applicatio
     refused(exchange(meta, agent, subject["access_token"]), "invalid_request")
 
 
+def for_resource(meta: dict[str, Any], app: Credential, user: User, scope: str, resource: str) -> dict[str, Any]:
+    """The application's token for ``resource`` (RFC 8707): the person logs in and consents, the code is
+    exchanged with the same resource."""
+    oauth = OAuth2Client(client_id=app.client_id, client_secret=app.client_secret, redirect_uri=REDIRECT_URI,
+                         code_challenge_method="S256", timeout=10)
+    verifier = secrets.token_urlsafe(48)
+    url, state = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier,
+                                                scope=scope, resource=resource)
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        r = authorize(browser, url, user.email, user.password)
+    assert r.status_code in (302, 303), r.text[:1000]
+    return dict(oauth.fetch_token(meta["token_endpoint"], authorization_response=r.headers["location"], state=state,
+                                  code_verifier=verifier, resource=resource))
+
+
+def test_an_mcp_token_exchanged_works_at_the_mcp_server_within_the_narrower_scope(server: Any) -> None:
+    jane = add_user(server, "Jane")
+    service = cli_json(server, "services", "add", "--client-id", str(jane.client_id), "--product", "Hosting")
+    app = credential(server, "Assistant Hub", "services:read tickets:write", "authorization_code")
+    agent = credential(server, "Reader Agent", "services:read tickets:write", EXCHANGE)
+    meta = discover(server)
+    mcp = server.url + "/mcp"
+    subject = for_resource(meta, app, jane, "services:read tickets:write", mcp)
+    r = exchange(meta, agent, subject["access_token"], scope="services:read")
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    headers = {**bearer(token), "accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"}
+
+    def call(name: str, arguments: dict[str, Any]) -> httpx.Response:
+        return httpx.post(mcp, headers=headers, timeout=10, json={
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}})
+
+    # The MCP server's audience, carried over: its tools answer within services:read.
+    r = call("list_services", {})
+    assert r.status_code == 200, r.text
+    assert [s["id"] for s in r.json()["result"]["structuredContent"]["data"]] == [service["serviceId"]]
+    r = call("open_ticket", {"subject": "Hello", "message": "Not allowed."})
+    assert r.status_code == 403 and 'scope="tickets:write"' in r.headers["www-authenticate"]
+    # Not a customer-API token: refused there (one audience per token).
+    assert httpx.get(server.url + "/api/v1/services", headers=bearer(token), timeout=10).status_code == 401
+
+
 def _expire_access_token(database_url: str, token: str) -> None:
     engine = create_engine(Settings(database_url=database_url).sqlalchemy_url)
     past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
@@ -175,16 +217,7 @@ def test_a_jwt_access_token_carries_the_act_claim_and_an_expired_subject_is_refu
     app = credential(server, "Files App", "openid files:read files:write", "authorization_code")
     agent = credential(server, "Files Agent", "files:read", EXCHANGE)
     meta = discover(server)
-    oauth = OAuth2Client(client_id=app.client_id, client_secret=app.client_secret, redirect_uri=REDIRECT_URI,
-                         code_challenge_method="S256", timeout=10)
-    verifier = secrets.token_urlsafe(48)
-    url, state = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier,
-                                                scope="files:read files:write", resource=resource)
-    with httpx.Client(follow_redirects=False, timeout=10) as browser:
-        r = authorize(browser, url, jane.email, jane.password)
-    assert r.status_code in (302, 303), r.text[:1000]
-    subject = oauth.fetch_token(meta["token_endpoint"], authorization_response=r.headers["location"], state=state,
-                                code_verifier=verifier, resource=resource)
+    subject = for_resource(meta, app, jane, "files:read files:write", resource)
 
     r = exchange(meta, agent, subject["access_token"], resource=resource)
     assert r.status_code == 200, r.text
