@@ -26,10 +26,12 @@ class AccessTokenClaims:
     auth_time: int | None = None
     acr: str | None = None
     amr: tuple[str, ...] = ()
+    act: dict[str, Any] | None = None  # RFC 8693 §4.1: who acts for the subject (a token obtained by exchange)
 
 
 def payload(c: AccessTokenClaims) -> dict[str, Any]:
-    """The claims of RFC 9068 §2.2; auth_time, acr and amr only when known (§2.2.1)."""
+    """The claims of RFC 9068 §2.2; auth_time, acr and amr only when known (§2.2.1); act for a token obtained by
+    exchange (RFC 8693 §4.1)."""
     claims: dict[str, Any] = {
         "iss": c.issuer,
         "exp": c.expires_at,
@@ -46,6 +48,8 @@ def payload(c: AccessTokenClaims) -> dict[str, Any]:
         claims["acr"] = c.acr
     if c.amr:
         claims["amr"] = list(c.amr)
+    if c.act:
+        claims["act"] = c.act
     return claims
 
 

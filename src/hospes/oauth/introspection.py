@@ -52,6 +52,9 @@ async def introspect(provider: Provider, authorization: str | None, form: Params
     # whose scope releases the email claim (OIDC Core §5.4), as userinfo and the ID token would.
     if CONSENT_SCOPE["email"] in found.scope.split():
         body["username"] = found.username
+    if found.act:
+        # RFC 8693 §4.1, §2.2: a token obtained by exchange says who acts for its subject.
+        body["act"] = found.act
     if found.kind == "access_token":
         # RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a refresh token has none.
         body["token_type"] = "Bearer"

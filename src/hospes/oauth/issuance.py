@@ -6,7 +6,7 @@ The writes go through store/grants.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hospes.clock import now
@@ -24,7 +24,7 @@ from hospes.store.sql import Person, Tx
 class Authentication:
     """What the ID token says about how the person logged in."""
 
-    auth_time: int
+    auth_time: int  # 0: not known (a token obtained by exchange: access tokens do not keep it)
     acr: str | None
     amr: list[str]
     nonce: str | None = None
@@ -49,6 +49,7 @@ class Issued:
     scope: list[str]
     auth: Authentication
     claims: str | None = None  # the grant's, asked for with the claims parameter
+    id_token: bool = True  # an ID token when openid was granted (not for an exchanged token, RFC 8693 §2.2.1)
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,20 @@ async def refuse_reuse(tx: Tx, grant_id: int) -> Refused:
 async def issue_tokens(
     provider: Provider, tx: Tx, *, client: AuthenticatedClient, grant: GrantRow, scope: list[str],
     auth: Authentication, refresh: bool, refresh_scope: list[str] | None = None,
+    act: dict[str, Any] | None = None, not_after: datetime | None = None,
 ) -> Issued:
     """An access token (and a refresh token when ``refresh``) under ``grant``, in the unit ``tx``. The access
     token's audience is the grant's resource (RFC 8707; None: the customer API) and its acr the login's, so a
-    refreshed token keeps the acr of the authentication the grant began with."""
+    refreshed token keeps the acr of the authentication the grant began with. A token exchange (RFC 8693) passes
+    the ``act`` claim and the subject token's expiry as ``not_after``, and gets no ID token."""
     settings = provider.settings
     t = now()
     grant_id, user = grant.id, grant.user
     scope_str = " ".join(scope)
+    expires_at = t + timedelta(seconds=settings.access_token_ttl)
+    if not_after is not None and not_after < expires_at:
+        expires_at = not_after
+    lifetime = max(0, int((expires_at - t).total_seconds()))
     if grant.token_format == "jwt" and grant.resource is not None:
         # RFC 9068: for a resource that verifies its tokens offline. Signed here, inside the unit, because its
         # digest is stored like an opaque token's (revocation and introspection find it): a signature that fails
@@ -83,17 +90,17 @@ async def issue_tokens(
         issued_at = int(t.timestamp())
         access = access_jwt.sign(provider.keys, access_jwt.AccessTokenClaims(
             issuer=provider.issuer, audience=grant.resource, subject=user.uuid, client_id=client.identifier,
-            scope=scope_str, issued_at=issued_at, expires_at=issued_at + settings.access_token_ttl,
-            jwt_id=new_token(), auth_time=auth.auth_time, acr=auth.acr, amr=tuple(auth.amr)))
+            scope=scope_str, issued_at=issued_at, expires_at=issued_at + lifetime, jwt_id=new_token(),
+            auth_time=auth.auth_time or None, acr=auth.acr, amr=tuple(auth.amr), act=act))
     else:
         access = new_token()
     await store.create_access_token(tx, token_hash=digest(access), grant_id=grant_id, credential_id=client.id,
                                     user_id=user.id, scope=scope_str, audience=grant.resource, acr=auth.acr,
-                                    issued_at=t, expires_at=t + timedelta(seconds=settings.access_token_ttl))
+                                    issued_at=t, expires_at=expires_at, act=act)
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",
-        "expires_in": settings.access_token_ttl,
+        "expires_in": lifetime,
         "scope": scope_str,
     }
     if refresh:
@@ -104,13 +111,13 @@ async def issue_tokens(
                                          auth_time=auth.auth_time, acr=auth.acr, amr=auth.amr, issued_at=t,
                                          expires_at=t + timedelta(seconds=settings.refresh_token_ttl))
         body["refresh_token"] = rt
-    return Issued(body, client, user, scope, auth, grant.claims)
+    return Issued(body, client, user, scope, auth, grant.claims, id_token=act is None)
 
 
 def respond(provider: Provider, issued: Issued) -> dict[str, Any]:
     """The token response (RFC 6749 §5.1), with the ID token when openid was granted (OIDC Core §3.1.3.3)."""
     body = issued.body
-    if "openid" in issued.scope:
+    if "openid" in issued.scope and issued.id_token:
         auth = issued.auth
         body["id_token"] = id_token.issue(
             provider, client_id=issued.client.identifier, sub=issued.user.uuid, auth_time=auth.auth_time,

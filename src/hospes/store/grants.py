@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy.orm import Session
 
 from hospes.clock import now
-from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, drive, epoch_of, json_list, session_tx
+from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, drive, epoch_of, json_list, json_object, session_tx
 
 # -- liveness: the one definition, shared by userinfo, introspection and revocation ------------------
 # (t: the token's table, g: grants, u: users; the parameter is the current time.)
@@ -33,14 +33,16 @@ _TOKEN_OF = "JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id
 _LIVE_SELECT = "t.id, t.grant_id, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email, t.acr"
 # The live token of either kind with this digest, with its audience (an access token's own; a refresh token's,
 # its grant's resource, which every access token it yields gets). Parameters: digest, now, digest, now.
+# An access token's act (RFC 8693 §4.1) too; a refresh token has none (an exchange issues none).
 LIVE_TOKENS_SQL = (
-    f"SELECT 'access_token' AS kind, {_LIVE_SELECT}, t.audience FROM access_tokens t {_TOKEN_OF} "  # noqa: S608
-    f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE} UNION ALL "
-    f"SELECT 'refresh_token' AS kind, {_LIVE_SELECT}, g.resource FROM refresh_tokens t {_TOKEN_OF} "
+    f"SELECT 'access_token' AS kind, {_LIVE_SELECT}, t.audience, t.act FROM access_tokens t "  # noqa: S608
+    f"{_TOKEN_OF} WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE} UNION ALL "
+    f"SELECT 'refresh_token' AS kind, {_LIVE_SELECT}, g.resource, NULL FROM refresh_tokens t {_TOKEN_OF} "
     f"WHERE t.token_hash = %s AND {REFRESH_TOKEN_LIVE}"
 )
 # What a query over LIVE_TOKENS_SQL (as x) selects for ``LiveToken.of``, in its order.
-LIVE_TOKEN_COLUMNS = "x.kind, x.id, x.grant_id, x.scope, x.issued_at, x.expires_at, x.uuid, x.email, x.acr, x.audience"
+LIVE_TOKEN_COLUMNS = ("x.kind, x.id, x.grant_id, x.scope, x.issued_at, x.expires_at, x.uuid, x.email, x.acr, "
+                      "x.audience, x.act")
 
 
 class LiveToken(NamedTuple):
@@ -56,11 +58,13 @@ class LiveToken(NamedTuple):
     username: str
     acr: str | None  # how the person logged in for the grant (RFC 9470 step-up)
     audience: str | None  # the operator's resource it is for (RFC 8707); None: the customer API
+    act: dict[str, Any] | None  # who acts for the subject, for a token obtained by exchange (RFC 8693 §4.1)
 
     @classmethod
     def of(cls, cols: Sequence[Any]) -> LiveToken:
-        kind, tid, grant_id, scope, issued_at, expires_at, sub, email, acr, audience = cols
-        return cls(kind, tid, grant_id, scope, epoch_of(issued_at), epoch_of(expires_at), sub, email, acr, audience)
+        kind, tid, grant_id, scope, issued_at, expires_at, sub, email, acr, audience, act = cols
+        return cls(kind, tid, grant_id, scope, epoch_of(issued_at), epoch_of(expires_at), sub, email, acr, audience,
+                   json_object(act))
 
 
 # -- the grant a code or refresh token belongs to -----------------------------------------------------
@@ -183,17 +187,54 @@ async def invalidate_refresh_token(tx: Tx, token_id: int, at: datetime) -> bool:
     return await _redeem(tx, "refresh_tokens", token_id, at)
 
 
+# -- a live access token as the subject (or actor) of a token exchange (RFC 8693 §2.1) ----------------
+_SUBJECT_COLUMNS = "t.id, t.credential_id, t.scope, t.acr, t.expires_at, t.act"
+_SUBJECT_WIDTH = _SUBJECT_COLUMNS.count(",") + 1
+SUBJECT_TOKEN_SQL = (
+    f"SELECT {_SUBJECT_COLUMNS}, {GRANT_COLUMNS} FROM access_tokens t {_TOKEN_OF} "  # noqa: S608 (constant text)
+    f"{_RESOURCE_OF} WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
+)
+
+
+class SubjectToken(NamedTuple):
+    """A live access token with its grant: what a token exchange narrows. Its audience is its grant's resource
+    (every access token gets its grant's)."""
+
+    id: int
+    credential_id: int  # the client it was issued to
+    scope: str
+    acr: str | None
+    expires_at: datetime
+    act: dict[str, Any] | None  # already an exchanged token's: who acted (RFC 8693 §4.1)
+    grant: GrantRow
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> SubjectToken:
+        tid, credential_id, scope, acr, expires_at, act = row[:_SUBJECT_WIDTH]
+        expires = aware(expires_at)
+        assert expires is not None  # NOT NULL
+        return cls(tid, credential_id, scope, acr, expires, json_object(act), GrantRow.of(row[_SUBJECT_WIDTH:]))
+
+
+async def live_access_token(tx: Tx, token_hash: bytes, at: datetime) -> SubjectToken | None:
+    """The live access token with this digest (``ACCESS_TOKEN_LIVE``: unrevoked, unexpired, its grant unrevoked,
+    its person enabled), whoever it was issued to; None when there is none."""
+    row = await tx.one(SUBJECT_TOKEN_SQL, token_hash, tx.ts(at))
+    return SubjectToken.of(row) if row is not None else None
+
+
 # -- issuing ------------------------------------------------------------------------------------------
 
 
 async def create_access_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
                               scope: str, audience: str | None, acr: str | None, issued_at: datetime,
-                              expires_at: datetime) -> None:
-    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's."""
+                              expires_at: datetime, act: dict[str, Any] | None = None) -> None:
+    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's; ``act``:
+    the acting party of a token obtained by exchange (RFC 8693 §4.1)."""
     await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, audience, acr, "
-                     "issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                     "issued_at, expires_at, act) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                      token_hash, grant_id, credential_id, user_id, scope, audience, acr, tx.ts(issued_at),
-                     tx.ts(expires_at))
+                     tx.ts(expires_at), tx.json(act) if act is not None else None)
 
 
 async def create_refresh_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
