@@ -225,3 +225,18 @@ def test_user_codes():
     assert device.normalize(" bcdf-ghjk ") == "BCDFGHJK" == device.normalize("BC DF GH JK")
     assert device.normalize("BCDF-GHJ") is None and device.normalize("ABCD-EFGH") is None
     assert device.shown("BCDFGHJK") == "BCDF-GHJK"
+
+
+def test_hospes_device_code_ttl_is_the_requests_lifetime(settings, db, device_client):
+    from starlette.testclient import TestClient
+
+    from hospes.app import create_app
+
+    cred = device_client()
+    app = create_app(settings.model_copy(update={"device_code_ttl": 120}))
+    with TestClient(app, base_url=ISSUER) as client:
+        started = now()
+        assert start(client, cred).json()["expires_in"] == 120
+    with db.read() as s:
+        expires = s.query(DeviceCode).one().expires_at
+    assert abs((expires.replace(tzinfo=started.tzinfo) - started).total_seconds() - 120) < 5
