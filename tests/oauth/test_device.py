@@ -240,3 +240,26 @@ def test_hospes_device_code_ttl_is_the_requests_lifetime(settings, db, device_cl
     with db.read() as s:
         expires = s.query(DeviceCode).one().expires_at
     assert abs((expires.replace(tzinfo=started.tzinfo) - started).total_seconds() - 120) < 5
+
+
+def test_a_device_may_ask_for_a_resource_of_the_operators(client, db, make_account, device_client):
+    from hospes.oauth import resources
+
+    with db.transaction() as s:
+        resources.add(s, issuer=ISSUER, identifier="https://dns.example.com/", name="DNS API",
+                      scopes=[("dns:read", "See your DNS zones")], actor=None)
+    acct = make_account()
+    cred = device_client(scope="openid dns:read")
+    body = start(client, cred, scope="dns:read", resource="https://dns.example.com/").json()
+    done = device_page(client, body["verification_uri_complete"], acct.email, acct.password)
+    assert "Your device is connected" in done.text, done.text
+    # RFC 8707 §2.2: another resource at the token endpoint is invalid_target; the request's own gives the tokens.
+    other = client.post("/oauth/token.php", auth=(cred.client_id, cred.client_secret), data={
+        "grant_type": GRANT, "device_code": body["device_code"], "resource": "https://other.example.com/"})
+    assert other.json()["error"] == "invalid_target"
+    tokens = poll(client, cred, body["device_code"])
+    assert tokens.status_code == 200, tokens.text
+    introspected = client.post("/oauth/introspect", data={"token": tokens.json()["access_token"]},
+                               auth=(cred.client_id, cred.client_secret)).json()
+    assert introspected["active"] and introspected["aud"] == "https://dns.example.com/"
+    assert introspected["scope"] == "dns:read"
