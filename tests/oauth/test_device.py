@@ -13,7 +13,7 @@ from sqlalchemy import update
 from hospes.clock import now
 from hospes.config import ConfigError, load_settings
 from hospes.oauth import device
-from hospes.store.models import DeviceCode, OAuthCredential
+from hospes.store.models import DeviceCode
 from tests.browserless import device_page
 from tests.conftest import Cred
 
@@ -22,16 +22,12 @@ ISSUER = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
-def device_client(db: Any, make_credential: Any) -> Any:
-    """A credential whose grant types include the device code grant (the CLI's --grant-type once it takes several)."""
+def device_client(make_credential: Any) -> Any:
+    """A credential whose grant types include the device code grant."""
 
-    def make(scope: str = "openid profile email offline_access", grant_types: str = f"authorization_code {GRANT}",
-             **kw: Any) -> Cred:
-        cred = make_credential(scope=scope, **kw)
-        with db.transaction() as s:
-            s.execute(update(OAuthCredential).where(OAuthCredential.id == cred.credential_id)
-                      .values(grant_type=grant_types))
-        return cred
+    def make(scope: str = "openid profile email offline_access",
+             grant_types: tuple[str, ...] = ("authorization_code", GRANT), **kw: Any) -> Cred:
+        return make_credential(scope=scope, grant_type=list(grant_types), **kw)
 
     return make
 

@@ -23,17 +23,19 @@ from hospes.oauth import audience, client_auth, errors
 from hospes.oauth import authorize as core
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.client_auth import AuthenticatedClient
+from hospes.oauth.credentials import DEVICE_CODE
 from hospes.oauth.params import Params, one
 from hospes.secrets import digest, new_token
 from hospes.store import device_codes as store
 from hospes.store.accounts import choosable_accounts
+from hospes.store.clients import grant_types_of
 from hospes.store.models import OAuthCredential
 from hospes.store.sql import Tx, drive, session_tx
 
 if TYPE_CHECKING:
     from hospes.oauth.provider import Provider
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+GRANT_TYPE = DEVICE_CODE  # urn:ietf:params:oauth:grant-type:device_code, RFC 8628 §3.4
 PAGE_PATH = "/device"  # the verification_uri, {issuer}/device
 ENDPOINT_PATH = "/oauth/device_authorization"
 
@@ -56,7 +58,8 @@ USED = "That code has already been used. Start again on your device if it is sti
 
 def may_use(client: AuthenticatedClient | OAuthCredential) -> bool:
     """The credential lists the device code grant among its grant types."""
-    return GRANT_TYPE in client.grant_type.split()
+    granted = client.grant_types if isinstance(client, AuthenticatedClient) else grant_types_of(client.grant_type)
+    return GRANT_TYPE in granted
 
 
 def new_user_code() -> str:
