@@ -99,7 +99,8 @@ def device_page(http: httpx.Client | Any, verification_uri: str, email: str, pas
             continue
         if "userAuthorization" in page and consent is not None:
             f = form_with(page, base, "request_hash")
-            data: dict[str, Any] = {**f.fields, "userAuthorization": consent}
+            data: dict[str, Any] = {k: v for k, v in f.fields.items() if k != "account"}
+            data["userAuthorization"] = consent
             if accounts:
                 data["account"] = list(accounts)
             r = http.post(f.action, data=data)

@@ -259,3 +259,26 @@ def test_a_device_may_ask_for_a_resource_of_the_operators(client, db, make_accou
                                auth=(cred.client_id, cred.client_secret)).json()
     assert introspected["active"] and introspected["aud"] == "https://dns.example.com/"
     assert introspected["scope"] == "dns:read"
+
+
+def test_a_person_with_several_accounts_chooses_which_the_device_may_use(client, db, make_account, device_client):
+    from tests.api import account_boxes, approve, latest_grant_accounts, second_account
+
+    jane = make_account()
+    other = second_account(db, jane.user_id, "Jane's Other Shop")
+    cred = device_client(scope="openid services:read")
+    body = start(client, cred, scope="openid services:read").json()
+    page = device_page(client, body["verification_uri_complete"], jane.email, jane.password, consent=None)
+    # The authorization endpoint's consent page: both accounts offered, none ticked; the code to check.
+    assert account_boxes(page.text) == {str(jane.client_id): False, str(other): False}
+    assert body["user_code"] in page.text
+    again = approve(client, page, [])
+    assert again.status_code == 400 and "Choose at least one account" in again.text
+    assert poll(client, cred, body["device_code"]).json()["error"] == "authorization_pending"
+    done = approve(client, again, [other])
+    assert "Your device is connected" in done.text, done.text
+    assert latest_grant_accounts(db, jane.user_id) == str(other)
+    tokens = poll(client, cred, body["device_code"])
+    assert tokens.status_code == 200, tokens.text
+    services = client.get("/api/v1/services", headers={"Authorization": "Bearer " + tokens.json()["access_token"]})
+    assert services.status_code == 200, services.text
