@@ -98,11 +98,12 @@ def _end_session(web: Web, cookie: str | None) -> None:
 
 
 def _look_up(web: Web, user_code: str, current: sessions.CurrentSession,
-             address: str) -> tuple[int, core.NeedConsent] | str:
+             address: str) -> tuple[int, core.NeedConsent] | str | throttle.Admission:
+    """The consent for the code's pending request, why there is none, or the refused admission (nothing looked up)."""
     with web.provider.db.transaction() as s:
         admission = throttle.admit(s, [(CODES_PER_ADDRESS, address), (CODES_ANYWHERE, _EVERYWHERE)])
         if admission.refused:
-            return TOO_MANY.format(wait=throttle.minutes(admission.wait))
+            return admission
         found = device.consent(web.provider, s, user_code, current)
         if not isinstance(found, str):
             throttle.release(s, admission)  # a code that names a pending request is no guess
@@ -115,9 +116,11 @@ async def _enter(web: Web, request: Request, current: sessions.CurrentSession, e
     if user_code is None:  # not a code at all: nothing looked up, nothing counted
         return _page(web, request, current, user_code=entered[:20], error=device.UNKNOWN, status=400)
     found = await run_in_threadpool(_look_up, web, user_code, current, web.ip(request))
+    if isinstance(found, throttle.Admission):
+        return _page(web, request, current, user_code=device.shown(user_code), status=429,
+                     error=TOO_MANY.format(wait=throttle.minutes(found.wait)))
     if isinstance(found, str):
-        status = 429 if found.startswith("Too many") else 400
-        return _page(web, request, current, user_code=device.shown(user_code), error=found, status=status)
+        return _page(web, request, current, user_code=device.shown(user_code), error=found, status=400)
     device_code_id, out = found
     return _consent(web, request, out, current, device_code_id, user_code)
 
