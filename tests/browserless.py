@@ -79,3 +79,36 @@ def tokens_for(http: httpx.Client | Any, acct: Any, cred: Any, scope: str) -> di
                     auth=(cred.client_id, cred.client_secret))
     assert tok.status_code == 200, tok.text
     return dict(tok.json())
+
+
+def device_page(http: httpx.Client | Any, verification_uri: str, email: str, password: str, *,
+                consent: str | None = "yes", accounts: tuple[str, ...] = ()) -> Any:
+    """The device page (RFC 8628 §3.3) as a person uses it: open the link the device shows (its
+    verification_uri_complete, or verification_uri with ``?user_code=`` added), log in when sent there, post the
+    code, then answer the consent page (``accounts``: the account boxes to tick); return the last page."""
+    r = http.get(verification_uri)
+    code_posted = False
+    for _ in range(10):
+        if r.status_code in (302, 303):
+            r = http.get(urljoin(str(r.url), r.headers["location"]))
+            continue
+        page, base = r.text, str(r.url)
+        if 'name="password"' in page:
+            f = login_form(page, base)
+            r = http.post(f.action, data={**f.fields, "username": email, "password": password})
+            continue
+        if "userAuthorization" in page and consent is not None:
+            f = form_with(page, base, "request_hash")
+            data: dict[str, Any] = {k: v for k, v in f.fields.items() if k != "account"}
+            data["userAuthorization"] = consent
+            if accounts:
+                data["account"] = list(accounts)
+            r = http.post(f.action, data=data)
+            return r
+        if 'name="user_code"' in page and not code_posted:
+            f = form_with(page, base, "user_code")
+            r = http.post(f.action, data=f.fields)
+            code_posted = True
+            continue
+        return r
+    return r

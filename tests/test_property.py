@@ -364,6 +364,18 @@ def test_revoke_random_requests(world, data):
 
 @PROPERTY
 @given(data=st.data())
+def test_device_authorization_random_requests(world, data):
+    w = world
+    req = data.draw(requests(w, TOKEN_PARAMS + ["resource"]))
+    r = send(w, "/oauth/device_authorization", req)
+    assert_not_5xx(r, req)
+    # The world's client may not use the device grant: nothing random gets a device code.
+    assert r.status_code >= 400 and "device_code" not in r.text, (req, r.text)
+    assert_json_error(r, req, TOKEN_ERRORS | {"invalid_target"})
+
+
+@PROPERTY
+@given(data=st.data())
 def test_introspect_random_requests(world, data):
     w = world
     req = data.draw(requests(w, TOKEN_PARAMS))
@@ -433,6 +445,7 @@ class PageSpec:
 
 P = PageSpec
 AUTHORIZE_FIELDS = tuple(AUTHORIZE_PARAMS)
+DEVICE_FIELDS = ("user_code", "token", "userAuthorization", "request_hash", "account", "logout")
 PUBLIC_PAGES = [
     P("/login", ("next", "username", "password", "token", "second_factor", "code", "backup_code")),
     P("/logout", ("token",), ("POST",)),
@@ -444,6 +457,7 @@ PUBLIC_PAGES = [
                         "token", "confirm", "ui_locales")),
     P("/oauth/authorize.php", AUTHORIZE_FIELDS),
     P("/oauth/authorize", AUTHORIZE_FIELDS),
+    P("/device", DEVICE_FIELDS),
     P("/admin/login", ("next", "logged_out", "username", "password", "token")),
 ]
 CLIENT_AREA = ("client", "token")
@@ -460,6 +474,7 @@ CUSTOMER_PAGES = [
     P("/account/password", ("current_password", "new_password", "new_password_confirm", "changed", *CLIENT_AREA),
       area="customer"),
     P("/account/email/verification", CLIENT_AREA, area="customer"),
+    P("/device", DEVICE_FIELDS, area="customer"),
 ]
 CREDENTIAL_FORM = ("name", "description", "logo_uri", "redirect_uri", "scope", "backchannel_logout_uri",
                    "backchannel_logout_session_required", "op", "token", "done")

@@ -30,6 +30,7 @@ from hospes.web import (
     adminapi,
     authorize,
     clientarea,
+    device,
     health,
     login,
     logout,
@@ -66,6 +67,7 @@ def hot_paths() -> dict[str, tuple[frozenset[str], oauth_endpoints.Handler]]:
         "/oauth/jwks": (o.GET, o.jwks),
         "/oauth/revoke": (o.GET_POST, o.revocation_endpoint),
         "/oauth/introspect": (o.GET_POST, o.introspection_endpoint),
+        "/oauth/device_authorization": (o.GET_POST, o.device_authorization_endpoint),  # RFC 8628 §3.1
     }
 
 
@@ -89,6 +91,7 @@ def routes() -> list[BaseRoute]:
         *clientarea.routes(),  # /clientarea.php, /supporttickets.php, /submitticket.php, /account/sso|users
         *account.routes(),  # /account/applications|security|sessions|password, /password/reset
         Route("/login", login.login, methods=get_post),
+        Route("/device", device.page, methods=get_post),  # RFC 8628 §3.3 verification_uri
         Route("/logout", login.logout, methods=["POST"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),

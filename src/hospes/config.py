@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/hospes.db"
     secret_key: str | None = None
     auth_code_ttl: int = 60
+    # How long a device authorization request (RFC 8628 §3.2 expires_in) waits for the person's approval.
+    device_code_ttl: int = 600
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 2592000
     id_token_ttl: int = 3600
@@ -215,6 +217,15 @@ class Settings(BaseSettings):
         # RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED."
         if v > 600:
             raise ValueError("must be at most 600 seconds (RFC 6749 §4.1.2)")
+        return v
+
+    @field_validator("device_code_ttl")
+    @classmethod
+    def _device_code_ttl(cls, v: int) -> int:
+        # Long enough to find a phone and log in; short enough that a user code shown is soon worthless to a
+        # guesser (RFC 8628 §5.1: the code's entropy against its lifetime and the attempts allowed).
+        if not 60 <= v <= 1800:
+            raise ValueError("must be from 60 to 1800 seconds")
         return v
 
     @field_validator("api_allowed_ips", "trusted_proxies")

@@ -15,7 +15,8 @@ from hospes.sso.grant import SingleSignOnGrant
 
 def test_the_application_offers_each_grant_once():
     assert set(grants().grant_types) == {"authorization_code", "refresh_token", "single_sign_on",
-                                         "urn:ietf:params:oauth:grant-type:token-exchange"}
+                                         "urn:ietf:params:oauth:grant-type:token-exchange",
+                                         "urn:ietf:params:oauth:grant-type:device_code"}
 
 
 def test_grant_type_selects_the_grant():
@@ -60,6 +61,7 @@ def test_the_built_in_grants_read_only_what_they_declare():
         "urn:ietf:params:oauth:grant-type:token-exchange": frozenset({
             "subject_token", "subject_token_type", "actor_token", "actor_token_type", "requested_token_type",
             "scope", "resource", "audience"}),
+        "urn:ietf:params:oauth:grant-type:device_code": frozenset({"device_code", "resource"}),
     }
 
 

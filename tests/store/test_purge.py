@@ -93,6 +93,11 @@ class Rows:
                                       next_attempt_at=self.t - LONG_AGO,
                                       finished_at=self.t - finished if finished else None), dead)
 
+    def device_code(self, dead: bool, expires: timedelta, grant: int | None = None, status: str = "pending") -> None:
+        self._add(m.DeviceCode(code_hash=digest(new_token()), user_code=new_token()[:8], credential_id=self.cred,
+                               scope="openid", status=status, grant_id=grant, created_at=self.t - LONG_AGO,
+                               expires_at=self.t + expires), dead)
+
     def seen_jti(self, dead: bool, expires: timedelta) -> None:
         self._add(m.SeenJti(kind="client_assertion", digest=digest(new_token()), expires_at=self.t + expires), dead)
 
@@ -135,6 +140,13 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.token(m.RefreshToken, rotated, dead=False, expires=SOON * 24)
     lately = rows.grant(dead=False, revoked=LATELY)
     rows.token(m.RefreshToken, lately, dead=False, expires=SOON * 24, revoked=LATELY)
+
+    # Device authorization requests (RFC 8628): expired + grace, answered or not. An approved one still
+    # waiting for the device's poll keeps its grant, however old (HOSPES_PURGE_GRACE may be 0).
+    rows.device_code(dead=True, expires=-LONG_AGO)
+    rows.device_code(dead=True, expires=-LONG_AGO, status="used")
+    rows.device_code(dead=False, expires=-LATELY, status="denied")
+    rows.device_code(dead=False, expires=SOON, grant=rows.grant(dead=False), status="approved")
 
     # A grant with nothing under it, but new (its code may be on its way): stays.
     rows.grant(dead=False, created=LATELY)

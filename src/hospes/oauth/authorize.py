@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from hospes.store import clients, consents
 from hospes.store.accounts import ReachedAccount, choosable_accounts
 from hospes.store.models import AuthorizationCode, ClientAccount, Grant, OAuthCredential, User, UserClient
 from hospes.store.resources import ResourceRow
-from hospes.store.sql import drive, session_tx
+from hospes.store.sql import Tx, drive, session_tx
 
 
 class CurrentSession(Protocol):
@@ -222,21 +222,8 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         raise errors.InvalidTarget("The resource parameter is too long.")
     tx = session_tx(s)
     resource = drive(audience.resolve(tx, audience.named(resource_values, provider.issuer), provider.issuer))
-    asked = scope_table.parse(_single(params, "scope"))
-    if not asked:
-        raise errors.InvalidScope("A scope is required.")
-    # OIDC Core §3.1.2.1: "Scope values used that are not understood by an implementation SHOULD be
-    # ignored" (RFC 6749 §3.3 lets the server grant less than asked; the token response says what). Scopes of
-    # another audience than the resource's are refused (oauth/audience.py).
-    requested = drive(audience.scopes_for(tx, asked, resource))
-    if not requested:
-        raise errors.InvalidScope("None of the requested scopes is known here.")
-    allowed = set(scope_table.parse(cred.scope)) or set(scope_table.OIDC_SCOPES)
-    if cred.refresh_token_policy != "never":
-        allowed.add("offline_access")
-    for name in requested:
-        if name not in allowed:
-            raise errors.InvalidScope(f"The scope '{name}' is not allowed for this client.")
+    allowed = client_scopes(cred.scope, cred.refresh_token_policy)
+    requested = drive(requested_scopes(tx, _single(params, "scope"), resource, allowed))
 
     challenge = _single(params, "code_challenge")
     method = _single(params, "code_challenge_method")
@@ -307,6 +294,33 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         essential_acr=tuple(v[:64] for v in asked_claims.essential_acr[:8]),
         resource=resource.identifier if resource is not None else None,
     )
+
+
+def client_scopes(scope: str, refresh_token_policy: str) -> set[str]:
+    """The scopes a client may ask for: its credential's (none listed: OpenID Connect's), and offline_access
+    unless it never gets refresh tokens."""
+    allowed = set(scope_table.parse(scope)) or set(scope_table.OIDC_SCOPES)
+    if refresh_token_policy != "never":
+        allowed.add("offline_access")
+    return allowed
+
+
+async def requested_scopes(tx: Tx, scope: str | None, resource: ResourceRow | None, allowed: set[str]) -> list[str]:
+    """The scopes a request (the authorization endpoint's, the device authorization endpoint's) is for: those of
+    the ``scope`` parameter that are known, each one the client may ask for; or invalid_scope."""
+    asked = scope_table.parse(scope)
+    if not asked:
+        raise errors.InvalidScope("A scope is required.")
+    # OIDC Core §3.1.2.1: "Scope values used that are not understood by an implementation SHOULD be
+    # ignored" (RFC 6749 §3.3 lets the server grant less than asked; the token response says what). Scopes of
+    # another audience than the resource's are refused (oauth/audience.py).
+    requested = await audience.scopes_for(tx, asked, resource)
+    if not requested:
+        raise errors.InvalidScope("None of the requested scopes is known here.")
+    for name in requested:
+        if name not in allowed:
+            raise errors.InvalidScope(f"The scope '{name}' is not allowed for this client.")
+    return requested
 
 
 def _at_least(acr_values: tuple[str, ...], required: str) -> tuple[str, ...]:
@@ -404,7 +418,7 @@ def acr_for(req: AuthorizationRequest, session: CurrentSession) -> str | None:
     return max(met, key=acr_level) if met else None
 
 
-def _user_may_log_in(s: Session, user_id: int) -> bool:
+def user_may_log_in(s: Session, user_id: int) -> bool:
     """A user whose every client account is Closed may not use OAuth."""
     statuses = s.scalars(
         select(ClientAccount.status).join(UserClient, UserClient.client_id == ClientAccount.id)
@@ -423,7 +437,7 @@ def decide(provider: Provider, s: Session, req: AuthorizationRequest, session: C
             raise fail(errors.LoginRequired(due))
         return NeedLogin(req)
     assert session is not None
-    if not _user_may_log_in(s, session.user_id):
+    if not user_may_log_in(s, session.user_id):
         raise fail(errors.AccessDenied("This account is closed."))
     if acr_for(req, session) is None:
         # OIDC Core §5.5.1.1: an essential acr that cannot be met is a failed authentication; the error is
@@ -480,15 +494,23 @@ def record_consent(provider: Provider, s: Session, user_id: int, req: Authorizat
     consents.record(s, user_id, req.credential_id, req.consent_scope, provider.settings.consent_ttl, accounts)
 
 
-def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession,
-               accounts: tuple[int, ...] | None = None) -> CodeIssued:
-    t = now()
-    grant = Grant(credential_id=req.credential_id, user_id=session.user_id, scope=scope_table.join(req.scope),
+def new_grant(s: Session, req: AuthorizationRequest, user_id: int, accounts: tuple[int, ...] | None,
+              t: datetime) -> Grant:
+    """The grant an approved request makes (its id assigned): the scopes, the claims asked for one by one, the
+    accounts chosen for the customer API (None: no customer-API scope), the resource."""
+    grant = Grant(credential_id=req.credential_id, user_id=user_id, scope=scope_table.join(req.scope),
                   claims=standard.stored(req.userinfo_claims, req.id_token_claims),
                   accounts=" ".join(str(a) for a in accounts) if accounts is not None else None,
                   resource=req.resource, created_at=t)
     s.add(grant)
     s.flush()
+    return grant
+
+
+def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, session: CurrentSession,
+               accounts: tuple[int, ...] | None = None) -> CodeIssued:
+    t = now()
+    grant = new_grant(s, req, session.user_id, accounts, t)
     code = new_token()
     s.add(AuthorizationCode(
         code_hash=digest(code), grant_id=grant.id, credential_id=req.credential_id, user_id=session.user_id,

@@ -70,6 +70,8 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         # draft-ietf-oauth-client-id-metadata-document: a client_id may be an https URL (oauth/metadata_documents.py).
         "client_id_metadata_document_supported": True,
     }
+    if "urn:ietf:params:oauth:grant-type:device_code" in grant_types:
+        doc["device_authorization_endpoint"] = url("/oauth/device_authorization")  # RFC 8628 §4 (oauth/device.py)
     if registration:
         doc["registration_endpoint"] = url("/oauth/register")  # RFC 8414 §2, RFC 7591 §3
     return doc

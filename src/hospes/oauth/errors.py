@@ -66,8 +66,9 @@ class InvalidScope(OAuthError):
 
 
 class AccessDenied(OAuthError):
+    # A redirect from the authorization endpoint (RFC 6749 §4.1.2.1); at the token endpoint (RFC 8628 §3.5)
+    # a 400, as RFC 6749 §5.2 answers every error but invalid_client.
     error = "access_denied"
-    status_code = 403
 
 
 class UnsupportedResponseType(OAuthError):
@@ -155,6 +156,19 @@ class InsufficientUserAuthentication(OAuthError):
     def __init__(self, description: str = "", *, acr_values: str = "") -> None:
         super().__init__(description)
         self.acr_values = acr_values  # the challenge's acr_values (RFC 9470 §3)
+
+
+# RFC 8628 §3.5: the token endpoint's answers while a device authorization is not (or no longer) approved.
+class AuthorizationPending(OAuthError):
+    error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    error = "slow_down"
+
+
+class ExpiredToken(OAuthError):
+    error = "expired_token"
 
 
 class InvalidRedirect(Exception):

@@ -640,3 +640,29 @@ class ResourceScope(Base):
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     description: Mapped[str] = mapped_column(String(500))
+
+
+class DeviceCode(Base):
+    """A device authorization request (RFC 8628 §3.1-3.2): only the digest of its device_code is kept; the
+    user_code as the page compares it (normalised: upper case, no dash). ``status``: pending, approved (by
+    ``user_id``, under ``grant_id``, with the login's auth_time/acr/amr), denied, or used (its tokens issued).
+    ``poll_interval`` and ``last_polled_at`` pace the device's polls (RFC 8628 §3.5 slow_down)."""
+
+    __tablename__ = "device_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)
+    credential_id: Mapped[int] = mapped_column(ForeignKey("oauth_credentials.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text)
+    # RFC 8707: the operator's resource server the token is for; NULL: the customer API.
+    resource: Mapped[str | None] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"))
+    auth_time: Mapped[int | None] = mapped_column(Integer)
+    acr: Mapped[str | None] = mapped_column(String(64))
+    amr: Mapped[list[str] | None] = mapped_column(JSON)
+    poll_interval: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -8,6 +8,8 @@ and then deleted. What each table keeps, and why (docs/OPERATIONS.md, "What is k
   also while the login session it was redeemed in still runs: it is what tells back-channel logout which
   clients to tell (store/backchannel.py);
 - access tokens until their expiry or revocation + grace;
+- device authorization requests (RFC 8628) until their expiry + grace, answered or not (a grant an approval made
+  stays while its request does, so the device's poll finds it);
 - refresh tokens likewise; a rotated one stays while it has not expired and its grant is not revoked
   (revoking a grant revokes every token under it), as presenting it again revokes the grant (RFC 9700
   §4.14.2);
@@ -66,13 +68,15 @@ _DEAD: dict[str, str] = {
                             "AND l.ended_at IS NULL AND l.expires_at > %(now)s AND c.id = x.credential_id "
                             "AND c.backchannel_logout_uri IS NOT NULL))"),
     "access_tokens": "expires_at < %(cutoff)s OR revoked_at < %(cutoff)s",
+    "device_codes": "expires_at < %(cutoff)s",
     "refresh_tokens": "expires_at < %(cutoff)s OR revoked_at < %(cutoff)s",
     # No code, no token, and old enough that its code (created with it) would have gone. access_tokens and
     # refresh_tokens are indexed by grant_id; authorization_codes is not, so one NOT IN reads it once.
     "grants": ("created_at < %(cutoff)s "
                "AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = x.id) "
                "AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = x.id) "
-               "AND x.id NOT IN (SELECT c.grant_id FROM authorization_codes c)"),
+               "AND x.id NOT IN (SELECT c.grant_id FROM authorization_codes c) "
+               "AND NOT EXISTS (SELECT 1 FROM device_codes d WHERE d.grant_id = x.id)"),
     "login_sessions": "expires_at < %(cutoff)s OR ended_at < %(cutoff)s",
     "admin_sessions": "expires_at < %(cutoff)s OR ended_at < %(cutoff)s",
     "sso_tokens": "expires_at < %(cutoff)s",

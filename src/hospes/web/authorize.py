@@ -93,18 +93,27 @@ def _document_host(req: core.AuthorizationRequest) -> str | None:
     return urlsplit(req.client_id).hostname
 
 
-def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
+def consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any, *, action: str, request_hash: str,
+                 user_code: str | None = None) -> Response:
+    """The consent page (templates/consent.html) for ``out``, posting ``request_hash`` back to ``action``: the
+    authorization endpoint's, or the device page's (web/device.py, ``user_code`` the code the device shows)."""
     req = out.request
-    permissions = out.permissions
     changes = [SCOPES[s].consent_text for s in out.scopes if s in SCOPES and SCOPES[s].api_access == "write"]
+    device = user_code is not None
     return web.render_form(
-        request, "consent.html", status=400 if out.problem else 200, headers=_back_to_app(req),
-        action=web.path("/oauth/authorize.php"), request_hash=web.sign("authz", req.to_dict()),
+        request, "consent.html", status=400 if out.problem else 200,
+        headers=None if device else _back_to_app(req), action=action, request_hash=request_hash,
         app_name=req.client_name, app_logo=req.logo_uri, return_host=_return_host(req.redirect_uri),
-        permissions=permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
+        permissions=out.permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
         problem=out.problem, unverified=req.client_kind != "admin", document_host=_document_host(req),
-        on_this_computer=_on_this_computer(req.redirect_uri), resource=out.resource,
+        on_this_computer=not device and _on_this_computer(req.redirect_uri), resource=out.resource,
+        device=device, user_code=user_code,
     )
+
+
+def _consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any) -> Response:
+    return consent_page(web, request, out, current, action=web.path("/oauth/authorize.php"),
+                        request_hash=web.sign("authz", out.request.to_dict()))
 
 
 def _outcome_response(web: Web, request: Request, out: core.Outcome, current: Any) -> Response:

@@ -22,7 +22,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hospes.oauth import client_auth, errors, introspection, revocation, token, userinfo
+from hospes.oauth import client_auth, device, errors, introspection, revocation, token, userinfo
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures, not_found
 from hospes.web.context import Web
@@ -159,6 +159,19 @@ async def token_endpoint(web: Web, call: Call) -> Answer:
         form = await call.form()
         call.client = _presented_client(call, form)
         body = await token.token_request(web.provider, call.authorization, form, call.params())
+    except errors.OAuthError as exc:
+        return _client_error(exc)
+    return _json(200, body, NO_STORE)
+
+
+async def device_authorization_endpoint(web: Web, call: Call) -> Answer:
+    """RFC 8628 §3.1-3.2 (oauth/device.py)."""
+    try:
+        if call.method != "POST":
+            raise errors.InvalidRequest("The device authorization endpoint accepts POST only.")
+        form = await call.form()
+        call.client = _presented_client(call, form)
+        body = await device.device_authorization(web.provider, call.authorization, form)
     except errors.OAuthError as exc:
         return _client_error(exc)
     return _json(200, body, NO_STORE)
