@@ -66,6 +66,7 @@ def hot_paths() -> dict[str, tuple[frozenset[str], oauth_endpoints.Handler]]:
         "/oauth/jwks": (o.GET, o.jwks),
         "/oauth/revoke": (o.GET_POST, o.revocation_endpoint),
         "/oauth/introspect": (o.GET_POST, o.introspection_endpoint),
+        "/oauth/par": (o.POST, o.par_endpoint),
     }
 
 

@@ -93,6 +93,10 @@ class Rows:
                                       next_attempt_at=self.t - LONG_AGO,
                                       finished_at=self.t - finished if finished else None), dead)
 
+    def pushed(self, dead: bool, expires: timedelta) -> None:
+        self._add(m.PushedAuthorizationRequest(uri_hash=digest(new_token()), credential_id=self.cred,
+                                               params={"scope": ["openid"]}, expires_at=self.t + expires), dead)
+
     def failure(self, dead: bool, at: timedelta) -> None:
         self._add(m.LoginFailure(key="account:x@example.com", at=self.t - at), dead)
 
@@ -169,6 +173,10 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.delivery(dead=True, status="failed", finished=DELIVERIES_KEPT + timedelta(hours=1))
     rows.delivery(dead=False, status="failed", finished=DELIVERIES_KEPT - timedelta(hours=1))
     rows.delivery(dead=False, status="pending", finished=None)
+    # Pushed authorization requests (RFC 9126): expired + grace (a used one was deleted as it was used).
+    rows.pushed(dead=True, expires=-LONG_AGO)
+    rows.pushed(dead=False, expires=-LATELY)
+    rows.pushed(dead=False, expires=timedelta(seconds=60))
     rows.failure(dead=True, at=LOGIN_FAILURES_KEPT + timedelta(minutes=1))
     rows.failure(dead=False, at=LOGIN_FAILURES_KEPT - timedelta(minutes=1))
 

@@ -25,8 +25,9 @@ CLAIMS = [
 
 
 def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[str, ...] = (), *,
-             registration: bool = False) -> dict[str, Any]:
-    """``registration``: whether dynamic client registration is on (HOSPES_REGISTRATION not off)."""
+             registration: bool = False, require_par: bool = False) -> dict[str, Any]:
+    """``registration``: whether dynamic client registration is on (HOSPES_REGISTRATION not off);
+    ``require_par``: whether every client must push its authorization requests (HOSPES_REQUIRE_PAR)."""
     def url(path: str) -> str:
         return issuer + path
 
@@ -69,6 +70,9 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         "backchannel_logout_session_supported": True,
         # draft-ietf-oauth-client-id-metadata-document: a client_id may be an https URL (oauth/metadata_documents.py).
         "client_id_metadata_document_supported": True,
+        # RFC 9126 §5 (oauth/par.py): a credential may require it for itself (require_par), whatever this says.
+        "pushed_authorization_request_endpoint": url("/oauth/par"),
+        "require_pushed_authorization_requests": require_par,
     }
     if registration:
         doc["registration_endpoint"] = url("/oauth/register")  # RFC 8414 §2, RFC 7591 §3
@@ -80,9 +84,11 @@ class Discovery:
     docstring)."""
 
     def __init__(self, lookups: Lookups, issuer: str, grant_types: tuple[str, ...], *,
-                 registration: bool = False, reload_seconds: float = RELOAD_SECONDS) -> None:
+                 registration: bool = False, require_par: bool = False,
+                 reload_seconds: float = RELOAD_SECONDS) -> None:
         self._lookups = lookups
         self._registration = registration
+        self._require_par = require_par
         self._issuer = issuer
         self._grant_types = grant_types
         self._reload = reload_seconds
@@ -108,5 +114,6 @@ class Discovery:
             self._loaded = time.monotonic() - self._reload + 1.0
             return
         if scopes != self._scopes or not self._json:
-            doc = document(self._issuer, self._grant_types, scopes, registration=self._registration)
+            doc = document(self._issuer, self._grant_types, scopes, registration=self._registration,
+                           require_par=self._require_par)
             self._json, self._scopes = json.dumps(doc, separators=(",", ":")).encode(), scopes
