@@ -1,0 +1,60 @@
+"""Pushed authorization requests (RFC 9126) and request objects (RFC 9101) against the real server, sent by
+panva's certified libraries (tests/js/par_rp.mjs: openid-client and oauth4webapi), through the login and
+consent pages over HTTP; then what the server refuses: a request_uri used again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browserless import authorize, query_of
+from tests.conftest import once_per_suite
+from tests.e2e import REDIRECT_URI, add_credential, add_user
+from tests.e2e.test_openid_client import JS, MODULES
+
+SCOPE = "openid email"
+
+
+def run_rp(server: Any, cred: Any, user: Any, lib: str, mode: str, **env: str) -> tuple[dict[str, Any], str]:
+    """Run the relying party; log in and consent as the person; its JSON line and the authorization URL."""
+    if not shutil.which("node") or not (MODULES / "oauth4webapi").is_dir():
+        pytest.skip("needs node and tests/js (make test installs it)")
+    full = {**os.environ, "HOSPES_ISSUER": server.url, "CLIENT_ID": cred.client_id,
+            "CLIENT_SECRET": cred.client_secret, "REDIRECT_URI": REDIRECT_URI, "SCOPE": SCOPE, "LIB": lib,
+            "MODE": mode, "NODE_PATH": str(MODULES), **env}
+    proc = subprocess.Popen(["node", str(JS / "par_rp.mjs")], cwd=JS, env=full, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith(server.url + "/oauth/authorize.php?"), url + (proc.stderr.read() if proc.stderr else "")
+        with httpx.Client(follow_redirects=False, timeout=30) as http:
+            back = authorize(http, url, user.email, user.password)
+        assert back.status_code in (302, 303), back.text[:2000]
+        out, err = proc.communicate(back.headers["location"] + "\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    return json.loads(out.splitlines()[-1]), url
+
+
+@once_per_suite
+@pytest.mark.parametrize("lib", ["openid-client", "oauth4webapi"])
+def test_a_pushed_request_logs_in_once(server: Any, lib: str) -> None:
+    user = add_user(server, "Parker")
+    cred = add_credential(server, scope=SCOPE)
+    out, url = run_rp(server, cred, user, lib, "par")
+    assert out["aud"] == cred.client_id and set(out["scope"].split()) == set(SCOPE.split())
+    q = query_of(url)
+    assert set(q) == {"client_id", "request_uri"} and q["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    # RFC 9126 §4: the request_uri was used; again it is refused, with a page (no redirect to trust).
+    again = httpx.get(url, timeout=10)
+    assert again.status_code == 400 and "invalid_request_uri" in again.text
+    assert "location" not in again.headers
