@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hospes.config import Settings
+from hospes.config import Settings, ensure_secret_key
 from hospes.oauth.discovery import Discovery
 from hospes.oauth.keys import KeyRing
 from hospes.oauth.web_origins import WebOrigins
@@ -28,8 +28,11 @@ class Provider:
     origins: WebOrigins = field(init=False)
     #: The discovery document, with the operator's scopes read now and then.
     discovery: Discovery = field(init=False)
+    #: The secret key (HOSPES_SECRET_KEY or var/secret_key): what seals a client_secret_jwt client's secret.
+    secret_key: bytes = field(init=False)
 
     def __post_init__(self) -> None:
+        self.secret_key = ensure_secret_key(self.settings).encode()
         self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
         self.origins = WebOrigins(self.lookups)
         self.discovery = Discovery(self.lookups, self.settings.issuer, self.grants.grant_types,
