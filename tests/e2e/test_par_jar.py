@@ -1,6 +1,6 @@
 """Pushed authorization requests (RFC 9126) and request objects (RFC 9101) against the real server, sent by
 panva's certified libraries (tests/js/par_rp.mjs: openid-client and oauth4webapi), through the login and
-consent pages over HTTP; then what the server refuses: a request_uri used again."""
+consent pages over HTTP; then what the server refuses: a request_uri or a request object used again."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey
 
 from tests.browserless import authorize, query_of
 from tests.conftest import once_per_suite
@@ -58,3 +59,23 @@ def test_a_pushed_request_logs_in_once(server: Any, lib: str) -> None:
     again = httpx.get(url, timeout=10)
     assert again.status_code == 400 and "invalid_request_uri" in again.text
     assert "location" not in again.headers
+
+
+@once_per_suite
+@pytest.mark.parametrize(("lib", "mode"), [("openid-client", "jar"), ("oauth4webapi", "jar"),
+                                           ("oauth4webapi", "par+jar")])
+def test_a_request_object_signed_by_the_clients_key_logs_in(server: Any, tmp_path: Any, lib: str, mode: str) -> None:
+    key = ECKey.generate_key("P-256")
+    public = tmp_path / "jwks.json"
+    public.write_text(json.dumps({"keys": [{**key.as_dict(private=False), "kid": "rp-1", "use": "sig"}]}))
+    user = add_user(server, "Jarvis")
+    cred = add_credential(server, "--jwks", str(public), scope=SCOPE)
+    private = json.dumps({**key.as_dict(private=True), "kid": "rp-1"})
+    out, url = run_rp(server, cred, user, lib, mode, PRIVATE_JWK=private)
+    assert out["aud"] == cred.client_id and set(out["scope"].split()) == set(SCOPE.split())
+    q = query_of(url)
+    assert set(q) == ({"client_id", "request_uri"} if mode == "par+jar" else {"client_id", "request"})
+    # A request object is used once (its jti), and a request_uri too.
+    again = httpx.get(url, timeout=10)
+    refused = "invalid_request_object" if mode == "jar" else "invalid_request_uri"
+    assert again.status_code == 400 and refused in again.text

@@ -182,3 +182,14 @@ def test_a_server_that_requires_par_refuses_a_plain_authorization_request(par_re
     acct = make_account()
     r = authorize(client, authz_with(cred.client_id, pushed_uri(client, cred)), acct.email, acct.password)
     assert query_of(r.headers["location"])["code"]
+
+
+def test_a_credential_that_requires_par_is_refused_without_it(client, make_account, make_credential):
+    strict = make_credential(require_par=True)
+    plain = AUTHZ + "?" + urlencode({**request_params(strict), "client_id": strict.client_id})
+    assert_client_error(client.get(plain), strict, "invalid_request", state="pushed-state")
+    acct = make_account()
+    r = authorize(client, authz_with(strict.client_id, pushed_uri(client, strict)), acct.email, acct.password)
+    assert query_of(r.headers["location"])["code"]
+    # The server as a whole does not require it: another client is not refused.
+    assert client.get("/.well-known/openid-configuration").json()["require_pushed_authorization_requests"] is False

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from hospes.oauth.keys import SUPPORTED_ALGS
+from hospes.oauth.request_object import ALGORITHMS as REQUEST_OBJECT_ALGORITHMS
 from hospes.oauth.scopes import SCOPES
 from hospes.store.lookups import Lookups
 
@@ -56,7 +57,9 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": True,  # OIDC Core §5.5 (oauth/claims.py)
-        "request_parameter_supported": False,
+        # RFC 9101 (oauth/request_object.py): request objects by value, signed; a request_uri only from PAR.
+        "request_parameter_supported": True,
+        "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGORITHMS),
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": True,
         # RFC 9207 §3: the `iss` authorization-response parameter is always sent.

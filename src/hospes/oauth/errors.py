@@ -104,10 +104,6 @@ class UnmetAuthenticationRequirements(OAuthError):
     error = "unmet_authentication_requirements"
 
 
-class RequestNotSupported(OAuthError):
-    error = "request_not_supported"
-
-
 class RequestUriNotSupported(OAuthError):
     error = "request_uri_not_supported"
 

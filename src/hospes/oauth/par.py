@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from hospes.clock import now
-from hospes.oauth import authorize, client_auth, errors
+from hospes.oauth import authorize, client_auth, errors, request_object
 from hospes.oauth.params import Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
@@ -52,9 +52,13 @@ def _push(provider: Provider, presented: client_auth.Presented, form: Params) ->
         raise errors.InvalidRequest("The request_uri parameter must not be pushed.")
     with provider.db.transaction() as s:
         client = drive(client_auth.authenticate(session_tx(s), presented))
-        # RFC 9126 §2.1: the client_id is the authenticated client's (client_auth.presented refuses another).
-        params = {name: list(values) for name, values in form.items() if name not in CLIENT_AUTHENTICATION}
-        params["client_id"] = [client.identifier]
+    # RFC 9126 §2.1: the client_id is the authenticated client's (client_auth.presented refuses another).
+    params = {name: list(values) for name, values in form.items() if name not in CLIENT_AUTHENTICATION}
+    params["client_id"] = [client.identifier]
+    if request_object.carried(params):
+        # RFC 9126 §3: a request object may be pushed; its parameters alone count (RFC 9101 §6.3).
+        params = request_object.unpack(provider, params)
+    with provider.db.transaction() as s:
         try:
             authorize.parse_request(provider, s, params, pushed=True)
         except errors.InvalidRedirect as exc:

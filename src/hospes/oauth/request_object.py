@@ -20,13 +20,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from hospes.oauth import errors
+from hospes.clock import now
+from hospes.oauth import client_keys, errors
+from hospes.oauth.params import one
+from hospes.store import clients, replay
+from hospes.store.sql import drive, session_tx
+
+if TYPE_CHECKING:  # the provider's discovery document imports this module
+    from hospes.oauth.provider import Provider
 
 # RFC 9101 §10.1: signed, by the algorithms the client's keys can be used with; none is never accepted.
 ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
@@ -175,3 +183,33 @@ def jti_of(claims: Mapping[str, Any]) -> tuple[str, int]:
 def carried(params: Mapping[str, Sequence[str]]) -> bool:
     """Whether an authorization request carries a request object."""
     return "request" in params
+
+
+def unpack(provider: Provider, params: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The parameters of the request object an authorization request carries, in place of the request's own
+    (RFC 9101 §6.3), once it is verified with the client's keys and its jti recorded as used; or
+    ``InvalidRequestObject``. Run outside any transaction: the client's ``jwks_uri`` may be fetched."""
+    token = one(params, "request", limit=None) or ""
+    client_id = one(params, "client_id")
+    if not client_id:
+        # RFC 9101 §5: the client_id goes with the request object, in the query.
+        raise errors.InvalidRequest("The client_id parameter is required with a request object.")
+    with provider.db.read() as s:
+        cred = clients.credential(s, client_id)
+        if cred is None:
+            raise errors.InvalidRedirect("invalid_client", "The client id supplied is invalid")
+        jwks, jwks_uri = cred.jwks, cred.jwks_uri
+    header(token)  # a malformed or oversized object is refused before any key is fetched
+    keys = client_keys.of(provider, jwks, jwks_uri)
+    if not keys:
+        raise errors.InvalidRequestObject("The client has registered no keys (jwks or jwks_uri) to sign with.")
+    at = now()
+    claims = verify(token, keys, client_id=client_id, issuer=provider.issuer, at=int(at.timestamp()))
+    jti, exp = jti_of(claims)
+    # RFC 9101 §10.8 (and the jti's purpose): a request object is used once, on every node, until it expires.
+    with provider.db.transaction() as s:
+        first = drive(replay.first_use(session_tx(s), replay.REQUEST_OBJECT, replay.key(client_id, jti),
+                                       datetime.fromtimestamp(exp, UTC), at=at))
+    if not first:
+        raise errors.InvalidRequestObject("The request object was used before.")
+    return parameters(claims, client_id)

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions, throttle
 from hospes.oauth import authorize as core
-from hospes.oauth import errors, metadata_documents, par, redirects
+from hospes.oauth import errors, metadata_documents, par, redirects, request_object
 from hospes.oauth.scopes import SCOPES
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
@@ -131,6 +131,9 @@ def _start(web: Web, params: Params, session_token: str | None, address: str) ->
         # its own.
         with p.db.transaction() as s:
             params = par.redeem(s, params)
+    elif request_object.carried(params):
+        # RFC 9101 §6.3: the request object's parameters replace the query's (the client's keys may be fetched).
+        params = request_object.unpack(p, params)
     # Without a session cookie the answer is a login page or an error: nothing to write, no write lock.
     with p.db.transaction() if session_token else p.db.read() as s:
         req = core.parse_request(p, s, params, pushed=pushed)
