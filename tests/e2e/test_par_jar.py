@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from tests.browserless import authorize, query_of
 from tests.conftest import once_per_suite
 from tests.e2e import REDIRECT_URI, add_credential, add_user
+from tests.e2e.test_client_metadata_documents import DocumentServer, Route, _hospes
 from tests.e2e.test_openid_client import JS, MODULES
+from tests.tls import make_certificates
 
 SCOPE = "openid email"
 
@@ -79,3 +87,49 @@ def test_a_request_object_signed_by_the_clients_key_logs_in(server: Any, tmp_pat
     again = httpx.get(url, timeout=10)
     refused = "invalid_request_object" if mode == "jar" else "invalid_request_uri"
     assert again.status_code == 400 and refused in again.text
+
+
+@pytest.fixture
+def keys_served(tmp_path: Path, database_url: str) -> Iterator[tuple[DocumentServer, Any]]:
+    """An https server for the client's JWKS, and Hospes trusting its CA, fetching from 127.0.0.1."""
+    ca, cert, key = make_certificates(tmp_path)
+    server = DocumentServer(cert, key)
+    try:
+        with _hospes(database_url, tmp_path, ca, HOSPES_FETCH_ALLOW_PRIVATE="true") as srv:
+            yield server, srv
+    finally:
+        server.close()
+
+
+def test_a_request_object_is_checked_with_the_keys_at_the_clients_jwks_uri(
+        keys_served: tuple[DocumentServer, Any]) -> None:
+    """The jwks_uri fetched by the SSRF rules (here a test CA and HOSPES_FETCH_ALLOW_PRIVATE), and kept for its
+    max-age: a second request object fetches nothing."""
+    server, hospes = keys_served
+    key = ECKey.generate_key("P-256")
+    server.routes["/jwks.json"] = Route(json.dumps({"keys": [{**key.as_dict(private=False), "kid": "k"}]}).encode(),
+                                        headers={"Cache-Control": "max-age=600"})
+    user = add_user(hospes, "Uri")
+    cred = add_credential(hospes, "--jwks-uri", server.url("/jwks.json"), scope=SCOPE)
+
+    def request_object() -> str:
+        now = int(time.time())
+        claims = {"response_type": "code", "client_id": cred.client_id, "redirect_uri": REDIRECT_URI,
+                  "scope": SCOPE, "state": "st", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                  "code_challenge_method": "S256", "iss": cred.client_id, "aud": hospes.url, "exp": now + 60,
+                  "iat": now, "jti": secrets.token_urlsafe(12)}
+        return jwt.encode({"alg": "ES256", "kid": "k", "typ": "oauth-authz-req+jwt"}, claims, key)
+
+    with httpx.Client(follow_redirects=False, timeout=30) as http:
+        for _ in range(2):
+            url = hospes.url + "/oauth/authorize.php?" + urlencode({"client_id": cred.client_id,
+                                                                    "request": request_object()})
+            back = authorize(http, url, user.email, user.password)
+            assert back.status_code in (302, 303), back.text[:1000]
+            assert query_of(back.headers["location"])["state"] == "st"
+    assert server.hits["/jwks.json"] == 1
+    # Signed by a key the client does not publish: refused.
+    other = ECKey.generate_key("P-256")
+    forged = jwt.encode({"alg": "ES256", "kid": "k"}, {"iss": cred.client_id, "aud": hospes.url}, other)
+    r = httpx.get(hospes.url + "/oauth/authorize.php?" + urlencode({"client_id": cred.client_id, "request": forged}))
+    assert r.status_code == 400 and "invalid_request_object" in r.text
