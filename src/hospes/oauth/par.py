@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from hospes.clock import now
 from hospes.oauth import authorize, client_auth, errors, request_object
 from hospes.oauth.params import Params, one
@@ -50,6 +52,8 @@ def _push(provider: Provider, presented: client_auth.Presented, form: Params) ->
         # RFC 9126 §2.1: "The request_uri authorization request parameter is one exception, and it MUST NOT
         # be provided."
         raise errors.InvalidRequest("The request_uri parameter must not be pushed.")
+    # A transaction of its own, committed before any key of a request object is fetched (a client assertion's
+    # jti is recorded as it authenticates).
     with provider.db.transaction() as s:
         client = drive(client_auth.authenticate(session_tx(s), presented))
     # RFC 9126 §2.1: the client_id is the authenticated client's (client_auth.presented refuses another).
@@ -76,7 +80,7 @@ def names_pushed_request(params: Mapping[str, Sequence[str]]) -> bool:
     return any(value.startswith(PREFIX) for value in params.get("request_uri") or ())
 
 
-def redeem(s: Any, params: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+def redeem(s: Session, params: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """The pushed request an authorization request's request_uri names, taken (one-time use, RFC 9126 §4),
     for the client_id it carries; ``InvalidRedirect`` when there is none (unknown, used, expired, another
     client's): without the request there is no redirect URI to send an error to. ``s``: an ORM session in
