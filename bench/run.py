@@ -525,6 +525,30 @@ def simple(srv: Server, args: argparse.Namespace, proc: Proc, extra: dict[str, A
     return res
 
 
+# A pushed authorization request (RFC 9126) as a relying party sends one: PKCE, state, nonce; client_secret_post.
+PAR_ROW = "PAR: push a request"
+PAR_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def par_rows(srv: Server) -> dict[str, Any]:
+    """The PAR row, when the server names a pushed_authorization_request_endpoint in its discovery (the peer's
+    full-featured server does; its plain one does not); checked to answer 201 before it is measured."""
+    import httpx
+
+    endpoint = httpx.get(srv.base + srv.discovery, timeout=10).json().get("pushed_authorization_request_endpoint")
+    if not endpoint:
+        return {}
+    body = urlencode({"client_id": srv.client_id, "client_secret": srv.secret, "response_type": "code",
+                      "redirect_uri": REDIRECT, "scope": "openid email", "state": "bench-state",
+                      "nonce": "bench-nonce", "code_challenge": PAR_CHALLENGE, "code_challenge_method": "S256"})
+    path = urlsplit(endpoint).path
+    r = httpx.post(srv.base + path, content=body, timeout=10,
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    if r.status_code != 201:
+        raise RuntimeError(f"{srv.kind}: PAR answered {r.status_code} {r.text[:200]}")
+    return {PAR_ROW: {"path": path, "body": body}}
+
+
 def _check_api(url: str, token: str, items: int) -> None:
     """The API answers the token with the account's records before it is measured (wrk counts only statuses)."""
     import httpx
@@ -548,7 +572,7 @@ def measure_peer(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | No
         wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
         srv = Server("peer", f"http://127.0.0.1:{port}", "app", "app-secret-0123456789abcdef0123456789abcdef",
                      "openid profile email", [f"bench-user-{i}" for i in range(args.connections)])
-        res = simple(srv, args, proc)
+        res = simple(srv, args, proc, par_rows(srv))
         if not args.no_chains:
             res.update(run_chains(srv, args, proc))
         return {"results": res, "rss_mb": proc.peak_rss, "storage": "in memory (not durable)"}
@@ -630,7 +654,8 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
                      "openid profile email offline_access", emails)
         extra = {"token: single_sign_on": {"path": "/oauth/token.php", "body": urlencode({
             "grant_type": "single_sign_on", "client_id": sso["clientIdentifier"],
-            "client_secret": sso["clientSecret"], "scope": "clientarea:sso clientarea:services"})}}
+            "client_secret": sso["clientSecret"], "scope": "clientarea:sso clientarea:services"})},
+            **par_rows(srv)}
         api = {API_ROW: {"path": API_PATH, "scope": API_SCOPE, "items": len(API_PRODUCTS)}}
         res = simple(srv, args, proc, extra, api)
         res["MCP: list services"] = wrk(srv.base + "/mcp", args, method="POST", body=MCP_LIST_SERVICES,
@@ -717,7 +742,7 @@ def password_hash_floor() -> dict[str, float]:
 # -- report ----------------------------------------------------------------------------------------------
 
 ORDER = ["discovery", "JWKS", "userinfo", API_ROW, "MCP: list services", "introspection", "token: code exchange",
-         "token: refresh (rotating)", "token: single_sign_on", "full login flow"]
+         "token: refresh (rotating)", "token: single_sign_on", PAR_ROW, "full login flow"]
 
 
 def table(report: dict[str, Any]) -> str:

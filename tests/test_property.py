@@ -337,6 +337,24 @@ def test_token_random_requests(world, data):
 
 @PROPERTY
 @given(data=st.data())
+def test_par_random_requests(world, data):
+    """RFC 9126: the PAR endpoint answers 201 with a request_uri, or a JSON error of the authorization or token
+    endpoint's codes; never a redirect, never a token."""
+    w = world
+    req = data.draw(requests(w, [*AUTHORIZE_PARAMS, "client_secret"], methods=("POST",)))
+    r = send(w, "/oauth/par", req)
+    assert_not_5xx(r, req)
+    assert "location" not in r.headers
+    if r.status_code >= 400:
+        assert_json_error(r, req, AUTHORIZE_ERRORS | TOKEN_ERRORS)
+    else:
+        assert r.status_code == 201, (req, r.status_code)
+        assert r.json()["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    assert_no_tokens_in_json(r)
+
+
+@PROPERTY
+@given(data=st.data())
 def test_userinfo_random_requests(world, data):
     w = world
     req = data.draw(requests(w, BEARER_PARAMS))

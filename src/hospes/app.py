@@ -68,6 +68,7 @@ def hot_paths() -> dict[str, tuple[frozenset[str], oauth_endpoints.Handler]]:
         "/oauth/revoke": (o.GET_POST, o.revocation_endpoint),
         "/oauth/introspect": (o.GET_POST, o.introspection_endpoint),
         "/oauth/device_authorization": (o.GET_POST, o.device_authorization_endpoint),  # RFC 8628 §3.1
+        "/oauth/par": (o.POST, o.par_endpoint),
     }
 
 

@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     # Customer-API scopes (space-separated) whose operations need a login with a second factor (acr "2"): a token
     # from a lower one is refused with RFC 9470's insufficient_user_authentication. Default: none.
     api_step_up_scopes: str = ""
+    # RFC 9126 §5: every client must push its authorization requests (oauth/par.py); a credential may require
+    # it for itself alone (`--require-par`). Discovery's require_pushed_authorization_requests says this.
+    require_par: bool = False
 
     @field_validator("issuer")
     @classmethod

@@ -272,3 +272,17 @@ def test_back_channel_logout_uri_by_hand_and_its_deliveries_listed(client, db):
     assert r.status_code == 303
     [cred] = _credentials(db)
     assert cred.backchannel_logout_uri is None and cred.backchannel_logout_session_required is False
+
+
+def test_require_par_is_a_checkbox_of_the_credential(client, db):
+    admin_session(client, db, permissions=OIDC)
+    r = _create(client, require_par="yes")
+    assert r.status_code == 201, r.text
+    [cred] = _credentials(db)
+    assert cred.require_par is True
+    assert 'id="require_par" name="require_par" value="yes" checked' in client.get(f"/admin/oauth/{cred.id}").text
+    r = post(client, f"/admin/oauth/{cred.id}", [("name", "My App"), ("redirect_uri", RP1), ("scope", "openid"),
+                                                 ("op", "save")])
+    assert r.status_code == 303
+    [cred] = _credentials(db)
+    assert cred.require_par is False

@@ -229,7 +229,6 @@ def test_scope_twice_is_invalid_request_at_the_client(client, make_credential):
     ({"code_challenge": "x" * 42 + "=", "code_challenge_method": "S256"}, "invalid_request"),
     ({"code_challenge": "x" * 43 + "\n", "code_challenge_method": "S256"}, "invalid_request"),
     ({"code_challenge_method": "S256"}, "invalid_request"),
-    ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
     ({"request_uri": "https://rp.example.com/req.jwt"}, "request_uri_not_supported"),
     ({"response_mode": "fragment"}, "invalid_request"),
     ({"prompt": "none login"}, "invalid_request"),

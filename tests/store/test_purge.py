@@ -97,6 +97,9 @@ class Rows:
         self._add(m.DeviceCode(code_hash=digest(new_token()), user_code=new_token()[:8], credential_id=self.cred,
                                scope="openid", status=status, grant_id=grant, created_at=self.t - LONG_AGO,
                                expires_at=self.t + expires), dead)
+    def pushed(self, dead: bool, expires: timedelta) -> None:
+        self._add(m.PushedAuthorizationRequest(uri_hash=digest(new_token()), credential_id=self.cred,
+                                               params={"scope": ["openid"]}, expires_at=self.t + expires), dead)
 
     def seen_jti(self, dead: bool, expires: timedelta) -> None:
         self._add(m.SeenJti(kind="client_assertion", digest=digest(new_token()), expires_at=self.t + expires), dead)
@@ -184,6 +187,10 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.delivery(dead=True, status="failed", finished=DELIVERIES_KEPT + timedelta(hours=1))
     rows.delivery(dead=False, status="failed", finished=DELIVERIES_KEPT - timedelta(hours=1))
     rows.delivery(dead=False, status="pending", finished=None)
+    # Pushed authorization requests (RFC 9126): expired + grace (a used one was deleted as it was used).
+    rows.pushed(dead=True, expires=-LONG_AGO)
+    rows.pushed(dead=False, expires=-LATELY)
+    rows.pushed(dead=False, expires=timedelta(seconds=60))
     # Seen JWT ids go once the JWT they came in has expired (no grace: its own exp refuses it).
     rows.seen_jti(dead=True, expires=-LATELY)
     rows.seen_jti(dead=True, expires=-LONG_AGO)

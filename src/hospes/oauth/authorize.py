@@ -179,7 +179,10 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
     return cred, presented, True
 
 
-def parse_request(provider: Provider, s: Session, params: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
+def parse_request(provider: Provider, s: Session, params: Mapping[str, Sequence[str]], *,
+                  pushed: bool = False) -> AuthorizationRequest:
+    """``pushed``: the parameters are those of a pushed authorization request (oauth/par.py), at the PAR
+    endpoint or taken at the authorization endpoint."""
     cred, redirect_uri, sent = resolve_client(s, params)
     # From here on errors go back to the client. Work out how first (response_mode, state).
     state: str | None = None
@@ -194,6 +197,9 @@ def parse_request(provider: Provider, s: Session, params: Mapping[str, Sequence[
             if rm not in RESPONSE_MODES:
                 raise errors.InvalidRequest(f"The response_mode {rm!r} is not supported.")
             response_mode = rm
+        if not pushed and (provider.settings.require_par or cred.require_par):
+            # RFC 9126 §5: this server (or this client) accepts only pushed authorization requests.
+            raise errors.InvalidRequest("This client must push its authorization request (RFC 9126).")
         return _validate(provider, s, cred, redirect_uri, sent, response_mode, state, params)
     except errors.OAuthError as exc:
         raise AuthorizationError(exc, redirect_uri, response_mode, state) from None
@@ -203,9 +209,11 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
               response_mode: str, state: str | None, params: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
     _single(params, "state")  # re-raise if repeated
     if _single(params, "request") is not None:
-        raise errors.RequestNotSupported("Request objects are not supported.")  # OIDC Core §6
+        # A request object is unpacked before (oauth/request_object.py); its claims cannot carry another.
+        raise errors.InvalidRequestObject("A request object must not carry a request parameter.")
     if _single(params, "request_uri") is not None:
-        raise errors.RequestUriNotSupported("The request_uri parameter is not supported.")
+        # RFC 9101 §5.2: only PAR's request_uri (oauth/par.py, taken before) is known; none is fetched.
+        raise errors.RequestUriNotSupported("The request_uri parameter is not supported but from PAR.")
     if _single(params, "registration") is not None:
         raise errors.RegistrationNotSupported("The registration parameter is not supported.")
     response_type = _single(params, "response_type")

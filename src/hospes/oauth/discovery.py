@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from hospes.oauth.keys import SUPPORTED_ALGS
+from hospes.oauth.request_object import ALGORITHMS as REQUEST_OBJECT_ALGORITHMS
 from hospes.oauth.scopes import SCOPES
 from hospes.store.lookups import Lookups
 
@@ -25,8 +26,9 @@ CLAIMS = [
 
 
 def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[str, ...] = (), *,
-             registration: bool = False) -> dict[str, Any]:
-    """``registration``: whether dynamic client registration is on (HOSPES_REGISTRATION not off)."""
+             registration: bool = False, require_par: bool = False) -> dict[str, Any]:
+    """``registration``: whether dynamic client registration is on (HOSPES_REGISTRATION not off);
+    ``require_par``: whether every client must push its authorization requests (HOSPES_REQUIRE_PAR)."""
     def url(path: str) -> str:
         return issuer + path
 
@@ -55,7 +57,9 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": True,  # OIDC Core §5.5 (oauth/claims.py)
-        "request_parameter_supported": False,
+        # RFC 9101 (oauth/request_object.py): request objects by value, signed; a request_uri only from PAR.
+        "request_parameter_supported": True,
+        "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGORITHMS),
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": True,
         # RFC 9207 §3: the `iss` authorization-response parameter is always sent.
@@ -69,6 +73,9 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         "backchannel_logout_session_supported": True,
         # draft-ietf-oauth-client-id-metadata-document: a client_id may be an https URL (oauth/metadata_documents.py).
         "client_id_metadata_document_supported": True,
+        # RFC 9126 §5 (oauth/par.py): a credential may require it for itself (require_par), whatever this says.
+        "pushed_authorization_request_endpoint": url("/oauth/par"),
+        "require_pushed_authorization_requests": require_par,
     }
     if "urn:ietf:params:oauth:grant-type:device_code" in grant_types:
         doc["device_authorization_endpoint"] = url("/oauth/device_authorization")  # RFC 8628 §4 (oauth/device.py)
@@ -82,9 +89,11 @@ class Discovery:
     docstring)."""
 
     def __init__(self, lookups: Lookups, issuer: str, grant_types: tuple[str, ...], *,
-                 registration: bool = False, reload_seconds: float = RELOAD_SECONDS) -> None:
+                 registration: bool = False, require_par: bool = False,
+                 reload_seconds: float = RELOAD_SECONDS) -> None:
         self._lookups = lookups
         self._registration = registration
+        self._require_par = require_par
         self._issuer = issuer
         self._grant_types = grant_types
         self._reload = reload_seconds
@@ -110,5 +119,6 @@ class Discovery:
             self._loaded = time.monotonic() - self._reload + 1.0
             return
         if scopes != self._scopes or not self._json:
-            doc = document(self._issuer, self._grant_types, scopes, registration=self._registration)
+            doc = document(self._issuer, self._grant_types, scopes, registration=self._registration,
+                           require_par=self._require_par)
             self._json, self._scopes = json.dumps(doc, separators=(",", ":")).encode(), scopes

@@ -105,12 +105,13 @@ class UnmetAuthenticationRequirements(OAuthError):
     error = "unmet_authentication_requirements"
 
 
-class RequestNotSupported(OAuthError):
-    error = "request_not_supported"
-
-
 class RequestUriNotSupported(OAuthError):
     error = "request_uri_not_supported"
+
+
+# RFC 9101 §6.2, §7 (OIDC Core §3.1.2.6): the request object is not valid (signature, claims, used before).
+class InvalidRequestObject(OAuthError):
+    error = "invalid_request_object"
 
 
 class RegistrationNotSupported(OAuthError):

@@ -36,7 +36,8 @@ class Provider:
         self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
         self.origins = WebOrigins(self.lookups)
         self.discovery = Discovery(self.lookups, self.settings.issuer, self.grants.grant_types,
-                                   registration=self.settings.registration != "off")
+                                   registration=self.settings.registration != "off",
+                                   require_par=self.settings.require_par)
         self.keys = KeyRing.for_settings(self.db, self.settings)
 
     @property

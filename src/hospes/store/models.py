@@ -406,6 +406,18 @@ class RegistrationToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class PushedAuthorizationRequest(Base):
+    """An authorization request a client pushed (RFC 9126 §2): its parameters (from a request object, once
+    verified), under the digest of the request_uri it was given, until used once or expired (oauth/par.py)."""
+
+    __tablename__ = "pushed_authorization_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uri_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    credential_id: Mapped[int] = mapped_column(ForeignKey("oauth_credentials.id", ondelete="CASCADE"), index=True)
+    params: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class LoginFailure(Base):
     """One failed login, kept for throttling (per account and per address)."""
 

@@ -21,6 +21,7 @@ and then deleted. What each table keeps, and why (docs/OPERATIONS.md, "What is k
   as above), and neither created nor sent through an authorization for ``unused`` (HOSPES_REGISTRATION_UNUSED_DAYS);
   their consents go with them (ON DELETE CASCADE);
 - initial access tokens for registration once expired + grace, or used up;
+- pushed authorization requests (RFC 9126) once expired + grace (a used one is deleted when it is used);
 - back-channel logout deliveries (oauth/backchannel.py) once delivered or given up for ``DELIVERIES_KEPT``
   (the admin area lists the recent ones); pending ones are never purged (they finish within the hour);
 - seen JWT ids (store/replay.py) once the JWT they came in has expired (no grace: an expired JWT is refused
@@ -88,6 +89,8 @@ _DEAD: dict[str, str] = {
                           "AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.credential_id = x.id)"),
     "registration_tokens": "expires_at < %(cutoff)s OR uses_left = 0",
     "backchannel_logouts": "finished_at < %(deliveries)s",
+    # Never used before its expiry (a used one is deleted as it is taken, store/pushed_requests.py).
+    "pushed_authorization_requests": "expires_at < %(cutoff)s",
     "seen_jtis": "expires_at < %(now)s",
 }
 # The column a batch selects its rows by: ``id``, but for a table keyed by several columns the row's own

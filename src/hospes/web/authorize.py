@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions, throttle
 from hospes.oauth import authorize as core
-from hospes.oauth import errors, metadata_documents, redirects
+from hospes.oauth import errors, metadata_documents, par, redirects, request_object
 from hospes.oauth.scopes import SCOPES
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
@@ -134,9 +134,18 @@ def _start(web: Web, params: Params, session_token: str | None, address: str) ->
     # A client_id that is a metadata document's URL: fetched (when not fresh) before any transaction.
     metadata_documents.introduce(p, params.get("client_id"),
                                  lambda s: throttle.admit(s, [(DOCUMENT_FETCHES, address)]).wait)
+    pushed = par.names_pushed_request(params)
+    if pushed:
+        # RFC 9126 §4: the pushed request replaces the query (but its client_id), used up in a transaction of
+        # its own.
+        with p.db.transaction() as s:
+            params = par.redeem(s, params)
+    elif request_object.carried(params):
+        # RFC 9101 §6.3: the request object's parameters replace the query's (the client's keys may be fetched).
+        params = request_object.unpack(p, params)
     # Without a session cookie the answer is a login page or an error: nothing to write, no write lock.
     with p.db.transaction() if session_token else p.db.read() as s:
-        req = core.parse_request(p, s, params)
+        req = core.parse_request(p, s, params, pushed=pushed)
         current = sessions.current(s, session_token)
         return core.decide(p, s, req, current), current
 

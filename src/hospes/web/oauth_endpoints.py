@@ -1,5 +1,6 @@
 """The endpoints relying parties call on every request: discovery, JWKS, token, userinfo,
-introspection and revocation.
+introspection and revocation; and the pushed authorization request endpoint (RFC 9126) beside the token
+endpoint, which it resembles.
 
 They are plain ASGI handlers, dispatched by exact path before Starlette (``HotPaths``, the outermost
 application, wired in ``app.py``): no request objects, no middleware chain, and no thread hop where the
@@ -22,7 +23,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hospes.oauth import client_auth, device, errors, introspection, revocation, token, userinfo
+from hospes.oauth import client_auth, device, errors, introspection, par, revocation, token, userinfo
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures, not_found
 from hospes.web.context import Web
@@ -177,6 +178,18 @@ async def device_authorization_endpoint(web: Web, call: Call) -> Answer:
     return _json(200, body, NO_STORE)
 
 
+async def par_endpoint(web: Web, call: Call) -> Answer:
+    """RFC 9126 §2: a pushed authorization request; 201 with its request_uri, or the §2.3 JSON error (a method
+    other than POST: the 405 of HotPaths)."""
+    try:
+        form = await call.form()
+        call.client = _presented_client(call, form)
+        body = await par.push(web.provider, call.authorization, form)
+    except errors.OAuthError as exc:
+        return _client_error(exc)
+    return _json(201, body, NO_STORE)
+
+
 async def userinfo_endpoint(web: Web, call: Call) -> Answer:
     try:
         form = await call.form(required=False)
@@ -220,7 +233,7 @@ Handler = Callable[[Web, Call], Awaitable[Answer]]
 # own origin, with the methods it may use there: only an origin of a registered redirect URI is answered.
 # Introspection is not one: it is for resource servers, and a browser holds no client secret.
 BROWSER_METHODS: dict[Handler, bytes] = {token_endpoint: b"POST", revocation_endpoint: b"POST",
-                                         userinfo_endpoint: b"GET, POST"}
+                                         par_endpoint: b"POST", userinfo_endpoint: b"GET, POST"}
 # Public documents, for any origin (PUBLIC's "*").
 PUBLIC_DOCUMENTS: frozenset[Handler] = frozenset({discovery, jwks})
 # What an application sends besides the CORS-safelisted headers: its client or bearer credentials, the form's
@@ -380,3 +393,5 @@ def _allow(methods: frozenset[str]) -> bytes:
 GET = frozenset({"GET", "HEAD"})
 # The token, introspection and revocation endpoints answer GET with the protocol's own error.
 GET_POST = frozenset({"GET", "HEAD", "POST"})
+# RFC 9126 §2.3: the PAR endpoint answers any other method 405.
+POST = frozenset({"POST"})

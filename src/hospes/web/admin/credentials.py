@@ -42,6 +42,8 @@ class CredentialForm:
     scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
     backchannel_logout_uri: str = ""
     backchannel_logout_session_required: bool = False
+    # RFC 9126 §6: the application's authorization requests must be pushed (oauth/par.py).
+    require_par: bool = False
 
     @classmethod
     def from_post(cls, ctx: Ctx) -> CredentialForm:
@@ -49,14 +51,16 @@ class CredentialForm:
         return cls(name=ctx.field("name"), description=ctx.field("description"), logo_uri=ctx.field("logo_uri"),
                    redirect_uris=rows or [""], scopes=[v[:100] for v in ctx.form.get("scope", [])],
                    backchannel_logout_uri=ctx.field("backchannel_logout_uri"),
-                   backchannel_logout_session_required=ctx.field("backchannel_logout_session_required") == "yes")
+                   backchannel_logout_session_required=ctx.field("backchannel_logout_session_required") == "yes",
+                   require_par=ctx.field("require_par") == "yes")
 
     @classmethod
     def from_credential(cls, cred: CredentialRow) -> CredentialForm:
         return cls(name=cred.name, description=cred.description, logo_uri=cred.logo_uri,
                    redirect_uris=list(cred.redirect_uris or []) or [""], scopes=scope_table.parse(cred.scope),
                    backchannel_logout_uri=cred.backchannel_logout_uri,
-                   backchannel_logout_session_required=cred.backchannel_logout_session_required)
+                   backchannel_logout_session_required=cred.backchannel_logout_session_required,
+                   require_par=cred.require_par)
 
     def edit_rows(self, op: str) -> bool:
         """Apply "Add Another" or "Remove"; True when the form is to be shown again rather than saved."""
@@ -146,6 +150,7 @@ def new(ctx: Ctx) -> Response:
                 company=ctx.settings.company_name, actor=ctx.admin.actor, ip=ctx.ip,
                 backchannel_logout_uri=form.backchannel_logout_uri,
                 backchannel_logout_session_required=form.backchannel_logout_session_required,
+                require_par=form.require_par,
             )
             cred = credentials.get_credential(s, made.credential_id)
     except CredentialError as exc:
@@ -180,7 +185,8 @@ def manage(ctx: Ctx) -> Response:
                                           redirect_uris=form.uris(), scope=form.scope(), actor=ctx.admin.actor,
                                           ip=ctx.ip, backchannel_logout_uri=form.backchannel_logout_uri,
                                           backchannel_logout_session_required=(
-                                              form.backchannel_logout_session_required))
+                                              form.backchannel_logout_session_required),
+                                          require_par=form.require_par)
     except CredentialError as exc:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)

@@ -1,0 +1,101 @@
+"""Pushed authorization requests (RFC 9126).
+
+A client posts its authorization request to ``{issuer}/oauth/par``, authenticated as at the token endpoint
+(oauth/client_auth.py, RFC 9126 §2). The request is validated there by the authorization endpoint's own rules
+(oauth/authorize.py ``parse_request``), so a bad one is refused to the client directly, as JSON (§2.3), before
+any person sees it. A valid one is kept (store/pushed_requests.py) under a ``request_uri`` of 256 random bits
+for ``TTL`` seconds, and the client sends the person to the authorization endpoint with only ``client_id``
+and that ``request_uri`` (§4). There the request is taken, once: the parameters are the pushed ones, and
+validated again (the client's settings may have changed in the meantime); anything else in the query is
+ignored.
+
+A client that must push (its credential's ``require_par``, or HOSPES_REQUIRE_PAR for all) is refused at the
+authorization endpoint without a pushed request (§5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hospes.clock import now
+from hospes.oauth import authorize, client_auth, errors, request_object
+from hospes.oauth.params import Params, one
+from hospes.oauth.provider import Provider
+from hospes.secrets import digest, new_token
+from hospes.store import pushed_requests as store
+from hospes.store.sql import drive, session_tx
+
+# RFC 9126 §2.2: "urn:ietf:params:oauth:request_uri:" followed by a reference of the server's choice.
+PREFIX = "urn:ietf:params:oauth:request_uri:"
+# RFC 9126 §2.2: a short lifetime ("between 5 and 600 seconds" is given as an example): the client redirects
+# the person at once.
+TTL = 60
+# Client authentication's own parameters (RFC 6749 §2.3.1; RFC 7523 §2.2): not part of the authorization
+# request, and never stored.
+CLIENT_AUTHENTICATION = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
+
+
+async def push(provider: Provider, authorization: str | None, form: Params) -> dict[str, Any]:
+    """The PAR endpoint: the client authenticated, the request validated and kept; the response (RFC 9126 §2.2),
+    or an ``OAuthError`` to answer as JSON (§2.3)."""
+    presented = client_auth.presented(authorization, form)
+    return await asyncio.to_thread(_push, provider, presented, form)
+
+
+def _push(provider: Provider, presented: client_auth.Presented, form: Params) -> dict[str, Any]:
+    if one(form, "request_uri") is not None:
+        # RFC 9126 §2.1: "The request_uri authorization request parameter is one exception, and it MUST NOT
+        # be provided."
+        raise errors.InvalidRequest("The request_uri parameter must not be pushed.")
+    # A transaction of its own, committed before any key of a request object is fetched (a client assertion's
+    # jti is recorded as it authenticates).
+    with provider.db.transaction() as s:
+        client = drive(client_auth.authenticate(session_tx(s), presented))
+    # RFC 9126 §2.1: the client_id is the authenticated client's (client_auth.presented refuses another).
+    params = {name: list(values) for name, values in form.items() if name not in CLIENT_AUTHENTICATION}
+    params["client_id"] = [client.identifier]
+    if request_object.carried(params):
+        # RFC 9126 §3: a request object may be pushed; its parameters alone count (RFC 9101 §6.3).
+        params = request_object.unpack(provider, params)
+    with provider.db.transaction() as s:
+        try:
+            authorize.parse_request(provider, s, params, pushed=True)
+        except errors.InvalidRedirect as exc:
+            # No redirect to worry about: the client is answered directly (RFC 9126 §2.3).
+            raise errors.InvalidRequest(exc.description) from None
+        except authorize.AuthorizationError as exc:
+            raise exc.error from None
+        request_uri = PREFIX + new_token()
+        drive(store.push(session_tx(s), digest(request_uri), client.id, params, now() + timedelta(seconds=TTL)))
+    return {"request_uri": request_uri, "expires_in": TTL}
+
+
+def names_pushed_request(params: Mapping[str, Sequence[str]]) -> bool:
+    """Whether an authorization request refers to a pushed request (a request_uri of ours)."""
+    return any(value.startswith(PREFIX) for value in params.get("request_uri") or ())
+
+
+def redeem(s: Session, params: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The pushed request an authorization request's request_uri names, taken (one-time use, RFC 9126 §4),
+    for the client_id it carries; ``InvalidRedirect`` when there is none (unknown, used, expired, another
+    client's): without the request there is no redirect URI to send an error to. ``s``: an ORM session in
+    a transaction of its own, committed whatever happens next, so a request_uri is never used twice."""
+    try:
+        request_uri = one(params, "request_uri")
+        client_id = one(params, "client_id")
+    except errors.OAuthError as exc:
+        raise errors.InvalidRedirect("invalid_request", exc.description) from None
+    if not client_id:
+        # RFC 9126 §4: the client_id goes with the request_uri, and must be the pushing client's.
+        raise errors.InvalidRedirect("invalid_request", "The client_id parameter is required with request_uri.")
+    pushed = drive(store.take(session_tx(s), digest(request_uri or ""), client_id, now()))
+    if pushed is None:
+        # RFC 9101 §7 (and RFC 9126 §4): invalid_request_uri.
+        raise errors.InvalidRedirect("invalid_request_uri",
+                                     "The request_uri is unknown, expired, already used or another client's.")
+    return pushed
