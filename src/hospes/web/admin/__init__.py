@@ -26,6 +26,8 @@ def routes() -> list[BaseRoute]:
         Route("/resources/{id:int}/delete", resources.delete, methods=get_post),
         Route("/api", apicreds.index),
         Route("/api/roles", apicreds.create_role, methods=["POST"]),
+        Route("/api/roles/{id:int}", apicreds.edit_role, methods=get_post),
+        Route("/api/roles/{id:int}/delete", apicreds.delete_role, methods=get_post),
         Route("/api/credentials", apicreds.create_credential, methods=["POST"]),
         Route("/api/credentials/{id:int}/revoke", apicreds.revoke, methods=get_post),
         Route("/clients", clients.index),
