@@ -11,21 +11,24 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
-from hospes.clock import now
+from hospes.clock import now, utc
 from hospes.oauth import scopes as scope_table
 from hospes.secrets import check_secret, hash_secret
 from hospes.store import clients, consents
 from hospes.store import resources as resource_store
 from hospes.store.grants import revoke_credential_grants_in
 from hospes.store.models import (
+    AccessToken,
     ClientAccount,
+    Consent,
     OAuthCredential,
     Service,
 )
@@ -398,6 +401,9 @@ class CredentialRow:
     registered_from: str = ""
     backchannel_logout_uri: str = ""  # OpenID Connect Back-Channel Logout 1.0 (oauth/backchannel.py)
     backchannel_logout_session_required: bool = False
+    post_logout_redirect_uris: tuple[str, ...] = ()  # OpenID Connect RP-Initiated Logout 1.0 §3.1
+    refresh_token_policy: str = "offline_access"  # REFRESH_POLICIES
+    id_token_signed_response_alg: str = "RS256"  # OpenID Connect Dynamic Client Registration 1.0 §2
 
 
 def credential_row(cred: OAuthCredential) -> CredentialRow:
@@ -406,7 +412,24 @@ def credential_row(cred: OAuthCredential) -> CredentialRow:
                          redirect_uris=tuple(cred.redirect_uris or ()), public=cred.secret_hash is None,
                          kind=cred.kind or "admin", registered_from=cred.registered_from or "",
                          backchannel_logout_uri=cred.backchannel_logout_uri or "",
-                         backchannel_logout_session_required=bool(cred.backchannel_logout_session_required))
+                         backchannel_logout_session_required=bool(cred.backchannel_logout_session_required),
+                         post_logout_redirect_uris=tuple(cred.post_logout_redirect_uris or ()),
+                         refresh_token_policy=cred.refresh_token_policy or "offline_access",
+                         id_token_signed_response_alg=cred.id_token_signed_response_alg or "RS256")
+
+
+@dataclass(frozen=True)
+class CredentialUsage:
+    """How much a credential is used, for the admin's credential page."""
+
+    people: int  # people whose approval (consent) it holds
+    last_token_at: datetime | None  # the newest access token issued to it that is still kept (store/purge.py)
+
+
+def usage(s: Session, credential_id: int) -> CredentialUsage:
+    people = s.scalar(select(func.count(func.distinct(Consent.user_id))).where(Consent.credential_id == credential_id))
+    last = s.scalar(select(func.max(AccessToken.issued_at)).where(AccessToken.credential_id == credential_id))
+    return CredentialUsage(people=int(people or 0), last_token_at=utc(last) if last is not None else None)
 
 
 def get_credential(s: Session, credential_id: int) -> CredentialRow | None:
