@@ -56,7 +56,7 @@ def test_deleting_a_role_takes_its_actions_away(client, db, api):
         cred = create_credential(s, admin_username="robot", roles=["Everything"])
     assert _call(api, cred, "GetClients")["result"] == "success"
     url = f"/admin/api/roles/{role_id}/delete"
-    assert "1 API credential hold it" in client.get(url).text
+    assert "1 API credential holds it and loses its actions" in client.get(url).text
     r = post(client, url, {})
     assert r.status_code == 303 and r.headers["location"] == "/admin/api?done=role_deleted"
     with db.read() as s:

@@ -74,11 +74,12 @@ def _load(s: Session, admin_id: int) -> Admin:
 
 
 def _other_full_admins(s: Session, admin: Admin) -> int:
-    """Enabled full administrators other than ``admin``. Read under the write lock (SQLite) or with the
-    rows locked (PostgreSQL), so two admins demoting each other at once cannot both succeed."""
-    rows = s.scalars(select(Admin).where(Admin.id != admin.id, Admin.disabled.is_(False))
-                     .with_for_update()).all()
-    return sum(1 for a in rows if not a.permissions)
+    """Enabled full administrators other than ``admin``. Read under the write lock (SQLite) or with every
+    enabled admin's row locked, in id order (PostgreSQL), so of two admins demoting each other at once the
+    second waits for the first and then sees its change: both cannot succeed."""
+    rows = s.execute(select(Admin.id, Admin.permissions).where(Admin.disabled.is_(False))
+                     .order_by(Admin.id).with_for_update()).all()
+    return sum(1 for row_id, permissions in rows if row_id != admin.id and not permissions)
 
 
 def _keep_a_full_admin(s: Session, admin: Admin, *, disabled: bool, permissions: list[str]) -> None:

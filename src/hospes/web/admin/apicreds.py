@@ -175,8 +175,8 @@ def delete_role(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         with ctx.db.read() as s:
             holders = apicreds.role_holders(s, role.id)
-        held = (f" {len(holders)} API credential{'' if len(holders) == 1 else 's'} hold it and lose its actions at "
-                "once." if holders else "")
+        held = ("" if not holders else " 1 API credential holds it and loses its actions at once."
+                if len(holders) == 1 else f" {len(holders)} API credentials hold it and lose its actions at once.")
         return ctx.render("confirm.html", heading="Delete API role", subject=role.name,
                           question=f"Delete this role?{held} This cannot be undone. Continue?",
                           action=ctx.path(f"/admin/api/roles/{role.id}/delete"),
