@@ -140,3 +140,33 @@ def test_the_keys_page_lists_the_keys_and_rotates_them_safely(client, db):
     assert post(client, "/admin/keys/rotate", {"at_once": "yes"}).status_code == 303
     page = client.get("/admin/keys").text
     assert page.count('data-state="active"') == 2 and page.count('data-state="unpublished"') == 4
+
+
+def test_two_full_admins_demoting_each_other_at_once_leave_one(db):
+    """The rule holds under a race: of two demotions at once, one waits for the other and is refused."""
+    import threading
+
+    from hospes.accounts import staff
+    from hospes.accounts.service import AccountError
+
+    first, second = make_admin(db, "ann"), make_admin(db, "bob")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def demote(admin: int) -> None:
+        barrier.wait()
+        try:
+            with db.transaction() as s:
+                staff.set_permissions(s, admin, CLIENTS, actor="cli")
+            outcomes.append("demoted")
+        except AccountError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=demote, args=(a,)) for a in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["demoted", "refused"]
+    with db.read() as s:
+        assert sum(1 for a in staff.every(s) if a.full and not a.disabled) == 1
