@@ -13,11 +13,14 @@ PAGES = {
     "Resource servers": "/admin/resources",
     "Clients": "/admin/clients",
     "API credentials": "/admin/api",
+    "Admins": "/admin/admins",
+    "Signing keys": "/admin/keys",
     "Audit log": "/admin/audit",
 }
 
 KINDS = [
-    ("full", FULL, {"OpenID Connect", "Resource servers", "Clients", "API credentials", "Audit log"}),
+    ("full", FULL, {"OpenID Connect", "Resource servers", "Clients", "API credentials", "Admins", "Signing keys",
+                        "Audit log"}),
     ("oidc", OIDC, {"OpenID Connect", "Resource servers"}),
     ("clients", CLIENTS, {"Clients"}),
     ("api-only", API, set()),
@@ -37,7 +40,8 @@ def test_navigation_and_pages_follow_permissions(client, db, make_account, make_
     extra = {"OpenID Connect": [f"/admin/oauth/{cred.credential_id}", "/admin/oauth/new",
                                 f"/admin/oauth/{cred.credential_id}/reset"],
              "Resource servers": ["/admin/resources/new"],
-             "Clients": [f"/admin/clients/{acct.client_id}"]}
+             "Clients": [f"/admin/clients/{acct.client_id}", f"/admin/users/{acct.user_id}"],
+             "Signing keys": ["/admin/keys/rotate"]}
     for label, url in PAGES.items():
         for u in [url, *extra.get(label, [])]:
             r = client.get(u)

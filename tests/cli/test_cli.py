@@ -96,12 +96,19 @@ def hospes_here(database_url: str, tmp_path: Path, monkeypatch: Any, capsys: Any
 
 
 def assert_one_line_error(r: subprocess.CompletedProcess[str], expected: str = "") -> str:
+    """One line on stderr; under --json, also the one JSON error object on stdout, with the same message."""
     assert r.returncode != 0, f"exit 0 on bad input:\n{r.stdout}"
     assert "Traceback" not in r.stderr + r.stdout
-    assert r.stdout.strip() == "", f"something printed on stdout: {r.stdout!r}"
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, f"expected one line on stderr, got:\n{r.stderr}"
     assert expected in lines[0], lines[0]
+    if "--json" in r.args:
+        error = json.loads(r.stdout)
+        assert set(error) == {"error", "message"} and error["error"] in ("usage", "invalid_input"), error
+        assert lines[0] == f"error: {error['message']}"
+        assert (error["error"] == "usage") == (r.returncode == 2), (error, r.returncode)
+    else:
+        assert r.stdout.strip() == "", f"something printed on stdout: {r.stdout!r}"
     return lines[0]
 
 

@@ -78,6 +78,12 @@ def request(s: Session, settings: Settings, email: str, ip: str) -> LinkMail | N
     user = find_user_by_email(s, email)
     if throttled or user is None or user.disabled:
         return None
+    return link_for(s, settings, user, ip)
+
+
+def link_for(s: Session, settings: Settings, user: User, ip: str) -> LinkMail:
+    """A new reset link for ``user`` and its mail (the earlier links stop working): for ``request``, and for
+    support staff who send one from the admin area. The caller records and sends the mail."""
     # One link at a time: asking again makes the earlier links useless.
     token = mailed_links.issue(s, PasswordReset, user.id, RESET_TTL, ip_address=ip[:64])
     link = settings.url(LINK_PATH + token)

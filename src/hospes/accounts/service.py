@@ -285,12 +285,12 @@ def update_client(
     owner = s.get(User, client.owner_user_id) if client.owner_user_id else None
     if owner is not None:
         if first_name is not None:
-            value = _text(first_name, "First name", 100, required=True)
+            value = person_name(first_name, "First name")
             if value != owner.first_name:
                 owner.first_name = value
                 changed.append("firstname")
         if last_name is not None:
-            value = _text(last_name, "Last name", 100, required=True)
+            value = person_name(last_name, "Last name")
             if value != owner.last_name:
                 owner.last_name = value
                 changed.append("lastname")
@@ -299,18 +299,8 @@ def update_client(
             if value != owner.locale:
                 owner.locale = value
                 changed.append("language")
-        if email is not None:
-            value = normalize_email(email)
-            if value.lower() != owner.email.lower():
-                other = find_user_by_email(s, value)
-                if other is not None and other.id != owner.id:
-                    raise AccountError("A user already exists with that email address")
-                owner.email = value
-                owner.email_verified = False
-                # A reset link sent to the old address must not open the account, nor (accounts/reset.py) vouch
-                # for the new one. Verification links carry their address and are void by themselves.
-                mailed_links.use_up_unused(s, PasswordReset, owner.id)
-                changed.append("email")
+        if email is not None and change_email(s, owner, email):
+            changed.append("email")
         # After the address: "email_verified" with a new email vouches for the new one.
         if email_verified is not None and email_verified != owner.email_verified:
             owner.email_verified = email_verified
@@ -330,6 +320,28 @@ def update_client(
             details["allowSingleSignOn"] = 1 if client.allow_sso else 0
         audit.entry(s, actor, "client.updated", f"client:{client.id}", ip=ip, **details)
     return changed
+
+
+def change_email(s: Session, user: User, email: str) -> bool:
+    """The one rule for a person's new address (the admin API, the admin area): valid, nobody else's, and not
+    verified until proved. True when it changed."""
+    value = normalize_email(email)
+    if value.lower() == user.email.lower():
+        return False
+    other = find_user_by_email(s, value)
+    if other is not None and other.id != user.id:
+        raise AccountError("A user already exists with that email address")
+    user.email = value
+    user.email_verified = False
+    # A reset link sent to the old address must not open the account, nor (accounts/reset.py) vouch for the new
+    # one. Verification links carry their address and are void by themselves.
+    mailed_links.use_up_unused(s, PasswordReset, user.id)
+    return True
+
+
+def person_name(value: str, field: str) -> str:
+    """A first or last name, as every operation stores it."""
+    return _text(value, field, 100, required=True)
 
 
 def close_client(s: Session, client: ClientAccount, *, actor: str | None = None, ip: str = "") -> None:

@@ -63,8 +63,11 @@ def end(s: Session, token: str | None) -> None:
         backchannel.session_ended(s, stored.end_customer(s, hashed))
 
 
-def end_all_for_user(s: Session, user_id: int) -> None:
-    backchannel.session_ended(s, stored.end_for_user(s, user_id))
+def end_all_for_user(s: Session, user_id: int) -> int:
+    """End every session of the user (each queues its back-channel logout); how many ended."""
+    ended = stored.end_for_user(s, user_id)
+    backchannel.session_ended(s, ended)
+    return len(ended)
 
 
 # Order matters: Edge and Opera say "Chrome" too, Chrome says "Safari", every browser says "Mozilla".

@@ -232,9 +232,18 @@ def disable(s: Session, keys: Keys, user_id: int, code: str) -> Checked:
     """Turn two-factor login off; needs a current code (or a backup code)."""
     checked = check(s, keys, user_id, code)
     if checked.ok:
-        s.execute(delete(BackupCode).where(BackupCode.user_id == user_id))
-        s.execute(delete(TwoFactor).where(TwoFactor.user_id == user_id))
+        remove(s, user_id)
     return checked
+
+
+def remove(s: Session, user_id: int) -> bool:
+    """Two-factor login off, with its backup codes and its count of wrong codes (the person's own ``disable``,
+    and support staff's reset for a person who lost the device and the codes). True when it was on."""
+    was_on = is_enrolled(s, user_id)
+    s.execute(delete(BackupCode).where(BackupCode.user_id == user_id))
+    s.execute(delete(TwoFactor).where(TwoFactor.user_id == user_id))
+    throttle.clear(s, SECOND_FACTOR, str(user_id))
+    return was_on
 
 
 def regenerate_backup_codes(s: Session, keys: Keys, user_id: int, code: str) -> tuple[Checked, list[str]]:

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
@@ -42,15 +42,20 @@ def _stored(value: str, field: str, *, multiline: bool = False) -> None:
         raise ApiCredentialError(str(exc)) from None
 
 
-def create_role(s: Session, *, name: str, actions: list[str], all_actions: bool = False,
-                description: str = "", actor: str | None = None, ip: str = "") -> int:
+def _role_fields(s: Session, *, name: str, actions: list[str], all_actions: bool, description: str,
+                 role_id: int | None = None) -> tuple[str, list[str]]:
+    """The one set of rules for a role (create and update): the name, unique, and the actions, in lower case as
+    WHMCS compares them (all actions, or at least one)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiCredentialError("A role name of 1 to 100 characters is required.")
     _stored(name, "The role name")
     _stored(description, "The description", multiline=True)
-    if s.scalar(select(ApiRole).where(ApiRole.name == name)) is not None:
+    same = s.scalar(select(ApiRole).where(ApiRole.name == name))
+    if same is not None and same.id != role_id:
         raise ApiCredentialError(f"An API role named {name} already exists.")
+    if all_actions and actions:
+        raise ApiCredentialError("Choose either all actions or a list of actions, not both.")
     if not all_actions and not actions:
         raise ApiCredentialError("A role needs at least one action, or all actions.")
     cleaned = []
@@ -59,12 +64,69 @@ def create_role(s: Session, *, name: str, actions: list[str], all_actions: bool 
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,63}", a):
             raise ApiCredentialError(f"{a!r} is not an API action name.")
         cleaned.append(a.lower())
-    role = ApiRole(name=name, actions=sorted(set(cleaned)), all_actions=all_actions, description=description[:5000])
+    return name, sorted(set(cleaned))
+
+
+def create_role(s: Session, *, name: str, actions: list[str], all_actions: bool = False,
+                description: str = "", actor: str | None = None, ip: str = "") -> int:
+    name, cleaned = _role_fields(s, name=name, actions=actions, all_actions=all_actions, description=description)
+    role = ApiRole(name=name, actions=cleaned, all_actions=all_actions, description=description[:5000])
     s.add(role)
     s.flush()
     audit.entry(s, actor, "api_role.created", f"api_role:{role.id}", ip=ip, name=name, all_actions=all_actions,
                 actions=role.actions)
     return role.id
+
+
+def _role(s: Session, role_id: int) -> ApiRole:
+    role = s.get(ApiRole, role_id) if row_id(role_id) is not None else None
+    if role is None:
+        raise ApiCredentialError(f"No API role {role_id}.")
+    return role
+
+
+def find_role(s: Session, name: str) -> int:
+    """The id of the role of this name (the CLI names roles by name)."""
+    role = s.scalar(select(ApiRole).where(ApiRole.name == name.strip()))
+    if role is None:
+        raise ApiCredentialError(f"No API role named {name.strip()}.")
+    return role.id
+
+
+def update_role(s: Session, role_id: int, *, name: str, actions: list[str], all_actions: bool = False,
+                description: str = "", actor: str | None = None, ip: str = "") -> list[str]:
+    """Change a role; every credential holding it gets the new actions at its next call (the roles are read on
+    each, ``authenticate``). Returns the fields that changed."""
+    role = _role(s, role_id)
+    name, cleaned = _role_fields(s, name=name, actions=actions, all_actions=all_actions, description=description,
+                                 role_id=role.id)
+    new = {"name": name, "actions": [] if all_actions else cleaned, "all_actions": all_actions,
+           "description": description[:5000]}
+    changed = [field for field, value in new.items() if getattr(role, field) != value]
+    for field in changed:
+        setattr(role, field, new[field])
+    if changed:
+        audit.entry(s, actor, "api_role.updated", f"api_role:{role.id}", ip=ip, name=role.name, fields=changed,
+                    all_actions=role.all_actions, actions=list(role.actions))
+    return changed
+
+
+def role_holders(s: Session, role_id: int) -> list[str]:
+    """The identifiers of the credentials that hold the role."""
+    return list(s.scalars(select(ApiCredential.identifier).join(
+        ApiCredentialRole, ApiCredentialRole.credential_id == ApiCredential.id)
+        .where(ApiCredentialRole.role_id == role_id).order_by(ApiCredential.id)))
+
+
+def delete_role(s: Session, role_id: int, *, actor: str | None = None, ip: str = "") -> str:
+    """Delete a role: the credentials that held it lose its actions at once (and, holding no other role, may
+    call nothing). Returns its name."""
+    role = _role(s, role_id)
+    holders = role_holders(s, role.id)
+    s.execute(delete(ApiCredentialRole).where(ApiCredentialRole.role_id == role.id))
+    s.delete(role)
+    audit.entry(s, actor, "api_role.deleted", f"api_role:{role.id}", ip=ip, name=role.name, credentials=holders)
+    return role.name
 
 
 def create_credential(s: Session, *, admin_username: str, roles: list[str], description: str = "",
@@ -136,6 +198,10 @@ def list_roles(s: Session) -> list[ApiRoleRow]:
     """Every API role, by name."""
     return [ApiRoleRow(id=r.id, name=r.name, description=r.description, all_actions=r.all_actions,
                        actions=tuple(r.actions or ())) for r in s.scalars(select(ApiRole).order_by(ApiRole.name))]
+
+
+def get_role(s: Session, role_id: int) -> ApiRoleRow | None:
+    return next((r for r in list_roles(s) if r.id == role_id), None)
 
 
 def _credential_rows(s: Session, *where: ColumnElement[bool]) -> list[ApiCredentialRow]:

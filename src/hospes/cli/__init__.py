@@ -2,11 +2,12 @@
 call, and those operations record the audit entries; one module per command group:
 
   server.py             serve, db upgrade
-  accounts.py           admins add, clients add, services add
+  accounts.py           admins add|list|disable|enable|permissions|reset-password, clients add|list,
+                        services add, domains add, invoices add, users invite
   oauth_credentials.py  oauth-credentials create|list|update|delete
   keys.py               keys list|rotate
   applinks.py           servers add, applinks enable|disable
-  admin_api.py          api-roles create, api-credentials create|revoke
+  admin_api.py          api-roles create|list|update|delete, api-credentials create|list|revoke
   maintenance.py        purge, backup, restore
   resources.py          resources add|list|delete
   registration.py       registration-tokens create
@@ -16,13 +17,16 @@ call, and those operations record the audit entries; one module per command grou
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
+from hospes import __version__
 from hospes.cli import (
     accounts,
     admin_api,
     applinks,
+    common,
     keys,
     maintenance,
     oauth_credentials,
@@ -64,7 +68,24 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return tuple(kinds)
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hospes {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Hospes: OAuth 2 / OpenID Connect provider."""
+
+
 def main() -> None:
+    args = sys.argv[1:]
+    # Errors as JSON when --json is on the command line (before a "--" that ends the options).
+    common.json_errors("--json" in args[:args.index("--")] if "--" in args else "--json" in args)
     try:
         code = app(standalone_mode=False)
     except _usage_errors() as exc:
@@ -73,9 +94,9 @@ def main() -> None:
                 exc.show()  # type: ignore[attr-defined]  # (Rich has printed the help already)
         else:
             # A usage error (missing option, bad value, unknown command) is one line too, not a box.
-            typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)  # type: ignore[attr-defined]
+            common.report(" ".join(exc.format_message().split()), usage=True)  # type: ignore[attr-defined]
         sys.exit(getattr(exc, "exit_code", 2))
     except typer.Abort:
-        typer.echo("error: aborted", err=True)
+        common.report("aborted")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

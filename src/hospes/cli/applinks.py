@@ -15,9 +15,9 @@ applinks_app = typer.Typer(no_args_is_help=True, help="Application links (SSO fr
 
 @servers_app.command("add")
 def servers_add(
-    name: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option(help="The server's name.")],
     module: Annotated[str, typer.Option(help="Provisioning module, e.g. webhook.")],
-    hostname: Annotated[str, typer.Option()] = "",
+    hostname: Annotated[str, typer.Option(help="The server's host name.")] = "",
     config: Annotated[list[str] | None,
                       typer.Option("--config", help="KEY=VALUE, repeatable (webhook: url, secret).")] = None,
     as_json: JsonOpt = False,
@@ -59,7 +59,7 @@ def applinks_enable(
 
 @applinks_app.command("disable")
 def applinks_disable(
-    module: Annotated[str, typer.Option()],
+    module: Annotated[str, typer.Option(help="Provisioning module, e.g. webhook.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Disable an application: its links are removed from the servers and its credentials deleted."""

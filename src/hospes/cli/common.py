@@ -1,6 +1,10 @@
 """What every command shares: settings, the database, one unit of work, one-line errors, --json output.
 
 Changes made through the CLI are audited by the operations themselves, as actor ``ACTOR``.
+
+An error is one line on standard error and a non-zero exit (1: refused; 2: a usage error). Under ``--json`` it is
+also one JSON object on standard output, the same shape for every command, so a script that reads standard output
+always reads JSON: ``{"error": "invalid_input" | "usage", "message": "..."}``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,25 @@ from hospes.config import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
 ACTOR = "cli"
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as a JSON object.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result (or the error) as a JSON object.")]
+# Set by ``main`` when the command line asks for --json: errors then come out as JSON too.
+_json_errors = False
+
+
+def json_errors(on: bool) -> None:
+    global _json_errors
+    _json_errors = on
+
+
+def report(message: str, *, usage: bool = False) -> None:
+    """An error, in the form the command line asked for."""
+    if _json_errors:
+        typer.echo(json.dumps({"error": "usage" if usage else "invalid_input", "message": message}))
+    typer.echo(f"error: {message}", err=True)
 
 
 def fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    report(message)
     raise typer.Exit(1)
 
 
@@ -72,6 +90,12 @@ def run(fn: Callable[[Any], T]) -> T:
                 return fn(s)
         except (AccountError, CredentialError, ApiCredentialError, AppLinkError, ResourceError) as exc:
             fail(str(exc))
+
+
+def run_read(fn: Callable[[Any], T]) -> T:
+    """A read-only unit (the ``list`` commands)."""
+    with database() as db, db.read() as s:
+        return fn(s)
 
 
 def read_password(password: str | None, password_stdin: bool) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hospes.cli.common import JsonOpt, database, emit, fail, settings
+from hospes.cli.common import ACTOR, JsonOpt, database, emit, fail, settings
 
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
 
@@ -56,7 +56,7 @@ def keys_rotate(
 
     with database() as db:
         try:
-            done = _keyring(db).rotate(at_once=now)
+            done = _keyring(db).rotate(at_once=now, actor=ACTOR)
         except KeysUnreadable as exc:
             fail(str(exc))
     signs_from = done.signs_from.isoformat()

@@ -41,12 +41,13 @@ def _secret_key() -> bytes:
 def creds_create(
     grant_type: Annotated[list[str], typer.Option("--grant-type", help=GRANT_HELP)],
     scope: Annotated[str, typer.Option(help='Space separated, e.g. "openid profile email"')],
-    name: Annotated[str, typer.Option()] = "",
-    service_id: Annotated[int | None, typer.Option("--service-id")] = None,
-    description: Annotated[str, typer.Option()] = "",
-    logo_uri: Annotated[str, typer.Option("--logo-uri")] = "",
+    name: Annotated[str, typer.Option(help="Customers see it on the consent page.")] = "",
+    service_id: Annotated[int | None, typer.Option("--service-id", help="The service it belongs to (SSO).")] = None,
+    description: Annotated[str, typer.Option(help="What the application is.")] = "",
+    logo_uri: Annotated[str, typer.Option("--logo-uri", help="An image shown on the consent page.")] = "",
     redirect_uri: Annotated[list[str] | None, typer.Option("--redirect-uri", help="Repeatable.")] = None,
-    post_logout_redirect_uri: Annotated[list[str] | None, typer.Option("--post-logout-redirect-uri")] = None,
+    post_logout_redirect_uri: Annotated[list[str] | None, typer.Option(
+        "--post-logout-redirect-uri", help="Repeatable: where /oauth/logout may send the person back.")] = None,
     public: Annotated[bool, typer.Option("--public", help="No secret; PKCE required.")] = False,
     refresh_token_policy: Annotated[str, typer.Option("--refresh-tokens",
                                                       help="offline_access, always or never")] = "offline_access",
@@ -97,10 +98,10 @@ def creds_create(
 
 @creds_app.command("list")
 def creds_list(
-    grant_type: Annotated[str | None, typer.Option("--grant-type")] = None,
-    sort_field: Annotated[str | None, typer.Option("--sort-field")] = None,
-    sort_order: Annotated[str | None, typer.Option("--sort-order")] = None,
-    limit: Annotated[int | None, typer.Option()] = None,
+    grant_type: Annotated[str | None, typer.Option("--grant-type", help="Only credentials of this grant type.")] = None,
+    sort_field: Annotated[str | None, typer.Option("--sort-field", help="ListOAuthCredentials' sortField.")] = None,
+    sort_order: Annotated[str | None, typer.Option("--sort-order", help="ASC or DESC.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List OAuth credentials (ListOAuthCredentials' fields; secrets are never listed)."""
@@ -117,32 +118,39 @@ def creds_list(
 
 @creds_app.command("update")
 def creds_update(
-    credential_id: Annotated[int | None, typer.Option("--credential-id")] = None,
-    client_identifier: Annotated[str | None, typer.Option("--client-identifier")] = None,
-    name: Annotated[str | None, typer.Option()] = None,
-    description: Annotated[str | None, typer.Option()] = None,
+    credential_id: Annotated[int | None, typer.Option("--credential-id", help="The credential, by id...")] = None,
+    client_identifier: Annotated[str | None, typer.Option("--client-identifier",
+                                                          help="...or by its Client ID.")] = None,
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    description: Annotated[str | None, typer.Option(help="A new description.")] = None,
     grant_type: Annotated[list[str] | None, typer.Option(
         "--grant-type", help=GRANT_HELP + " Replaces the list.")] = None,
-    scope: Annotated[str | None, typer.Option()] = None,
-    service_id: Annotated[int | None, typer.Option("--service-id")] = None,
-    logo_uri: Annotated[str | None, typer.Option("--logo-uri")] = None,
-    redirect_uri: Annotated[list[str] | None, typer.Option("--redirect-uri")] = None,
-    post_logout_redirect_uri: Annotated[list[str] | None, typer.Option("--post-logout-redirect-uri")] = None,
-    refresh_token_policy: Annotated[str | None, typer.Option("--refresh-tokens")] = None,
-    id_token_alg: Annotated[str | None, typer.Option("--id-token-alg")] = None,
+    scope: Annotated[str | None, typer.Option(help="The scopes, space separated (replacing the old).")] = None,
+    service_id: Annotated[int | None, typer.Option("--service-id", help="The service it belongs to.")] = None,
+    logo_uri: Annotated[str | None, typer.Option("--logo-uri", help="A new logo URL.")] = None,
+    redirect_uri: Annotated[list[str] | None, typer.Option("--redirect-uri",
+                                                           help="Repeatable; replaces the list.")] = None,
+    post_logout_redirect_uri: Annotated[list[str] | None, typer.Option(
+        "--post-logout-redirect-uri", help="Repeatable; replaces the list.")] = None,
+    refresh_token_policy: Annotated[str | None, typer.Option("--refresh-tokens",
+                                                             help="offline_access, always or never")] = None,
+    id_token_alg: Annotated[str | None, typer.Option("--id-token-alg", help="RS256 or ES256")] = None,
     backchannel_logout_uri: Annotated[str | None, typer.Option(
         "--backchannel-logout-uri", help='Where logout tokens are POSTed; "" removes it.')] = None,
     backchannel_logout_session_required: Annotated[bool | None, typer.Option(
-        "--backchannel-logout-session-required/--no-backchannel-logout-session-required")] = None,
+        "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+        help="Whether every logout token names the session (sid).")] = None,
     token_endpoint_auth_method: Annotated[str | None, typer.Option(
         "--token-endpoint-auth-method", help=METHOD_HELP + " A public client stays public.")] = None,
     jwks_uri: Annotated[str | None, typer.Option(
         "--jwks-uri", help='The https URL of the client\'s public keys; "" removes it.')] = None,
     jwks: Annotated[str | None, typer.Option(
         "--jwks", metavar="FILE", help='A file holding the client\'s public JWK Set; "" removes it.')] = None,
-    dpop_bound: Annotated[bool | None, typer.Option("--dpop-bound/--no-dpop-bound")] = None,
-    require_par: Annotated[bool | None, typer.Option("--require-par/--no-require-par")] = None,
-    reset_secret: Annotated[bool, typer.Option("--reset-secret")] = False,
+    dpop_bound: Annotated[bool | None, typer.Option("--dpop-bound/--no-dpop-bound",
+                                                    help="Tokens only for requests with a DPoP proof.")] = None,
+    require_par: Annotated[bool | None, typer.Option("--require-par/--no-require-par",
+                                                     help="Authorization requests must be pushed (PAR).")] = None,
+    reset_secret: Annotated[bool, typer.Option("--reset-secret", help="A new secret, shown once.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Change an OAuth credential; --reset-secret makes the old secret stop working at once. Moving a client
@@ -176,7 +184,7 @@ def creds_update(
 
 @creds_app.command("delete")
 def creds_delete(
-    credential_id: Annotated[int, typer.Option("--credential-id")],
+    credential_id: Annotated[int, typer.Option("--credential-id", help="The credential's id.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Delete an OAuth credential and revoke every token and consent issued to it."""

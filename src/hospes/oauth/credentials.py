@@ -13,17 +13,18 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
-from hospes.clock import now
+from hospes.clock import now, utc
 from hospes.oauth import scopes as scope_table
 from hospes.sealing import Sealer
 from hospes.secrets import check_secret, hash_secret
@@ -31,7 +32,9 @@ from hospes.store import clients, consents
 from hospes.store import resources as resource_store
 from hospes.store.grants import revoke_credential_grants_in
 from hospes.store.models import (
+    AccessToken,
     ClientAccount,
+    Consent,
     OAuthCredential,
     Service,
 )
@@ -625,6 +628,9 @@ class CredentialRow:
     @property
     def grant_types(self) -> frozenset[str]:
         return clients.grant_types_of(self.grant_type)
+    post_logout_redirect_uris: tuple[str, ...] = ()  # OpenID Connect RP-Initiated Logout 1.0 §3.1
+    refresh_token_policy: str = "offline_access"  # REFRESH_POLICIES
+    id_token_signed_response_alg: str = "RS256"  # OpenID Connect Dynamic Client Registration 1.0 §2
 
 
 def credential_row(cred: OAuthCredential) -> CredentialRow:
@@ -638,7 +644,24 @@ def credential_row(cred: OAuthCredential) -> CredentialRow:
                          token_endpoint_auth_method=effective_auth_method(cred.secret_hash,
                                                                           cred.token_endpoint_auth_method),
                          jwks_uri=cred.jwks_uri or "", has_jwks=cred.jwks is not None,
-                         dpop_bound=bool(cred.dpop_bound), require_par=bool(cred.require_par))
+                         dpop_bound=bool(cred.dpop_bound), require_par=bool(cred.require_par),
+                         post_logout_redirect_uris=tuple(cred.post_logout_redirect_uris or ()),
+                         refresh_token_policy=cred.refresh_token_policy or "offline_access",
+                         id_token_signed_response_alg=cred.id_token_signed_response_alg or "RS256")
+
+
+@dataclass(frozen=True)
+class CredentialUsage:
+    """How much a credential is used, for the admin's credential page."""
+
+    people: int  # people whose approval (consent) it holds
+    last_token_at: datetime | None  # the newest access token issued to it that is still kept (store/purge.py)
+
+
+def usage(s: Session, credential_id: int) -> CredentialUsage:
+    people = s.scalar(select(func.count(func.distinct(Consent.user_id))).where(Consent.credential_id == credential_id))
+    last = s.scalar(select(func.max(AccessToken.issued_at)).where(AccessToken.credential_id == credential_id))
+    return CredentialUsage(people=int(people or 0), last_token_at=utc(last) if last is not None else None)
 
 
 def get_credential(s: Session, credential_id: int) -> CredentialRow | None:

@@ -37,6 +37,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import or_, select
 
+from hospes import audit
 from hospes.clock import SYSTEM, Clock, utc
 from hospes.config import DEFAULT_JWKS_MAX_AGE, DEFAULT_KEY_RELOAD_SECONDS, Settings, ensure_secret_key
 from hospes.sealing import Sealer
@@ -371,7 +372,7 @@ class KeyRing:
             if "sealed" not in row.private_jwk:
                 row.private_jwk = self._vault.seal(_import(row.private_jwk))
 
-    def rotate(self, *, at_once: bool = False) -> Rotation:
+    def rotate(self, *, at_once: bool = False, actor: str | None = None, ip: str = "") -> Rotation:
         """New keys for every algorithm, in one transaction with the old keys' end.
 
         By default the new keys are published now and sign from ``activation_delay`` on; the keys that sign
@@ -380,7 +381,9 @@ class KeyRing:
 
         ``at_once``, for a compromised key: the new keys sign now and every key published before leaves the
         JWKS now (nodes follow within reload_seconds). ID tokens the old keys signed no longer verify, and a
-        relying party still holding the old JWKS fails until it fetches it again."""
+        relying party still holding the old JWKS fails until it fetches it again.
+
+        ``actor`` (the CLI, an admin) is recorded in the audit log, in the rotation's transaction."""
         # Under another secret key the keys do not open: refuse before changing anything (``KeysUnreadable``).
         self.refresh()
         # Generated before the transaction: an RSA key takes a while, and a write lock should not wait on it.
@@ -405,6 +408,8 @@ class KeyRing:
                 starts.append(start)
                 s.add(SigningKey(kid=key.kid, alg=alg, private_jwk=self._vault.seal(key), created_at=_at(t),
                                  activates_at=_at(start)))
+            audit.entry(s, actor, "keys.rotated", "signing_keys", ip=ip, created=[str(k.kid) for _, k in new],
+                        signs_from=_at(max(starts)).isoformat(), at_once=at_once)
         self.refresh()
         return Rotation([str(key.kid) for _, key in new], _at(max(starts)))
 

@@ -152,6 +152,11 @@ def end_admin(s: Session, token_hash: bytes) -> None:
     _end(s, AdminSession, AdminSession.token_hash == token_hash)
 
 
+def end_for_admin(s: Session, admin_id: int) -> int:
+    """End every session of an admin (disabled, password reset); how many ended."""
+    return _end(s, AdminSession, AdminSession.admin_id == admin_id)
+
+
 def end_for_user(s: Session, user_id: int, *, session_id: int | None = None,
                  except_id: int | None = None) -> list[str]:
     """End the user's sessions (only ``session_id``, or all but ``except_id``, when given); the ``sid`` of

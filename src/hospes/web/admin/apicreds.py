@@ -1,4 +1,5 @@
-"""API roles and API credentials (WHMCS "Manage API Credentials"): list, create, revoke. Full admins only.
+"""API roles and API credentials (WHMCS "Manage API Credentials"): list, create, revoke a credential; create,
+edit and delete a role. Full admins only.
 
 The rules and the audit entries are ``hospes.adminapi.credentials``' (the CLI's too). An API secret is shown
 once, in the answer to the POST that made it, and is stored only as a salted hash.
@@ -21,6 +22,8 @@ from hospes.web.admin.auth import Ctx, page
 
 NOTICES = {
     "role": "The API role was created.",
+    "role_saved": "The API role was saved: credentials holding it get its actions at their next call.",
+    "role_deleted": "The API role was deleted.",
     "revoked": "The API credential was revoked: it no longer works.",
 }
 
@@ -38,6 +41,14 @@ class RoleForm:
         return cls(name=ctx.field("name"), description=ctx.field("description"),
                    all_actions=bool(ctx.field("all_actions")), actions=[a[:64] for a in ctx.form.get("action", [])],
                    other_actions=ctx.field("other_actions"))
+
+    @classmethod
+    def from_row(cls, row: apicreds.ApiRoleRow) -> RoleForm:
+        """The stored actions (lower case) ticked under the commands' own spelling; others typed."""
+        known = {c.lower(): c for c in COMMANDS}
+        ticked = [known[a] for a in row.actions if a in known]
+        return cls(name=row.name, description=row.description, all_actions=row.all_actions, actions=ticked,
+                   other_actions=" ".join(a for a in row.actions if a not in known))
 
     def action_list(self) -> list[str]:
         typed = [a for a in re.split(r"[\s,]+", self.other_actions) if a]
@@ -81,8 +92,6 @@ def create_role(ctx: Ctx) -> Response:
     form = RoleForm.from_post(ctx)
     actions = form.action_list()
     try:
-        if form.all_actions and actions:
-            raise ApiCredentialError("Choose either all actions or a list of actions, not both.")
         with ctx.db.transaction() as s:
             apicreds.create_role(s, name=form.name, actions=actions, all_actions=form.all_actions,
                                  description=form.description, actor=ctx.admin.actor, ip=ctx.ip)
@@ -126,3 +135,52 @@ def revoke(ctx: Ctx) -> Response:
                 ok_label="Revoke", danger=True)
         apicreds.revoke_credential(s, cred.id, actor=ctx.admin.actor, ip=ctx.ip)
     return ctx.redirect("/admin/api?done=revoked")
+
+
+def _role_page(ctx: Ctx, role: apicreds.ApiRoleRow, form: RoleForm | None = None, *, status: int = 200,
+               error: str | None = None) -> Response:
+    return ctx.render("api_role.html", status=status, role=role, rf=form or RoleForm.from_row(role), error=error,
+                      commands=sorted(COMMANDS))
+
+
+def _get_role(ctx: Ctx) -> apicreds.ApiRoleRow | None:
+    with ctx.db.read() as s:
+        return apicreds.get_role(s, ctx.path_int("id"))
+
+
+@page("api")
+def edit_role(ctx: Ctx) -> Response:
+    """GET: the role's form. POST: save it (the rules are create_role's)."""
+    role = _get_role(ctx)
+    if role is None:
+        return ctx.not_found("That API role")
+    if ctx.request.method == "GET":
+        return _role_page(ctx, role)
+    form = RoleForm.from_post(ctx)
+    try:
+        with ctx.db.transaction() as s:
+            apicreds.update_role(s, role.id, name=form.name, actions=form.action_list(), all_actions=form.all_actions,
+                                 description=form.description, actor=ctx.admin.actor, ip=ctx.ip)
+    except ApiCredentialError as exc:
+        return _role_page(ctx, role, form, status=400, error=str(exc))
+    return ctx.redirect("/admin/api?done=role_saved")
+
+
+@page("api")
+def delete_role(ctx: Ctx) -> Response:
+    """GET: ask first, naming the credentials that hold it. POST: delete it."""
+    role = _get_role(ctx)
+    if role is None:
+        return ctx.not_found("That API role")
+    if ctx.request.method == "GET":
+        with ctx.db.read() as s:
+            holders = apicreds.role_holders(s, role.id)
+        held = ("" if not holders else " 1 API credential holds it and loses its actions at once."
+                if len(holders) == 1 else f" {len(holders)} API credentials hold it and lose its actions at once.")
+        return ctx.render("confirm.html", heading="Delete API role", subject=role.name,
+                          question=f"Delete this role?{held} This cannot be undone. Continue?",
+                          action=ctx.path(f"/admin/api/roles/{role.id}/delete"),
+                          cancel=ctx.path(f"/admin/api/roles/{role.id}"), ok_label="Delete", danger=True)
+    with ctx.db.transaction() as s:
+        apicreds.delete_role(s, role.id, actor=ctx.admin.actor, ip=ctx.ip)
+    return ctx.redirect("/admin/api?done=role_deleted")

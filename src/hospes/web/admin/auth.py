@@ -50,12 +50,16 @@ SECTIONS = (
     Section("clients", "Clients", "/admin/clients",
             "Find client accounts; change their status and the Allow Single Sign-On switch."),
     Section("api", "API credentials", "/admin/api", "API roles and the API credentials of staff."),
+    Section("admins", "Admins", "/admin/admins",
+            "Staff who use the admin area: add, disable, permissions, password resets."),
+    Section("keys", "Signing keys", "/admin/keys", "The keys that sign ID tokens: their state, and rotation."),
     Section("audit", "Audit log", "/admin/audit", "Who changed what, when and from where."),
 )
 
 
 def may(admin: AdminUser, area: str) -> bool:
-    """"API Access" is for the API itself only; API credentials and the audit log are for full admins."""
+    """"API Access" is for the API itself only; API credentials, admins, signing keys and the audit log are for
+    full admins."""
     if area == "home":
         return True
     if area in ("oidc", "resources"):

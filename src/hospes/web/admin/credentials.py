@@ -20,6 +20,7 @@ from hospes.accounts.service import MANAGE_SSO
 from hospes.oauth import backchannel, credentials, resources
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.credentials import CredentialError, CredentialRow
+from hospes.oauth.keys import SUPPORTED_ALGS
 from hospes.web.admin.auth import Ctx, page
 from hospes.web.http import number
 
@@ -29,6 +30,9 @@ OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 OFFERED_SCOPES = OIDC_SCOPES + scope_table.API_SCOPES
 DEFAULT_SCOPES = ("openid", "profile", "email")
 RESET_QUESTION = "The previous secret will immediately become invalid. Continue?"
+# When the application gets refresh tokens (credentials.REFRESH_POLICIES), in the admin's words.
+REFRESH_CHOICES = (("offline_access", "When it asks for offline_access (and the customer agrees)"),
+                   ("always", "Always"), ("never", "Never"))
 
 
 @dataclass
@@ -44,6 +48,10 @@ class CredentialForm:
     backchannel_logout_session_required: bool = False
     # RFC 9126 §6: the application's authorization requests must be pushed (oauth/par.py).
     require_par: bool = False
+    public: bool = False  # chosen when the credential is made; a public client has no secret and must use PKCE
+    post_logout_redirect_uris: str = ""  # one a line
+    refresh_token_policy: str = "offline_access"
+    id_token_alg: str = "RS256"
 
     @classmethod
     def from_post(cls, ctx: Ctx) -> CredentialForm:
@@ -52,7 +60,11 @@ class CredentialForm:
                    redirect_uris=rows or [""], scopes=[v[:100] for v in ctx.form.get("scope", [])],
                    backchannel_logout_uri=ctx.field("backchannel_logout_uri"),
                    backchannel_logout_session_required=ctx.field("backchannel_logout_session_required") == "yes",
-                   require_par=ctx.field("require_par") == "yes")
+                   require_par=ctx.field("require_par") == "yes",
+                   public=ctx.field("public") == "yes",
+                   post_logout_redirect_uris=ctx.field("post_logout_redirect_uris"),
+                   refresh_token_policy=ctx.field("refresh_token_policy", "offline_access"),
+                   id_token_alg=ctx.field("id_token_alg", "RS256"))
 
     @classmethod
     def from_credential(cls, cred: CredentialRow) -> CredentialForm:
@@ -60,7 +72,13 @@ class CredentialForm:
                    redirect_uris=list(cred.redirect_uris or []) or [""], scopes=scope_table.parse(cred.scope),
                    backchannel_logout_uri=cred.backchannel_logout_uri,
                    backchannel_logout_session_required=cred.backchannel_logout_session_required,
-                   require_par=cred.require_par)
+                   require_par=cred.require_par,
+                   public=cred.public, post_logout_redirect_uris="\n".join(cred.post_logout_redirect_uris),
+                   refresh_token_policy=cred.refresh_token_policy, id_token_alg=cred.id_token_signed_response_alg)
+
+    def post_logout_uris(self) -> list[str]:
+        """One a line; blank lines are room to type (credentials.redirect_uri_list checks each)."""
+        return [u.strip() for u in self.post_logout_redirect_uris.splitlines() if u.strip()]
 
     def edit_rows(self, op: str) -> bool:
         """Apply "Add Another" or "Remove"; True when the form is to be shown again rather than saved."""
@@ -98,9 +116,13 @@ def _resource_scopes(ctx: Ctx) -> dict[str, str]:
         return {scope.name: f"{scope.description} ({row.name})" for row in resources.every(s) for scope in row.scopes}
 
 
+def _choices() -> dict[str, object]:
+    return {"refresh_choices": REFRESH_CHOICES, "id_token_algs": SUPPORTED_ALGS}
+
+
 def _form_page(ctx: Ctx, form: CredentialForm, *, status: int = 200, error: str | None = None) -> Response:
     return ctx.render("oauth_new.html", status=status, f=form, scope_options=form.scope_options(_resource_scopes(ctx)),
-                      error=error, action=ctx.path("/admin/oauth/new"))
+                      error=error, action=ctx.path("/admin/oauth/new"), creating=True, **_choices())
 
 
 def _manage_page(ctx: Ctx, cred: CredentialRow, form: CredentialForm | None = None, *, status: int = 200,
@@ -108,10 +130,11 @@ def _manage_page(ctx: Ctx, cred: CredentialRow, form: CredentialForm | None = No
     form = form or CredentialForm.from_credential(cred)
     with ctx.db.read() as s:
         deliveries = backchannel.recent_deliveries(s, cred.id)
-    return ctx.render("oauth_manage.html", status=status, cred=cred, f=form, deliveries=deliveries,
+        used = credentials.usage(s, cred.id)
+    return ctx.render("oauth_manage.html", status=status, cred=cred, f=form, deliveries=deliveries, usage=used,
                       scope_options=form.scope_options(_resource_scopes(ctx)),
                       secret=secret, public=cred.public, error=error, notice=notice,
-                      action=ctx.path(f"/admin/oauth/{cred.id}"))
+                      action=ctx.path(f"/admin/oauth/{cred.id}"), **_choices())
 
 
 def _may_see(ctx: Ctx, cred: CredentialRow) -> bool:
@@ -151,6 +174,8 @@ def new(ctx: Ctx) -> Response:
                 backchannel_logout_uri=form.backchannel_logout_uri,
                 backchannel_logout_session_required=form.backchannel_logout_session_required,
                 require_par=form.require_par,
+                public=form.public, post_logout_redirect_uris=form.post_logout_uris(),
+                refresh_token_policy=form.refresh_token_policy, id_token_signed_response_alg=form.id_token_alg,
             )
             cred = credentials.get_credential(s, made.credential_id)
     except CredentialError as exc:
@@ -186,7 +211,10 @@ def manage(ctx: Ctx) -> Response:
                                           ip=ctx.ip, backchannel_logout_uri=form.backchannel_logout_uri,
                                           backchannel_logout_session_required=(
                                               form.backchannel_logout_session_required),
-                                          require_par=form.require_par)
+                                          require_par=form.require_par,
+                                          post_logout_redirect_uris=form.post_logout_uris(),
+                                          refresh_token_policy=form.refresh_token_policy,
+                                          id_token_signed_response_alg=form.id_token_alg)
     except CredentialError as exc:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
