@@ -22,12 +22,13 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hospes import logs
 from hospes.oauth import client_auth, errors, introspection, revocation, token, userinfo
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures, not_found
 from hospes.web.context import Web
-from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, parse_params
-from hospes.web.security import access_log, security_headers
+from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, from_trusted_proxy, parse_params
+from hospes.web.security import RequestLog, security_headers
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, bytes, Headers]
@@ -225,7 +226,8 @@ class HotPaths:
     handler that fails is answered here: a JSON 500, the error logged without the request."""
 
     def __init__(self, app: ASGIApp, *, web: Web, table: dict[str, tuple[frozenset[str], Handler]],
-                 https: bool, log_requests: bool, mounts: dict[str, ASGIApp] | None = None) -> None:
+                 https: bool, request_log: RequestLog | None = None,
+                 mounts: dict[str, ASGIApp] | None = None) -> None:
         self.app = app
         self.web = web
         prefix = web.settings.issuer_path
@@ -240,30 +242,61 @@ class HotPaths:
             self.table.update({path + prefix: entry for path, entry in table.items()
                                if path.startswith("/.well-known/")})
         self.security = security_headers(https)
-        self.log_requests = log_requests
+        self.request_log = request_log
+        # A proxy's X-Request-ID is taken only from a peer in HOSPES_TRUSTED_PROXIES; the answer per peer address
+        # is kept (a proxy's few addresses), so no address is parsed per request.
+        self.trusted = web.settings.trusted_proxy_networks
+        self._trusted_peers: dict[str, bool] = {}
         # Called with (path, status, start) after each hot path's answer when metrics are on (web/metrics.py).
         self.metered: Callable[[str, int, float], None] | None = None
 
+    def _request_id(self, scope: Scope) -> str:
+        """The request's id (hospes/logs.py): a trusted proxy's well-formed X-Request-ID, else a new one."""
+        if self.trusted:
+            client = scope.get("client")
+            peer = client[0] if client else ""
+            trusted = self._trusted_peers.get(peer)
+            if trusted is None:
+                if len(self._trusted_peers) > 1000:
+                    self._trusted_peers.clear()
+                trusted = self._trusted_peers[peer] = from_trusted_proxy(peer, self.trusted)
+            if trusted:
+                for name, value in scope["headers"]:
+                    if name == b"x-request-id":
+                        return logs.accepted(value) or logs.new_request_id()
+        return logs.new_request_id()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # the lifespan: a start that fails stops the server
+            return
+        request_id = self._request_id(scope)
+        bound = logs.bind(request_id)
+        try:
+            await self._answer(scope, receive, send, request_id)
+        finally:
+            logs.unbind(bound)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        entry = self.table.get(scope["path"])
         if entry is None:
-            mounted = self._mounted(scope) if self.mounts and scope["type"] == "http" else None
+            mounted = self._mounted(scope) if self.mounts else None
             if mounted is not None:
-                await self._forward(scope, receive, send, *mounted)
+                await self._forward(scope, receive, send, *mounted, request_id)
                 return
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:
-                if scope["type"] != "http":
-                    raise  # the lifespan: a start that fails stops the server
                 # Starlette's error middleware answered it (context.server_error, which logged it) and raises it
                 # again for the server to log: uvicorn would write the whole traceback for every request.
                 if not hasattr(exc, "hospes_request_id"):
                     failures.report(scope["method"], scope["path"], exc)
             return
-        start = time.perf_counter() if self.log_requests or self.metered else 0.0
+        log_request = self.request_log
+        start = time.perf_counter() if log_request is not None or self.metered else 0.0
         methods, handler = entry
         method = scope["method"]
+        call = None
         if method in methods:
             call = Call(scope, receive)
             try:
@@ -283,10 +316,13 @@ class HotPaths:
         if status != 204:  # RFC 9110 §8.6: a 204 carries no Content-Length
             headers.append((b"content-length", str(len(body)).encode()))
         headers += self.security
+        headers.append((b"x-request-id", request_id.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
-        if self.log_requests:
-            access_log(scope, status, start)
+        sent = b"" if method == "HEAD" else body
+        await send({"type": "http.response.body", "body": sent})
+        if log_request is not None:
+            log_request(scope, status, start, request_id=request_id, nbytes=len(sent),
+                        client=call.client if call is not None else None)
         if self.metered is not None:
             self.metered(scope["path"], status, start)
 
@@ -297,22 +333,29 @@ class HotPaths:
                 return prefix, sub
         return None
 
-    async def _forward(self, scope: Scope, receive: Receive, send: Send, prefix: str, sub: ASGIApp) -> None:
-        """A mounted application's answer, with the security headers every answer carries."""
-        start = time.perf_counter() if self.log_requests else 0.0
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, prefix: str, sub: ASGIApp,
+                       request_id: str) -> None:
+        """A mounted application's answer, with the security headers every answer carries and the request id."""
+        log_request = self.request_log
+        start = time.perf_counter() if log_request is not None else 0.0
         status: list[int] = []
+        sent = [0]
+        rid = (b"x-request-id", request_id.encode())
 
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
-                message["headers"] = [*message.get("headers", []), *self.security]
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                message["headers"] = [*headers, *self.security, rid]
+            elif message["type"] == "http.response.body":
+                sent[0] += len(message.get("body", b""))
             await send(message)
 
         try:
             await sub({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, with_headers)
         finally:
-            if self.log_requests:
-                access_log(scope, status[0] if status else "-", start)
+            if log_request is not None:
+                log_request(scope, status[0] if status else "-", start, request_id=request_id, nbytes=sent[0])
 
     async def _cors(self, call: Call) -> Headers:
         """An answer to a browser's call names its origin when that is the origin of a redirect URI of the
@@ -353,11 +396,12 @@ class HotPaths:
 
 
 def _failed(method: str, path: str, exc: Exception) -> Answer:
-    """A handler that raised: 503 with Retry-After when the database is unavailable, else 500; logged."""
-    request_id = (b"x-request-id", failures.report(method, path, exc).encode())
+    """A handler that raised: 503 with Retry-After when the database is unavailable, else 500; logged under the
+    request's id (which HotPaths answers in X-Request-ID)."""
+    failures.report(method, path, exc)
     if is_unavailable(exc):
-        return _json(503, UNAVAILABLE, [*NO_STORE, RETRY_AFTER, request_id])
-    return _json(500, SERVER_ERROR, [*NO_STORE, request_id])
+        return _json(503, UNAVAILABLE, [*NO_STORE, RETRY_AFTER])
+    return _json(500, SERVER_ERROR, [*NO_STORE])
 
 
 def _allow(methods: frozenset[str]) -> bytes:
