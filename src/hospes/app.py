@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | M
             purging = asyncio.create_task(purge.keep_purging(
                 db, interval=settings.purge_interval, grace=timedelta(seconds=settings.purge_grace),
                 batch=settings.purge_batch, stop=stop,
-                unused=timedelta(days=settings.registration_unused_days)))
+                unused=timedelta(days=settings.registration_unused_days), audit_kept=settings.audit_retention))
         # Back-channel logout tokens, delivered by every worker (oauth/backchannel.py claims each once).
         delivering = asyncio.create_task(backchannel.keep_delivering(db, provider.keys, settings.issuer, stop=stop))
         async with mcp.running():

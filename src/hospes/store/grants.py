@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy.orm import Session
 
 from hospes.clock import now
+from hospes.store.audit import AuditRow, insert_with
 from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, drive, epoch_of, json_list, session_tx
 
 # -- liveness: the one definition, shared by userinfo, introspection and revocation ------------------
@@ -188,12 +189,13 @@ async def invalidate_refresh_token(tx: Tx, token_id: int, at: datetime) -> bool:
 
 async def create_access_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
                               scope: str, audience: str | None, acr: str | None, issued_at: datetime,
-                              expires_at: datetime) -> None:
-    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's."""
-    await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, audience, acr, "
-                     "issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                     token_hash, grant_id, credential_id, user_id, scope, audience, acr, tx.ts(issued_at),
-                     tx.ts(expires_at))
+                              expires_at: datetime, audit: AuditRow | None = None) -> None:
+    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's;
+    ``audit``: an entry written with it (store/audit.py ``insert_with``)."""
+    await insert_with(tx, audit, "INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, "
+                      "audience, acr, issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                      token_hash, grant_id, credential_id, user_id, scope, audience, acr, tx.ts(issued_at),
+                      tx.ts(expires_at))
 
 
 async def create_refresh_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,

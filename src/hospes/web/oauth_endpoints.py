@@ -27,7 +27,7 @@ from hospes.oauth import client_auth, errors, introspection, revocation, token, 
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures, not_found
 from hospes.web.context import Web
-from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, from_trusted_proxy, parse_params
+from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, from_trusted_proxy, parse_params, scope_client_ip
 from hospes.web.security import RequestLog, security_headers
 
 Headers = list[tuple[bytes, bytes]]
@@ -47,9 +47,12 @@ class Call:
     """What the handlers read of a request, taken from the ASGI scope in one pass."""
 
     __slots__ = ("method", "query", "authorization", "content_type", "content_length", "origin", "client",
-                 "_receive")
+                 "scope", "logged", "_receive")
 
-    def __init__(self, scope: Scope, receive: Receive) -> None:
+    def __init__(self, scope: Scope, receive: Receive, logged: bool = False) -> None:
+        self.scope = scope
+        # Whether the request's log line is written: it names the client, so the handlers find it out.
+        self.logged = logged
         self.method: str = scope["method"]
         self.query: str = scope.get("query_string", b"").decode("latin-1")
         self.authorization: str | None = None
@@ -69,6 +72,10 @@ class Call:
             elif name == b"origin":
                 self.origin = value
         self._receive = receive
+
+    def ip(self, web: Web) -> str:
+        """The caller's address (X-Forwarded-For from a trusted proxy alone), for an audit entry."""
+        return scope_client_ip(self.scope, web.settings.trusted_proxy_networks)
 
     def params(self) -> Params:
         return parse_params(self.query) if self.query else {}
@@ -144,8 +151,9 @@ async def jwks(web: Web, call: Call) -> Answer:
 
 
 def _presented_client(call: Call, form: Params) -> str | None:
-    """For a browser's call: the client_id the request presents (RFC 6749 §2.3.1), if any parses."""
-    if call.origin is None:
+    """For a browser's call (or the request log): the client_id the request presents (RFC 6749 §2.3.1), if any
+    parses."""
+    if call.origin is None and not call.logged:
         return None
     try:
         return client_auth.presented(call.authorization, form).client_id
@@ -159,7 +167,7 @@ async def token_endpoint(web: Web, call: Call) -> Answer:
             raise errors.InvalidRequest("The token endpoint accepts POST only.")
         form = await call.form()
         call.client = _presented_client(call, form)
-        body = await token.token_request(web.provider, call.authorization, form, call.params())
+        body = await token.token_request(web.provider, call.authorization, form, call.params(), call.ip(web))
     except errors.OAuthError as exc:
         return _client_error(exc)
     return _json(200, body, NO_STORE)
@@ -182,7 +190,9 @@ async def introspection_endpoint(web: Web, call: Call) -> Answer:
     try:
         if call.method != "POST":
             raise errors.InvalidRequest("The introspection endpoint accepts POST only.")
-        body = await introspection.introspect(web.provider, call.authorization, await call.form())
+        form = await call.form()
+        call.client = _presented_client(call, form)
+        body = await introspection.introspect(web.provider, call.authorization, form)
     except errors.OAuthError as exc:
         return _client_error(exc)
     return _json(200, body, NO_STORE)
@@ -194,7 +204,7 @@ async def revocation_endpoint(web: Web, call: Call) -> Answer:
             raise errors.InvalidRequest("The revocation endpoint accepts POST only.")
         form = await call.form()
         call.client = _presented_client(call, form)
-        await revocation.revoke(web.provider, call.authorization, form)
+        await revocation.revoke(web.provider, call.authorization, form, call.ip(web))
     except errors.OAuthError as exc:
         return _client_error(exc)
     return 200, b"", list(NO_STORE)
@@ -298,7 +308,7 @@ class HotPaths:
         method = scope["method"]
         call = None
         if method in methods:
-            call = Call(scope, receive)
+            call = Call(scope, receive, log_request is not None)
             try:
                 status, body, headers = await handler(self.web, call)
                 if handler in BROWSER_METHODS:
