@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -40,6 +41,7 @@ def test_a_record_is_one_json_line_with_the_request_id_and_an_error_by_its_type(
     out = json.loads(line)
     assert out["level"] == "error" and out["logger"] == "hospes.web" and out["message"] == "GET /x failed: ValueError"
     assert out["request_id"] == "req-1" and out["error_type"] == "ValueError"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", out["time"]), out["time"]
     assert out["traceback"] and all(" in " in frame for frame in out["traceback"])
     assert "s3cr3t" not in line  # the exception's values are not written, only its type and frames
     assert logs.request_id() is None

@@ -87,8 +87,8 @@ class RequestLog:
         if not self.json:
             log.info('%s "%s %s" %s %.1fms', address or "-", scope["method"], path, status, took)
             return
-        fields: dict[str, Any] = {"method": scope["method"], "path": path, "status": status,
-                                  "duration_ms": round(took, 2), "client_ip": address,
+        fields: dict[str, Any] = {"request_id": request_id, "method": scope["method"], "path": path,
+                                  "status": status, "duration_ms": round(took, 2), "client_ip": address,
                                   "user_agent": _header(scope, b"user-agent"), "bytes": nbytes}
         if client is None and scope.get("query_string"):
             # A page's client is in its query (the authorization request's client_id, never a secret).
@@ -97,7 +97,7 @@ class RequestLog:
             fields["client_id"] = client[:255]
         elif isinstance(client, int):
             fields["credential_id"] = client
-        log.info("%s %s %s", scope["method"], path, status, extra={"fields": fields})
+        logs.access_line(f"{scope['method']} {path} {status}", fields)
 
 
 def _query_client_id(query: bytes) -> str | None:
