@@ -45,7 +45,7 @@ from hospes.web.http import MalformedRequest
 from hospes.web.mcp import McpServer
 from hospes.web.metrics import Metered
 from hospes.web.pages import Pages
-from hospes.web.security import SecurityHeaders
+from hospes.web.security import RequestLog, SecurityHeaders
 
 STATIC = Path(__file__).parent / "web" / "static"
 
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | M
             purging = asyncio.create_task(purge.keep_purging(
                 db, interval=settings.purge_interval, grace=timedelta(seconds=settings.purge_grace),
                 batch=settings.purge_batch, stop=stop,
-                unused=timedelta(days=settings.registration_unused_days)))
+                unused=timedelta(days=settings.registration_unused_days), audit_kept=settings.audit_retention))
         # Back-channel logout tokens, delivered by every worker (oauth/backchannel.py claims each once).
         delivering = asyncio.create_task(backchannel.keep_delivering(db, provider.keys, settings.issuer, stop=stop))
         async with mcp.running():
@@ -141,9 +141,13 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | M
     # With an issuer path, "/" at the host's root leads to the client area too.
     app_routes: list[BaseRoute] = ([Route("/", not_found.home), *resource_metadata, Mount(prefix, routes=routes())]
                                    if prefix else [*resource_metadata, *routes()])
+    # A line per request (HOSPES_ACCESS_LOG, or JSON logs): written by HotPaths for its own answers and mounts, by
+    # SecurityHeaders for Starlette's.
+    request_log = (RequestLog(json=settings.log_format == "json", trusted=settings.trusted_proxy_networks)
+                   if settings.request_log else None)
     app = Starlette(
         routes=app_routes,
-        middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, log_requests=settings.access_log)],
+        middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, request_log=request_log)],
         # A query or form no page can read is a 400 page wherever it is read; a path or method the site does
         # not serve, its own 404 or 405 page; anything else unexpected, a 500 page that still carries the
         # security headers.
@@ -154,7 +158,7 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | M
     app.state.web = web
     # The hot paths are answered before Starlette: its error middleware alone wraps every send.
     hot = oauth_endpoints.HotPaths(app, web=web, table=hot_paths(), https=settings.secure_cookies,
-                                 log_requests=settings.access_log,
+                                 request_log=request_log,
                                  # the customer API (web/api.py) and the MCP server (web/mcp.py)
                                  mounts={"/api/v1": CustomerApi(web), "/mcp": mcp})
     # /metrics and the count of every request (web/metrics.py), outermost; HOSPES_METRICS=off: not even built,

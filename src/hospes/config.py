@@ -10,6 +10,7 @@ import os
 import secrets
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hospes.logs import FORMATS
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 DEFAULT_KEY_RELOAD_SECONDS = 30.0
@@ -117,6 +120,9 @@ class Settings(BaseSettings):
     # One log line per request (method, path, status, time; never the query). Off by default: a
     # reverse proxy usually keeps the access log, and writing a line is a real part of a userinfo call's cost.
     access_log: bool = False
+    # The form of the log (hospes/logs.py): "text" (lines for people) or "json" (one JSON object a line: one
+    # per request with its request id, and every other record). JSON logs every request, HOSPES_ACCESS_LOG or not.
+    log_format: str = "text"
     # How long a node trusts its cached signing keys before reading them again, in seconds, so that
     # `hospes keys rotate` on one node reaches every node. Tests set 0.
     key_reload_seconds: float = DEFAULT_KEY_RELOAD_SECONDS
@@ -126,6 +132,8 @@ class Settings(BaseSettings):
     purge_interval: float = 300.0
     purge_grace: int = 86400
     purge_batch: int = 500
+    # Days an audit entry is kept; the purge deletes older ones (0: kept for good).
+    audit_retention_days: int = 365
     # HTTP limits of `hospes serve` (web/protocol.py), per worker process. A request's head (request line and
     # headers) over this many bytes is answered 431 and its connection closed.
     max_header_bytes: int = 32768
@@ -290,6 +298,21 @@ class Settings(BaseSettings):
             raise ValueError("must be from 1 to 100000 rows")
         return v
 
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in FORMATS:
+            raise ValueError("must be " + " or ".join(FORMATS))
+        return v
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _audit_retention(cls, v: int) -> int:
+        if not 0 <= v <= 36500:
+            raise ValueError("must be from 0 (kept for good) to 36500 days")
+        return v
+
     @field_validator("jwks_max_age")
     @classmethod
     def _jwks_max_age(cls, v: int) -> int:
@@ -370,6 +393,16 @@ class Settings(BaseSettings):
     def issuer_path(self) -> str:
         """The path part of the issuer ('' or '/portal'): every endpoint lives below it."""
         return urlsplit(self.issuer).path.rstrip("/")
+
+    @property
+    def request_log(self) -> bool:
+        """Whether a line is written per request: HOSPES_ACCESS_LOG, or always with JSON logs."""
+        return self.access_log or self.log_format == "json"
+
+    @property
+    def audit_retention(self) -> timedelta | None:
+        """How long the purge keeps audit entries; None: for good."""
+        return timedelta(days=self.audit_retention_days) if self.audit_retention_days else None
 
     @property
     def step_up_scopes(self) -> frozenset[str]:

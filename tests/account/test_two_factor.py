@@ -109,7 +109,7 @@ def test_enrolment_shows_a_qr_code_and_the_secret_then_backup_codes_once(client,
         assert row.confirmed_at is not None and secret.encode() not in row.secret_encrypted
         hashes = s.scalars(select(BackupCode.code_hash).where(BackupCode.user_id == acct.user_id)).all()
         assert len(hashes) == 10 and not any(c.replace("-", "").encode() in h for c in codes for h in hashes)
-        assert [e.action for e in audit.search(s, actor=f"user:{acct.user_id}")] == ["two_factor.enabled"]
+        assert [e.action for e in audit.search(s, actor=f"user:{acct.user_id}")] == ["two_factor.enabled", "user.login"]
 
 
 def test_the_next_oauth_login_asks_for_the_code_and_the_id_token_says_so(enrolled, browser, make_credential, clock,

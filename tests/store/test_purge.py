@@ -18,7 +18,7 @@ from hospes.accounts.service import add_admin
 from hospes.clock import now
 from hospes.secrets import digest, new_token
 from hospes.store import models as m
-from hospes.store.purge import DELIVERIES_KEPT, LOGIN_FAILURES_KEPT, REGISTRATIONS_UNUSED, TABLES, purge
+from hospes.store.purge import AUDIT_KEPT, DELIVERIES_KEPT, LOGIN_FAILURES_KEPT, REGISTRATIONS_UNUSED, TABLES, purge
 from tests.conftest import PASSWORD, start_server, stop_server
 from tests.oauth.test_token import assert_error, exchange, get_code, refresh, userinfo_status
 
@@ -97,12 +97,17 @@ class Rows:
         self._add(m.DeviceCode(code_hash=digest(new_token()), user_code=new_token()[:8], credential_id=self.cred,
                                scope="openid", status=status, grant_id=grant, created_at=self.t - LONG_AGO,
                                expires_at=self.t + expires), dead)
+
     def pushed(self, dead: bool, expires: timedelta) -> None:
         self._add(m.PushedAuthorizationRequest(uri_hash=digest(new_token()), credential_id=self.cred,
                                                params={"scope": ["openid"]}, expires_at=self.t + expires), dead)
 
     def seen_jti(self, dead: bool, expires: timedelta) -> None:
         self._add(m.SeenJti(kind="client_assertion", digest=digest(new_token()), expires_at=self.t + expires), dead)
+
+    def audit_entry(self, dead: bool, age: timedelta) -> None:
+        self._add(m.AuditEvent(at=self.t - age, actor="user:1", action="user.login", target="user:1", ip_address="",
+                               details={}), dead)
 
     def failure(self, dead: bool, at: timedelta) -> None:
         self._add(m.LoginFailure(key="account:x@example.com", at=self.t - at), dead)
@@ -195,6 +200,9 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.seen_jti(dead=True, expires=-LATELY)
     rows.seen_jti(dead=True, expires=-LONG_AGO)
     rows.seen_jti(dead=False, expires=SOON)
+    # Audit entries: older than AUDIT_KEPT (HOSPES_AUDIT_RETENTION_DAYS) go.
+    rows.audit_entry(dead=True, age=AUDIT_KEPT + timedelta(days=1))
+    rows.audit_entry(dead=False, age=AUDIT_KEPT - timedelta(days=1))
     rows.failure(dead=True, at=LOGIN_FAILURES_KEPT + timedelta(minutes=1))
     rows.failure(dead=False, at=LOGIN_FAILURES_KEPT - timedelta(minutes=1))
 
@@ -248,6 +256,9 @@ def test_the_cli_prints_the_count_per_table(db, filled, settings, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "hospes.cli", "purge"], capture_output=True, text=True,
                          env={**env, "HOSPES_PURGE_BATCH": "0"}, timeout=120)
     assert bad.returncode == 1 and bad.stderr.startswith("error: HOSPES_PURGE_BATCH")
+    bad = subprocess.run([sys.executable, "-m", "hospes.cli", "purge"], capture_output=True, text=True,
+                         env={**env, "HOSPES_AUDIT_RETENTION_DAYS": "-1"}, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: HOSPES_AUDIT_RETENTION_DAYS")
 
 
 # -- a replayed code, before and after its row may go ------------------------------------------------
@@ -309,3 +320,20 @@ def test_the_server_purges_by_itself(database_url, tmp_path, db, filled):
         assert "Purge failed" not in srv.log.read_text()
     finally:
         stop_server(srv)
+
+
+def test_audit_retention_is_the_setting_and_zero_keeps_entries_for_good(db):
+    t = now()
+    with db.transaction() as s:
+        ids = []
+        for days in (400, 40, 20):
+            entry = m.AuditEvent(at=t - timedelta(days=days), actor="cli", action="x", target="", ip_address="",
+                                 details={})
+            s.add(entry)
+            s.flush()
+            ids.append(entry.id)
+    assert purge(db, grace=GRACE, batch=10, audit_kept=None)["audit_events"] == 0
+    assert purge(db, grace=GRACE, batch=10)["audit_events"] == 1  # the default: a year
+    assert purge(db, grace=GRACE, batch=10, audit_kept=timedelta(days=30))["audit_events"] == 1
+    with db.read() as s:
+        assert _ids(s, "audit_events") >= {ids[2]} and not {ids[0], ids[1]} & _ids(s, "audit_events")

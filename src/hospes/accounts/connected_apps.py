@@ -134,5 +134,6 @@ def revoke(s: Session, *, user_id: int, app_id: int, actor: str, ip: str = "") -
     revoked = revoke_access(s, user_id, found.credential_id)
     audit.record(s, actor=actor, action="connected_app.revoked", target=f"oauth_credential:{found.credential_id}",
                  ip=ip, details={"user_id": user_id, "client_id": found.client_id, "name": found.name,
-                                 "scopes": list(found.scopes), "grants_revoked": revoked})
+                                 "scopes": list(found.scopes), "grants_revoked": revoked},
+                 client_id=found.client_id)
     return found

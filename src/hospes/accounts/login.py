@@ -113,16 +113,37 @@ class _Directory:
     device: throttle.Rule
     find: Callable[[Session, str], _Login | None]
     model: type[User] | type[Admin]
-    failed: Callable[[Session, Attempt, bool], None]  # (session, attempt, the account exists but is disabled)
+    # Audit entries: (session, attempt, the account's id if it exists, it exists but is disabled); (session,
+    # attempt) for a refused attempt. Never the password; a customer's typed login name only when it is an
+    # account's (a mistyped name may be a password typed in the wrong field).
+    failed: Callable[[Session, Attempt, int | None, bool], None]
+    throttled: Callable[[Session, Attempt], None]
 
 
-def _no_record(s: Session, attempt: Attempt, disabled: bool) -> None:
-    return None
+def _reason(disabled: bool, what: str) -> dict[str, str]:
+    return {"reason": "disabled" if disabled else f"wrong {what}"}
 
 
-def _admin_failed(s: Session, attempt: Attempt, disabled: bool) -> None:
+def _customer_failed(s: Session, attempt: Attempt, account_id: int | None, disabled: bool) -> None:
+    who = f"user:{account_id}" if account_id is not None else "anonymous"
+    audit.record(s, actor=who, action="user.login_failed", target=who if account_id is not None else "",
+                 ip=attempt.ip, details=_reason(disabled, "email or password"))
+
+
+def _customer_throttled(s: Session, attempt: Attempt) -> None:
+    found = find_user_by_email(s, attempt.login)
+    who = f"user:{found.id}" if found is not None else "anonymous"
+    audit.record(s, actor=who, action="user.login_throttled", target=who if found is not None else "",
+                 ip=attempt.ip, details={"step": "password"})
+
+
+def _admin_failed(s: Session, attempt: Attempt, account_id: int | None, disabled: bool) -> None:
     audit.record(s, actor=f"admin:{attempt.login}", action="admin.login_failed", ip=attempt.ip,
-                 details={"reason": "disabled" if disabled else "wrong username or password"})
+                 details=_reason(disabled, "username or password"))
+
+
+def _admin_throttled(s: Session, attempt: Attempt) -> None:
+    audit.record(s, actor=f"admin:{attempt.login}", action="admin.login_throttled", ip=attempt.ip)
 
 
 def _find_admin(s: Session, username: str) -> Admin | None:
@@ -130,9 +151,9 @@ def _find_admin(s: Session, username: str) -> Admin | None:
 
 
 CUSTOMERS = _Directory(account=throttle.ACCOUNT, address=throttle.ADDRESS, device=throttle.DEVICE,
-                       find=find_user_by_email, model=User, failed=_no_record)
+                       find=find_user_by_email, model=User, failed=_customer_failed, throttled=_customer_throttled)
 STAFF = _Directory(account=ADMIN_ACCOUNT, address=ADMIN_ADDRESS, device=ADMIN_DEVICE, find=_find_admin,
-                   model=Admin, failed=_admin_failed)
+                   model=Admin, failed=_admin_failed, throttled=_admin_throttled)
 
 
 def login_name(value: str) -> str:
@@ -151,6 +172,7 @@ def _password(db: Database, d: _Directory, attempt: Attempt,
     with db.transaction() as s:
         admission = throttle.admit(s, checks)
         if admission.refused:
+            d.throttled(s, attempt)
             return Throttled(admission.wait)
         found = d.find(s, attempt.login)
         account_id, stored = (found.id, found.password_hash) if found is not None else (None, None)
@@ -160,7 +182,7 @@ def _password(db: Database, d: _Directory, attempt: Attempt,
         row = cast("_Login | None", s.get(d.model, account_id) if account_id is not None else None)
         # The hash must still be the one just verified (a reset meanwhile makes the old password useless).
         if not ok or row is None or row.disabled or row.password_hash != stored:
-            d.failed(s, attempt, ok and row is not None and row.disabled)
+            d.failed(s, attempt, account_id, ok and row is not None and row.disabled)
             return Wrong()
         throttle.release(s, admission)
         throttle.clear(s, d.account, name)
@@ -200,9 +222,13 @@ def _second_factor(db: Database, session_ttl: int, keys: twofactor.Keys, user_id
         if user is None or user.disabled:
             return Expired()
         checked = twofactor.check(s, keys, user_id, code)
+        who = f"user:{user_id}"
         if checked.wait:
+            audit.record(s, actor=who, action="user.login_throttled", target=who, ip=attempt.ip,
+                         details={"step": "second_factor"})
             return Throttled(checked.wait)
         if not checked.ok:
+            audit.record(s, actor=who, action="user.second_factor_failed", target=who, ip=attempt.ip)
             return Wrong()
         return _start(s, user, session_ttl, attempt, TWO_FACTOR, then)
 
@@ -211,6 +237,9 @@ def _start(s: Session, user: User, ttl: int, attempt: Attempt, assurance: Assura
     sessions.end(s, attempt.old_session)
     token, current = sessions.start(s, user=user, ttl=ttl, assurance=assurance, ip=attempt.ip,
                                     user_agent=attempt.user_agent)
+    who = f"user:{user.id}"
+    audit.record(s, actor=who, action="user.second_factor_ok" if assurance == TWO_FACTOR else "user.login",
+                 target=who, ip=attempt.ip, details={"acr": assurance.acr})
     return LoggedIn(token=token, device=new_token(), session=current,
                     then=then(s, current) if then is not None else None)
 

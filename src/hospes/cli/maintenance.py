@@ -13,7 +13,8 @@ from hospes.cli.common import JsonOpt, database, emit, fail, settings, upgrade_o
 
 def purge(as_json: JsonOpt = False) -> None:
     """Delete expired, revoked and used rows now (the server also does it by itself, every
-    HOSPES_PURGE_INTERVAL seconds), keeping each HOSPES_PURGE_GRACE seconds after it died."""
+    HOSPES_PURGE_INTERVAL seconds), keeping each HOSPES_PURGE_GRACE seconds after it died, and audit entries
+    older than HOSPES_AUDIT_RETENTION_DAYS."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from hospes.store.purge import purge as purge_all
@@ -22,7 +23,7 @@ def purge(as_json: JsonOpt = False) -> None:
     with database() as db:
         try:
             counts = purge_all(db, grace=timedelta(seconds=s.purge_grace), batch=s.purge_batch,
-                               unused=timedelta(days=s.registration_unused_days))
+                               unused=timedelta(days=s.registration_unused_days), audit_kept=s.audit_retention)
         except SQLAlchemyError as exc:
             fail(f"purge stopped: {str(exc).splitlines()[0]}")
     text = "\n".join(f"{table}\t{n}" for table, n in counts.items())

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from hospes import logs
 from hospes.cli.common import database, fail, settings, upgrade_or_fail
 from hospes.config import ensure_secret_key
 
@@ -57,18 +58,26 @@ def serve(
     with db.transaction() as session:
         admins = session.scalar(select(func.count()).select_from(Admin))
     db.dispose()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    typer.echo(f"Hospes issuer: {s.issuer}")
+    logs.configure(s.log_format)
+
+    def say(line: str, warning: bool = False) -> None:
+        # With JSON logs the start-up lines are log records too, so every line of the output is JSON.
+        if s.log_format == "json":
+            logging.getLogger("hospes.server").log(logging.WARNING if warning else logging.INFO, "%s", line)
+        else:
+            typer.echo(line, err=warning)
+
+    say(f"Hospes issuer: {s.issuer}")
     if (warning := issuer_port_warning(s.issuer, port)) is not None:
-        typer.echo(warning, err=True)
-    typer.echo(f"Discovery:     {s.issuer}/.well-known/openid-configuration")
+        say(warning, warning=True)
+    say(f"Discovery:     {s.issuer}/.well-known/openid-configuration")
     if created:
-        typer.echo(f"Created signing keys: {', '.join(created)}")
+        say(f"Created signing keys: {', '.join(created)}")
     if not admins:
-        typer.echo("Next: create a first admin and a first client account, for example:\n"
-                   "  .venv/bin/hospes admins add --username admin --email admin@example.com --password-stdin\n"
-                   "  .venv/bin/hospes clients add --email jane@example.com --first-name Jane --last-name Doe "
-                   "--password-stdin")
+        say("Next: create a first admin and a first client account, for example:\n"
+            "  .venv/bin/hospes admins add --username admin --email admin@example.com --password-stdin\n"
+            "  .venv/bin/hospes clients add --email jane@example.com --first-name Jane --last-name Doe "
+            "--password-stdin")
     from hospes.web.server import raise_descriptor_limit, uvicorn_options
     from hospes.workers import CannotServe
     from hospes.workers import serve as serve_workers

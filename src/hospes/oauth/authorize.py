@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hospes import audit
 from hospes.clock import epoch, now
 from hospes.oauth import audience, errors, id_token, pkce, redirects, registration
 from hospes.oauth import claims as standard
@@ -497,9 +498,14 @@ def choose_accounts(s: Session, user_id: int, req: AuthorizationRequest,
     return replace(req, accounts=chosen)
 
 
-def record_consent(provider: Provider, s: Session, user_id: int, req: AuthorizationRequest) -> None:
+def record_consent(provider: Provider, s: Session, user_id: int, req: AuthorizationRequest, ip: str = "") -> None:
+    """The person's approval of the request's scopes (and accounts chosen) for its client; audited."""
     accounts = req.accounts if scope_table.asks_for_api(req.scope) else None
     consents.record(s, user_id, req.credential_id, req.consent_scope, provider.settings.consent_ttl, accounts)
+    audit.record(s, actor=f"user:{user_id}", action="consent.granted", target=f"oauth_credential:{req.credential_id}",
+                 ip=ip, details={"scope": " ".join(req.consent_scope),
+                                 **({"accounts": list(accounts)} if accounts is not None else {})},
+                 client_id=req.client_id)
 
 
 def new_grant(s: Session, req: AuthorizationRequest, user_id: int, accounts: tuple[int, ...] | None,

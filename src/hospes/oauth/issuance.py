@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from hospes import audit
 from hospes.clock import now
 from hospes.oauth import access_jwt, errors, id_token
 from hospes.oauth import claims as standard
@@ -68,13 +69,18 @@ async def refuse_reuse(tx: Tx, grant_id: int) -> Refused:
 
 async def issue_tokens(
     provider: Provider, tx: Tx, *, client: AuthenticatedClient, grant: GrantRow, scope: list[str],
-    auth: Authentication, refresh: bool, refresh_scope: list[str] | None = None,
-    act: dict[str, Any] | None = None, not_after: datetime | None = None,
+    auth: Authentication, refresh: bool, event: str, refresh_scope: list[str] | None = None,
+    act: dict[str, Any] | None = None, not_after: datetime | None = None, ip: str = "",
+    request_id: str | None = None,
 ) -> Issued:
     """An access token (and a refresh token when ``refresh``) under ``grant``, in the unit ``tx``. The access
     token's audience is the grant's resource (RFC 8707; None: the customer API) and its acr the login's, so a
     refreshed token keeps the acr of the authentication the grant began with. A token exchange (RFC 8693) passes
-    the ``act`` claim and the subject token's expiry as ``not_after``, and gets no ID token."""
+    the ``act`` claim and the subject token's expiry as ``not_after``, and gets no ID token.
+
+    The audit entry (``event``: token.granted, token.refreshed or token.exchanged, from ``ip`` in request
+    ``request_id``) is written with the access token's INSERT, in the same unit: no statement of its own on
+    PostgreSQL (store/audit.py)."""
     settings = provider.settings
     t = now()
     grant_id, user = grant.id, grant.user
@@ -94,9 +100,12 @@ async def issue_tokens(
             auth_time=auth.auth_time or None, acr=auth.acr, amr=tuple(auth.amr), act=act))
     else:
         access = new_token()
+    entry = audit.row(actor=f"user:{user.id}", action=event, target=f"grant:{grant_id}", ip=ip,
+                      details={"scope": scope_str, "with_refresh": refresh, "resource": grant.resource},
+                      client_id=client.identifier, request_id=request_id)
     await store.create_access_token(tx, token_hash=digest(access), grant_id=grant_id, credential_id=client.id,
                                     user_id=user.id, scope=scope_str, audience=grant.resource, acr=auth.acr,
-                                    issued_at=t, expires_at=expires_at, act=act)
+                                    issued_at=t, expires_at=expires_at, act=act, audit=entry)
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",

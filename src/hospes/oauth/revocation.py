@@ -1,25 +1,30 @@
 """Token revocation (RFC 7009), for the client that holds the token.
 
 One unit of work on the store's writer, in plain SQL: the client and the token in one query (the
-introspection's, store/clients.py), then the revocation.
+introspection's, store/clients.py), then the revocation and its audit entry.
 """
 
 from __future__ import annotations
 
+from hospes import audit, logs
 from hospes.clock import now
 from hospes.oauth import client_auth, errors
 from hospes.oauth.params import MAX_TOKEN, Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
 from hospes.store import grants as store
+from hospes.store.audit import insert
 from hospes.store.clients import client_with_token
 from hospes.store.sql import Tx
 
 HINTS = ("access_token", "refresh_token")
 
 
-async def revoke(provider: Provider, authorization: str | None, form: Params) -> None:
+async def revoke(provider: Provider, authorization: str | None, form: Params, ip: str = "") -> None:
+    """Revoke the token the form names, for the client that holds it; audited (``token.revoked``, from ``ip``)
+    when a live token was revoked."""
     presented = client_auth.presented(authorization, form)
+    request_id = logs.request_id()  # read here: on SQLite the unit runs on the writer's thread
 
     values = form.get("token") or ()
     # Looked up with the client; checked (not repeated, not too long) once the client is authenticated.
@@ -44,5 +49,9 @@ async def revoke(provider: Provider, authorization: str | None, form: Params) ->
             await store.revoke_grant(tx, found.grant_id, t)
         else:
             await store.revoke_access_token(tx, found.id, t)
+        assert row is not None
+        await insert(tx, audit.row(actor=f"oauth_credential:{row.client.id}", action="token.revoked",
+                                   target=f"grant:{found.grant_id}", ip=ip, details={"kind": found.kind},
+                                   client_id=row.client.identifier, request_id=request_id))
 
     await provider.db.writer.run(unit)

@@ -17,9 +17,9 @@ from hospes.oauth.provider import Provider
 
 
 async def token_request(provider: Provider, authorization: str | None, form: Params,
-                        query: Params) -> dict[str, Any]:
-    """The token response for a request with this Authorization header, posted form and query string; counted
-    (hospes/metrics.py) by the grant's own name, or refused by its error code."""
+                        query: Params, ip: str = "") -> dict[str, Any]:
+    """The token response for a request with this Authorization header, posted form and query string from
+    ``ip``; counted (hospes/metrics.py) by the grant's own name, or refused by its error code."""
     grant_type = None
     try:
         grant = provider.grants.select(form)
@@ -27,7 +27,7 @@ async def token_request(provider: Provider, authorization: str | None, form: Par
         params = grant.read(form, query)
         presented = client_auth.presented(authorization, params)
         declared = {name: params[name] for name in grant.parameters if name in params}
-        body = await grant.handle(provider, TokenRequest(presented, declared))
+        body = await grant.handle(provider, TokenRequest(presented, declared, ip))
     except errors.OAuthError as exc:
         metrics.token_refused(grant_type, exc.error)
         raise

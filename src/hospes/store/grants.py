@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy.orm import Session
 
 from hospes.clock import now
+from hospes.store.audit import AuditRow, insert_with
 from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, drive, epoch_of, json_list, json_object, session_tx
 
 # -- liveness: the one definition, shared by userinfo, introspection and revocation ------------------
@@ -228,13 +229,15 @@ async def live_access_token(tx: Tx, token_hash: bytes, at: datetime) -> SubjectT
 
 async def create_access_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
                               scope: str, audience: str | None, acr: str | None, issued_at: datetime,
-                              expires_at: datetime, act: dict[str, Any] | None = None) -> None:
+                              expires_at: datetime, act: dict[str, Any] | None = None,
+                              audit: AuditRow | None = None) -> None:
     """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's; ``act``:
-    the acting party of a token obtained by exchange (RFC 8693 §4.1)."""
-    await tx.execute("INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, audience, acr, "
-                     "issued_at, expires_at, act) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                     token_hash, grant_id, credential_id, user_id, scope, audience, acr, tx.ts(issued_at),
-                     tx.ts(expires_at), tx.json(act) if act is not None else None)
+    the acting party of a token obtained by exchange (RFC 8693 §4.1); ``audit``: an entry written with it
+    (store/audit.py ``insert_with``)."""
+    await insert_with(tx, audit, "INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, "
+                      "audience, acr, issued_at, expires_at, act) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                      token_hash, grant_id, credential_id, user_id, scope, audience, acr, tx.ts(issued_at),
+                      tx.ts(expires_at), tx.json(act) if act is not None else None)
 
 
 async def create_refresh_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,

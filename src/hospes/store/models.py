@@ -438,6 +438,10 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(255), default="")
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    # The id of the request that made the entry (its X-Request-ID, hospes/logs.py); None from the CLI.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The OAuth client (its identifier) a customer event concerns: token grants, consents, revocations.
+    client_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
 
 
 

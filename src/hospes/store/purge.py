@@ -25,10 +25,11 @@ and then deleted. What each table keeps, and why (docs/OPERATIONS.md, "What is k
 - back-channel logout deliveries (oauth/backchannel.py) once delivered or given up for ``DELIVERIES_KEPT``
   (the admin area lists the recent ones); pending ones are never purged (they finish within the hour);
 - seen JWT ids (store/replay.py) once the JWT they came in has expired (no grace: an expired JWT is refused
-  by its own ``exp``, and the row's only use was to refuse it sooner).
+  by its own ``exp``, and the row's only use was to refuse it sooner);
+- audit entries once older than ``audit_kept`` (HOSPES_AUDIT_RETENTION_DAYS; None, from 0: kept for good).
 
-Kept for good: accounts, the clients the operator made, consents (one per person and application), the audit
-log and the email history (records), signing keys (oauth/keys.py retires them).
+Kept for good: accounts, the clients the operator made, consents (one per person and application), the email
+history (records), signing keys (oauth/keys.py retires them).
 
 Each batch is one short transaction: ``DELETE … WHERE id IN (SELECT id … LIMIT n)``. On PostgreSQL the
 selection is ``FOR UPDATE SKIP LOCKED``, so workers and nodes purging at once take different rows and never
@@ -92,12 +93,15 @@ _DEAD: dict[str, str] = {
     # Never used before its expiry (a used one is deleted as it is taken, store/pushed_requests.py).
     "pushed_authorization_requests": "expires_at < %(cutoff)s",
     "seen_jtis": "expires_at < %(now)s",
+    "audit_events": "at < %(audit)s",
 }
 # The column a batch selects its rows by: ``id``, but for a table keyed by several columns the row's own
 # address (SQLite's rowid, PostgreSQL's ctid).
 _ROW_KEY: dict[str, tuple[str, str]] = {"seen_jtis": ("rowid", "ctid")}
 # How long a self-registered client may go unused (HOSPES_REGISTRATION_UNUSED_DAYS's default).
 REGISTRATIONS_UNUSED = timedelta(days=30)
+# How long audit entries are kept (HOSPES_AUDIT_RETENTION_DAYS's default).
+AUDIT_KEPT = timedelta(days=365)
 TABLES = tuple(_DEAD)
 
 
@@ -121,21 +125,24 @@ _STATEMENTS = {(table, pg): _statement(table, postgresql=pg) for table in TABLES
 
 
 async def purge_batch(tx: Tx, table: str, *, at: datetime, grace: timedelta, limit: int,
-                      unused: timedelta = REGISTRATIONS_UNUSED) -> int:
+                      unused: timedelta = REGISTRATIONS_UNUSED, audit_kept: timedelta | None = AUDIT_KEPT) -> int:
     """Delete up to ``limit`` dead rows of ``table``; how many went."""
+    if table == "audit_events" and audit_kept is None:
+        return 0  # kept for good
     sql, names = _STATEMENTS[(table, not tx.sqlite)]
     values = {"now": tx.ts(at), "cutoff": tx.ts(at - grace), "failures": tx.ts(at - LOGIN_FAILURES_KEPT),
-              "unused": tx.ts(at - unused), "deliveries": tx.ts(at - DELIVERIES_KEPT)}
+              "unused": tx.ts(at - unused), "deliveries": tx.ts(at - DELIVERIES_KEPT),
+              "audit": tx.ts(at - audit_kept) if audit_kept is not None else None}
     return await tx.execute(sql, *(values[n] for n in names), limit)
 
 
 def purge_table(db: Database, table: str, *, grace: timedelta, batch: int, max_batches: int | None = None,
-                unused: timedelta = REGISTRATIONS_UNUSED) -> int:
+                unused: timedelta = REGISTRATIONS_UNUSED, audit_kept: timedelta | None = AUDIT_KEPT) -> int:
     """Batches of ``table`` until none is full (or ``max_batches``), each its own transaction."""
     total = 0
     done = 0
     while max_batches is None or done < max_batches:
-        n = _one_batch(db, table, grace, batch, unused)
+        n = _one_batch(db, table, grace, batch, unused, audit_kept)
         total += n
         done += 1
         if n < batch:
@@ -143,13 +150,16 @@ def purge_table(db: Database, table: str, *, grace: timedelta, batch: int, max_b
     return total
 
 
-def purge(db: Database, *, grace: timedelta, batch: int, unused: timedelta = REGISTRATIONS_UNUSED) -> dict[str, int]:
+def purge(db: Database, *, grace: timedelta, batch: int, unused: timedelta = REGISTRATIONS_UNUSED,
+          audit_kept: timedelta | None = AUDIT_KEPT) -> dict[str, int]:
     """Every dead row out now (``hospes purge``): the count per table."""
-    return {table: purge_table(db, table, grace=grace, batch=batch, unused=unused) for table in TABLES}
+    return {table: purge_table(db, table, grace=grace, batch=batch, unused=unused, audit_kept=audit_kept)
+            for table in TABLES}
 
 
 async def keep_purging(db: Database, *, interval: float, grace: timedelta, batch: int,
-                       stop: asyncio.Event, unused: timedelta = REGISTRATIONS_UNUSED) -> None:
+                       stop: asyncio.Event, unused: timedelta = REGISTRATIONS_UNUSED,
+                       audit_kept: timedelta | None = AUDIT_KEPT) -> None:
     """The server's background purge: a pass every ``interval`` seconds (±20 %; the first after half to one
     and a half intervals, so workers and nodes started together do not purge in step), each table in
     at most ``BATCHES_PER_PASS`` batches with a pause between them. A failed pass is logged in one line and
@@ -161,7 +171,7 @@ async def keep_purging(db: Database, *, interval: float, grace: timedelta, batch
             for table in TABLES:
                 counts[table] = 0
                 for _ in range(BATCHES_PER_PASS):
-                    n = await asyncio.to_thread(_one_batch, db, table, grace, batch, unused)
+                    n = await asyncio.to_thread(_one_batch, db, table, grace, batch, unused, audit_kept)
                     counts[table] += n
                     if n < batch or await _stopped(stop, _PAUSE_S):
                         break
@@ -176,9 +186,10 @@ async def keep_purging(db: Database, *, interval: float, grace: timedelta, batch
 
 
 def _one_batch(db: Database, table: str, grace: timedelta, batch: int,
-               unused: timedelta = REGISTRATIONS_UNUSED) -> int:
+               unused: timedelta = REGISTRATIONS_UNUSED, audit_kept: timedelta | None = AUDIT_KEPT) -> int:
     with db.transaction() as s:
-        return drive(purge_batch(session_tx(s), table, at=now(), grace=grace, limit=batch, unused=unused))
+        return drive(purge_batch(session_tx(s), table, at=now(), grace=grace, limit=batch, unused=unused,
+                                 audit_kept=audit_kept))
 
 
 async def _stopped(stop: asyncio.Event, seconds: float) -> bool:

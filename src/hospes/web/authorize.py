@@ -285,7 +285,7 @@ async def _logged_in(web: Web, request: Request, req: core.AuthorizationRequest,
 
 
 def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None, yes: bool,
-             accounts: list[str]) -> tuple[core.Outcome | None, Any]:
+             accounts: list[str], ip: str) -> tuple[core.Outcome | None, Any]:
     p = web.provider
     with p.db.transaction() as s:
         current = sessions.current(s, cookie)
@@ -299,7 +299,7 @@ def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None, yes: 
         chosen = core.choose_accounts(s, current.user_id, req, accounts[:1000])
         if isinstance(chosen, core.NeedConsent):
             return chosen, current
-        core.record_consent(p, s, current.user_id, chosen)
+        core.record_consent(p, s, current.user_id, chosen, ip)
         approved = core.AuthorizationRequest.from_dict({**chosen.to_dict(), "consent_given": True})
         return core.decide(p, s, approved, current), current
 
@@ -307,7 +307,7 @@ def _approve(web: Web, req: core.AuthorizationRequest, cookie: str | None, yes: 
 async def _consent(web: Web, request: Request, req: core.AuthorizationRequest, cookie: str | None,
                    yes: bool, accounts: list[str]) -> Response:
     try:
-        out, current = await run_in_threadpool(_approve, web, req, cookie, yes, accounts)
+        out, current = await run_in_threadpool(_approve, web, req, cookie, yes, accounts, web.ip(request))
     except core.AuthorizationError as exc:
         return _deliver_error(web, exc)
     if out is None:

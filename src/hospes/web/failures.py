@@ -2,8 +2,8 @@
 
 - Unavailable (store/unavailable.py: a deadline passed, a connection refused or broken): 503 with Retry-After
   (RFC 9110 §15.6.4, §10.2.3). The request changed nothing, so the client may send it again.
-- Logging: one line per failed request, with a request id that the answer carries in ``X-Request-Id`` (and a
-  page shows), made only when a request fails. The traceback is written the first time an error of a kind
+- Logging: one line per failed request, with the request's id (hospes/logs.py), which the answer carries in
+  ``X-Request-Id`` (and a page shows). The traceback is written the first time an error of a kind
   (its type and the line that raised it) is seen by this process, and at most ``LINES_PER_SECOND`` lines a
   second are written for one kind, the rest counted in one line: a minute of outage is a few hundred lines,
   not megabytes.
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import threading
 import time
 
+from hospes import logs
 from hospes.store.unavailable import is_unavailable
+from hospes.web.security import logged_path
 
 log = logging.getLogger("hospes.web")
 
@@ -67,8 +68,10 @@ def _brief(exc: BaseException) -> str:
 
 
 def report(method: str, path: str, exc: BaseException) -> str:
-    """Log the failure of ``method path`` (see the module's docstring); its request id."""
-    request_id = secrets.token_hex(8)
+    """Log the failure of ``method path`` (see the module's docstring); its request id (the request's own,
+    hospes/logs.py, which the answer carries in X-Request-Id)."""
+    request_id = logs.request_id() or logs.new_request_id()
+    path = logged_path(path)
     key = (type(exc).__qualname__, *_where(exc))
     second = int(time.monotonic())
     with _lock:

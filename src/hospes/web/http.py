@@ -97,15 +97,26 @@ def number(value: str | None, maximum: int) -> int | None:
 
 def client_ip(request: Request, trusted: tuple[Any, ...]) -> str:
     """The caller's address; X-Forwarded-For is believed only from trusted proxies."""
-    peer = request.client.host if request.client else ""
+    return scope_client_ip(request.scope, trusted)
+
+
+def from_trusted_proxy(peer: str, trusted: tuple[Any, ...]) -> bool:
+    """Whether the connection's peer is one of HOSPES_TRUSTED_PROXIES."""
     if not trusted or not peer:
-        return peer
+        return False
     try:
-        if not any(ipaddress.ip_address(peer) in net for net in trusted):
-            return peer
+        return any(ipaddress.ip_address(peer) in net for net in trusted)
     except ValueError:
+        return False
+
+
+def scope_client_ip(scope: Any, trusted: tuple[Any, ...]) -> str:
+    """``client_ip`` from an ASGI scope (the access log, before any Request exists)."""
+    client = scope.get("client")
+    peer = client[0] if client else ""
+    if not from_trusted_proxy(peer, trusted):
         return peer
-    forwarded = request.headers.get("x-forwarded-for", "")
+    forwarded = ",".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for")
     # Walk from the right: the first address that is not a trusted proxy is the client.
     for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
         try:

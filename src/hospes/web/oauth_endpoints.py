@@ -23,12 +23,13 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hospes import logs
 from hospes.oauth import client_auth, device, errors, introspection, par, revocation, token, userinfo
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures, not_found
 from hospes.web.context import Web
-from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, parse_params
-from hospes.web.security import access_log, security_headers
+from hospes.web.http import MAX_BODY, BodyTooLarge, Params, form_of, from_trusted_proxy, parse_params, scope_client_ip
+from hospes.web.security import RequestLog, security_headers
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, bytes, Headers]
@@ -47,9 +48,12 @@ class Call:
     """What the handlers read of a request, taken from the ASGI scope in one pass."""
 
     __slots__ = ("method", "query", "authorization", "content_type", "content_length", "origin", "client",
-                 "_receive")
+                 "scope", "logged", "_receive")
 
-    def __init__(self, scope: Scope, receive: Receive) -> None:
+    def __init__(self, scope: Scope, receive: Receive, logged: bool = False) -> None:
+        self.scope = scope
+        # Whether the request's log line is written: it names the client, so the handlers find it out.
+        self.logged = logged
         self.method: str = scope["method"]
         self.query: str = scope.get("query_string", b"").decode("latin-1")
         self.authorization: str | None = None
@@ -69,6 +73,10 @@ class Call:
             elif name == b"origin":
                 self.origin = value
         self._receive = receive
+
+    def ip(self, web: Web) -> str:
+        """The caller's address (X-Forwarded-For from a trusted proxy alone), for an audit entry."""
+        return scope_client_ip(self.scope, web.settings.trusted_proxy_networks)
 
     def params(self) -> Params:
         return parse_params(self.query) if self.query else {}
@@ -144,8 +152,9 @@ async def jwks(web: Web, call: Call) -> Answer:
 
 
 def _presented_client(call: Call, form: Params) -> str | None:
-    """For a browser's call: the client_id the request presents (RFC 6749 §2.3.1), if any parses."""
-    if call.origin is None:
+    """For a browser's call (or the request log): the client_id the request presents (RFC 6749 §2.3.1), if any
+    parses."""
+    if call.origin is None and not call.logged:
         return None
     try:
         return client_auth.presented(call.authorization, form).client_id
@@ -159,7 +168,7 @@ async def token_endpoint(web: Web, call: Call) -> Answer:
             raise errors.InvalidRequest("The token endpoint accepts POST only.")
         form = await call.form()
         call.client = _presented_client(call, form)
-        body = await token.token_request(web.provider, call.authorization, form, call.params())
+        body = await token.token_request(web.provider, call.authorization, form, call.params(), call.ip(web))
     except errors.OAuthError as exc:
         return _client_error(exc)
     return _json(200, body, NO_STORE)
@@ -207,7 +216,9 @@ async def introspection_endpoint(web: Web, call: Call) -> Answer:
     try:
         if call.method != "POST":
             raise errors.InvalidRequest("The introspection endpoint accepts POST only.")
-        body = await introspection.introspect(web.provider, call.authorization, await call.form())
+        form = await call.form()
+        call.client = _presented_client(call, form)
+        body = await introspection.introspect(web.provider, call.authorization, form)
     except errors.OAuthError as exc:
         return _client_error(exc)
     return _json(200, body, NO_STORE)
@@ -219,7 +230,7 @@ async def revocation_endpoint(web: Web, call: Call) -> Answer:
             raise errors.InvalidRequest("The revocation endpoint accepts POST only.")
         form = await call.form()
         call.client = _presented_client(call, form)
-        await revocation.revoke(web.provider, call.authorization, form)
+        await revocation.revoke(web.provider, call.authorization, form, call.ip(web))
     except errors.OAuthError as exc:
         return _client_error(exc)
     return 200, b"", list(NO_STORE)
@@ -251,7 +262,8 @@ class HotPaths:
     handler that fails is answered here: a JSON 500, the error logged without the request."""
 
     def __init__(self, app: ASGIApp, *, web: Web, table: dict[str, tuple[frozenset[str], Handler]],
-                 https: bool, log_requests: bool, mounts: dict[str, ASGIApp] | None = None) -> None:
+                 https: bool, request_log: RequestLog | None = None,
+                 mounts: dict[str, ASGIApp] | None = None) -> None:
         self.app = app
         self.web = web
         prefix = web.settings.issuer_path
@@ -266,32 +278,63 @@ class HotPaths:
             self.table.update({path + prefix: entry for path, entry in table.items()
                                if path.startswith("/.well-known/")})
         self.security = security_headers(https)
-        self.log_requests = log_requests
+        self.request_log = request_log
+        # A proxy's X-Request-ID is taken only from a peer in HOSPES_TRUSTED_PROXIES; the answer per peer address
+        # is kept (a proxy's few addresses), so no address is parsed per request.
+        self.trusted = web.settings.trusted_proxy_networks
+        self._trusted_peers: dict[str, bool] = {}
         # Called with (path, status, start) after each hot path's answer when metrics are on (web/metrics.py).
         self.metered: Callable[[str, int, float], None] | None = None
 
+    def _request_id(self, scope: Scope) -> str:
+        """The request's id (hospes/logs.py): a trusted proxy's well-formed X-Request-ID, else a new one."""
+        if self.trusted:
+            client = scope.get("client")
+            peer = client[0] if client else ""
+            trusted = self._trusted_peers.get(peer)
+            if trusted is None:
+                if len(self._trusted_peers) > 1000:
+                    self._trusted_peers.clear()
+                trusted = self._trusted_peers[peer] = from_trusted_proxy(peer, self.trusted)
+            if trusted:
+                for name, value in scope["headers"]:
+                    if name == b"x-request-id":
+                        return logs.accepted(value) or logs.new_request_id()
+        return logs.new_request_id()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # the lifespan: a start that fails stops the server
+            return
+        request_id = self._request_id(scope)
+        bound = logs.bind(request_id)
+        try:
+            await self._answer(scope, receive, send, request_id)
+        finally:
+            logs.unbind(bound)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        entry = self.table.get(scope["path"])
         if entry is None:
-            mounted = self._mounted(scope) if self.mounts and scope["type"] == "http" else None
+            mounted = self._mounted(scope) if self.mounts else None
             if mounted is not None:
-                await self._forward(scope, receive, send, *mounted)
+                await self._forward(scope, receive, send, *mounted, request_id)
                 return
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:
-                if scope["type"] != "http":
-                    raise  # the lifespan: a start that fails stops the server
                 # Starlette's error middleware answered it (context.server_error, which logged it) and raises it
                 # again for the server to log: uvicorn would write the whole traceback for every request.
                 if not hasattr(exc, "hospes_request_id"):
                     failures.report(scope["method"], scope["path"], exc)
             return
-        start = time.perf_counter() if self.log_requests or self.metered else 0.0
+        log_request = self.request_log
+        start = time.perf_counter() if log_request is not None or self.metered else 0.0
         methods, handler = entry
         method = scope["method"]
+        call = None
         if method in methods:
-            call = Call(scope, receive)
+            call = Call(scope, receive, log_request is not None)
             try:
                 status, body, headers = await handler(self.web, call)
                 if handler in BROWSER_METHODS:
@@ -309,10 +352,13 @@ class HotPaths:
         if status != 204:  # RFC 9110 §8.6: a 204 carries no Content-Length
             headers.append((b"content-length", str(len(body)).encode()))
         headers += self.security
+        headers.append((b"x-request-id", request_id.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
-        if self.log_requests:
-            access_log(scope, status, start)
+        sent = b"" if method == "HEAD" else body
+        await send({"type": "http.response.body", "body": sent})
+        if log_request is not None:
+            log_request(scope, status, start, request_id=request_id, nbytes=len(sent),
+                        client=call.client if call is not None else None)
         if self.metered is not None:
             self.metered(scope["path"], status, start)
 
@@ -323,22 +369,29 @@ class HotPaths:
                 return prefix, sub
         return None
 
-    async def _forward(self, scope: Scope, receive: Receive, send: Send, prefix: str, sub: ASGIApp) -> None:
-        """A mounted application's answer, with the security headers every answer carries."""
-        start = time.perf_counter() if self.log_requests else 0.0
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, prefix: str, sub: ASGIApp,
+                       request_id: str) -> None:
+        """A mounted application's answer, with the security headers every answer carries and the request id."""
+        log_request = self.request_log
+        start = time.perf_counter() if log_request is not None else 0.0
         status: list[int] = []
+        sent = [0]
+        rid = (b"x-request-id", request_id.encode())
 
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
-                message["headers"] = [*message.get("headers", []), *self.security]
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                message["headers"] = [*headers, *self.security, rid]
+            elif message["type"] == "http.response.body":
+                sent[0] += len(message.get("body", b""))
             await send(message)
 
         try:
             await sub({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, with_headers)
         finally:
-            if self.log_requests:
-                access_log(scope, status[0] if status else "-", start)
+            if log_request is not None:
+                log_request(scope, status[0] if status else "-", start, request_id=request_id, nbytes=sent[0])
 
     async def _cors(self, call: Call) -> Headers:
         """An answer to a browser's call names its origin when that is the origin of a redirect URI of the
@@ -379,11 +432,12 @@ class HotPaths:
 
 
 def _failed(method: str, path: str, exc: Exception) -> Answer:
-    """A handler that raised: 503 with Retry-After when the database is unavailable, else 500; logged."""
-    request_id = (b"x-request-id", failures.report(method, path, exc).encode())
+    """A handler that raised: 503 with Retry-After when the database is unavailable, else 500; logged under the
+    request's id (which HotPaths answers in X-Request-ID)."""
+    failures.report(method, path, exc)
     if is_unavailable(exc):
-        return _json(503, UNAVAILABLE, [*NO_STORE, RETRY_AFTER, request_id])
-    return _json(500, SERVER_ERROR, [*NO_STORE, request_id])
+        return _json(503, UNAVAILABLE, [*NO_STORE, RETRY_AFTER])
+    return _json(500, SERVER_ERROR, [*NO_STORE])
 
 
 def _allow(methods: frozenset[str]) -> bytes:

@@ -1,15 +1,17 @@
-"""Headers every answer carries, and an access log that never writes a token."""
+"""Headers every answer carries, and the request log (a line per request) that never writes a token."""
 
 from __future__ import annotations
 
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hospes import logs
 from hospes.accounts.reset import LINK_PATH
+from hospes.web.http import scope_client_ip
 
 log = logging.getLogger("hospes.access")
 
@@ -60,20 +62,59 @@ def logged_path(path: str) -> str:
     return path
 
 
-def access_log(scope: Scope, status: int | str, start: float) -> None:
-    # The path only: query strings may carry access tokens or codes (WHMCS's ?access_token=).
-    client = scope.get("client") or ("-", 0)
-    log.info('%s "%s %s" %s %.1fms', client[0], scope["method"], logged_path(scope["path"]), status,
-             (time.perf_counter() - start) * 1000)
+def _header(scope: Scope, name: bytes, limit: int = 256) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value[:limit].decode("latin-1")
+    return ""
+
+
+class RequestLog:
+    """The line written per request (HOSPES_ACCESS_LOG, or always with HOSPES_LOG_FORMAT=json): in text, the
+    address, method, path, status and time; in JSON also the request id, the client (when known), the
+    user-agent and the body's size. Never the query string: it may carry access tokens or codes (WHMCS's
+    ``?access_token=``), and a secret path's rest is hidden (``logged_path``)."""
+
+    def __init__(self, *, json: bool, trusted: tuple[Any, ...]) -> None:
+        self.json = json
+        self.trusted = trusted
+
+    def __call__(self, scope: Scope, status: int | str, start: float, *, request_id: str | None = None,
+                 nbytes: int = 0, client: int | str | None = None) -> None:
+        address = scope_client_ip(scope, self.trusted)
+        path = logged_path(scope["path"])
+        took = (time.perf_counter() - start) * 1000
+        if not self.json:
+            log.info('%s "%s %s" %s %.1fms', address or "-", scope["method"], path, status, took)
+            return
+        fields: dict[str, Any] = {"request_id": request_id, "method": scope["method"], "path": path,
+                                  "status": status, "duration_ms": round(took, 2), "client_ip": address,
+                                  "user_agent": _header(scope, b"user-agent"), "bytes": nbytes}
+        if client is None and scope.get("query_string"):
+            # A page's client is in its query (the authorization request's client_id, never a secret).
+            client = _query_client_id(scope["query_string"])
+        if isinstance(client, str):
+            fields["client_id"] = client[:255]
+        elif isinstance(client, int):
+            fields["credential_id"] = client
+        logs.access_line(f"{scope['method']} {path} {status}", fields)
+
+
+def _query_client_id(query: bytes) -> str | None:
+    for part in query.split(b"&"):
+        if part.startswith(b"client_id="):
+            return unquote_plus(part[10:266].decode("latin-1"))
+    return None
 
 
 class SecurityHeaders:
-    """Pure ASGI (no per-request objects): adds headers unless the endpoint set its own."""
+    """Pure ASGI (no per-request objects): adds headers unless the endpoint set its own, the request's id
+    (``X-Request-ID``, given by HotPaths), and writes the request's line when ``request_log``."""
 
-    def __init__(self, app: ASGIApp, *, https: bool, log_requests: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool, request_log: RequestLog | None = None) -> None:
         self.app = app
         self.extra = security_headers(https)
-        self.log_requests = log_requests
+        self.request_log = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,6 +122,8 @@ class SecurityHeaders:
             return
         start = time.perf_counter()
         status_holder: dict[str, Any] = {}
+        sent = [0]
+        request_id = logs.request_id()
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -90,11 +133,19 @@ class SecurityHeaders:
                 headers += [h for h in self.extra if h[0] not in names]
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
+                if request_id is not None and b"x-request-id" not in names:
+                    headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
+            elif message["type"] == "http.response.body":
+                sent[0] += len(message.get("body", b""))
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except BaseException:
+            status_holder.setdefault("status", 500)  # the error middleware outside answers 500 (or 503)
+            raise
         finally:
-            if self.log_requests:
-                access_log(scope, status_holder.get("status", "-"), start)
+            if self.request_log is not None:
+                self.request_log(scope, status_holder.get("status", "-"), start, request_id=request_id,
+                                 nbytes=sent[0])

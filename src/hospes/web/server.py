@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from hospes import logs
 from hospes.config import Settings
 from hospes.web.protocol import Limits, protocol_class
 
@@ -26,9 +27,14 @@ def uvicorn_options(settings: Settings, graceful_timeout: float) -> dict[str, An
     """uvicorn.Config's options for these settings (every value picklable, for worker processes)."""
     limits = Limits(max_header_bytes=settings.max_header_bytes, header_timeout=settings.header_timeout,
                     body_timeout=settings.body_timeout, max_requests=settings.max_concurrent_requests)
-    return {"http": protocol_class(limits), "timeout_keep_alive": settings.keep_alive_timeout,
-            "timeout_graceful_shutdown": graceful_timeout, "access_log": False, "log_level": "info",
-            "proxy_headers": False, "server_header": False}
+    options: dict[str, Any] = {
+        "http": protocol_class(limits), "timeout_keep_alive": settings.keep_alive_timeout,
+        "timeout_graceful_shutdown": graceful_timeout, "access_log": False, "log_level": "info",
+        "proxy_headers": False, "server_header": False}
+    log_config = logs.uvicorn_config(settings.log_format)
+    if log_config is not None:  # JSON: every worker's loggers, uvicorn's too (text keeps uvicorn's own)
+        options["log_config"] = log_config
+    return options
 
 
 def raise_descriptor_limit() -> int:

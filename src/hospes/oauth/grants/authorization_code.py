@@ -63,4 +63,5 @@ class AuthorizationCodeGrant(UnitGrant):
         scopes = row.scope.split()
         auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=row.amr, nonce=row.nonce, sid=row.session_id)
         return await issue_tokens(provider, tx, client=client, grant=row.grant, scope=scopes,
-                                  auth=auth, refresh=wants_refresh(client, scopes))
+                                  auth=auth, refresh=wants_refresh(client, scopes), event="token.granted",
+                                  ip=request.ip, request_id=request.request_id)

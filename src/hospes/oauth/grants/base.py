@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.orm import Session
 
+from hospes import logs
 from hospes.oauth import client_auth, errors, issuance
 from hospes.oauth.client_auth import AuthenticatedClient, Presented
 from hospes.oauth.params import Params, one
@@ -40,13 +41,16 @@ if TYPE_CHECKING:
 
 class TokenRequest:
     """A token request as a grant sees it: the client's presented credentials, and only the parameters
-    the grant declared (each read at most once, RFC 6749 §3.2)."""
+    the grant declared (each read at most once, RFC 6749 §3.2); for the audit entry of a grant, the caller's
+    address and the request's id (read here, in the request's context: a unit may run on another thread)."""
 
-    __slots__ = ("client", "params")
+    __slots__ = ("client", "params", "ip", "request_id")
 
-    def __init__(self, client: Presented, params: Params) -> None:
+    def __init__(self, client: Presented, params: Params, ip: str = "") -> None:
         self.client = client
         self.params = params
+        self.ip = ip
+        self.request_id = logs.request_id()
 
     def one(self, name: str) -> str | None:
         return one(self.params, name)

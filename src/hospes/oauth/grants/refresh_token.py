@@ -51,4 +51,5 @@ class RefreshTokenGrant(UnitGrant):
             return await refuse_reuse(tx, row.grant.id)
         auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=row.amr)
         return await issue_tokens(provider, tx, client=client, grant=row.grant, scope=scopes,
-                                  auth=auth, refresh=True, refresh_scope=original)
+                                  auth=auth, refresh=True, refresh_scope=original, event="token.refreshed",
+                                  ip=request.ip, request_id=request.request_id)
