@@ -103,6 +103,9 @@ class AuthorizationRequest:
     client_kind: str = "admin"
     # RFC 8707: the operator's resource server the token is for (its identifier); None: the customer API.
     resource: str | None = None
+    # OIDC Core §3.1.2.1 ui_locales as sent (space-separated tags, most preferred first): the language of the
+    # login, second-factor and consent pages (web/locale.py).
+    ui_locales: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -292,8 +295,8 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         # A claim is released on the consent to its scope, which the client must be allowed to ask for.
         return tuple(c for c in names if standard.CONSENT_SCOPE[c] in allowed)
 
-    for name in ("ui_locales", "display"):
-        _single(params, name)
+    ui_locales = _single(params, "ui_locales")
+    _single(params, "display")
 
     return AuthorizationRequest(
         client_id=cred.identifier, credential_id=cred.id, client_name=cred.name or cred.identifier,
@@ -306,6 +309,7 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         id_token_claims=may_have(asked_claims.id_token),
         essential_acr=tuple(v[:64] for v in asked_claims.essential_acr[:8]),
         resource=resource.identifier if resource is not None else None,
+        ui_locales=ui_locales[:255] if ui_locales else None,
     )
 
 

@@ -16,6 +16,7 @@ from hospes.accounts import sessions, throttle
 from hospes.oauth import authorize as core
 from hospes.oauth import errors, metadata_documents, redirects
 from hospes.oauth.scopes import SCOPES
+from hospes.web import locale
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
@@ -142,6 +143,8 @@ async def authorize(request: Request) -> Response:
             params = form  # OpenID Connect Core §3.1.2.1: the request may come as a form post.
         else:
             params = query_params(request)
+        # OIDC Core §3.1.2.1: the pages of this request in the language the client asked for, if Hospes has it.
+        locale.prefer(request, first(params, "ui_locales"))
         out, current = await run_in_threadpool(_start, web, params, request.cookies.get(SESSION_COOKIE),
                                               web.ip(request))
     except errors.InvalidRedirect as exc:
@@ -168,6 +171,7 @@ async def _interaction(web: Web, request: Request, form: Params) -> Response:
         req = core.AuthorizationRequest.from_dict(data)
     except TypeError:
         return _expired_page(web)
+    locale.prefer(request, req.ui_locales)
     if not await run_in_threadpool(_still_valid, web, req):
         return _error_page(web, errors.InvalidRedirect("invalid_client", "This application is no longer registered."))
     cookie = request.cookies.get(SESSION_COOKIE)

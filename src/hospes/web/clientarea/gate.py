@@ -25,12 +25,24 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
 from hospes.accounts import reach, sessions
+from hospes.i18n import N_
 from hospes.store.accounts import ReachedAccount, reached_accounts
 from hospes.store.values import row_id
 from hospes.web.context import SESSION_COOKIE, PageCtx, Web, form_expired, web_of
 from hospes.web.http import first, query_params, read_form
 
 HOME = "/clientarea.php"
+
+
+# The statuses the client area shows, for the catalogue (pages show each through gettext): WHMCS's words for
+# clients, services, domains, invoices (accounts/service.py, store/accounts.py) and tickets.
+STATUS_WORDS = (
+    N_("Active"), N_("Inactive"), N_("Closed"), N_("Pending"), N_("Suspended"), N_("Terminated"),
+    N_("Cancelled"), N_("Fraud"), N_("Completed"), N_("Pending Transfer"), N_("Grace"), N_("Redemption"),
+    N_("Expired"), N_("Transferred Away"), N_("Draft"), N_("Unpaid"), N_("Paid"), N_("Refunded"),
+    N_("Collections"), N_("Payment Pending"), N_("Open"), N_("Answered"), N_("Customer-Reply"), N_("On Hold"),
+    N_("In Progress"),
+)
 
 
 @dataclass(frozen=True)
@@ -44,26 +56,26 @@ class NavItem:
 # The sections every page links to, in the client area's own words; a section the person may not see in the
 # account shown is left out (its page answers 403).
 SECTIONS = (
-    NavItem("home", "Home", HOME),
-    NavItem("details", "My details", HOME + "?action=details"),
-    NavItem("services", "Services", HOME + "?action=services", reach.SERVICES),
-    NavItem("domains", "Domains", HOME + "?action=domains", reach.DOMAINS),
-    NavItem("invoices", "Invoices", HOME + "?action=invoices", reach.INVOICES),
-    NavItem("tickets", "Support tickets", "/supporttickets.php", reach.TICKETS),
-    NavItem("submitticket", "Open a ticket", "/submitticket.php", reach.TICKETS),
-    NavItem("emails", "Email history", HOME + "?action=emails", reach.EMAILS),
+    NavItem("home", N_("Home"), HOME),
+    NavItem("details", N_("My details"), HOME + "?action=details"),
+    NavItem("services", N_("Services"), HOME + "?action=services", reach.SERVICES),
+    NavItem("domains", N_("Domains"), HOME + "?action=domains", reach.DOMAINS),
+    NavItem("invoices", N_("Invoices"), HOME + "?action=invoices", reach.INVOICES),
+    NavItem("tickets", N_("Support tickets"), "/supporttickets.php", reach.TICKETS),
+    NavItem("submitticket", N_("Open a ticket"), "/submitticket.php", reach.TICKETS),
+    NavItem("emails", N_("Email history"), HOME + "?action=emails", reach.EMAILS),
 )
 # Account settings. The first four pages belong to the account-security work; the last two are
 # the owner's Single Sign-On controls (web/clientarea/controls.py).
 ACCOUNT_SECTIONS = (
-    NavItem("applications", "Connected applications", "/account/applications"),
-    NavItem("security", "Security settings", "/account/security"),
-    NavItem("sessions", "Sessions", "/account/sessions"),
-    NavItem("password", "Change password", "/account/password"),
+    NavItem("applications", N_("Connected applications"), "/account/applications"),
+    NavItem("security", N_("Security settings"), "/account/security"),
+    NavItem("sessions", N_("Sessions"), "/account/sessions"),
+    NavItem("password", N_("Change password"), "/account/password"),
 )
 OWNER_SECTIONS = (
-    NavItem("sso", "Single Sign-On", "/account/sso"),
-    NavItem("users", "Users and permissions", "/account/users"),
+    NavItem("sso", N_("Single Sign-On"), "/account/sso"),
+    NavItem("users", N_("Users and permissions"), "/account/users"),
 )
 
 

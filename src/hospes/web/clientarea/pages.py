@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from hospes.accounts import reach, verification
+from hospes.i18n import N_
 from hospes.sso import destinations
 from hospes.store import accounts, records
 from hospes.store.values import row_id
@@ -19,15 +20,15 @@ from hospes.web.clientarea.gate import ACCOUNT_SECTIONS, OWNER_SECTIONS, SECTION
 # (HOSPES_EXTERNAL_CLIENTAREA_URL); labels after WHMCS's client-area menus
 # (https://github.com/WHMCS/templates-twenty-one).
 EXTERNAL_LINKS = (
-    ("clientarea:shopping_cart", "Order new services"),
-    ("clientarea:shopping_cart_addons", "Product addons"),
-    ("clientarea:shopping_cart_domain_register", "Register a new domain"),
-    ("clientarea:shopping_cart_domain_transfer", "Transfer a domain to us"),
-    ("clientarea:billing_info", "Manage billing information"),
-    ("clientarea:announcements", "Announcements"),
-    ("clientarea:knowledgebase", "Knowledgebase"),
-    ("clientarea:downloads", "Downloads"),
-    ("clientarea:network_status", "Network status"),
+    ("clientarea:shopping_cart", N_("Order new services")),
+    ("clientarea:shopping_cart_addons", N_("Product addons")),
+    ("clientarea:shopping_cart_domain_register", N_("Register a new domain")),
+    ("clientarea:shopping_cart_domain_transfer", N_("Transfer a domain to us")),
+    ("clientarea:billing_info", N_("Manage billing information")),
+    ("clientarea:announcements", N_("Announcements")),
+    ("clientarea:knowledgebase", N_("Knowledgebase")),
+    ("clientarea:downloads", N_("Downloads")),
+    ("clientarea:network_status", N_("Network status")),
 )
 # The email history shows the newest mails only.
 EMAILS_SHOWN = 500
@@ -37,10 +38,10 @@ def _home(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
         n = records.counts(s, ctx.account.id)
     counts = [(label, count, ctx.href(section.path)) for label, count, section, kind in (
-        ("Services", n.services, SECTIONS[2], reach.SERVICES),
-        ("Domains", n.domains, SECTIONS[3], reach.DOMAINS),
-        ("Unpaid invoices", n.unpaid_invoices, SECTIONS[4], reach.INVOICES),
-        ("Open tickets", n.open_tickets, SECTIONS[5], reach.TICKETS),
+        (N_("Services"), n.services, SECTIONS[2], reach.SERVICES),
+        (N_("Domains"), n.domains, SECTIONS[3], reach.DOMAINS),
+        (N_("Unpaid invoices"), n.unpaid_invoices, SECTIONS[4], reach.INVOICES),
+        (N_("Open tickets"), n.open_tickets, SECTIONS[5], reach.TICKETS),
     ) if ctx.may(kind)]
     external = []
     if ctx.settings.external_clientarea_url:
