@@ -60,7 +60,7 @@ def details(ctx: Ctx, *, status: int = 200, verification_error: str | None = Non
         client = accounts.client_account(s, ctx.account.id)
         owner = accounts.person(s, client.owner_user_id) if client else None
     if user is None or client is None:
-        return ctx.not_found("Your account")
+        return ctx.not_found(N_("Your account was not found."))
     allowed = ctx.may(reach.PROFILE)
     return ctx.render("details.html", "details", status=status, user=user, client=client if allowed else None,
                       owner=owner if allowed else None,
@@ -70,7 +70,7 @@ def details(ctx: Ctx, *, status: int = 200, verification_error: str | None = Non
 
 def _services(ctx: Ctx) -> Response:
     if not ctx.may(reach.SERVICES):
-        return ctx.not_allowed("its services")
+        return ctx.not_allowed(reach.SERVICES)
     with ctx.db.read() as s:
         rows = records.services(s, ctx.account.id)
     services = [{"id": sv.id, "product": sv.product_name, "domain": sv.domain, "status": sv.status,
@@ -95,18 +95,19 @@ def _one(ctx: Ctx, read: Callable[[Session, int], Row | None], what: str, templa
         return ctx.not_found(what)
     ctx.account = account
     if not ctx.may(kind):
-        return ctx.not_allowed(f"its {kind}")
+        return ctx.not_allowed(kind)
     shown: dict[str, Any] = {name: row, "since": date(row.created_at)}
     return ctx.render(template, section, **shown)
 
 
 def _productdetails(ctx: Ctx) -> Response:
-    return _one(ctx, records.service, "That service", "productdetails.html", "services", "service", reach.SERVICES)
+    return _one(ctx, records.service, N_("That service was not found in your account."),
+                "productdetails.html", "services", "service", reach.SERVICES)
 
 
 def _domains(ctx: Ctx) -> Response:
     if not ctx.may(reach.DOMAINS):
-        return ctx.not_allowed("its domains")
+        return ctx.not_allowed(reach.DOMAINS)
     with ctx.db.read() as s:
         rows = records.domains(s, ctx.account.id)
     domains = [{"id": d.id, "domain": d.domain, "status": d.status, "since": date(d.created_at),
@@ -116,12 +117,13 @@ def _domains(ctx: Ctx) -> Response:
 
 
 def _domaindetails(ctx: Ctx) -> Response:
-    return _one(ctx, records.domain, "That domain", "domaindetails.html", "domains", "domain", reach.DOMAINS)
+    return _one(ctx, records.domain, N_("That domain was not found in your account."),
+                "domaindetails.html", "domains", "domain", reach.DOMAINS)
 
 
 def _invoices(ctx: Ctx) -> Response:
     if not ctx.may(reach.INVOICES):
-        return ctx.not_allowed("its invoices")
+        return ctx.not_allowed(reach.INVOICES)
     with ctx.db.read() as s:
         rows = records.invoices(s, ctx.account.id)
     invoices = [{"id": i.id, "date": date(i.created_at), "total": f"{i.total} {i.currency}", "status": i.status,
@@ -131,7 +133,7 @@ def _invoices(ctx: Ctx) -> Response:
 
 def _emails(ctx: Ctx) -> Response:
     if not ctx.may(reach.EMAILS):
-        return ctx.not_allowed("its email history")
+        return ctx.not_allowed(reach.EMAILS)
     with ctx.db.read() as s:
         rows = records.emails(s, ctx.account.id, records.Window(limit=EMAILS_SHOWN))
     emails = [{"id": m.id, "sent": date(m.sent_at, with_time=True), "to": m.to_address, "subject": m.subject,
