@@ -183,6 +183,8 @@ def test_the_switch_link_remembers_the_language(client):
     assert "Passwort zurücksetzen" in page_text(page)
     back = BeautifulSoup(page.text, "html.parser").find("a", hreflang="en")
     assert back is not None and back.get_text() == "English"
+    # No switch on a page whose address holds a secret: the link would copy it.
+    assert 'hreflang' not in client.get("/password/reset/some-token-value").text
     # Never away from the site.
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         r = client.get("/language?" + urlencode({"to": "de", "next": target}))

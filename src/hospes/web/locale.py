@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hospes import i18n
 from hospes.web.http import first, query_params
+from hospes.web.security import SECRET_PATHS
 
 COOKIE = "hospes_lang"
 COOKIE_MAX_AGE = 365 * 86400
@@ -62,8 +63,11 @@ class Language:
                 cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"))
                 i18n.use(_chosen(cookie, None, headers.get(b"accept-language", b"").decode("latin-1")))
                 query = scope.get("query_string", b"").decode("latin-1")
+                # No switch on a page whose address holds a secret (a reset link, a token in the query): the
+                # link would copy it into another address.
+                secret = "token" in query or any(p in path for p in SECRET_PATHS)
                 _here.set(scope.get("root_path", "") + path + ("?" + query if query else "")
-                          if scope["method"] == "GET" and len(query) < 4096 else None)
+                          if scope["method"] == "GET" and len(query) < 4096 and not secret else None)
         await self.app(scope, receive, send)
 
 
