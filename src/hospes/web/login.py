@@ -98,7 +98,8 @@ async def logout(request: Request) -> Response:
 
     await run_in_threadpool(end)
     response = web.pages.render("message.html", heading=_("You have logged out"),
-                                message=f"You are no longer logged in to {web.settings.company_name}.",
+                                message=_("You are no longer logged in to %(company)s.")
+                                % {"company": web.settings.company_name},
                                 link=web.path("/clientarea.php"), link_text=_("Log in again"))
     web.clear_cookie(response, SESSION_COOKIE)
     return response

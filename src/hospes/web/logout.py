@@ -12,6 +12,7 @@ from hospes.accounts import sessions
 from hospes.i18n import _
 from hospes.oauth import errors
 from hospes.oauth import logout as core
+from hospes.web import locale
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
 from hospes.web.security import csp_with_form_targets
@@ -33,7 +34,8 @@ def _finish(web: Web, request: Request, info: dict[str, Any], cookie: str | None
         response: Response = RedirectResponse(add_params(info["redirect"], params), status_code=303)
     else:
         response = web.pages.render("message.html", heading=_("You have logged out"),
-                                    message=f"You are no longer logged in to {web.settings.company_name}.",
+                                    message=_("You are no longer logged in to %(company)s.")
+                                    % {"company": web.settings.company_name},
                                     link=web.path("/clientarea.php"), link_text=_("Log in again"))
     web.clear_cookie(response, SESSION_COOKIE)
     return response
@@ -64,6 +66,8 @@ async def end_session(request: Request) -> Response:
     try:
         # A query that is not valid UTF-8 (``%ff``) is a bad request, not a server error.
         params = form if request.method == "POST" else query_params(request)
+        # OpenID Connect RP-Initiated Logout 1.0 §2: ui_locales, the language of the confirmation page.
+        locale.prefer(request, first(params, "ui_locales"))
         info = await run_in_threadpool(_resolve, web, params, cookie)
     except errors.OAuthError as exc:
         return web.pages.render("error.html", status=400, heading=_("Logout request not valid"),
