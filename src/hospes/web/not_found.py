@@ -65,4 +65,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return JSONResponse(protocol_error(status), status_code=status, headers={**headers, **NO_STORE})
     title = _(TITLES.get(status, N_("Something went wrong")))
     return web.pages.render("error.html", status=status, headers=headers, heading=title,
-                            message=_(MESSAGES[status]) if status in MESSAGES else title, home_link=True)
+                            message=_(MESSAGES[status]) if status in MESSAGES else title, home_link=True,
+                            # The same page at every path (/metrics refused looks like any 404): no switch link,
+                            # which would name the path.
+                            languages=[])

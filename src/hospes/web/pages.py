@@ -28,5 +28,6 @@ class Pages:
 
     def render(self, name: str, status: int = 200, headers: dict[str, str] | None = None,
                **context: Any) -> HTMLResponse:
-        html = self.env.get_template(name).render(lang=i18n.current(), languages=locale.switch_links(), **context)
+        shown = {"lang": i18n.current(), "languages": locale.switch_links(), **context}
+        html = self.env.get_template(name).render(**shown)
         return HTMLResponse(html, status_code=status, headers=headers)
