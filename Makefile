@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCALE := src/hospes/locale
 
-.PHONY: run test lint bench bench-smoke clean
+.PHONY: run test lint bench bench-smoke clean translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/pybabel compile -d $(LOCALE) >/dev/null
 	touch $(STAMP)
 
 # `make run PORT=8123 HOST=0.0.0.0`: the issuer follows the port unless HOSPES_ISSUER (or a HOSPES_CONFIG
@@ -48,6 +50,15 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+
+# Translations (docs/BRANDING.md): the strings of the code and templates into messages.pot, merged into every
+# language's messages.po (translate what is new there), compiled to the messages.mo files the server reads. The .mo
+# files are committed too, and compiled again at install; tests/web/test_translations.py checks they are current.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project=Hospes \
+		--copyright-holder=Hospes -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(LOCALE) --statistics
 
 clean:
 	rm -rf $(VENV) var

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import time
+from email.header import decode_header
 from email.message import Message
 from typing import Any
 
@@ -27,3 +28,27 @@ class Inbox:
             time.sleep(0.05)
         assert len(self.messages) >= count, f"{len(self.messages)} mail(s) received, {count} expected"
         return self.messages
+
+
+def part(message: Message, subtype: str = "plain") -> str:
+    """A mail's text/<subtype> part, decoded (a mail is multipart/alternative: text and HTML, mail.py)."""
+    for p in message.walk():
+        if p.get_content_type() == f"text/{subtype}":
+            payload = p.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(p.get_content_charset() or "utf-8")
+    raise AssertionError(f"the mail has no text/{subtype} part: {message.get_content_type()}")
+
+
+def text(message: Message) -> str:
+    return part(message, "plain")
+
+
+def header(message: Message, name: str) -> str:
+    """A header as people read it: RFC 2047 encoded words decoded, and raw UTF-8 (SMTPUTF8, RFC 6532) too."""
+    words = []
+    for value, charset in decode_header(message[name]):
+        if isinstance(value, bytes):
+            value = value.decode("utf-8" if charset in (None, "unknown-8bit") else charset)
+        words.append(value)
+    return "".join(words)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hospes"
-# The top-level modules every layer may use: plain values and helpers that import no layer at all.
-BASE = {"config", "clock", "secrets", "sealing", "metrics", "logs"}
+# The top-level modules every layer may use: plain values and helpers that import no layer at all (i18n.py,
+# the language; templating.py, the Jinja environment of pages and mails; branding.py, the company's look).
+BASE = {"config", "clock", "secrets", "sealing", "metrics", "logs", "i18n", "templating", "branding"}
 # audit.py and mail.py write through the store beside accounts/; workers.py runs the server processes for
 # cli/; app.py builds the whole application and so stands above everything.
 LAYER = {"store": 0, "oauth": 1, "accounts": 1, "audit": 1, "mail": 1, "sso": 2, "adminapi": 2, "api": 2, "web": 3,

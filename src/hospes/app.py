@@ -29,6 +29,7 @@ from hospes.web import (
     admin,
     adminapi,
     authorize,
+    brand,
     clientarea,
     device,
     health,
@@ -42,6 +43,7 @@ from hospes.web import (
 from hospes.web.api import CustomerApi, protected_resource_metadata
 from hospes.web.context import Web, server_error, unreadable_request
 from hospes.web.http import MalformedRequest
+from hospes.web.locale import SWITCH_PATH, Language, switch
 from hospes.web.mcp import McpServer
 from hospes.web.metrics import Metered
 from hospes.web.pages import Pages
@@ -77,7 +79,7 @@ def grants() -> Grants:
     return Grants([*built_in(), SingleSignOnGrant()])
 
 
-def routes() -> list[BaseRoute]:
+def routes(settings: Settings | None = None) -> list[BaseRoute]:
     get_post = ["GET", "POST"]
     return [
         Route("/", not_found.home),
@@ -98,6 +100,9 @@ def routes() -> list[BaseRoute]:
         Route("/readyz", health.readyz),
         Mount("/admin", routes=admin.routes()),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        # The company's colours and logo (docs/BRANDING.md), and the language switch (web/locale.py).
+        *brand.routes(settings.brand_logo if settings is not None else None),
+        Route(SWITCH_PATH, switch),
     ]
 
 
@@ -106,7 +111,9 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | M
     secret = ensure_secret_key(settings).encode()
     db = Database(settings.sqlalchemy_url, settings.db_timeout)
     provider = Provider(settings, db, grants())
-    pages = Pages(issuer=settings.issuer, issuer_path=settings.issuer_path, company_name=settings.company_name)
+    logo = settings.brand_logo
+    pages = Pages(issuer=settings.issuer, issuer_path=settings.issuer_path, company_name=settings.company_name,
+                  logo=logo.url if logo else None, template_dir=settings.template_dir)
     web = Web(provider=provider, pages=pages, secret_key=secret)
     mcp = McpServer(web)
 
@@ -139,15 +146,17 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | M
     resource_metadata = [Route(metadata.metadata_path(settings.issuer, base), protected_resource_metadata)
                          for base in (metadata.BASE, metadata.MCP)]
     # With an issuer path, "/" at the host's root leads to the client area too.
-    app_routes: list[BaseRoute] = ([Route("/", not_found.home), *resource_metadata, Mount(prefix, routes=routes())]
-                                   if prefix else [*resource_metadata, *routes()])
+    served = routes(settings)
+    app_routes: list[BaseRoute] = ([Route("/", not_found.home), *resource_metadata, Mount(prefix, routes=served)]
+                                   if prefix else [*resource_metadata, *served])
     # A line per request (HOSPES_ACCESS_LOG, or JSON logs): written by HotPaths for its own answers and mounts, by
     # SecurityHeaders for Starlette's.
     request_log = (RequestLog(json=settings.log_format == "json", trusted=settings.trusted_proxy_networks)
                    if settings.request_log else None)
     app = Starlette(
         routes=app_routes,
-        middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, request_log=request_log)],
+        middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, request_log=request_log),
+                    Middleware(Language, prefix=prefix)],
         # A query or form no page can read is a 400 page wherever it is read; a path or method the site does
         # not serve, its own 404 or 405 page; anything else unexpected, a 500 page that still carries the
         # security headers.

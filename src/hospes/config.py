@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hospes import branding
+from hospes.branding import DEFAULT_ACCENT, DEFAULT_PRIMARY
 from hospes.logs import FORMATS
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -107,6 +109,13 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     var_dir: str = "var"
     company_name: str = "Hospes"
+    # The company's look (branding.py, docs/BRANDING.md): a logo (an http(s) URL, or an image file Hospes serves
+    # at /brand/logo.<ext>), the primary colour (buttons, links) and the accent colour (the focus ring), and a
+    # folder whose templates replace the built-in ones of the same name.
+    logo: str | None = None
+    brand_color: str = DEFAULT_PRIMARY
+    accent_color: str = DEFAULT_ACCENT
+    template_dir: str | None = None
     session_ttl: int = 8 * 3600
     consent_ttl: int = 365 * 86400
     # Where SSO destinations that Hospes does not render live (cart, knowledgebase, …): an existing
@@ -370,6 +379,26 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return v
 
+    @field_validator("logo")
+    @classmethod
+    def _logo(cls, v: str | None) -> str | None:
+        branding.logo(v)  # raises ValueError with the reason
+        return v.strip() if v and v.strip() else None
+
+    @field_validator("brand_color", "accent_color")
+    @classmethod
+    def _colour(cls, v: str) -> str:
+        return branding.css_colour(v)
+
+    @field_validator("template_dir")
+    @classmethod
+    def _template_dir(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        if not Path(v.strip()).expanduser().is_dir():
+            raise ValueError(f"{v} is not a directory")
+        return str(Path(v.strip()).expanduser())
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp(cls, v: str | None) -> str | None:
@@ -447,6 +476,14 @@ class Settings(BaseSettings):
         if host in LOOPBACK_HOSTS or host.replace(".", "").isdigit() or ":" in host:
             host = "localhost"
         return f"{self.company_name} <noreply@{host}>"
+
+    @property
+    def brand_logo(self) -> branding.Logo | None:
+        return branding.logo(self.logo)
+
+    def absolute(self, link: str) -> str:
+        """A link as a mail needs it: absolute (a path is below the issuer)."""
+        return link if "://" in link else self.issuer + link
 
     @property
     def external_base(self) -> str:

@@ -1,28 +1,37 @@
 """Outgoing mail: through SMTP when ``HOSPES_SMTP_URL`` is set, otherwise written as ``.eml`` files into
 ``<var_dir>/outbox/`` (where a developer, or a test, reads them).
 
+A mail has a plain-text body and, beside it, the same words as HTML (multipart/alternative, RFC 2046 §5.1.4)
+with the company's name and logo: ``html_body`` renders ``mail/message.html`` (autoescaped; the operator's
+template folder may replace it, docs/BRANDING.md).
+
 Sending is the last step of a request and may be slow or fail; callers hand it to a background task so a
 page does not wait on (or reveal anything through) the mail server. A failure is logged, never raised.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import smtplib
 import ssl
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hospes import branding, i18n
 from hospes.clock import now
 from hospes.config import Settings
 from hospes.store.accounts import client_ids
 from hospes.store.models import EmailMessage
+from hospes.templating import environment
 
 log = logging.getLogger("hospes.mail")
 
@@ -34,6 +43,8 @@ class Mail:
     to: str
     subject: str
     body: str
+    # The same words as an HTML document, sent as the alternative to ``body``; None: text only.
+    html: str | None = None
 
 
 def outbox(settings: Settings) -> Path:
@@ -48,7 +59,26 @@ def compose(settings: Settings, mail: Mail) -> MimeMessage:
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=settings.mail_sender.rpartition("@")[2].rstrip(">") or None)
     msg.set_content(mail.body)
+    if mail.html is not None:
+        msg.add_alternative(mail.html, subtype="html")
     return msg
+
+
+@functools.cache
+def _templates(template_dir: str | None) -> Any:
+    return environment(template_dir)
+
+
+def html_body(settings: Settings, subject: str, paragraphs: Sequence[str], *, link: str | None = None,
+              link_label: str = "", after: Sequence[str] = ()) -> str:
+    """A mail's HTML part: the company's name and logo, the paragraphs, a link as a button, more paragraphs.
+    Every value is escaped by the template (autoescape)."""
+    logo = settings.brand_logo
+    return str(_templates(settings.template_dir).get_template("mail/message.html").render(
+        lang=i18n.current(), company_name=settings.company_name, logo=settings.absolute(logo.url) if logo else None,
+        brand_color=settings.brand_color, brand_text=branding.text_on(settings.brand_color), subject=subject,
+        paragraphs=list(paragraphs), link=link,
+        link_label=link_label, after=list(after)))
 
 
 def _write_outbox(settings: Settings, msg: MimeMessage) -> Path:

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from hospes.accounts import service
 from hospes.clock import now
 from hospes.store.models import EmailMessage, EmailVerification, User
+from tests import mailbox
 from tests.account import id_claims, post_form, soup
 from tests.browserless import form_with, forms, login_form, tokens_for
 
@@ -63,7 +64,7 @@ def ask_for_link(http: httpx.Client) -> httpx.Response:
 
 
 def link_in(server: Any, message: Message) -> str:
-    body = message.get_payload(decode=True).decode()
+    body = mailbox.text(message)
     found = re.search(re.escape(server.url) + r"/email/verify\?token=[A-Za-z0-9_-]+", body)
     assert found, body
     return found.group(0).removeprefix(server.url)
@@ -207,7 +208,7 @@ def test_a_completed_password_reset_verifies_the_address(server, smtp, http, mak
     acct = make_account()
     page = http.get("/password/reset")
     post_form(http, page, "email", email=acct.email)
-    body = inbox.wait(1)[0].get_payload(decode=True).decode()
+    body = mailbox.text(inbox.wait(1)[0])
     path = re.search(re.escape(server.url) + r"(/password/reset/[A-Za-z0-9_-]+)", body).group(1)
     form = http.get(path)
     weak = post_form(http, form, "new_password", new_password="short", new_password_confirm="short")
@@ -222,7 +223,7 @@ def test_a_completed_password_reset_verifies_the_address(server, smtp, http, mak
 def test_a_reset_link_sent_before_the_address_changed_no_longer_works(server, smtp, http, make_account, db):
     acct = make_account()
     post_form(http, http.get("/password/reset"), "email", email=acct.email)
-    body = smtp[0].wait(1)[0].get_payload(decode=True).decode()
+    body = mailbox.text(smtp[0].wait(1)[0])
     path = re.search(re.escape(server.url) + r"(/password/reset/[A-Za-z0-9_-]+)", body).group(1)
     with db.transaction() as s:
         service.update_client(s, service.get_client(s, acct.client_id), email="new-" + acct.email)

@@ -25,6 +25,7 @@ from hospes.accounts.passwords import hash_password, verify_password
 from hospes.clock import now
 from hospes.config import ConfigError, load_settings
 from hospes.store.models import EmailMessage, LoginSession, PasswordReset, User
+from tests import mailbox
 from tests.account import BASE, login, login_password, post_form, soup
 
 NEW = "a much better passphrase"
@@ -54,7 +55,7 @@ def ask_for_link(http: Any, address: str) -> Any:
 
 
 def link_in(message: Message) -> str:
-    body = message.get_payload(decode=True).decode()
+    body = mailbox.text(message)
     found = LINK.search(body)
     assert found, body
     return found.group(0)
@@ -284,7 +285,7 @@ def test_reset_through_the_real_server(server, smtp):
         assert r.status_code == 200 and "If an account exists" in r.text
         [message] = inbox.wait(1)
         link = re.search(r"http://127\.0\.0\.1:\d+/password/reset/[A-Za-z0-9_-]+",
-                         message.get_payload(decode=True).decode()).group(0)
+                         mailbox.text(message)).group(0)
         assert link.startswith(server.url)
         form = http.get(link)
         done = post_form(http, form, "new_password", new_password=NEW, new_password_confirm=NEW)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests import mailbox
 from tests.browser.conftest import axe_serious, describe, log_in, screenshot
 
 pytestmark = pytest.mark.browser
@@ -32,7 +33,7 @@ def test_verify_the_email_address_from_my_details(page, server, smtp, customer):
     violations = {"my details": axe_serious(page)}
     screenshot(page, "email-verification-sent")
 
-    body = smtp[0].wait(1)[0].get_payload(decode=True).decode()
+    body = mailbox.text(smtp[0].wait(1)[0])
     found = re.search(re.escape(server.url) + r"/email/verify\?token=[A-Za-z0-9_-]+", body)
     assert found, body
     page.goto(found.group(0))

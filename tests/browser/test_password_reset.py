@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests import mailbox
 from tests.browser.conftest import log_in, screenshot
 
 pytestmark = pytest.mark.browser
@@ -34,7 +35,7 @@ def test_password_reset_through_the_mail(page, server, smtp, customer):
 
     mail = inbox.wait(1)[0]
     assert mail["To"] == customer.email
-    body = mail.get_payload(decode=True).decode()
+    body = mailbox.text(mail)
     found = re.search(re.escape(server.url) + r"/password/reset/[A-Za-z0-9_-]+", body)
     assert found, body
     link = found.group(0)

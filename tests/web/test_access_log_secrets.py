@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import mailbox
 from tests.e2e import add_user
 
 NEW_PASSWORD = "a much better passphrase"
@@ -33,7 +34,7 @@ def test_a_password_reset_leaves_no_token_in_the_access_log(server, smtp):
         page = browser.get("/password/reset").text
         r = browser.post("/password/reset", data={"token": _csrf(page), "email": user.email})
         assert r.status_code == 200
-        body = smtp[0].wait(1)[0].get_payload(decode=True).decode()
+        body = mailbox.text(smtp[0].wait(1)[0])
         found = re.search(re.escape(server.url) + r"/password/reset/([A-Za-z0-9_-]+)", body)
         assert found, body
         token = found.group(1)

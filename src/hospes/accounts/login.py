@@ -31,6 +31,7 @@ from hospes.accounts import admin_sessions, sessions, throttle, twofactor
 from hospes.accounts.assurance import PASSWORD, TWO_FACTOR, Assurance
 from hospes.accounts.passwords import rehashed, verify_password
 from hospes.accounts.service import find_user_by_email
+from hospes.i18n import N_, _
 from hospes.secrets import new_token
 from hospes.store.db import Database
 from hospes.store.models import Admin, User
@@ -40,15 +41,15 @@ ADMIN_ACCOUNT = throttle.Rule("admin-account", limit=5, window=900)
 ADMIN_ADDRESS = throttle.Rule("admin-address", limit=30, window=900)
 ADMIN_DEVICE = throttle.Rule("admin-device", limit=5, window=900)
 
-INCORRECT = "Login Details Incorrect. Please try again."
+INCORRECT = N_("Login Details Incorrect. Please try again.")
 
 
 def throttled_message(wait: int) -> str:
-    return f"Too many failed login attempts. Please try again in {throttle.minutes(wait)}."
+    return _("Too many failed login attempts. Please try again in %(wait)s.") % {"wait": throttle.minutes(wait)}
 
 
 def wrong_codes_message(wait: int) -> str:
-    return f"Too many wrong codes. Please wait {throttle.minutes(wait)} and try again."
+    return _("Too many wrong codes. Please wait %(wait)s and try again.") % {"wait": throttle.minutes(wait)}
 
 
 @dataclass(frozen=True)

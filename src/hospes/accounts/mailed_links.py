@@ -18,10 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hospes.clock import now, utc
-from hospes.mail import Mail
+from hospes.config import Settings
+from hospes.i18n import N_, _
+from hospes.mail import Mail, html_body
 from hospes.secrets import digest, new_token
 
-LINK_REMOVED = "(The link is left out of this copy: it works only once and only from the mail.)"
+LINK_REMOVED = N_("(The link is left out of this copy: it works only once and only from the mail.)")
 # Longer than any token new_token() makes; a longer value is not looked up.
 _MAX_TOKEN = 100
 
@@ -61,10 +63,17 @@ def issue(s: Session, table: Callable[..., LinkRow], user_id: int, ttl: int, **c
     return token
 
 
-def compose(to: str, subject: str, user_id: int, link: str, body: Callable[[str], str]) -> LinkMail:
-    """The mail with its link, and the history's copy with ``LINK_REMOVED`` in its place."""
-    return LinkMail(user_id=user_id, mail=Mail(to=to, subject=subject, body=body(link)),
-                    history_body=body(LINK_REMOVED))
+def compose(settings: Settings, to: str, subject: str, user_id: int, link: str, *, before: list[str],
+            link_label: str, after: list[str]) -> LinkMail:
+    """The mail with its link (paragraphs ``before`` it and ``after`` it; the HTML part shows it as a button
+    labelled ``link_label``), and the history's copy with ``LINK_REMOVED`` in its place."""
+
+    def text(link_text: str) -> str:
+        return "\n\n".join([*before, link_text, *after]) + "\n"
+
+    html = html_body(settings, subject, before, link=link, link_label=link_label, after=after)
+    return LinkMail(user_id=user_id, mail=Mail(to=to, subject=subject, body=text(link), html=html),
+                    history_body=text(_(LINK_REMOVED)))
 
 
 def find(s: Session, table: type[LinkRow], token: str) -> Any | None:

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from hospes.i18n import _
+
 # Argon2id parameters: the first of the equivalent configurations in OWASP's Password Storage Cheat Sheet
 # (m=19 MiB, t=2, p=1); RFC 9106 §4 leaves memory and passes to the deployment's budget. Hashes made with
 # other parameters (argon2-cffi's defaults: 64 MiB, t=3, p=4) still verify, and are rehashed on login.
@@ -57,7 +59,7 @@ def rehashed(password: str, stored: str) -> str | None:
 def check_strength(password: str) -> str | None:
     """A reason the password is refused, or None."""
     if len(password) < MIN_LENGTH:
-        return f"The password must be at least {MIN_LENGTH} characters long."
+        return _("The password must be at least %(n)d characters long.") % {"n": MIN_LENGTH}
     if len(password) > MAX_LENGTH:
-        return f"The password must be at most {MAX_LENGTH} characters long."
+        return _("The password must be at most %(n)d characters long.") % {"n": MAX_LENGTH}
     return None

@@ -17,6 +17,7 @@ from hospes.accounts.mailed_links import LinkMail
 from hospes.accounts.passwords import check_strength, hash_password, verify_password
 from hospes.accounts.service import find_user_by_email
 from hospes.config import Settings
+from hospes.i18n import _
 from hospes.store.models import PasswordReset, User
 
 RESET_TTL = 1800
@@ -37,7 +38,7 @@ class LinkInvalid(PasswordError):
 
 def _check_new(new: str, confirm: str) -> None:
     if new != confirm:
-        raise PasswordError("The two new passwords do not match.")
+        raise PasswordError(_("The two new passwords do not match."))
     if (reason := check_strength(new)) is not None:
         raise PasswordError(reason)
 
@@ -53,17 +54,18 @@ def change(s: Session, *, user_id: int, current: str, new: str, confirm: str, ke
     """Change the password of a logged-in user; every other session of theirs ends. Returns how many did."""
     user = s.get(User, user_id)
     if user is None:
-        raise PasswordError("Your account was not found.")
+        raise PasswordError(_("Your account was not found."))
     admission = throttle.admit(s, [(throttle.ACCOUNT, user.email.strip().lower())])
     if admission.refused:
-        raise PasswordError(f"Too many wrong passwords. Please try again in {throttle.minutes(admission.wait)}.")
+        raise PasswordError(_("Too many wrong passwords. Please try again in %(wait)s.")
+                            % {"wait": throttle.minutes(admission.wait)})
     if not verify_password(current, user.password_hash):
         # Its place stays as a failure: the caller commits even when this is raised.
-        raise PasswordError("Your current password is not correct.")
+        raise PasswordError(_("Your current password is not correct."))
     throttle.release(s, admission)
     _check_new(new, confirm)
     if verify_password(new, user.password_hash):
-        raise PasswordError("The new password must be different from the current one.")
+        raise PasswordError(_("The new password must be different from the current one."))
     _set(s, user, new)
     return sessions.sign_out_others(s, user.id, keep_session_id)
 
@@ -90,14 +92,15 @@ def link_for(s: Session, settings: Settings, user: User, ip: str) -> LinkMail:
     company = settings.company_name
     minutes = RESET_TTL // 60
 
-    def body(link_text: str) -> str:
-        return (f"Hello {user.first_name or user.email},\n\n"
-                f"Someone, hopefully you, asked to reset the password of your {company} account ({user.email}).\n\n"
-                f"To choose a new password, open this link within {minutes} minutes:\n\n{link_text}\n\n"
-                "The link works once. If you did not ask for this, ignore this mail: your password stays as it "
-                f"is.\n\n{company}\n")
-
-    return mailed_links.compose(user.email, f"Reset your {company} password", user.id, link, body)
+    values = {"name": user.first_name or user.email, "company": company, "email": user.email, "minutes": minutes}
+    before = [_("Hello %(name)s,") % values,
+              _("Someone, hopefully you, asked to reset the password of your %(company)s account (%(email)s).")
+              % values,
+              _("To choose a new password, open this link within %(minutes)d minutes:") % values]
+    after = [_("The link works once. If you did not ask for this, ignore this mail: your password stays as it is."),
+             company]
+    return mailed_links.compose(settings, user.email, _("Reset your %(company)s password") % values, user.id, link,
+                                before=before, link_label=_("Choose a new password"), after=after)
 
 
 def check_link(s: Session, token: str) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from hospes.accounts import twofactor
 from hospes.accounts.assurance import PASSWORD, TWO_FACTOR, Assurance
 from hospes.clock import epoch
+from hospes.i18n import _
 from hospes.oauth import backchannel
 from hospes.secrets import digest, new_token
 from hospes.store import sessions as stored
@@ -95,10 +96,10 @@ def describe(user_agent: str) -> str:
     browser = next((name for name, pattern in _BROWSERS if pattern.search(user_agent)), None)
     system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), None)
     if browser and system:
-        return f"{browser} on {system}"
+        return _("%(browser)s on %(system)s") % {"browser": browser, "system": system}
     if browser or system:
-        return browser or f"A browser on {system}"
-    return "Unknown browser"
+        return browser or _("A browser on %(system)s") % {"system": system}
+    return _("Unknown browser")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from hospes.clock import now, utc
+from hospes.i18n import ngettext
 from hospes.store.models import LoginFailure
 from hospes.store.purge import LOGIN_FAILURES_KEPT
 
@@ -143,4 +144,4 @@ def clear(s: Session, rule: Rule, value: str) -> None:
 def minutes(wait: int) -> str:
     """A wait in whole minutes, as people read it: "1 minute", "15 minutes"."""
     n = max(1, (wait + 59) // 60)
-    return f"{n} minute{'s' if n != 1 else ''}"
+    return ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n}

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import now
+from hospes.i18n import _
 from hospes.store.records import ReplyRow, insert_reply, insert_ticket
 from hospes.store.values import forbidden_character
 
@@ -24,17 +25,17 @@ def check_ticket(subject: str, message: str) -> tuple[str, str, dict[str, str]]:
     message = message.replace("\r\n", "\n").replace("\r", "\n").strip()
     problems: dict[str, str] = {}
     if not subject:
-        problems["subject"] = "Enter a subject."
+        problems["subject"] = _("Enter a subject.")
     elif len(subject) > SUBJECT_MAX:
-        problems["subject"] = f"The subject must be at most {SUBJECT_MAX} characters."
+        problems["subject"] = _("The subject must be at most %(n)d characters.") % {"n": SUBJECT_MAX}
     elif forbidden_character(subject) is not None:
-        problems["subject"] = "The subject must be a single line of text."
+        problems["subject"] = _("The subject must be a single line of text.")
     if not message:
-        problems["message"] = "Enter a message."
+        problems["message"] = _("Enter a message.")
     elif len(message) > MESSAGE_MAX:
-        problems["message"] = f"The message must be at most {MESSAGE_MAX} characters."
+        problems["message"] = _("The message must be at most %(n)d characters.") % {"n": MESSAGE_MAX}
     elif forbidden_character(message, multiline=True) is not None:
-        problems["message"] = "The message contains characters that cannot be stored."
+        problems["message"] = _("The message contains characters that cannot be stored.")
     return subject, message, problems
 
 

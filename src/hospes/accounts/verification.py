@@ -20,12 +20,13 @@ from hospes import audit
 from hospes.accounts import mailed_links, throttle
 from hospes.accounts.mailed_links import LinkMail
 from hospes.config import Settings
+from hospes.i18n import N_, _
 from hospes.store.models import EmailVerification, User
 
 VERIFY_TTL = 86400
 VERIFY_PATH = "/email/verify"
 VERIFY_PER_USER = throttle.Rule("verify-email", limit=3, window=3600)
-LINK_GONE = ("This verification link has expired, has already been used, or was sent to an address that is no "
+LINK_GONE = N_("This verification link has expired, has already been used, or was sent to an address that is no "
              "longer the one on your account.")
 
 
@@ -46,13 +47,13 @@ def request(s: Session, settings: Settings, user_id: int, ip: str) -> LinkMail:
     the mail; the caller's transaction must be committed for the link to work."""
     user = s.get(User, user_id)
     if user is None or user.disabled:
-        raise VerificationError("Your account was not found.")
+        raise VerificationError(_("Your account was not found."))
     if user.email_verified:
-        raise VerificationError("Your email address is already verified.")
+        raise VerificationError(_("Your email address is already verified."))
     admission = throttle.admit(s, [(VERIFY_PER_USER, str(user.id))])
     if admission.refused:
-        raise TooManyLinks("We have sent several verification links already. Please use the newest one, "
-                                f"or ask again in {throttle.minutes(admission.wait)}.")
+        raise TooManyLinks(_("We have sent several verification links already. Please use the newest one, "
+                             "or ask again in %(wait)s.") % {"wait": throttle.minutes(admission.wait)})
     # One link at a time: asking again makes the earlier links useless.
     token = mailed_links.issue(s, EmailVerification, user.id, VERIFY_TTL, email=user.email)
     audit.entry(s, f"user:{user.id}", "user.email_verification_sent", f"user:{user.id}", ip=ip, email=user.email)
@@ -60,14 +61,13 @@ def request(s: Session, settings: Settings, user_id: int, ip: str) -> LinkMail:
     company = settings.company_name
     hours = VERIFY_TTL // 3600
 
-    def body(link_text: str) -> str:
-        return (f"Hello {user.first_name or user.email},\n\n"
-                f"To confirm that {user.email} is the address of your {company} account, open this link "
-                f"within {hours} hours:\n\n{link_text}\n\n"
-                "The link works once. If you did not ask for this, ignore this mail.\n\n"
-                f"{company}\n")
-
-    return mailed_links.compose(user.email, f"Verify your {company} email address", user.id, link, body)
+    values = {"name": user.first_name or user.email, "company": company, "email": user.email, "hours": hours}
+    before = [_("Hello %(name)s,") % values,
+              _("To confirm that %(email)s is the address of your %(company)s account, open this link within "
+                "%(hours)d hours:") % values]
+    after = [_("The link works once. If you did not ask for this, ignore this mail."), company]
+    return mailed_links.compose(settings, user.email, _("Verify your %(company)s email address") % values, user.id,
+                                link, before=before, link_label=_("Verify my email address"), after=after)
 
 
 def _find(s: Session, token: str) -> tuple[EmailVerification, User] | None:

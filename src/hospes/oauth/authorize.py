@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import epoch, now
+from hospes.i18n import N_
 from hospes.oauth import audience, errors, id_token, pkce, redirects, registration
 from hospes.oauth import claims as standard
 from hospes.oauth import scopes as scope_table
@@ -104,6 +105,9 @@ class AuthorizationRequest:
     client_kind: str = "admin"
     # RFC 8707: the operator's resource server the token is for (its identifier); None: the customer API.
     resource: str | None = None
+    # OIDC Core §3.1.2.1 ui_locales as sent (space-separated tags, most preferred first): the language of the
+    # login, second-factor and consent pages (web/locale.py).
+    ui_locales: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -158,25 +162,26 @@ def resolve_client(s: Session, params: Mapping[str, Sequence[str]]) -> tuple[OAu
     except errors.OAuthError as exc:
         raise errors.InvalidRedirect("invalid_request", exc.description) from None
     if not client_id:
-        raise errors.InvalidRedirect("invalid_client", "No client id supplied")
+        raise errors.InvalidRedirect("invalid_client", N_("No client id supplied"))
     cred = clients.credential(s, client_id)
     if cred is None:
-        raise errors.InvalidRedirect("invalid_client", "The client id supplied is invalid")
+        raise errors.InvalidRedirect("invalid_client", N_("The client id supplied is invalid"))
     registered = list(cred.redirect_uris or [])
     if presented is None or presented == "":
         # RFC 6749 §3.1.2.3: without redirect_uri the only registered one is used, with the messages of
         # https://github.com/bshaffer/oauth2-server-php (src/OAuth2/Controller/AuthorizeController.php),
         # which WHMCS's endpoints answer with. OpenID Connect RPs always send it (OIDC Core §3.1.2.1).
         if not registered:
-            raise errors.InvalidRedirect("invalid_uri", "No redirect URI was supplied or stored")
+            raise errors.InvalidRedirect("invalid_uri", N_("No redirect URI was supplied or stored"))
         if len(registered) > 1:
             raise errors.InvalidRedirect(
-                "invalid_uri", "A redirect URI must be supplied when multiple redirect URIs are registered")
+                "invalid_uri", N_("A redirect URI must be supplied when multiple redirect URIs are registered"))
         return cred, registered[0], False
     if "#" in presented:
-        raise errors.InvalidRedirect("invalid_uri", "The redirect URI must not contain a fragment")
+        raise errors.InvalidRedirect("invalid_uri", N_("The redirect URI must not contain a fragment"))
     if not redirects.matches(registered, presented):
-        raise errors.InvalidRedirect("redirect_uri_mismatch", "The redirect URI provided is missing or does not match")
+        raise errors.InvalidRedirect("redirect_uri_mismatch",
+                                     N_("The redirect URI provided is missing or does not match"))
     return cred, presented, True
 
 
@@ -288,8 +293,8 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         # A claim is released on the consent to its scope, which the client must be allowed to ask for.
         return tuple(c for c in names if standard.CONSENT_SCOPE[c] in allowed)
 
-    for name in ("ui_locales", "display"):
-        _single(params, name)
+    ui_locales = _single(params, "ui_locales")
+    _single(params, "display")
 
     return AuthorizationRequest(
         client_id=cred.identifier, credential_id=cred.id, client_name=cred.name or cred.identifier,
@@ -302,6 +307,7 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         id_token_claims=may_have(asked_claims.id_token),
         essential_acr=tuple(v[:64] for v in asked_claims.essential_acr[:8]),
         resource=resource.identifier if resource is not None else None,
+        ui_locales=ui_locales[:255] if ui_locales else None,
     )
 
 
@@ -367,7 +373,7 @@ class NeedConsent:
                 for name in self.scopes if name in scope_table.SCOPES or name in own]
 
 
-CHOOSE_AN_ACCOUNT = "Choose at least one account the application may use, or cancel."
+CHOOSE_AN_ACCOUNT = N_("Choose at least one account the application may use, or cancel.")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from hospes.clock import now
+from hospes.i18n import N_
 from hospes.oauth import audience, client_auth, errors
 from hospes.oauth import authorize as core
 from hospes.oauth import scopes as scope_table
@@ -51,9 +52,9 @@ SLOW_DOWN_STEP = 5
 # and the network's jitter brought two requests closer together.
 POLL_TOLERANCE = 1.0
 
-UNKNOWN = "That code is not valid. Check the code your device shows and enter it again."
-EXPIRED = "That code has expired. Start again on your device to get a new one."
-USED = "That code has already been used. Start again on your device if it is still waiting."
+UNKNOWN = N_("That code is not valid. Check the code your device shows and enter it again.")
+EXPIRED = N_("That code has expired. Start again on your device to get a new one.")
+USED = N_("That code has already been used. Start again on your device if it is still waiting.")
 
 
 def may_use(client: AuthenticatedClient | OAuthCredential) -> bool:

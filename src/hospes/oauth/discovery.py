@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any
 
+from hospes import i18n
 from hospes.oauth.keys import SUPPORTED_ALGS
 from hospes.oauth.request_object import ALGORITHMS as REQUEST_OBJECT_ALGORITHMS
 from hospes.oauth.scopes import SCOPES
@@ -67,7 +68,7 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         # accounts/assurance.py: "0" single sign-on; "1" password; "2" password and a second factor (TOTP).
         "acr_values_supported": ["0", "1", "2"],
         "claim_types_supported": ["normal"],
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": list(i18n.available()),
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": True,  # OIDC Back-Channel Logout 1.0 §2.1 (oauth/backchannel.py)
         "backchannel_logout_session_supported": True,

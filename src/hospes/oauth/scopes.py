@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hospes.i18n import N_
+
 
 @dataclass(frozen=True)
 class Scope:
     name: str
     description: str
-    # What a person reads on the consent page.
+    # What a person reads on the consent page (translated where it is shown: hospes/i18n.py).
     consent_text: str
     is_default: bool = False
     # A scope of the customer API ({issuer}/api/v1): "read" or "write"; "" for the others.
@@ -24,51 +26,51 @@ class Scope:
 SCOPES: dict[str, Scope] = {
     s.name: s
     for s in [
-        Scope("openid", "Scope required for OpenID Connect ID tokens", "Confirm who you are"),
-        Scope("profile", "Scope used for Profile Claim", "See your name and language"),
-        Scope("email", "Scope used for Email Claim", "See your email address"),
+        Scope("openid", "Scope required for OpenID Connect ID tokens", N_("Confirm who you are")),
+        Scope("profile", "Scope used for Profile Claim", N_("See your name and language")),
+        Scope("email", "Scope used for Email Claim", N_("See your email address")),
         Scope(
             "offline_access",
             "Keep access while you are not using the application",
-            "Keep access while you are not using the application",
+            N_("Keep access while you are not using the application"),
         ),
-        Scope("clientarea:sso", "Single Sign-on for Client Area", "Sign you in to the client area",
+        Scope("clientarea:sso", "Single Sign-on for Client Area", N_("Sign you in to the client area"),
               is_default=True),
-        Scope("clientarea:profile", "Account Profile", "Open your account profile"),
-        Scope("clientarea:billing_info", "Manage Billing Information", "Open your billing information"),
-        Scope("clientarea:emails", "Email History", "Open your email history"),
-        Scope("clientarea:announcements", "Announcements", "Open announcements"),
-        Scope("clientarea:downloads", "Downloads", "Open downloads"),
-        Scope("clientarea:knowledgebase", "Knowledgebase", "Open the knowledgebase"),
-        Scope("clientarea:network_status", "Network Status", "Open the network status"),
-        Scope("clientarea:services", "Products/Services", "Open your products and services"),
+        Scope("clientarea:profile", "Account Profile", N_("Open your account profile")),
+        Scope("clientarea:billing_info", "Manage Billing Information", N_("Open your billing information")),
+        Scope("clientarea:emails", "Email History", N_("Open your email history")),
+        Scope("clientarea:announcements", "Announcements", N_("Open announcements")),
+        Scope("clientarea:downloads", "Downloads", N_("Open downloads")),
+        Scope("clientarea:knowledgebase", "Knowledgebase", N_("Open the knowledgebase")),
+        Scope("clientarea:network_status", "Network Status", N_("Open the network status")),
+        Scope("clientarea:services", "Products/Services", N_("Open your products and services")),
         Scope("clientarea:product_details", "Product Info/Details (requires associated serviceId)",
-              "Open a product's details"),
-        Scope("clientarea:domains", "Domains", "Open your domains"),
+              N_("Open a product's details")),
+        Scope("clientarea:domains", "Domains", N_("Open your domains")),
         Scope("clientarea:domain_details", "Domain Info/Details (requires associated domainId)",
-              "Open a domain's details"),
-        Scope("clientarea:invoices", "Invoices", "Open your invoices"),
-        Scope("clientarea:tickets", "Support Tickets", "Open your support tickets"),
-        Scope("clientarea:submit_ticket", "Submit New Ticket", "Open a new support ticket"),
-        Scope("clientarea:shopping_cart", "Shopping Cart Default Product Group", "Open the shopping cart"),
+              N_("Open a domain's details")),
+        Scope("clientarea:invoices", "Invoices", N_("Open your invoices")),
+        Scope("clientarea:tickets", "Support Tickets", N_("Open your support tickets")),
+        Scope("clientarea:submit_ticket", "Submit New Ticket", N_("Open a new support ticket")),
+        Scope("clientarea:shopping_cart", "Shopping Cart Default Product Group", N_("Open the shopping cart")),
         Scope("clientarea:shopping_cart_addons", "Shopping Cart Product Addons",
-              "Open the shopping cart's add-ons"),
+              N_("Open the shopping cart's add-ons")),
         Scope("clientarea:shopping_cart_domain_register", "Shopping Cart Register New Domain",
-              "Open domain registration"),
+              N_("Open domain registration")),
         Scope("clientarea:shopping_cart_domain_transfer", "Shopping Cart Transfer Existing Domain",
-              "Open domain transfer"),
-        Scope("clientarea:upgrade", "Upgrade/Downgrade", "Open upgrade and downgrade"),
+              N_("Open domain transfer")),
+        Scope("clientarea:upgrade", "Upgrade/Downgrade", N_("Open upgrade and downgrade")),
         Scope("sso:custom_redirect", "Scope required for arbitrary path redirect on token creation",
-              "Send you to a page of the client area"),
+              N_("Send you to a page of the client area")),
         # The customer API: what an application may read, or do, for the person, in the accounts they choose.
-        Scope("services:read", "Read products and services", "See your products and services (read only)",
+        Scope("services:read", "Read products and services", N_("See your products and services (read only)"),
               api_access="read"),
-        Scope("domains:read", "Read domains", "See your domains and when they expire (read only)",
+        Scope("domains:read", "Read domains", N_("See your domains and when they expire (read only)"),
               api_access="read"),
-        Scope("invoices:read", "Read invoices", "See your invoices and what is due (read only)", api_access="read"),
-        Scope("tickets:read", "Read support tickets", "Read your support tickets (read only)", api_access="read"),
+        Scope("invoices:read", "Read invoices", N_("See your invoices and what is due (read only)"), api_access="read"),
+        Scope("tickets:read", "Read support tickets", N_("Read your support tickets (read only)"), api_access="read"),
         Scope("tickets:write", "Open and reply to support tickets",
-              "Open support tickets and reply to them in your name", api_access="write"),
+              N_("Open support tickets and reply to them in your name"), api_access="write"),
     ]
 }
 

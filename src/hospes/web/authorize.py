@@ -13,9 +13,11 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions, throttle
+from hospes.i18n import N_, _
 from hospes.oauth import authorize as core
 from hospes.oauth import errors, metadata_documents, par, redirects, request_object
 from hospes.oauth.scopes import SCOPES
+from hospes.web import locale
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
@@ -25,17 +27,18 @@ from hospes.web.security import csp_with_form_targets
 
 def _error_page(web: Web, exc: errors.InvalidRedirect) -> Response:
     return web.pages.render(
-        "error.html", status=400, heading="This sign-in link is not valid", message=exc.description,
-        code=exc.error, hint="Return to the application you came from and try again. If this keeps "
-        "happening, the application's settings at " + web.settings.company_name + " need attention.",
+        "error.html", status=400, heading=_("This sign-in link is not valid"), message=_(exc.description),
+        code=exc.error, hint=_("Return to the application you came from and try again. If this keeps happening, the "
+                                "application's settings at %(company)s need attention.")
+        % {"company": web.settings.company_name},
     )
 
 
 def _expired_page(web: Web) -> Response:
     return web.pages.render(
-        "error.html", status=400, heading="This page has expired",
-        message="The sign-in request has expired or was not sent from this page.",
-        code="invalid_request", hint="Return to the application and start again.",
+        "error.html", status=400, heading=_("This page has expired"),
+        message=_("The sign-in request has expired or was not sent from this page."),
+        code="invalid_request", hint=_("Return to the application and start again."),
     )
 
 
@@ -105,7 +108,8 @@ def consent_page(web: Web, request: Request, out: core.NeedConsent, current: Any
         headers=None if device else _back_to_app(req), action=action, request_hash=request_hash,
         app_name=req.client_name, app_logo=req.logo_uri, return_host=_return_host(req.redirect_uri),
         permissions=out.permissions, changes=changes, scopes=out.scopes, current=current, accounts=out.accounts,
-        problem=out.problem, unverified=req.client_kind != "admin", document_host=_document_host(req),
+        problem=_(out.problem) if out.problem else None, unverified=req.client_kind != "admin",
+        document_host=_document_host(req),
         on_this_computer=not device and _on_this_computer(req.redirect_uri), resource=out.resource,
         device=device, user_code=user_code,
     )
@@ -160,6 +164,8 @@ async def authorize(request: Request) -> Response:
             params = form  # OpenID Connect Core §3.1.2.1: the request may come as a form post.
         else:
             params = query_params(request)
+        # OIDC Core §3.1.2.1: the pages of this request in the language the client asked for, if Hospes has it.
+        locale.prefer(request, first(params, "ui_locales"))
         out, current = await run_in_threadpool(_start, web, params, request.cookies.get(SESSION_COOKIE),
                                               web.ip(request))
     except errors.InvalidRedirect as exc:
@@ -186,8 +192,10 @@ async def _interaction(web: Web, request: Request, form: Params) -> Response:
         req = core.AuthorizationRequest.from_dict(data)
     except TypeError:
         return _expired_page(web)
+    locale.prefer(request, req.ui_locales)
     if not await run_in_threadpool(_still_valid, web, req):
-        return _error_page(web, errors.InvalidRedirect("invalid_client", "This application is no longer registered."))
+        gone = N_("This application is no longer registered.")
+        return _error_page(web, errors.InvalidRedirect("invalid_client", gone))
     cookie = request.cookies.get(SESSION_COOKIE)
 
     if first(form, "login_declined") or first(form, "return_to_app"):
@@ -234,14 +242,14 @@ async def _login(web: Web, request: Request, req: core.AuthorizationRequest, for
     email = (first(form, "username") or "")[:255]
     password = first(form, "password") or ""
     if not email or not password:
-        return _login_page(web, request, req, error="Enter your email address and password.", username=email,
+        return _login_page(web, request, req, error=_("Enter your email address and password."), username=email,
                            status=400)
     out = await check_password(web, request, email, password, lambda s, current: _decide(web, req, s, current))
     if isinstance(out, accounts_login.Throttled):
         return _login_page(web, request, req, status=429, username=email,
                            error=accounts_login.throttled_message(out.wait))
     if isinstance(out, accounts_login.Wrong):
-        return _login_page(web, request, req, error=accounts_login.INCORRECT, username=email, status=401)
+        return _login_page(web, request, req, error=_(accounts_login.INCORRECT), username=email, status=401)
     if isinstance(out, accounts_login.SecondFactorDue):
         response = _second_factor_page(web, request, req, second_factor.pending(web, request, out.user_id))
     else:
@@ -264,7 +272,7 @@ async def _second_factor(web: Web, request: Request, req: core.AuthorizationRequ
     max_age ask for); a wrong one shows the page again; a stale page goes back to the password."""
     out = await second_factor.complete(web, request, form)
     if out.expired:
-        return _login_page(web, request, req, error=second_factor.EXPIRED, status=400)
+        return _login_page(web, request, req, error=_(second_factor.EXPIRED), status=400)
     if out.token is None:
         return _second_factor_page(web, request, req, second_factor.blob_of(form) or "", error=out.error,
                                    status=out.status)

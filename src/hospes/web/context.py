@@ -11,6 +11,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hospes.i18n import _
 from hospes.oauth.provider import Provider
 from hospes.store.unavailable import is_unavailable
 from hospes.web import csrf, failures
@@ -121,9 +122,9 @@ def web_of(request: Request) -> Web:
 def form_expired(web: Web, request: Request, template: str = "error.html", **layout: Any) -> Response:
     """A form post without this browser's CSRF token (web/csrf.py): 403, nothing changed. ``template`` and
     ``layout`` put the same words in an area's own layout (the admin area's, the client area's)."""
-    return web.render_form(request, template, status=403, heading="Form expired", code="csrf_failed",
-                           message="This form was not sent from this site, or it has expired. Nothing was changed.",
-                           hint="Go back, reload the page and try again.", **layout)
+    return web.render_form(request, template, status=403, heading=_("Form expired"), code="csrf_failed",
+                           message=_("This form was not sent from this site, or it has expired. Nothing was changed."),
+                           hint=_("Go back, reload the page and try again."), **layout)
 
 
 async def unreadable_request(request: Request, exc: Exception) -> Response:
@@ -132,9 +133,9 @@ async def unreadable_request(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, MalformedRequest) else 400
     description = exc.description if isinstance(exc, MalformedRequest) else None
     return web_of(request).pages.render(
-        "error.html", status=status, heading="The request could not be read",
-        message=description or "The request was not valid.", code="invalid_request",
-        hint="Go back and try again.")
+        "error.html", status=status, heading=_("The request could not be read"),
+        message=description or _("The request was not valid."), code="invalid_request",
+        hint=_("Go back and try again."))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -146,15 +147,15 @@ async def server_error(request: Request, exc: Exception) -> Response:
     with contextlib.suppress(AttributeError):  # logged: HotPaths, which sees it raised again, does not log it
         exc.hospes_request_id = request_id  # type: ignore[attr-defined]
     if is_unavailable(exc):
-        response = web.pages.render("error.html", status=503, heading="Temporarily unavailable",
-                                    message="The service cannot answer just now. Nothing was changed; try again "
-                                            "in a moment.", code="temporarily_unavailable",
-                                    hint=f"Reference: {request_id}")
+        response = web.pages.render("error.html", status=503, heading=_("Temporarily unavailable"),
+                                    message=_("The service cannot answer just now. Nothing was changed; try again "
+                                            "in a moment."), code="temporarily_unavailable",
+                                    hint=_("Reference: %(id)s") % {"id": request_id})
         response.headers["retry-after"] = failures.RETRY_AFTER
     else:
-        response = web.pages.render("error.html", status=500, heading="Something went wrong",
-                                    message="The server could not answer this request. Try again in a moment.",
-                                    code="server_error", hint=f"Reference: {request_id}")
+        response = web.pages.render("error.html", status=500, heading=_("Something went wrong"),
+                                    message=_("The server could not answer this request. Try again in a moment."),
+                                    code="server_error", hint=_("Reference: %(id)s") % {"id": request_id})
     for name, value in security_headers(web.settings.secure_cookies):
         response.headers[name.decode()] = value.decode()
     response.headers["cache-control"] = "no-store"

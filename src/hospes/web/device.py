@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import sessions, throttle
+from hospes.i18n import N_, _
 from hospes.oauth import authorize as core
 from hospes.oauth import device
 from hospes.web.authorize import consent_page
@@ -30,8 +31,8 @@ CODES_PER_ADDRESS = throttle.Rule("device_code_address", limit=10, window=900)
 CODES_ANYWHERE = throttle.Rule("device_code", limit=1000, window=3600)
 _EVERYWHERE = "all"
 
-TOO_MANY = "Too many codes were tried. Please wait {wait} and try again."
-CLOSED = "Your account is closed, so it cannot connect devices."
+TOO_MANY = N_("Too many codes were tried. Please wait %(wait)s and try again.")
+CLOSED = N_("Your account is closed, so it cannot connect devices.")
 
 
 def _here(web: Web, user_code: str | None = None) -> str:
@@ -48,11 +49,13 @@ def _to_login(web: Web, user_code: str | None = None) -> Response:
 
 def _page(web: Web, request: Request, current: Any, *, user_code: str | None = None, error: str | None = None,
           status: int = 200) -> Response:
+    """The code form; ``error``: an English message (marked N_), translated here."""
     return web.render_form(request, "device.html", status=status, action=web.path(device.PAGE_PATH),
-                           user_code=user_code, error=error, current=current)
+                           user_code=user_code, error=_(error) if error else None, current=current)
 
 
 def _done(web: Web, heading: str, message: str) -> Response:
+    """A page that ends the device's visit; ``heading`` and ``message`` already in the person's language."""
     return web.pages.render("message.html", heading=heading, message=message)
 
 
@@ -72,7 +75,7 @@ async def page(request: Request) -> Response:
         if current is None or (not may and core.acr_level(current.acr) < 1):
             return _to_login(web, entered)
         if not may:
-            return _done(web, "This account cannot connect devices", CLOSED)
+            return _done(web, _("This account cannot connect devices"), _(CLOSED))
         normal = device.normalize(entered) if entered else None
         return _page(web, request, current, user_code=device.shown(normal) if normal else entered)
     form = await read_form(request, required=False)
@@ -118,7 +121,7 @@ async def _enter(web: Web, request: Request, current: sessions.CurrentSession, e
     found = await run_in_threadpool(_look_up, web, user_code, current, web.ip(request))
     if isinstance(found, throttle.Admission):
         return _page(web, request, current, user_code=device.shown(user_code), status=429,
-                     error=TOO_MANY.format(wait=throttle.minutes(found.wait)))
+                     error=_(TOO_MANY) % {"wait": throttle.minutes(found.wait)})
     if isinstance(found, str):
         return _page(web, request, current, user_code=device.shown(user_code), error=found, status=400)
     device_code_id, out = found
@@ -148,18 +151,20 @@ async def _answer(web: Web, request: Request, form: Params, current: sessions.Cu
     """The consent page posted back: approved or denied, for the session that saw the page."""
     data = web.unsign("device", first(form, "request_hash"))
     if data is None or not isinstance(data.get("id"), int) or not isinstance(data.get("user_code"), str):
-        return _page(web, request, current, error="That page has expired. Enter the code again.", status=400)
+        return _page(web, request, current, error=N_("That page has expired. Enter the code again."),
+                     status=400)
     user_code = data["user_code"]
     if data.get("sid") != current.sid:
         # Another person logged in since the page was shown: the code again, for them.
         return _page(web, request, current, user_code=device.shown(user_code), status=400,
-                     error="You logged in again since that page was shown. Enter the code again.")
+                     error=N_("You logged in again since that page was shown. Enter the code again."))
     out = await run_in_threadpool(_decide, web, data["id"], current, yes, form.get("account", []))
     if isinstance(out, core.NeedConsent):
         return _consent(web, request, out, current, data["id"], user_code)
     if isinstance(out, str):
         return _page(web, request, current, error=out, status=400)
     if yes:
-        return _done(web, "Your device is connected",
-                     f"{web.settings.company_name} has told your device. You can close this page and go back to it.")
-    return _done(web, "Access denied", "Your device was refused access. You can close this page.")
+        return _done(web, _("Your device is connected"),
+                     _("%(company)s has told your device. You can close this page and go back to it.")
+                     % {"company": web.settings.company_name})
+    return _done(web, _("Access denied"), _("Your device was refused access. You can close this page."))

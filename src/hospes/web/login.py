@@ -8,6 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import login as accounts_login
 from hospes.accounts import sessions
+from hospes.i18n import _
 from hospes.web.account import second_factor
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
 from hospes.web.http import Params, first, query_params, read_form
@@ -63,7 +64,7 @@ async def login(request: Request) -> Response:
         web.set_cookie(response, SESSION_COOKIE, out.token)
     else:
         error, status = ((accounts_login.throttled_message(out.wait), 429) if isinstance(out, accounts_login.Throttled)
-                         else (accounts_login.INCORRECT, 401))
+                         else (_(accounts_login.INCORRECT), 401))
         return web.render_form(request, "login.html", status=status, action=web.path("/login"), next=nxt,
                                error=error, username=email)
     keep_device(web, response, email, out)
@@ -75,7 +76,7 @@ async def _second_factor(web: Web, request: Request, form: Params, nxt: str) -> 
     out = await second_factor.complete(web, request, form)
     if out.expired:
         return web.render_form(request, "login.html", status=400, action=web.path("/login"), next=nxt,
-                               error=second_factor.EXPIRED)
+                               error=_(second_factor.EXPIRED))
     if out.token is None:
         return second_factor.page(web, request, action=web.path("/login"), hidden={"next": nxt},
                                   blob=second_factor.blob_of(form) or "", error=out.error, status=out.status)
@@ -96,8 +97,9 @@ async def logout(request: Request) -> Response:
             sessions.end(s, cookie)
 
     await run_in_threadpool(end)
-    response = web.pages.render("message.html", heading="You have logged out",
-                                message=f"You are no longer logged in to {web.settings.company_name}.",
-                                link=web.path("/clientarea.php"), link_text="Log in again")
+    response = web.pages.render("message.html", heading=_("You have logged out"),
+                                message=_("You are no longer logged in to %(company)s.")
+                                % {"company": web.settings.company_name},
+                                link=web.path("/clientarea.php"), link_text=_("Log in again"))
     web.clear_cookie(response, SESSION_COOKIE)
     return response

@@ -9,8 +9,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes.accounts import sessions
+from hospes.i18n import _
 from hospes.oauth import errors
 from hospes.oauth import logout as core
+from hospes.web import locale
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
 from hospes.web.http import Params, add_params, first, query_params, read_form
 from hospes.web.security import csp_with_form_targets
@@ -31,9 +33,10 @@ def _finish(web: Web, request: Request, info: dict[str, Any], cookie: str | None
         params = {"state": info["state"]} if info.get("state") else {}
         response: Response = RedirectResponse(add_params(info["redirect"], params), status_code=303)
     else:
-        response = web.pages.render("message.html", heading="You have logged out",
-                                    message=f"You are no longer logged in to {web.settings.company_name}.",
-                                    link=web.path("/clientarea.php"), link_text="Log in again")
+        response = web.pages.render("message.html", heading=_("You have logged out"),
+                                    message=_("You are no longer logged in to %(company)s.")
+                                    % {"company": web.settings.company_name},
+                                    link=web.path("/clientarea.php"), link_text=_("Log in again"))
     web.clear_cookie(response, SESSION_COOKIE)
     return response
 
@@ -50,23 +53,26 @@ async def end_session(request: Request) -> Response:
     if request.method == "POST" and "logout_request" in form:
         info = web.unsign("logout", first(form, "logout_request"))
         if info is None:
-            return web.pages.render("error.html", status=400, heading="This page has expired",
-                                    message="The logout request has expired.", code="invalid_request")
+            return web.pages.render("error.html", status=400, heading=_("This page has expired"),
+                                    message=_("The logout request has expired."), code="invalid_request")
         if not web.csrf_ok(request, first(form, "token")):
             return form_expired(web, request)
         if first(form, "confirm") != "yes":
-            return web.pages.render("message.html", heading="You are still logged in",
-                                    message="Nothing was changed.", link=web.path("/clientarea.php"),
-                                    link_text="Go to the client area")
+            return web.pages.render("message.html", heading=_("You are still logged in"),
+                                    message=_("Nothing was changed."), link=web.path("/clientarea.php"),
+                                    link_text=_("Go to the client area"))
         await run_in_threadpool(_end, web, cookie)
         return _finish(web, request, info, cookie)
     try:
         # A query that is not valid UTF-8 (``%ff``) is a bad request, not a server error.
         params = form if request.method == "POST" else query_params(request)
+        # OpenID Connect RP-Initiated Logout 1.0 §2: ui_locales, the language of the confirmation page.
+        locale.prefer(request, first(params, "ui_locales"))
         info = await run_in_threadpool(_resolve, web, params, cookie)
     except errors.OAuthError as exc:
-        return web.pages.render("error.html", status=400, heading="Logout request not valid",
-                                message=exc.description or "The logout request is not valid.", code="invalid_request")
+        return web.pages.render("error.html", status=400, heading=_("Logout request not valid"),
+                                message=exc.description or _("The logout request is not valid."),
+                                code="invalid_request")
     # With a matching id_token_hint the RP has proved the person's session; otherwise ask (RP-Initiated Logout §2).
     if info["has_session"] and not info["hint_matches"]:
         # The confirmation's post answers with a redirect to post_logout_redirect_uri: allow it (security.py).

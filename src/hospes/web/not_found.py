@@ -14,13 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from hospes.adminapi import envelope
+from hospes.i18n import N_, _
 from hospes.oauth import errors
 from hospes.web.clientarea.gate import HOME
 from hospes.web.context import Web, web_of
 from hospes.web.http import NO_STORE
 
-TITLES = {404: "Page not found", 405: "Method not allowed"}
-MESSAGES = {404: "There is no page at this address.", 405: "This page does not take that kind of request."}
+TITLES = {404: N_("Page not found"), 405: N_("Method not allowed")}
+MESSAGES = {404: N_("There is no page at this address."), 405: N_("This page does not take that kind of request.")}
 # For a program: node-oidc-provider answers an unknown route or method with invalid_request too
 # (lib/helpers/initialize_app.js, "unrecognized route or not allowed method").
 DESCRIPTIONS = {404: "Nothing is served at this path.", 405: "This path does not take this method."}
@@ -62,6 +63,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return Response(body, status_code=status, media_type=ctype, headers={**headers, **NO_STORE})
     if form == "json":
         return JSONResponse(protocol_error(status), status_code=status, headers={**headers, **NO_STORE})
-    title = TITLES.get(status, "Something went wrong")
+    title = _(TITLES.get(status, N_("Something went wrong")))
     return web.pages.render("error.html", status=status, headers=headers, heading=title,
-                            message=MESSAGES.get(status, title), home_link=True)
+                            message=_(MESSAGES[status]) if status in MESSAGES else title, home_link=True,
+                            # The same page at every path (/metrics refused looks like any 404): no switch link,
+                            # which would name the path.
+                            languages=[])

@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from hospes.i18n import _
 from hospes.sso.signon import Refused, sign_on
 from hospes.web.context import SESSION_COOKIE, web_of
 from hospes.web.http import parse_params
@@ -22,8 +23,8 @@ async def redeem(request: Request) -> Response:
         web.provider.db, web.settings, token, ip=web.ip(request), user_agent=request.headers.get("user-agent", ""),
         old_session=request.cookies.get(SESSION_COOKIE)))
     if isinstance(out, Refused):
-        return web.pages.render("error.html", status=403, heading="Single Sign-On failed", message=out.message,
-                                hint="Log in to the client area with your email address and password instead.")
+        return web.pages.render("error.html", status=403, heading=_("Single Sign-On failed"), message=out.message,
+                                hint=_("Log in to the client area with your email address and password instead."))
     response = RedirectResponse(out.landing_url, status_code=303, headers={"Cache-Control": "no-store"})
     web.set_cookie(response, SESSION_COOKIE, out.token)
     return response

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from hospes import mail
 from hospes.accounts import verification
+from hospes.i18n import _
 from hospes.oauth import errors
 from hospes.web.clientarea import pages
 from hospes.web.clientarea.gate import HOME, Ctx, page
@@ -43,9 +44,9 @@ def send_verification(ctx: Ctx) -> Response:
 
 
 def _gone(web: Web) -> Response:
-    return web.pages.render("error.html", status=400, heading="This link no longer works",
-                            message=verification.LINK_GONE, code="link_expired",
-                            hint="Log in and ask for a new link from My details.")
+    return web.pages.render("error.html", status=400, heading=_("This link no longer works"),
+                            message=_(verification.LINK_GONE), code="link_expired",
+                            hint=_("Log in and ask for a new link from My details."))
 
 
 def _pending(web: Web, token: str) -> str | None:
@@ -82,6 +83,6 @@ async def verify(request: Request) -> Response:
         await run_in_threadpool(_complete, web, first(form, FIELD) or "", web.ip(request))
     except verification.LinkInvalid:
         return _gone(web)
-    return web.pages.render("message.html", heading="Your email address is verified",
-                            message="Thank you: applications you sign in to with this account now see it as "
-                                    "verified.", link=web.path(HOME), link_text="Go to the client area")
+    return web.pages.render("message.html", heading=_("Your email address is verified"),
+                            message=_("Thank you: applications you sign in to with this account now see it as "
+                                    "verified."), link=web.path(HOME), link_text=_("Go to the client area"))

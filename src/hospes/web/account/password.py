@@ -12,14 +12,15 @@ from hospes import audit, mail
 from hospes.accounts import reset
 from hospes.accounts.mailed_links import LinkMail
 from hospes.accounts.passwords import MIN_LENGTH
+from hospes.i18n import N_, _
 from hospes.web.clientarea.gate import Ctx, page
 from hospes.web.context import SESSION_COOKIE, Web, form_expired, web_of
 from hospes.web.http import first, number, read_form
 
 PATH = "/account/password"
 # Said whether or not an account has the address (an attacker learns nothing from it).
-SENT = "If an account exists for that address, we have sent a link to reset its password. It works for 30 minutes."
-LINK_GONE = "This password reset link has expired or has already been used."
+SENT = N_("If an account exists for that address, we have sent a link to reset its password. It works for 30 minutes.")
+LINK_GONE = N_("This password reset link has expired or has already been used.")
 
 
 def _password_page(ctx: Ctx, *, status: int = 200, changed: int | None = None, error: str | None = None) -> Response:
@@ -72,10 +73,10 @@ async def reset_request(request: Request) -> Response:
     email = (first(form, "email") or "").strip()[:255]
     if not email:
         return web.render_form(request, "account/reset_request.html", status=400, action=web.path("/password/reset"),
-                               error="Enter the email address of your account.")
+                               error=_("Enter the email address of your account."))
     made = await run_in_threadpool(_request, web, email, web.ip(request))
     task = BackgroundTask(mail.send, web.settings, made.mail) if made is not None else None
-    response = web.render_form(request, "account/reset_request.html", action=web.path("/password/reset"), sent=SENT)
+    response = web.render_form(request, "account/reset_request.html", action=web.path("/password/reset"), sent=_(SENT))
     response.background = task
     return response
 
@@ -93,8 +94,8 @@ def _complete(web: Web, token: str, new: str, confirm: str, ip: str) -> int:
 
 
 def _gone(web: Web) -> Response:
-    return web.pages.render("error.html", status=400, heading="This link no longer works", message=LINK_GONE,
-                            code="link_expired", hint="Ask for a new link on the password reset page.")
+    return web.pages.render("error.html", status=400, heading=_("This link no longer works"), message=_(LINK_GONE),
+                            code="link_expired", hint=_("Ask for a new link on the password reset page."))
 
 
 async def reset_form(request: Request) -> Response:
@@ -117,8 +118,8 @@ async def reset_form(request: Request) -> Response:
     except reset.PasswordError as exc:
         return web.render_form(request, "account/reset_form.html", status=400, action=action,
                                min_length=MIN_LENGTH, error=str(exc))
-    response = web.pages.render("message.html", heading="Your password has been changed",
-                                message="You have been logged out everywhere. Log in with your new password.",
-                                link=web.path("/login"), link_text="Log in")
+    response = web.pages.render("message.html", heading=_("Your password has been changed"),
+                                message=_("You have been logged out everywhere. Log in with your new password."),
+                                link=web.path("/login"), link_text=_("Log in"))
     web.clear_cookie(response, SESSION_COOKIE)
     return response

@@ -20,13 +20,14 @@ from starlette.responses import Response
 from hospes.accounts import login as accounts_login
 from hospes.accounts import twofactor
 from hospes.clock import epoch
+from hospes.i18n import N_, _
 from hospes.web.context import SESSION_COOKIE, Web
 from hospes.web.http import Params, first
 
 FIELD = "second_factor"
 # Seconds the code page stays valid after the password was accepted.
 MAX_AGE = 300
-WRONG = ("That code is not correct, or it has already been used. Enter the code your authenticator app shows "
+WRONG = N_("That code is not correct, or it has already been used. Enter the code your authenticator app shows "
          "now, or one of your backup codes.")
 
 
@@ -70,7 +71,7 @@ def _verify(web: Web, request: Request, user_id: int, code: str) -> Outcome:
     if isinstance(out, accounts_login.Throttled):
         return Outcome(status=429, error=accounts_login.wrong_codes_message(out.wait))
     if isinstance(out, accounts_login.Wrong):
-        return Outcome(status=401, error=WRONG)
+        return Outcome(status=401, error=_(WRONG))
     return Outcome(token=out.token)
 
 
@@ -89,8 +90,8 @@ async def complete(web: Web, request: Request, form: Params) -> Outcome:
         return Outcome(expired=True)
     code = (first(form, "code") or first(form, "backup_code") or "").strip()[:64]
     if not code:
-        return Outcome(status=400, error="Enter the code from your authenticator app, or a backup code.")
+        return Outcome(status=400, error=_("Enter the code from your authenticator app, or a backup code."))
     return await run_in_threadpool(_verify, web, request, data["u"], code)
 
 
-EXPIRED = "That took too long, or the page was opened elsewhere. Please log in again."
+EXPIRED = N_("That took too long, or the page was opened elsewhere. Please log in again.")

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.responses import Response
 
 from hospes.accounts import twofactor
+from hospes.i18n import _, ngettext
 from hospes.web.account.second_factor import keys
 from hospes.web.clientarea.gate import Ctx, page
 
@@ -21,13 +22,14 @@ PATH = "/account/security"
 
 def _wait_message(wait: int) -> str:
     minutes = max(1, (wait + 59) // 60)
-    return f"Too many wrong codes. Please wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
+    return ngettext("Too many wrong codes. Please wait %(n)d minute and try again.",
+                    "Too many wrong codes. Please wait %(n)d minutes and try again.", minutes) % {"n": minutes}
 
 
 def _refused(checked: twofactor.Checked) -> tuple[str, int]:
     if checked.wait:
         return _wait_message(checked.wait), 429
-    return "That code is not correct, or it has already been used. Enter the code your app shows now.", 401
+    return _("That code is not correct, or it has already been used. Enter the code your app shows now."), 401
 
 
 def _show(ctx: Ctx, status: int = 200, error: str | None = None, **extra: Any) -> Response:
@@ -75,8 +77,8 @@ def _post(ctx: Ctx) -> Response:
                 ctx.audit(s, "two_factor.backup_codes_renewed", f"user:{user_id}")
                 return _codes_page(ctx, codes, fresh=False)
         else:
-            return ctx.message(400, "Unknown request", "That form is not one this page knows. Nothing was changed.",
-                               "security")
+            return ctx.message(400, _("Unknown request"),
+                               _("That form is not one this page knows. Nothing was changed."), "security")
     # A wrong code: the failure was counted (committed above); show the form again with the reason.
     error, status = _refused(checked)
     return _show(ctx, status=status, error=error, failed=action)

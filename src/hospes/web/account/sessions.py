@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from hospes.accounts import sessions
+from hospes.i18n import N_, _
 from hospes.store.values import row_id
 from hospes.web.clientarea.gate import Ctx, date, page
 from hospes.web.context import SESSION_COOKIE
@@ -30,11 +31,12 @@ def _post(ctx: Ctx) -> Response:
         if done:
             ctx.audit(s, "session.ended", f"user:{user_id}", session_id=session_id)
     if not done:
-        return ctx.not_found("That session")
+        return ctx.not_found(N_("That session was not found in your account."))
     if session_id == ctx.current.id:
-        response = ctx.web.pages.render("message.html", heading="You have logged out",
-                                        message=f"You are no longer logged in to {ctx.settings.company_name}.",
-                                        link=ctx.web.path("/clientarea.php"), link_text="Log in again")
+        response = ctx.web.pages.render("message.html", heading=_("You have logged out"),
+                                        message=_("You are no longer logged in to %(company)s.")
+                                        % {"company": ctx.settings.company_name},
+                                        link=ctx.web.path("/clientarea.php"), link_text=_("Log in again"))
         ctx.web.clear_cookie(response, SESSION_COOKIE)
         return response
     return ctx.redirect(PATH, ended=1)

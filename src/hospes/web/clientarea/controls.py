@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from hospes.accounts import member_permissions, service
 from hospes.accounts.member_permissions import SSO_PERMISSION
+from hospes.i18n import N_
 from hospes.store import accounts
 from hospes.store.values import row_id
 from hospes.web.clientarea.gate import Ctx, page
@@ -27,14 +28,14 @@ def account_sso(ctx: Ctx) -> Response:
         allow = ctx.field("allow_sso").lower() in CHECKED
         with ctx.db.transaction() as s:
             if accounts.client_account(s, ctx.account.id) is None:
-                return ctx.not_found("That account")
+                return ctx.not_found(N_("That account was not found in your account."))
             service.update_client(s, service.get_client(s, ctx.account.id), allow_sso=allow, actor=ctx.actor,
                                   ip=ctx.ip)
         return ctx.redirect("/account/sso", saved=1)
     with ctx.db.read() as s:
         client = accounts.client_account(s, ctx.account.id)
     if client is None:
-        return ctx.not_found("That account")
+        return ctx.not_found(N_("That account was not found in your account."))
     return ctx.render("sso.html", "sso", allow_sso=client.allow_sso, saved=ctx.arg("saved") == "1")
 
 

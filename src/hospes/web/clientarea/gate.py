@@ -25,12 +25,34 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes import audit
 from hospes.accounts import reach, sessions
+from hospes.i18n import N_, _
 from hospes.store.accounts import ReachedAccount, reached_accounts
 from hospes.store.values import row_id
 from hospes.web.context import SESSION_COOKIE, PageCtx, Web, form_expired, web_of
 from hospes.web.http import first, query_params, read_form
 
 HOME = "/clientarea.php"
+
+
+# What a person invited to an account reads where its owner has not let them see a kind of record.
+NOT_ALLOWED = {
+    reach.SERVICES: N_("The owner of this account has not given you access to its services. Ask them if you need it."),
+    reach.DOMAINS: N_("The owner of this account has not given you access to its domains. Ask them if you need it."),
+    reach.INVOICES: N_("The owner of this account has not given you access to its invoices. Ask them if you need it."),
+    reach.TICKETS: N_("The owner of this account has not given you access to its support tickets. Ask them if you "
+                      "need it."),
+    reach.EMAILS: N_("The owner of this account has not given you access to its email history. Ask them if you "
+                     "need it."),
+}
+# The statuses the client area shows, for the catalogue (pages show each through gettext): WHMCS's words for
+# clients, services, domains, invoices (accounts/service.py, store/accounts.py) and tickets.
+STATUS_WORDS = (
+    N_("Active"), N_("Inactive"), N_("Closed"), N_("Pending"), N_("Suspended"), N_("Terminated"),
+    N_("Cancelled"), N_("Fraud"), N_("Completed"), N_("Pending Transfer"), N_("Grace"), N_("Redemption"),
+    N_("Expired"), N_("Transferred Away"), N_("Draft"), N_("Unpaid"), N_("Paid"), N_("Refunded"),
+    N_("Collections"), N_("Payment Pending"), N_("Open"), N_("Answered"), N_("Customer-Reply"), N_("On Hold"),
+    N_("In Progress"),
+)
 
 
 @dataclass(frozen=True)
@@ -44,26 +66,26 @@ class NavItem:
 # The sections every page links to, in the client area's own words; a section the person may not see in the
 # account shown is left out (its page answers 403).
 SECTIONS = (
-    NavItem("home", "Home", HOME),
-    NavItem("details", "My details", HOME + "?action=details"),
-    NavItem("services", "Services", HOME + "?action=services", reach.SERVICES),
-    NavItem("domains", "Domains", HOME + "?action=domains", reach.DOMAINS),
-    NavItem("invoices", "Invoices", HOME + "?action=invoices", reach.INVOICES),
-    NavItem("tickets", "Support tickets", "/supporttickets.php", reach.TICKETS),
-    NavItem("submitticket", "Open a ticket", "/submitticket.php", reach.TICKETS),
-    NavItem("emails", "Email history", HOME + "?action=emails", reach.EMAILS),
+    NavItem("home", N_("Home"), HOME),
+    NavItem("details", N_("My details"), HOME + "?action=details"),
+    NavItem("services", N_("Services"), HOME + "?action=services", reach.SERVICES),
+    NavItem("domains", N_("Domains"), HOME + "?action=domains", reach.DOMAINS),
+    NavItem("invoices", N_("Invoices"), HOME + "?action=invoices", reach.INVOICES),
+    NavItem("tickets", N_("Support tickets"), "/supporttickets.php", reach.TICKETS),
+    NavItem("submitticket", N_("Open a ticket"), "/submitticket.php", reach.TICKETS),
+    NavItem("emails", N_("Email history"), HOME + "?action=emails", reach.EMAILS),
 )
 # Account settings. The first four pages belong to the account-security work; the last two are
 # the owner's Single Sign-On controls (web/clientarea/controls.py).
 ACCOUNT_SECTIONS = (
-    NavItem("applications", "Connected applications", "/account/applications"),
-    NavItem("security", "Security settings", "/account/security"),
-    NavItem("sessions", "Sessions", "/account/sessions"),
-    NavItem("password", "Change password", "/account/password"),
+    NavItem("applications", N_("Connected applications"), "/account/applications"),
+    NavItem("security", N_("Security settings"), "/account/security"),
+    NavItem("sessions", N_("Sessions"), "/account/sessions"),
+    NavItem("password", N_("Change password"), "/account/password"),
 )
 OWNER_SECTIONS = (
-    NavItem("sso", "Single Sign-On", "/account/sso"),
-    NavItem("users", "Users and permissions", "/account/users"),
+    NavItem("sso", N_("Single Sign-On"), "/account/sso"),
+    NavItem("users", N_("Users and permissions"), "/account/users"),
 )
 
 
@@ -125,21 +147,22 @@ class Ctx(PageCtx):
     def message(self, status: int, heading: str, message: str, section: str = "") -> Response:
         return self.render("message.html", section, status=status, heading=heading, message=message)
 
-    def not_found(self, what: str = "That page") -> Response:
-        return self.message(404, "Not found", f"{what} was not found in your account.")
+    def not_found(self, message: str = N_("That page was not found in your account.")) -> Response:
+        """A 404 in the client area's layout; ``message`` a catalogue string (marked with N_)."""
+        return self.message(404, _("Not found"), _(message))
 
     def may(self, kind: str, account: ReachedAccount | None = None) -> bool:
         """Whether the person may see ``kind`` (accounts/reach.py) in ``account`` (default: the one shown)."""
         return reach.person_may(account or self.account, kind)
 
-    def not_allowed(self, what: str) -> Response:
-        return self.message(403, "Not allowed", f"The owner of this account has not given you access to {what}. "
-                            "Ask them if you need it.")
+    def not_allowed(self, kind: str) -> Response:
+        """A 403 for a kind of record (accounts/reach.py) the owner has not let this person see."""
+        return self.message(403, _("Not allowed"), _(NOT_ALLOWED[kind]))
 
     def owner_only(self) -> Response:
-        return self.message(403, "Only the account owner can do this",
-                            "These settings belong to the owner of the account. Ask them if something needs to "
-                            "change.")
+        return self.message(403, _("Only the account owner can do this"),
+                            _("These settings belong to the owner of the account. Ask them if something needs to "
+                              "change."))
 
     def redirect(self, path: str, **params: str | int) -> Response:
         return RedirectResponse(self.href(path, **params), status_code=303)
@@ -168,7 +191,7 @@ def login_redirect(web: Web, request: Request) -> Response:
 def _plain_page(web: Web, request: Request, status: int, heading: str, message: str,
                 code: str | None = None) -> Response:
     return web.pages.render("error.html", status=status, heading=heading, message=message, code=code,
-                            hint="Go back to the client area and try again.")
+                            hint=_("Go back to the client area and try again."))
 
 
 def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -183,15 +206,15 @@ def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         if current is None:
             return login_redirect(web, request)
         if not accounts:
-            return _plain_page(web, request, 404, "No client account",
-                               "Your login is not linked to any client account.")
+            return _plain_page(web, request, 404, _("No client account"),
+                               _("Your login is not linked to any client account."))
         ctx = Ctx(request=request, web=web, current=current, accounts=accounts, account=accounts[0], form=form,
                   query=query, ip=web.ip(request))
         wanted = first(query, "client")
         if wanted is not None:
             chosen = ctx.reachable(row_id(wanted) or 0)
             if chosen is None:
-                return ctx.not_found("That account")
+                return ctx.not_found(N_("That account was not found in your account."))
             ctx.account = chosen
         if request.method == "POST" and not web.csrf_ok(request, first(form, "token")):
             return form_expired(web, request, "clientarea/message.html", **ctx.layout(""))

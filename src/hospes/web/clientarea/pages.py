@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from hospes.accounts import reach, verification
+from hospes.i18n import N_
 from hospes.sso import destinations
 from hospes.store import accounts, records
 from hospes.store.values import row_id
@@ -19,15 +20,15 @@ from hospes.web.clientarea.gate import ACCOUNT_SECTIONS, OWNER_SECTIONS, SECTION
 # (HOSPES_EXTERNAL_CLIENTAREA_URL); labels after WHMCS's client-area menus
 # (https://github.com/WHMCS/templates-twenty-one).
 EXTERNAL_LINKS = (
-    ("clientarea:shopping_cart", "Order new services"),
-    ("clientarea:shopping_cart_addons", "Product addons"),
-    ("clientarea:shopping_cart_domain_register", "Register a new domain"),
-    ("clientarea:shopping_cart_domain_transfer", "Transfer a domain to us"),
-    ("clientarea:billing_info", "Manage billing information"),
-    ("clientarea:announcements", "Announcements"),
-    ("clientarea:knowledgebase", "Knowledgebase"),
-    ("clientarea:downloads", "Downloads"),
-    ("clientarea:network_status", "Network status"),
+    ("clientarea:shopping_cart", N_("Order new services")),
+    ("clientarea:shopping_cart_addons", N_("Product addons")),
+    ("clientarea:shopping_cart_domain_register", N_("Register a new domain")),
+    ("clientarea:shopping_cart_domain_transfer", N_("Transfer a domain to us")),
+    ("clientarea:billing_info", N_("Manage billing information")),
+    ("clientarea:announcements", N_("Announcements")),
+    ("clientarea:knowledgebase", N_("Knowledgebase")),
+    ("clientarea:downloads", N_("Downloads")),
+    ("clientarea:network_status", N_("Network status")),
 )
 # The email history shows the newest mails only.
 EMAILS_SHOWN = 500
@@ -37,10 +38,10 @@ def _home(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
         n = records.counts(s, ctx.account.id)
     counts = [(label, count, ctx.href(section.path)) for label, count, section, kind in (
-        ("Services", n.services, SECTIONS[2], reach.SERVICES),
-        ("Domains", n.domains, SECTIONS[3], reach.DOMAINS),
-        ("Unpaid invoices", n.unpaid_invoices, SECTIONS[4], reach.INVOICES),
-        ("Open tickets", n.open_tickets, SECTIONS[5], reach.TICKETS),
+        (N_("Services"), n.services, SECTIONS[2], reach.SERVICES),
+        (N_("Domains"), n.domains, SECTIONS[3], reach.DOMAINS),
+        (N_("Unpaid invoices"), n.unpaid_invoices, SECTIONS[4], reach.INVOICES),
+        (N_("Open tickets"), n.open_tickets, SECTIONS[5], reach.TICKETS),
     ) if ctx.may(kind)]
     external = []
     if ctx.settings.external_clientarea_url:
@@ -59,7 +60,7 @@ def details(ctx: Ctx, *, status: int = 200, verification_error: str | None = Non
         client = accounts.client_account(s, ctx.account.id)
         owner = accounts.person(s, client.owner_user_id) if client else None
     if user is None or client is None:
-        return ctx.not_found("Your account")
+        return ctx.not_found(N_("Your account was not found."))
     allowed = ctx.may(reach.PROFILE)
     return ctx.render("details.html", "details", status=status, user=user, client=client if allowed else None,
                       owner=owner if allowed else None,
@@ -69,7 +70,7 @@ def details(ctx: Ctx, *, status: int = 200, verification_error: str | None = Non
 
 def _services(ctx: Ctx) -> Response:
     if not ctx.may(reach.SERVICES):
-        return ctx.not_allowed("its services")
+        return ctx.not_allowed(reach.SERVICES)
     with ctx.db.read() as s:
         rows = records.services(s, ctx.account.id)
     services = [{"id": sv.id, "product": sv.product_name, "domain": sv.domain, "status": sv.status,
@@ -94,18 +95,19 @@ def _one(ctx: Ctx, read: Callable[[Session, int], Row | None], what: str, templa
         return ctx.not_found(what)
     ctx.account = account
     if not ctx.may(kind):
-        return ctx.not_allowed(f"its {kind}")
+        return ctx.not_allowed(kind)
     shown: dict[str, Any] = {name: row, "since": date(row.created_at)}
     return ctx.render(template, section, **shown)
 
 
 def _productdetails(ctx: Ctx) -> Response:
-    return _one(ctx, records.service, "That service", "productdetails.html", "services", "service", reach.SERVICES)
+    return _one(ctx, records.service, N_("That service was not found in your account."),
+                "productdetails.html", "services", "service", reach.SERVICES)
 
 
 def _domains(ctx: Ctx) -> Response:
     if not ctx.may(reach.DOMAINS):
-        return ctx.not_allowed("its domains")
+        return ctx.not_allowed(reach.DOMAINS)
     with ctx.db.read() as s:
         rows = records.domains(s, ctx.account.id)
     domains = [{"id": d.id, "domain": d.domain, "status": d.status, "since": date(d.created_at),
@@ -115,12 +117,13 @@ def _domains(ctx: Ctx) -> Response:
 
 
 def _domaindetails(ctx: Ctx) -> Response:
-    return _one(ctx, records.domain, "That domain", "domaindetails.html", "domains", "domain", reach.DOMAINS)
+    return _one(ctx, records.domain, N_("That domain was not found in your account."),
+                "domaindetails.html", "domains", "domain", reach.DOMAINS)
 
 
 def _invoices(ctx: Ctx) -> Response:
     if not ctx.may(reach.INVOICES):
-        return ctx.not_allowed("its invoices")
+        return ctx.not_allowed(reach.INVOICES)
     with ctx.db.read() as s:
         rows = records.invoices(s, ctx.account.id)
     invoices = [{"id": i.id, "date": date(i.created_at), "total": f"{i.total} {i.currency}", "status": i.status,
@@ -130,7 +133,7 @@ def _invoices(ctx: Ctx) -> Response:
 
 def _emails(ctx: Ctx) -> Response:
     if not ctx.may(reach.EMAILS):
-        return ctx.not_allowed("its email history")
+        return ctx.not_allowed(reach.EMAILS)
     with ctx.db.read() as s:
         rows = records.emails(s, ctx.account.id, records.Window(limit=EMAILS_SHOWN))
     emails = [{"id": m.id, "sent": date(m.sent_at, with_time=True), "to": m.to_address, "subject": m.subject,

@@ -13,7 +13,7 @@ from hospes.web.clientarea.gate import Ctx, date, page
 @page
 def supporttickets(ctx: Ctx) -> Response:
     if not ctx.may(reach.TICKETS):
-        return ctx.not_allowed("its support tickets")
+        return ctx.not_allowed(reach.TICKETS)
     opened = None
     with ctx.db.read() as s:
         rows = records.tickets(s, ctx.account.id)
@@ -28,7 +28,7 @@ def supporttickets(ctx: Ctx) -> Response:
 @page
 def submitticket(ctx: Ctx) -> Response:
     if not ctx.may(reach.TICKETS):
-        return ctx.not_allowed("its support tickets")
+        return ctx.not_allowed(reach.TICKETS)
     if ctx.request.method != "POST":
         return ctx.render("submitticket.html", "submitticket", typed={"subject": "", "message": ""}, problems={})
     typed = {"subject": ctx.field("subject"), "message": ctx.field("message")}
