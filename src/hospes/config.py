@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     # Customer-API scopes (space-separated) whose operations need a login with a second factor (acr "2"): a token
     # from a lower one is refused with RFC 9470's insufficient_user_authentication. Default: none.
     api_step_up_scopes: str = ""
+    # DPoP (RFC 9449 §8, §9; oauth/dpop.py): where a proof must carry a nonce of the server's: "off" (nowhere),
+    # "token" (the token endpoint) or "always" (the token endpoint and the resources: userinfo, the customer API,
+    # the MCP server). A client without one is answered use_dpop_nonce with a DPoP-Nonce header and retries.
+    dpop_nonce: str = "off"
 
     @field_validator("issuer")
     @classmethod
@@ -311,6 +315,14 @@ class Settings(BaseSettings):
     def _registration_unused(cls, v: int) -> int:
         if not 1 <= v <= 3650:
             raise ValueError("must be from 1 to 3650 days")
+        return v
+
+    @field_validator("dpop_nonce")
+    @classmethod
+    def _dpop_nonce(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in ("off", "token", "always"):
+            raise ValueError("must be off, token or always")
         return v
 
     @field_validator("api_step_up_scopes")

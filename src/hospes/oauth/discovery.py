@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any
 
+from hospes.oauth.dpop import ALGS as DPOP_ALGS
 from hospes.oauth.keys import SUPPORTED_ALGS
 from hospes.oauth.scopes import SCOPES
 from hospes.store.lookups import Lookups
@@ -69,6 +70,8 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         "backchannel_logout_session_supported": True,
         # draft-ietf-oauth-client-id-metadata-document: a client_id may be an https URL (oauth/metadata_documents.py).
         "client_id_metadata_document_supported": True,
+        # RFC 9449 §5.1: DPoP proofs are accepted at the token endpoint and the resources (oauth/dpop.py).
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
     }
     if registration:
         doc["registration_endpoint"] = url("/oauth/register")  # RFC 8414 §2, RFC 7591 §3

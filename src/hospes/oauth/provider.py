@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hospes.config import Settings
+from hospes.config import Settings, ensure_secret_key
 from hospes.oauth.discovery import Discovery
+from hospes.oauth.dpop import Dpop
 from hospes.oauth.keys import KeyRing
 from hospes.oauth.web_origins import WebOrigins
+from hospes.sealing import derive
 from hospes.store.db import Database
 from hospes.store.lookups import Lookups
 
@@ -28,6 +30,8 @@ class Provider:
     origins: WebOrigins = field(init=False)
     #: The discovery document, with the operator's scopes read now and then.
     discovery: Discovery = field(init=False)
+    #: DPoP proofs (RFC 9449) and the server's nonces, under a key derived from the secret key (every node's).
+    dpop: Dpop = field(init=False)
 
     def __post_init__(self) -> None:
         self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
@@ -35,6 +39,8 @@ class Provider:
         self.discovery = Discovery(self.lookups, self.settings.issuer, self.grants.grant_types,
                                    registration=self.settings.registration != "off")
         self.keys = KeyRing.for_settings(self.db, self.settings)
+        self.dpop = Dpop(self.settings.issuer, derive(ensure_secret_key(self.settings).encode(), b"hospes dpop nonce"),
+                         self.settings.dpop_nonce)
 
     @property
     def issuer(self) -> str:
