@@ -414,3 +414,35 @@ def test_backchannel_logout_uri_is_an_extra_field_set_listed_changed_and_checked
                                      "backchannelLogoutSessionRequired": "false"})
     [row] = listed(api)
     assert row["backchannelLogoutUri"] == "" and row["backchannelLogoutSessionRequired"] is False
+
+
+def test_grant_types_auth_method_and_keys_are_extra_fields_set_listed_and_changed(api, db):
+    import json
+
+    from joserfc.jwk import ECKey
+
+    jwks = {"keys": [ECKey.generate_key("P-256").as_dict(private=False) | {"kid": "k1"}]}
+    made = api.ok("CreateOAuthCredential", [("grantTypes[]", "client_credentials"),
+                                            ("grantTypes[]", "authorization_code"), ("name", "Billing"),
+                                            ("scope", "openid"), ("tokenEndpointAuthMethod", "private_key_jwt"),
+                                            ("jwks", json.dumps(jwks)), ("dpopBound", "true"), ("requirePar", "1")])
+    assert made["clientSecret"] == ""
+    [row] = listed(api)
+    assert row["grantTypes"] == "client_credentials authorization_code"
+    assert row["tokenEndpointAuthMethod"] == "private_key_jwt" and row["jwks"] == jwks and row["jwksUri"] == ""
+    assert row["dpopBound"] is True and row["requirePar"] is True
+    assert [c["credentialId"] for c in listed(api, grantType="client_credentials")] == [made["credentialId"]]
+    root = api.xml("ListOAuthCredentials")  # a nested value renders in XML too
+    assert text(root, "result") == "success"
+    cid = str(made["credentialId"])
+    assert "https" in api.error("UpdateOAuthCredential", {"credentialId": cid, "jwksUri": "http://rp.example.com/k"})
+    assert "may be public" in api.error("CreateOAuthCredential", {"grantType": "client_credentials",
+                                                                  "scope": "openid", "tokenEndpointAuthMethod": "none"})
+    body = api.ok("UpdateOAuthCredential", {"credentialId": cid, "grantTypes": "client_credentials",
+                                            "jwksUri": "https://rp.example.com/jwks", "dpopBound": "false"})
+    assert "newClientSecret" not in body
+    [row] = listed(api)
+    assert row["grantTypes"] == "client_credentials" and row["jwks"] == ""
+    assert row["jwksUri"] == "https://rp.example.com/jwks" and row["dpopBound"] is False
+    body = api.ok("UpdateOAuthCredential", {"credentialId": cid, "tokenEndpointAuthMethod": "client_secret_jwt"})
+    assert body["newClientSecret"]

@@ -183,6 +183,30 @@ def test_password_stdin_stores_the_password_as_given(hospes):
     assert client_pw not in user_hash and admin_pw not in admin_hash
 
 
+def test_credentials_of_several_grant_types_and_their_keys(hospes_here, tmp_path):
+    from joserfc.jwk import ECKey
+
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}))
+    machine = hospes_here.json("oauth-credentials", "create", "--grant-type", "client_credentials", "--grant-type",
+                               "authorization_code", "--scope", "openid", "--name", "Billing",
+                               "--token-endpoint-auth-method", "private_key_jwt", "--jwks", str(jwks),
+                               "--dpop-bound", "--require-par")
+    assert machine["clientSecret"] == ""
+    signed = hospes_here.json("oauth-credentials", "create", "--grant-type", "client_credentials", "--scope",
+                              "openid", "--token-endpoint-auth-method", "client_secret_jwt")
+    assert signed["clientSecret"]
+    moved = hospes_here.json("oauth-credentials", "update", "--credential-id", str(machine["credentialId"]),
+                             "--token-endpoint-auth-method", "client_secret_basic", "--no-dpop-bound",
+                             "--grant-type", "client_credentials")
+    assert moved["newClientSecret"]  # a secret method needs a secret: given once
+    listed = {c["credentialId"]: c for c in hospes_here.json("oauth-credentials", "list")["clients"]}
+    row = listed[machine["credentialId"]]
+    assert row["grantTypes"] == "client_credentials" and row["tokenEndpointAuthMethod"] == "client_secret_basic"
+    assert row["dpopBound"] is False and row["requirePar"] is True and row["jwks"]["keys"]
+    assert listed[signed["credentialId"]]["tokenEndpointAuthMethod"] == "client_secret_jwt"
+
+
 def test_clients_add_email_verified_marks_the_owners_address_verified(hospes_here):
     vouched = hospes_here.json("clients", "add", "--email", "known@example.com", "--first-name", "Kim",
                                "--last-name", "Known", "--password", PASSWORD, "--email-verified")
@@ -306,6 +330,13 @@ BAD_INPUT: list[tuple[str, list[tuple[str, ...]], tuple[str, ...], str]] = [
     ("update to a bad scope", [CRED], ("oauth-credentials", "update", "--credential-id", "1", "--scope", "nope"),
      'The requested scope "nope" is invalid.'),
     ("unknown command", [], ("frobnicate",), "frobnicate"),
+    ("public machine client", [], ("oauth-credentials", "create", "--grant-type", "client_credentials", "--scope",
+                                   "openid", "--public"), "may be public"),
+    ("private_key_jwt without keys", [], cred_with("--token-endpoint-auth-method", "private_key_jwt"),
+     "needs the client's public keys"),
+    ("unknown auth method", [], cred_with("--token-endpoint-auth-method", "tls_client_auth"), "must be one of"),
+    ("jwks file missing", [], cred_with("--jwks", "/nonexistent/jwks.json"), "cannot read the JWK Set file"),
+    ("http jwks uri", [], cred_with("--jwks-uri", "http://rp.example.com/jwks"), "https"),
     ("control character in a name", [], cred_with("--name", "R\x01P"),
      "The name must not contain control characters (U+0001)."),
     ("C1 control in a first name", [], ("clients", "add", "--email", "a@example.com", "--first-name", "J\x85o",

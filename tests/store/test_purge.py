@@ -33,14 +33,14 @@ class Rows:
 
     def __init__(self, s: Any, user_id: int, credential_id: int, client_id: int, admin_id: int) -> None:
         self.s, self.user, self.cred, self.client, self.admin = s, user_id, credential_id, client_id, admin_id
-        self.dead: dict[str, set[int]] = {t: set() for t in TABLES}
-        self.live: dict[str, set[int]] = {t: set() for t in TABLES}
+        self.dead: dict[str, set[Any]] = {t: set() for t in TABLES}
+        self.live: dict[str, set[Any]] = {t: set() for t in TABLES}
         self.t = now()
 
     def _add(self, row: Any, dead: bool) -> Any:
         self.s.add(row)
         self.s.flush()
-        (self.dead if dead else self.live)[row.__tablename__].add(row.id)
+        (self.dead if dead else self.live)[row.__tablename__].add(getattr(row, _KEY.get(row.__tablename__, "id")))
         return row
 
     def grant(self, dead: bool, created: timedelta = LONG_AGO, revoked: timedelta | None = None) -> int:
@@ -92,6 +92,9 @@ class Rows:
         self._add(m.BackchannelLogout(credential_id=self.cred, sub="s", status=status, created_at=self.t - LONG_AGO,
                                       next_attempt_at=self.t - LONG_AGO,
                                       finished_at=self.t - finished if finished else None), dead)
+
+    def seen_jti(self, dead: bool, expires: timedelta) -> None:
+        self._add(m.SeenJti(kind="client_assertion", digest=digest(new_token()), expires_at=self.t + expires), dead)
 
     def failure(self, dead: bool, at: timedelta) -> None:
         self._add(m.LoginFailure(key="account:x@example.com", at=self.t - at), dead)
@@ -169,12 +172,22 @@ def _fill(s: Any, rows: Rows) -> None:
     rows.delivery(dead=True, status="failed", finished=DELIVERIES_KEPT + timedelta(hours=1))
     rows.delivery(dead=False, status="failed", finished=DELIVERIES_KEPT - timedelta(hours=1))
     rows.delivery(dead=False, status="pending", finished=None)
+    # Seen JWT ids go once the JWT they came in has expired (no grace: its own exp refuses it).
+    rows.seen_jti(dead=True, expires=-LATELY)
+    rows.seen_jti(dead=True, expires=-LONG_AGO)
+    rows.seen_jti(dead=False, expires=SOON)
     rows.failure(dead=True, at=LOGIN_FAILURES_KEPT + timedelta(minutes=1))
     rows.failure(dead=False, at=LOGIN_FAILURES_KEPT - timedelta(minutes=1))
 
 
-def _ids(s: Any, table: str) -> set[int]:
-    return set(s.scalars(text(f"SELECT id FROM {table}")))  # noqa: S608 (a table name of the test's)
+# The column that names a row of a table without an id.
+_KEY = {"seen_jtis": "digest"}
+
+
+def _ids(s: Any, table: str) -> set[Any]:
+    column = _KEY.get(table, "id")
+    return {bytes(v) if isinstance(v, memoryview) else v  # noqa: S608 (names of the test's)
+            for v in s.scalars(text(f"SELECT {column} FROM {table}"))}
 
 
 @pytest.fixture

@@ -213,7 +213,7 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         raise errors.InvalidRequest("The response_type parameter is required.")
     if response_type != "code":
         raise errors.UnsupportedResponseType(f"The response_type {response_type!r} is not supported; use code.")
-    if cred.grant_type != "authorization_code":
+    if "authorization_code" not in clients.grant_types_of(cred.grant_type):
         raise errors.UnauthorizedClient("This client may not use the authorization code grant.")
 
     # RFC 8707 §2: the resource the token is for (one; invalid_target, sent back to the client, otherwise).

@@ -25,7 +25,7 @@ class AuthenticatedClient(NamedTuple):
 
     id: int
     identifier: str
-    grant_type: str
+    grant_types: frozenset[str]  # what the credential may use (oauth/credentials.py GRANT_TYPES)
     scope: str
     public: bool
     refresh_token_policy: str
@@ -36,6 +36,29 @@ class AuthenticatedClient(NamedTuple):
     @property
     def redirect_uris(self) -> tuple[str, ...]:
         return self.row.redirect_uris
+
+    @property
+    def token_endpoint_auth_method(self) -> str | None:
+        """As registered (RFC 7591 §2); None: as before it was recorded (a secret, or none when public)."""
+        return self.row.token_endpoint_auth_method
+
+    @property
+    def jwks(self) -> dict[str, object] | None:
+        return self.row.jwks
+
+    @property
+    def jwks_uri(self) -> str | None:
+        return self.row.jwks_uri
+
+    @property
+    def dpop_bound(self) -> bool:
+        """RFC 9449 §5.2: its access tokens must be DPoP-bound."""
+        return self.row.dpop_bound
+
+    @property
+    def require_par(self) -> bool:
+        """RFC 9126 §6: its authorization requests must be pushed."""
+        return self.row.require_par
 
 
 def _basic(header: str) -> tuple[str, str] | None:
@@ -92,7 +115,7 @@ def check(p: Presented, row: ClientRow | None, *, allow_public: bool = True) -> 
     InvalidClient. The token endpoint, introspection and revocation all decide here."""
     secret_hash = row.secret_hash if row is not None else None
     if p.method == "none":
-        if row is None or secret_hash is not None or not allow_public:
+        if row is None or not row.public or not allow_public:
             # bshaffer/WHMCS wording, kept for compatibility.
             raise errors.InvalidClient("This client is invalid or must authenticate using a client secret")
     else:
@@ -102,7 +125,7 @@ def check(p: Presented, row: ClientRow | None, *, allow_public: bool = True) -> 
             raise errors.InvalidClient("The client credentials are invalid")
     assert row is not None
     return AuthenticatedClient(
-        id=row.id, identifier=row.identifier, grant_type=row.grant_type, scope=row.scope, public=secret_hash is None,
+        id=row.id, identifier=row.identifier, grant_types=row.grant_types, scope=row.scope, public=row.public,
         refresh_token_policy=row.refresh_token_policy, id_token_signed_response_alg=row.id_token_signed_response_alg,
         service_id=row.service_id, row=row,
     )

@@ -8,18 +8,24 @@ records its own audit entry. Error messages are WHMCS's own words
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hospes import audit
 from hospes.clock import now
 from hospes.oauth import scopes as scope_table
+from hospes.sealing import Sealer
 from hospes.secrets import check_secret, hash_secret
 from hospes.store import clients, consents
 from hospes.store import resources as resource_store
@@ -32,7 +38,28 @@ from hospes.store.models import (
 from hospes.store.sql import drive, session_tx
 from hospes.store.values import TextRefused, check_text, forbidden_character, row_id
 
-GRANT_TYPES = ("authorization_code", "single_sign_on")
+AUTHORIZATION_CODE = "authorization_code"
+REFRESH_TOKEN = "refresh_token"
+SINGLE_SIGN_ON = "single_sign_on"
+CLIENT_CREDENTIALS = "client_credentials"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
+GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN, SINGLE_SIGN_ON, CLIENT_CREDENTIALS, DEVICE_CODE, TOKEN_EXCHANGE)
+# Grants a person approves, seeing the credential by its name.
+PERSON_GRANTS = frozenset({AUTHORIZATION_CODE, DEVICE_CODE})
+# Grants that may issue refresh tokens: ``refresh_token`` is listed only beside one of them. Refresh tokens
+# follow the credential's refresh_token_policy, as before (a credential of an earlier release lists
+# authorization_code alone and keeps getting them); listing refresh_token says so in RFC 7591's words.
+REFRESHING_GRANTS = frozenset({AUTHORIZATION_CODE, DEVICE_CODE, TOKEN_EXCHANGE})
+# What a public client (no secret, no keys: RFC 6749 §2.1) may use; client_credentials needs a confidential
+# client (RFC 6749 §4.4).
+PUBLIC_GRANTS = frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN, DEVICE_CODE})
+# RFC 7591 §2 token_endpoint_auth_method; the JWT ones are RFC 7523 §2.2 / OIDC Core §9.
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none")
+SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post", "client_secret_jwt"})
+MAX_JWKS_KEYS = 20
+MAX_JWKS_BYTES = 65536
+MIN_RSA_BITS = 2048  # RFC 7518 §3.3
 REFRESH_POLICIES = ("offline_access", "always", "never")
 MAX_REDIRECT_URIS = 50
 MAX_URI_LENGTH = 2000
@@ -103,6 +130,116 @@ def backchannel_logout_uri_value(value: str | None) -> str | None:
     if urlsplit(uri).scheme not in ("http", "https"):
         raise CredentialError(f"The back-channel logout URI {uri!r} must use https (http only for loopback).")
     return uri
+
+
+def grant_types_value(value: str | Iterable[str] | None) -> str:
+    """The grant types, space separated as stored (store/clients.py ``grant_types_of``): each one of
+    GRANT_TYPES, none twice; single_sign_on alone (a credential bound to one service); refresh_token only
+    beside a grant that issues refresh tokens. ``value``: a space-separated string or several."""
+    items = (value or "").split() if value is None or isinstance(value, str) else [
+        g for v in value for g in v.split()]
+    if not items:
+        raise CredentialError("A valid grant type is required.")
+    names: list[str] = []
+    for name in items:
+        if name not in GRANT_TYPES:
+            raise CredentialError(f'The requested grant type "{name}" is invalid.')
+        if name not in names:
+            names.append(name)
+    if SINGLE_SIGN_ON in names and len(names) > 1:
+        raise CredentialError("The single_sign_on grant type cannot be combined with others.")
+    if REFRESH_TOKEN in names and not REFRESHING_GRANTS.intersection(names):
+        raise CredentialError("refresh_token needs a grant type that issues refresh tokens "
+                              "(authorization_code, the device grant or token exchange).")
+    return " ".join(names)
+
+
+def auth_method_value(value: str | None) -> str | None:
+    """RFC 7591 §2 token_endpoint_auth_method, one of AUTH_METHODS; empty: None (as before it was recorded)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value not in AUTH_METHODS:
+        raise CredentialError(f"The token endpoint auth method must be one of {', '.join(AUTH_METHODS)}.")
+    return value
+
+
+def jwks_value(value: dict[str, Any] | str | None) -> dict[str, Any] | None:
+    """A client's JWK Set (RFC 7517 §5) as JSON text or an object; empty: None. Public keys only (RFC 7591
+    §2: the client's public keys; a private or symmetric one is refused, never stored), each importable,
+    RSA of at least MIN_RSA_BITS, none meant for encryption only, at most MAX_JWKS_KEYS."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_JWKS_BYTES:
+            raise CredentialError(f"The JWK Set must be at most {MAX_JWKS_BYTES} bytes.")
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise CredentialError("The JWK Set is not valid JSON.") from None
+    keys = value.get("keys") if isinstance(value, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise CredentialError('The JWK Set must be a JSON object with a non-empty "keys" array.')
+    if len(keys) > MAX_JWKS_KEYS:
+        raise CredentialError(f"The JWK Set may hold at most {MAX_JWKS_KEYS} keys.")
+    for jwk in keys:
+        if not isinstance(jwk, dict):
+            raise CredentialError("Each key of the JWK Set must be a JSON object.")
+        if jwk.get("kty") not in ("RSA", "EC", "OKP"):
+            raise CredentialError("Each key must be an RSA, EC or OKP public key (kty).")
+        if any(member in jwk for member in ("d", "p", "q", "dp", "dq", "qi", "oth", "k")):
+            raise CredentialError("The JWK Set must hold public keys only: a private key was given.")
+        if jwk.get("use") not in (None, "sig"):
+            raise CredentialError('A key of the JWK Set is not for signatures ("use" must be "sig").')
+    try:
+        imported = KeySet.import_key_set({"keys": keys})
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise CredentialError("The JWK Set holds a key that cannot be read.") from None
+    for key in imported.keys:
+        raw = key.raw_value
+        if isinstance(raw, RSAPublicKey) and raw.key_size < MIN_RSA_BITS:
+            raise CredentialError(f"RSA keys must have at least {MIN_RSA_BITS} bits.")
+    if len(json.dumps(keys)) > MAX_JWKS_BYTES:
+        raise CredentialError(f"The JWK Set must be at most {MAX_JWKS_BYTES} bytes.")
+    return {"keys": keys}
+
+
+def jwks_uri_value(value: str | None) -> str | None:
+    """RFC 7591 §2 jwks_uri: an https URL (fetched by oauth/fetch.py's rules, which take https only), no
+    fragment; empty: None."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > MAX_URI_LENGTH:
+        raise CredentialError(f"The JWKS URI must be at most {MAX_URI_LENGTH} characters.")
+    if not value.isascii() or any(c.isspace() for c in value) or forbidden_character(value) is not None:
+        raise CredentialError("The JWKS URI must be ASCII, without spaces or control characters.")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (parsed here: a bad port raises)
+    except ValueError:
+        raise CredentialError("The JWKS URI is not a valid URL.") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise CredentialError("The JWKS URI must be an https URL.")
+    if parts.fragment or "#" in value:
+        raise CredentialError("The JWKS URI must not contain a fragment.")
+    return value
+
+
+# client_secret_jwt's secret is the HMAC key of the client's assertions (RFC 7523 §2.2, RFC 7518 §3.2), so
+# it must be kept, not only its digest: sealed under a key derived from the server's secret key, bound to
+# the client's identifier (a sealed secret copied onto another credential does not open there).
+_SECRET_PURPOSE = b"hospes client secret encryption"
+
+
+def seal_secret(secret_key: bytes, identifier: str, secret: str) -> bytes:
+    return Sealer(secret_key, _SECRET_PURPOSE).seal(secret.encode("utf-8"), f"client:{identifier}".encode())
+
+
+def open_secret(secret_key: bytes, identifier: str, sealed: bytes) -> str | None:
+    """The secret sealed by ``seal_secret`` for ``identifier``; None when it does not open (another key, row)."""
+    opened = Sealer(secret_key, _SECRET_PURPOSE).open(sealed, f"client:{identifier}".encode())
+    return opened.decode("utf-8") if opened is not None else None
 
 
 def redirect_uri_list(value: list[str] | str | None) -> list[str]:
@@ -188,43 +325,51 @@ class CreatedCredential:
 
 
 def create(
-    s: Session, *, grant_type: str | None, scope: str | None, name: str | None = None,
+    s: Session, *, grant_type: str | Iterable[str] | None, scope: str | None, name: str | None = None,
     service_id: Any = None, description: str | None = None, logo_uri: str | None = None,
     redirect_uris: list[str] | str | None = None, public: bool = False,
     post_logout_redirect_uris: list[str] | str | None = None,
     refresh_token_policy: str = "offline_access", id_token_signed_response_alg: str = "RS256",
     company: str = "Hospes", actor: str | None = None, ip: str = "", registration: Registration | None = None,
     backchannel_logout_uri: str | None = None, backchannel_logout_session_required: bool = False,
+    token_endpoint_auth_method: str | None = None, jwks: dict[str, Any] | str | None = None,
+    jwks_uri: str | None = None, dpop_bound: bool = False, require_par: bool = False,
+    secret_key: bytes | None = None,
 ) -> CreatedCredential:
-    """WHMCS CreateOAuthCredential, in WHMCS's order of checks. ``registration``: a client registering
-    itself (oauth/registration.py), marked so (``kind``) with what its registration needs kept."""
-    if not grant_type:
-        raise CredentialError("A valid grant type is required.")
-    if grant_type not in GRANT_TYPES:
-        raise CredentialError(f'The requested grant type "{grant_type}" is invalid.')
+    """WHMCS CreateOAuthCredential, in WHMCS's order of checks. ``grant_type``: one grant type or several
+    (``grant_types_value``). ``registration``: a client registering itself (oauth/registration.py), marked so
+    (``kind``) with what its registration needs kept. ``secret_key``: the server's, to seal the secret of a
+    client_secret_jwt credential (``seal_secret``)."""
+    grants = grant_types_value(grant_type)
+    names = clients.grant_types_of(grants)
     name = text_value(name, "name", 255)
-    if grant_type == "authorization_code" and not name:
+    if PERSON_GRANTS & names and not name:
         raise CredentialError("A name for the Client Credential is required.")
-    if grant_type == "single_sign_on" and service_id in (None, ""):
+    if SINGLE_SIGN_ON in names and service_id in (None, ""):
         raise CredentialError("A service ID is required for the single sign-on grant type.")
     scope = scope_value(s, scope)
-    sid = _service(s, service_id) if grant_type == "single_sign_on" else None
+    sid = _service(s, service_id) if SINGLE_SIGN_ON in names else None
     if refresh_token_policy not in REFRESH_POLICIES:
         raise CredentialError(f"The refresh token policy must be one of {', '.join(REFRESH_POLICIES)}.")
     if id_token_signed_response_alg not in ("RS256", "ES256"):
         raise CredentialError("The ID token signing algorithm must be RS256 or ES256.")
-    if public and grant_type != "authorization_code":
-        raise CredentialError("Only authorization_code credentials may be public.")
-    secret = "" if public else new_secret()
+    method = auth_method_value(token_endpoint_auth_method)
+    public = public or method == "none"
+    keys = _keys(method, jwks_value(jwks), jwks_uri_value(jwks_uri), public=public, grants=names)
+    if method == "client_secret_jwt" and secret_key is None:
+        raise CredentialError("client_secret_jwt credentials are made with the server's secret key.")
+    secret = "" if public or method == "private_key_jwt" else new_secret()
     cred = OAuthCredential(
         identifier=new_identifier(company), secret_hash=hash_secret(secret) if secret else None,
-        grant_type=grant_type, scope=scope, name=name,
+        grant_type=grants, scope=scope, name=name,
         description=text_value(description, "description", 5000, multiline=True),
         logo_uri=logo_value(logo_uri), redirect_uris=redirect_uri_list(redirect_uris),
         post_logout_redirect_uris=redirect_uri_list(post_logout_redirect_uris), service_id=sid,
         refresh_token_policy=refresh_token_policy, id_token_signed_response_alg=id_token_signed_response_alg,
         backchannel_logout_uri=backchannel_logout_uri_value(backchannel_logout_uri),
         backchannel_logout_session_required=bool(backchannel_logout_session_required),
+        token_endpoint_auth_method=method, jwks=keys[0], jwks_uri=keys[1], dpop_bound=bool(dpop_bound),
+        require_par=bool(require_par),
     )
     if registration is not None:
         cred.kind = registration.kind
@@ -232,12 +377,31 @@ def create(
         cred.registration_token_hash = registration.token_hash
         cred.registration_metadata = dict(registration.metadata)
         cred.registered_from = registration.address[:64] or None
+    if method == "client_secret_jwt" and secret_key is not None:
+        cred.secret_sealed = seal_secret(secret_key, cred.identifier, secret)
     s.add(cred)
     s.flush()
     audit.entry(s, actor, "oauth_credential.created", f"oauth_credential:{cred.id}", ip=ip,
-                client_identifier=cred.identifier, name=cred.name, grant_type=grant_type, scope=cred.scope,
-                redirect_uris=list(cred.redirect_uris), service_id=sid, public=public)
+                client_identifier=cred.identifier, name=cred.name, grant_type=grants, scope=cred.scope,
+                redirect_uris=list(cred.redirect_uris), service_id=sid, public=public,
+                token_endpoint_auth_method=method, jwks_uri=cred.jwks_uri, dpop_bound=cred.dpop_bound,
+                require_par=cred.require_par)
     return CreatedCredential(cred.id, cred.identifier, secret)
+
+
+def _keys(method: str | None, jwks: dict[str, Any] | None, jwks_uri: str | None, *, public: bool,
+          grants: frozenset[str]) -> tuple[dict[str, Any] | None, str | None]:
+    """The one rule set joining a credential's grant types, how it authenticates and its keys."""
+    if public and method not in (None, "none"):
+        raise CredentialError("A public client authenticates with none: it has no secret and no keys.")
+    if public and not grants <= PUBLIC_GRANTS:
+        raise CredentialError("Only authorization_code and device grant credentials may be public.")
+    if jwks is not None and jwks_uri is not None:
+        # RFC 7591 §2: "The jwks_uri and jwks parameters MUST NOT both be present in the same request."
+        raise CredentialError("Give the client's keys as jwks or as jwks_uri, not both.")
+    if method == "private_key_jwt" and jwks is None and jwks_uri is None:
+        raise CredentialError("private_key_jwt needs the client's public keys (jwks or jwks_uri).")
+    return jwks, jwks_uri
 
 
 def find(s: Session, *, credential_id: Any = None, identifier: str | None = None) -> OAuthCredential:
@@ -260,7 +424,8 @@ _UNSET: Any = object()
 # What UpdateOAuthCredential may change; its audit entry names those that did.
 _FIELDS = ("name", "description", "grant_type", "scope", "service_id", "logo_uri", "redirect_uris",
            "post_logout_redirect_uris", "refresh_token_policy", "id_token_signed_response_alg",
-           "backchannel_logout_uri", "backchannel_logout_session_required")
+           "backchannel_logout_uri", "backchannel_logout_session_required", "token_endpoint_auth_method", "jwks",
+           "jwks_uri", "dpop_bound", "require_par")
 
 
 def update_credential(
@@ -269,30 +434,51 @@ def update_credential(
     redirect_uris: Any = _UNSET, post_logout_redirect_uris: Any = _UNSET, reset_secret: bool = False,
     refresh_token_policy: Any = _UNSET, id_token_signed_response_alg: Any = _UNSET, actor: str | None = None,
     ip: str = "", backchannel_logout_uri: Any = _UNSET, backchannel_logout_session_required: Any = _UNSET,
+    token_endpoint_auth_method: Any = _UNSET, jwks: Any = _UNSET, jwks_uri: Any = _UNSET,
+    dpop_bound: Any = _UNSET, require_par: Any = _UNSET, secret_key: bytes | None = None,
 ) -> str | None:
-    """WHMCS UpdateOAuthCredential. Returns the new secret when ``reset_secret``.
+    """WHMCS UpdateOAuthCredential. Returns the new secret when ``reset_secret``, or when a new way of
+    authenticating needs a secret the credential did not have (private_key_jwt to a secret method).
 
-    Records ``oauth_credential.updated`` with the fields whose values changed (none: no entry), then
-    ``oauth_credential.secret_reset`` when the secret was reset.
+    A public client stays public and a confidential one confidential (``none`` cannot be chosen or left):
+    a client's copies of its credentials would silently stop meaning what they did. Moving to
+    private_key_jwt removes the secret. Records ``oauth_credential.updated`` with the fields whose values
+    changed (none: no entry), then ``oauth_credential.secret_reset`` when a new secret was given.
     """
     before = {f: getattr(cred, f) for f in _FIELDS}
-    new_grant = cred.grant_type if grant_type is _UNSET or grant_type in (None, "") else grant_type
-    if new_grant not in GRANT_TYPES:
-        raise CredentialError(f'The requested grant type "{new_grant}" is invalid.')
+    was_public = clients.is_public(cred.secret_hash, cred.token_endpoint_auth_method)
+    new_grant = cred.grant_type if grant_type is _UNSET or grant_type in (None, "") else grant_types_value(grant_type)
+    names = clients.grant_types_of(new_grant)
     new_name = cred.name if name is _UNSET else text_value(name, "name", 255)
-    if new_grant == "authorization_code" and not new_name:
+    if PERSON_GRANTS & names and not new_name:
         raise CredentialError("A name for the Client Credential is required.")
     new_service = cred.service_id if service_id is _UNSET else service_id
-    if new_grant == "single_sign_on" and new_service in (None, ""):
+    if SINGLE_SIGN_ON in names and new_service in (None, ""):
         raise CredentialError("A service ID is required for the single sign-on grant type.")
     if scope is not _UNSET:
         cred.scope = scope_value(s, scope)
-    if new_grant == "single_sign_on" and service_id is not _UNSET:
+    if SINGLE_SIGN_ON in names and service_id is not _UNSET:
         cred.service_id = _service(s, service_id)
-    elif new_grant == "authorization_code":
+    elif SINGLE_SIGN_ON not in names:
         cred.service_id = None
+    method = cred.token_endpoint_auth_method
+    if token_endpoint_auth_method is not _UNSET:
+        method = auth_method_value(token_endpoint_auth_method)
+        if method is not None and (method == "none") != was_public:
+            raise CredentialError("A client cannot change between public and confidential; create a new one.")
+    new_jwks = cred.jwks if jwks is _UNSET else jwks_value(jwks)
+    new_jwks_uri = cred.jwks_uri if jwks_uri is _UNSET else jwks_uri_value(jwks_uri)
+    if jwks is not _UNSET and jwks_uri is _UNSET and new_jwks is not None:
+        new_jwks_uri = None  # one replaces the other (RFC 7591 §2: never both)
+    if jwks_uri is not _UNSET and jwks is _UNSET and new_jwks_uri is not None:
+        new_jwks = None
+    _keys(method, new_jwks, new_jwks_uri, public=was_public, grants=names)
+    if method == "client_secret_jwt" and cred.secret_sealed is None and secret_key is None:
+        raise CredentialError("client_secret_jwt credentials are made with the server's secret key.")
     cred.grant_type = new_grant
     cred.name = new_name
+    cred.token_endpoint_auth_method = method
+    cred.jwks, cred.jwks_uri = new_jwks, new_jwks_uri
     if description is not _UNSET:
         cred.description = text_value(description, "description", 5000, multiline=True)
     if logo_uri is not _UNSET:
@@ -305,6 +491,10 @@ def update_credential(
         cred.backchannel_logout_uri = backchannel_logout_uri_value(backchannel_logout_uri)
     if backchannel_logout_session_required is not _UNSET:
         cred.backchannel_logout_session_required = bool(backchannel_logout_session_required)
+    if dpop_bound is not _UNSET:
+        cred.dpop_bound = bool(dpop_bound)
+    if require_par is not _UNSET:
+        cred.require_par = bool(require_par)
     if refresh_token_policy is not _UNSET:
         if refresh_token_policy not in REFRESH_POLICIES:
             raise CredentialError(f"The refresh token policy must be one of {', '.join(REFRESH_POLICIES)}.")
@@ -313,25 +503,37 @@ def update_credential(
         if id_token_signed_response_alg not in ("RS256", "ES256"):
             raise CredentialError("The ID token signing algorithm must be RS256 or ES256.")
         cred.id_token_signed_response_alg = id_token_signed_response_alg
-    if reset_secret and cred.secret_hash is None:
-        raise CredentialError("A public client has no secret to reset.")
+    if reset_secret and (was_public or method == "private_key_jwt"):
+        raise CredentialError("A public client has no secret to reset." if was_public
+                              else "A private_key_jwt client has no secret to reset.")
+    if method == "private_key_jwt":
+        cred.secret_hash = cred.secret_sealed = None
+    elif method != "client_secret_jwt":
+        cred.secret_sealed = None
+    needs_secret = not was_public and method != "private_key_jwt" and (
+        cred.secret_hash is None or (method == "client_secret_jwt" and cred.secret_sealed is None))
     cred.updated_at = now()
     changed = [f for f in _FIELDS if getattr(cred, f) != before[f]]
     if changed:
         audit.entry(s, actor, "oauth_credential.updated", f"oauth_credential:{cred.id}", ip=ip, fields=sorted(changed))
-    if not reset_secret:
+    if not (reset_secret or needs_secret):
         return None
-    secret = give_secret(cred)
+    secret = give_secret(cred, secret_key)
     audit.entry(s, actor, "oauth_credential.secret_reset", f"oauth_credential:{cred.id}", ip=ip,
                 client_identifier=cred.identifier)
     return secret
 
 
-def give_secret(cred: OAuthCredential) -> str:
-    """A new secret for ``cred``, returned once: only its salted digest is kept, and the old secret (if any)
-    stops working at once. It is what client authentication (oauth/client_auth.py) checks."""
+def give_secret(cred: OAuthCredential, secret_key: bytes | None = None) -> str:
+    """A new secret for ``cred``, returned once: only its salted digest is kept (and, for client_secret_jwt,
+    the secret sealed under ``secret_key``), and the old secret (if any) stops working at once. It is what
+    client authentication (oauth/client_auth.py) checks."""
     secret = new_secret()
     cred.secret_hash = hash_secret(secret)
+    if cred.token_endpoint_auth_method == "client_secret_jwt":
+        if secret_key is None:
+            raise CredentialError("client_secret_jwt credentials are made with the server's secret key.")
+        cred.secret_sealed = seal_secret(secret_key, cred.identifier, secret)
     return secret
 
 
@@ -350,7 +552,10 @@ def delete_credential(s: Session, cred: OAuthCredential, *, actor: str | None = 
 
 
 def to_whmcs(cred: OAuthCredential) -> dict[str, Any]:
-    """ListOAuthCredentials' fields. Secrets are stored hashed, so clientSecret is always empty."""
+    """ListOAuthCredentials' fields. Secrets are stored hashed, so clientSecret is always empty. Beside
+    WHMCS's own: the back-channel logout URI, how the client authenticates (tokenEndpointAuthMethod: as
+    recorded, or what a credential without one uses), its keys, dpopBound, requirePar. grantTypes is the
+    space-separated list (a credential of one grant type: that name, as WHMCS gives it)."""
     def human(dt: Any) -> str:
         if dt is None:
             return ""
@@ -373,12 +578,25 @@ def to_whmcs(cred: OAuthCredential) -> dict[str, Any]:
         "rsaKeyPairId": 0,
         "createdAt": human(cred.created_at),
         "updatedAt": human(cred.updated_at),
-        "public": cred.secret_hash is None,
+        "public": clients.is_public(cred.secret_hash, cred.token_endpoint_auth_method),
         "postLogoutRedirectUri": list(cred.post_logout_redirect_uris or []),
         "refreshTokenPolicy": cred.refresh_token_policy,
         "backchannelLogoutUri": cred.backchannel_logout_uri or "",
         "backchannelLogoutSessionRequired": bool(cred.backchannel_logout_session_required),
+        "tokenEndpointAuthMethod": effective_auth_method(cred.secret_hash, cred.token_endpoint_auth_method),
+        "jwks": cred.jwks or "",
+        "jwksUri": cred.jwks_uri or "",
+        "dpopBound": bool(cred.dpop_bound),
+        "requirePar": bool(cred.require_par),
     }
+
+
+def effective_auth_method(secret_hash: bytes | None, recorded: str | None) -> str:
+    """How a client authenticates: as recorded, or (none recorded) RFC 7591 §2's default for a client with a
+    secret, client_secret_basic (client_secret_post is accepted as well), or none for a public one."""
+    if recorded is not None:
+        return recorded
+    return "none" if secret_hash is None else "client_secret_basic"
 
 
 @dataclass(frozen=True)
@@ -398,15 +616,29 @@ class CredentialRow:
     registered_from: str = ""
     backchannel_logout_uri: str = ""  # OpenID Connect Back-Channel Logout 1.0 (oauth/backchannel.py)
     backchannel_logout_session_required: bool = False
+    token_endpoint_auth_method: str = "client_secret_basic"  # effective_auth_method
+    jwks_uri: str = ""
+    has_jwks: bool = False
+    dpop_bound: bool = False
+    require_par: bool = False
+
+    @property
+    def grant_types(self) -> frozenset[str]:
+        return clients.grant_types_of(self.grant_type)
 
 
 def credential_row(cred: OAuthCredential) -> CredentialRow:
     return CredentialRow(id=cred.id, identifier=cred.identifier, name=cred.name, description=cred.description,
                          logo_uri=cred.logo_uri, grant_type=cred.grant_type, scope=cred.scope,
-                         redirect_uris=tuple(cred.redirect_uris or ()), public=cred.secret_hash is None,
+                         redirect_uris=tuple(cred.redirect_uris or ()),
+                         public=clients.is_public(cred.secret_hash, cred.token_endpoint_auth_method),
                          kind=cred.kind or "admin", registered_from=cred.registered_from or "",
                          backchannel_logout_uri=cred.backchannel_logout_uri or "",
-                         backchannel_logout_session_required=bool(cred.backchannel_logout_session_required))
+                         backchannel_logout_session_required=bool(cred.backchannel_logout_session_required),
+                         token_endpoint_auth_method=effective_auth_method(cred.secret_hash,
+                                                                          cred.token_endpoint_auth_method),
+                         jwks_uri=cred.jwks_uri or "", has_jwks=cred.jwks is not None,
+                         dpop_bound=bool(cred.dpop_bound), require_par=bool(cred.require_par))
 
 
 def get_credential(s: Session, credential_id: int) -> CredentialRow | None:
@@ -431,7 +663,11 @@ def list_credentials(s: Session, *, grant_type: str | None = None, sort_field: s
     }
     q = select(OAuthCredential)
     if grant_type:
-        q = q.where(OAuthCredential.grant_type == grant_type)
+        # The credentials that list it (a space-separated list: alone, first, last or between).
+        listed = OAuthCredential.grant_type
+        q = q.where(or_(listed == grant_type, listed.startswith(grant_type + " ", autoescape=True),
+                        listed.endswith(" " + grant_type, autoescape=True),
+                        listed.contains(" " + grant_type + " ", autoescape=True)))
     col = columns.get(sort_field or "id", OAuthCredential.id)
     q = q.order_by(col.desc() if (sort_order or "").upper() == "DESC" else col.asc(), OAuthCredential.id)
     if limit not in (None, ""):

@@ -30,17 +30,19 @@ class Provider:
     origins: WebOrigins = field(init=False)
     #: The discovery document, with the operator's scopes read now and then.
     discovery: Discovery = field(init=False)
+    #: The secret key (HOSPES_SECRET_KEY or var/secret_key): what seals a client_secret_jwt client's secret.
+    secret_key: bytes = field(init=False)
     #: DPoP proofs (RFC 9449) and the server's nonces, under a key derived from the secret key (every node's).
     dpop: Dpop = field(init=False)
 
     def __post_init__(self) -> None:
+        self.secret_key = ensure_secret_key(self.settings).encode()
         self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
         self.origins = WebOrigins(self.lookups)
         self.discovery = Discovery(self.lookups, self.settings.issuer, self.grants.grant_types,
                                    registration=self.settings.registration != "off")
         self.keys = KeyRing.for_settings(self.db, self.settings)
-        self.dpop = Dpop(self.settings.issuer, derive(ensure_secret_key(self.settings).encode(), b"hospes dpop nonce"),
-                         self.settings.dpop_nonce)
+        self.dpop = Dpop(self.settings.issuer, derive(self.secret_key, b"hospes dpop nonce"), self.settings.dpop_nonce)
 
     @property
     def issuer(self) -> str:

@@ -47,7 +47,7 @@ class SingleSignOnGrant(SessionGrant):
 
     def exchange(self, provider: Provider, s: Session, client: AuthenticatedClient,
                  request: TokenRequest) -> dict[str, Any]:
-        if client.grant_type != self.grant_type or client.service_id is None:
+        if self.grant_type not in client.grant_types or client.service_id is None:
             raise errors.UnauthorizedClient("This client may not use the single_sign_on grant.")
         return _mint(provider, s, client, request)
 

@@ -173,7 +173,10 @@ class OAuthCredential(Timestamps, Base):
     identifier: Mapped[str] = mapped_column(String(255), unique=True)
     # salt(16) || sha256(salt || secret); empty for public clients.
     secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(48))
-    grant_type: Mapped[str] = mapped_column(String(32))  # authorization_code | single_sign_on
+    # The grant types it may use, space separated (store/clients.py ``grant_types_of``; oauth/credentials.py
+    # GRANT_TYPES): authorization_code, refresh_token, single_sign_on, client_credentials, the device and
+    # token-exchange URNs. A credential of an earlier release holds one name, a list of one.
+    grant_type: Mapped[str] = mapped_column(String(512))
     scope: Mapped[str] = mapped_column(Text, default="")
     name: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(Text, default="")
@@ -203,6 +206,18 @@ class OAuthCredential(Timestamps, Base):
     # the client needs ``sid`` in every one (oauth/backchannel.py).
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How it authenticates at the token, introspection, revocation and PAR endpoints (RFC 7591 §2
+    # token_endpoint_auth_method): NULL as before (a secret: client_secret_basic or _post; none: public).
+    token_endpoint_auth_method: Mapped[str | None] = mapped_column(String(32))
+    # Its public keys (RFC 7591 §2 jwks / jwks_uri, one or neither): private_key_jwt, request objects.
+    jwks: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))  # None: SQL NULL, not 'null'
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))
+    # RFC 9449 §5.2 dpop_bound_access_tokens; RFC 9126 §6 require_pushed_authorization_requests.
+    dpop_bound: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    require_par: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # client_secret_jwt (RFC 7523 §2.2, OIDC Core §9) needs the secret itself as the HMAC key: kept sealed
+    # (sealing.py, bound to the identifier) for a credential of that method only; every other keeps the hash.
+    secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(128))
 
 
 class SigningKey(Base):
@@ -226,7 +241,8 @@ class Grant(Base):
     __tablename__ = "grants"
     id: Mapped[int] = mapped_column(primary_key=True)
     credential_id: Mapped[int] = mapped_column(ForeignKey("oauth_credentials.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # NULL: a client_credentials grant, for no person (RFC 6749 §4.4).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text)
     # Claims asked for one by one with the claims request parameter (OIDC Core §5.5), as oauth/claims.py
     # stores them ("userinfo:name id_token:email"); NULL when none were.
@@ -267,7 +283,8 @@ class AccessToken(Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
     credential_id: Mapped[int] = mapped_column(ForeignKey("oauth_credentials.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # NULL: a client_credentials token, for no person (its grant's too).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text)
     # The token's audience when it is an operator's resource server (RFC 8707, RFC 9068 ``aud``); NULL: the
     # customer API ({issuer}/api/v1).
@@ -359,6 +376,18 @@ class BackchannelLogout(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("ix_backchannel_logouts_due", "status", "next_attempt_at"),)
+
+
+class SeenJti(Base):
+    """A JWT id already used, until the JWT it came in expires (store/replay.py): client assertions (RFC 7523
+    §3), DPoP proofs (RFC 9449 §11.1), request objects. ``digest``: SHA-256 of the jti with what it belongs to
+    (the client, or the key), so two clients' ids never collide; the primary key makes the first use win on
+    every node."""
+
+    __tablename__ = "seen_jtis"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class RegistrationToken(Base):

@@ -20,7 +20,9 @@ and then deleted. What each table keeps, and why (docs/OPERATIONS.md, "What is k
   their consents go with them (ON DELETE CASCADE);
 - initial access tokens for registration once expired + grace, or used up;
 - back-channel logout deliveries (oauth/backchannel.py) once delivered or given up for ``DELIVERIES_KEPT``
-  (the admin area lists the recent ones); pending ones are never purged (they finish within the hour).
+  (the admin area lists the recent ones); pending ones are never purged (they finish within the hour);
+- seen JWT ids (store/replay.py) once the JWT they came in has expired (no grace: an expired JWT is refused
+  by its own ``exp``, and the row's only use was to refuse it sooner).
 
 Kept for good: accounts, the clients the operator made, consents (one per person and application), the audit
 log and the email history (records), signing keys (oauth/keys.py retires them).
@@ -82,7 +84,11 @@ _DEAD: dict[str, str] = {
                           "AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.credential_id = x.id)"),
     "registration_tokens": "expires_at < %(cutoff)s OR uses_left = 0",
     "backchannel_logouts": "finished_at < %(deliveries)s",
+    "seen_jtis": "expires_at < %(now)s",
 }
+# The column a batch selects its rows by: ``id``, but for a table keyed by several columns the row's own
+# address (SQLite's rowid, PostgreSQL's ctid).
+_ROW_KEY: dict[str, tuple[str, str]] = {"seen_jtis": ("rowid", "ctid")}
 # How long a self-registered client may go unused (HOSPES_REGISTRATION_UNUSED_DAYS's default).
 REGISTRATIONS_UNUSED = timedelta(days=30)
 TABLES = tuple(_DEAD)
@@ -98,8 +104,9 @@ def _statement(table: str, *, postgresql: bool) -> tuple[str, tuple[str, ...]]:
         names.append(where[start + 2:end])
         where = where[:start] + "%s" + where[end + 2:]
     lock = " FOR UPDATE SKIP LOCKED" if postgresql else ""
-    sql = (f"DELETE FROM {table} WHERE id IN "  # noqa: S608 (constant text)
-           f"(SELECT x.id FROM {table} x WHERE {where} LIMIT %s{lock})")
+    row_key = _ROW_KEY.get(table, ("id", "id"))[postgresql]
+    sql = (f"DELETE FROM {table} WHERE {row_key} IN "  # noqa: S608 (constant text)
+           f"(SELECT x.{row_key} FROM {table} x WHERE {where} LIMIT %s{lock})")
     return sql, tuple(names)
 
 

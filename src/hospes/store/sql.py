@@ -186,3 +186,12 @@ def json_list(value: Any) -> list[Any]:
     if isinstance(value, (str, bytes)):
         value = orjson.loads(value)  # a JSON column read as text (SQLite, asyncpg)
     return list(value)
+
+
+def json_object(value: Any) -> dict[str, Any] | None:
+    """A JSON object column as the driver returns it (text on SQLite and asyncpg), decoded; None for NULL."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        value = orjson.loads(value)
+    return dict(value) if value is not None else None  # JSON null as well as SQL NULL

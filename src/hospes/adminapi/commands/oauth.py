@@ -17,15 +17,25 @@ from hospes.oauth import credentials
 from hospes.oauth.credentials import CredentialError
 
 
-def _backchannel(call: Call) -> dict[str, Any]:
+def _extra(call: Call) -> dict[str, Any]:
     """Hospes's extra fields (not WHMCS's): backchannelLogoutUri ("" removes it) and
-    backchannelLogoutSessionRequired (OpenID Connect Back-Channel Logout 1.0 §2.2)."""
-    fields: dict[str, Any] = {}
+    backchannelLogoutSessionRequired (OpenID Connect Back-Channel Logout 1.0 §2.2); grantTypes (several,
+    space separated or grantTypes[]; instead of grantType's one), tokenEndpointAuthMethod, jwks (JSON
+    text), jwksUri ("" removes either), dpopBound and requirePar; the server's secret key, which seals a
+    client_secret_jwt client's secret."""
+    fields: dict[str, Any] = {"secret_key": call.provider.secret_key}
     if "backchannelLogoutUri" in call.params:
         fields["backchannel_logout_uri"] = call.get("backchannelLogoutUri") or ""
-    if "backchannelLogoutSessionRequired" in call.params:
-        fields["backchannel_logout_session_required"] = (
-            (call.get("backchannelLogoutSessionRequired") or "").lower() in TRUE)
+    for param, key in (("backchannelLogoutSessionRequired", "backchannel_logout_session_required"),
+                       ("dpopBound", "dpop_bound"), ("requirePar", "require_par")):
+        if param in call.params:
+            fields[key] = (call.get(param) or "").lower() in TRUE
+    for param, key in (("tokenEndpointAuthMethod", "token_endpoint_auth_method"), ("jwks", "jwks"),
+                       ("jwksUri", "jwks_uri")):
+        if param in call.params:
+            fields[key] = call.get(param) or ""
+    if call.has("grantTypes"):
+        fields["grant_type"] = call.list("grantTypes")
     return fields
 
 
@@ -48,11 +58,11 @@ def list_oauth_credentials(s: Session, call: Call) -> dict[str, Any]:
 @command("CreateOAuthCredential")
 def create_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
     try:
+        fields = {"grant_type": call.get("grantType") or call.get("granttype"), **_extra(call)}
         made = credentials.create(
-            s, grant_type=call.get("grantType") or call.get("granttype"), scope=call.get("scope"),
-            name=call.get("name"), service_id=call.get("serviceId"), description=call.get("description"),
-            logo_uri=call.get("logoUri"), redirect_uris=_redirects(call),
-            company=call.provider.settings.company_name, actor=call.actor, ip=call.ip, **_backchannel(call),
+            s, scope=call.get("scope"), name=call.get("name"), service_id=call.get("serviceId"),
+            description=call.get("description"), logo_uri=call.get("logoUri"), redirect_uris=_redirects(call),
+            company=call.provider.settings.company_name, actor=call.actor, ip=call.ip, **fields,
         )
     except CredentialError as exc:
         raise ApiError(str(exc)) from None
@@ -73,7 +83,7 @@ def update_oauth_credential(s: Session, call: Call) -> dict[str, Any]:
     redirects = _redirects(call)
     if redirects is not None:
         fields["redirect_uris"] = redirects
-    fields.update(_backchannel(call))
+    fields.update(_extra(call))
     reset = (call.get("resetSecret") or "").lower() in TRUE
     try:
         cred = credentials.find(s, credential_id=call.get("credentialId"),

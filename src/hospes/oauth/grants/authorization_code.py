@@ -19,7 +19,7 @@ class AuthorizationCodeGrant(UnitGrant):
 
     async def exchange(self, provider: Provider, tx: Tx, client: AuthenticatedClient,
                        request: TokenRequest) -> Issued | Refused:
-        if client.grant_type != "authorization_code":
+        if self.grant_type not in client.grant_types:
             raise errors.UnauthorizedClient("This client may not use the authorization code grant.")
         code = request.one("code")
         if not code:

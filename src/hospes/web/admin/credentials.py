@@ -113,7 +113,7 @@ def _manage_page(ctx: Ctx, cred: CredentialRow, form: CredentialForm | None = No
 def _may_see(ctx: Ctx, cred: CredentialRow) -> bool:
     """A single_sign_on credential signs a person in: only an admin with "Manage Single Sign-On" sees it, and
     so may reset its secret, edit or delete it (least privilege, RFC 9700 §2.3)."""
-    return cred.grant_type != "single_sign_on" or ctx.admin.has(MANAGE_SSO)
+    return "single_sign_on" not in cred.grant_types or ctx.admin.has(MANAGE_SSO)
 
 
 def _load(s: Session, ctx: Ctx) -> CredentialRow | None:
