@@ -26,10 +26,11 @@ class AccessTokenClaims:
     auth_time: int | None = None
     acr: str | None = None
     amr: tuple[str, ...] = ()
+    jkt: str | None = None  # the DPoP key the token is bound to (RFC 9449 §6.1)
 
 
 def payload(c: AccessTokenClaims) -> dict[str, Any]:
-    """The claims of RFC 9068 §2.2; auth_time, acr and amr only when known (§2.2.1)."""
+    """The claims of RFC 9068 §2.2; auth_time, acr and amr only when known (§2.2.1); cnf for a DPoP-bound one."""
     claims: dict[str, Any] = {
         "iss": c.issuer,
         "exp": c.expires_at,
@@ -46,6 +47,9 @@ def payload(c: AccessTokenClaims) -> dict[str, Any]:
         claims["acr"] = c.acr
     if c.amr:
         claims["amr"] = list(c.amr)
+    if c.jkt is not None:
+        # RFC 9449 §6.1 (RFC 7800 §3.1): the confirmation claim names the key's thumbprint.
+        claims["cnf"] = {"jkt": c.jkt}
     return claims
 
 

@@ -7,8 +7,9 @@ type; the signature, by joserfc; ``jti``, ``htm`` (the request's method), ``htu`
 and fragment, built from the configured issuer's origin, never from the request's Host: behind a proxy that is
 the only trustworthy one), ``iat`` within the window (``IAT_PAST`` back, ``IAT_AHEAD`` ahead for clock skew);
 ``ath`` (§4.2: SHA-256 of the access token) when a token comes with it; the server's ``nonce`` when one is
-required (``HOSPES_DPOP_NONCE``). What the store must do last, the ``jti``'s single use (§11.1), is left to the
-caller (``Proof.replay_digest`` and ``Proof.remember_until``, store/replay.py), since it is a write.
+required (``HOSPES_DPOP_NONCE``). The ``jti``'s single use (§11.1) is a write, done last: ``remember_in`` inside the
+token endpoint's unit of work, ``remember`` for a resource (``admit``, after the token's binding is checked), both
+through store/replay.py, so a proof is accepted once across every node within its window.
 
 Nonces (§8, §9) are stateless: an HMAC, under a key derived from the secret key, of a ``NONCE_SLOT``-second slot
 of the clock, so every node gives and accepts the same ones without sharing anything but the secret key. A nonce
@@ -26,8 +27,9 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import orjson
@@ -36,7 +38,13 @@ from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, RSAKey
 from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
+from hospes.clock import now
 from hospes.oauth import errors
+from hospes.store import replay
+from hospes.store.sql import Tx
+
+if TYPE_CHECKING:  # the provider holds a Dpop
+    from hospes.oauth.provider import Provider
 
 # §4.2 alg: asymmetric only, never none or a MAC. The key type (and curve) each one needs, checked before the
 # signature is (RFC 8725 §3.1 / §2.1: the key decides nothing the algorithm did not).
@@ -58,7 +66,7 @@ IAT_PAST = 300  # seconds a proof is accepted after its iat (§11.1), and so how
 IAT_AHEAD = 60  # seconds a proof's iat may be ahead of the server's clock (the client's clock may be fast)
 NONCE_SLOT = 120  # seconds: a nonce is accepted in its slot and the next
 NONCE_MODES = ("off", "token", "always")
-REPLAY_KIND = "dpop"  # seen_jtis.kind
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 class Proof(NamedTuple):
@@ -71,7 +79,7 @@ class Proof(NamedTuple):
     @property
     def replay_digest(self) -> bytes:
         """What seen_jtis keeps (§11.1): the jti with the key it belongs to (another key's jti is another proof)."""
-        return hashlib.sha256(b"%s\x00%s" % (self.jkt.encode(), self.jti.encode())).digest()
+        return replay.key(self.jkt, self.jti)
 
     @property
     def remember_until(self) -> int:
@@ -88,6 +96,11 @@ class _Header(NamedTuple):
 def ath(access_token: str) -> str:
     """§4.2 ath: base64url of the SHA-256 of the access token's ASCII."""
     return urlsafe_b64encode(hashlib.sha256(access_token.encode()).digest()).decode()
+
+
+def valid_jkt(value: str) -> bool:
+    """An RFC 7638 SHA-256 thumbprint as RFC 9449 writes one (§6.1, §10): 43 base64url characters."""
+    return len(value) == 43 and _B64URL.issuperset(value)
 
 
 def one_proof(values: Sequence[str]) -> str | None:
@@ -290,3 +303,67 @@ class Dpop:
             raise errors.UseDpopNonce("The DPoP proof's nonce is not (or no longer) valid.",
                                       nonce=self.nonces.current())
         return Proof(header.jkt, jti, int(iat))
+
+    def at_resource(self, scheme: str, token: str, proofs: Sequence[str], method: str, path: str) -> Proof | None:
+        """A resource request's proof (§7.1), checked before its token is looked up: with the DPoP scheme exactly one,
+        bound to the token (ath); with the Bearer scheme none is looked at (a bound token is refused by ``bound``)."""
+        if scheme != "dpop":
+            return None
+        value = one_proof(proofs)
+        if value is None:
+            raise errors.InvalidDpopProof("A DPoP proof is required with the DPoP scheme.")
+        return self.check(value, method, path, access_token=token, resource=True)
+
+    def challenge_for(self, exc: errors.OAuthError | None, extra: str = "") -> str:
+        """§7.1: the WWW-Authenticate challenge of the DPoP scheme, with the error (and its description) when there
+        is one, the algorithms accepted, and ``extra`` parameters (a resource's RFC 9728 metadata)."""
+        parts = ['DPoP realm="hospes"']
+        if exc is not None:
+            parts.append(f'error="{exc.error}"')
+            if exc.description:
+                parts.append(f'error_description="{errors.description_text(exc.description)}"')
+        parts.append(f'algs="{" ".join(self.algs)}"')
+        if extra:
+            parts.append(extra)
+        return ", ".join(parts)
+
+
+def uses_dpop(scheme: str | None, exc: errors.OAuthError | None) -> bool:
+    """Whether a resource's 401/403 answer challenges with the DPoP scheme (§7.1): the request used it, or its
+    error is one of DPoP's own."""
+    return scheme == "dpop" or isinstance(exc, errors.InvalidDpopProof | errors.UseDpopNonce)
+
+
+async def admit(provider: Provider, scheme: str, token_jkt: str | None, proof: Proof | None) -> None:
+    """A resource's last step with a live token (§7): its binding (``bound``), then the proof's jti once
+    (``remember``; a bearer request writes nothing)."""
+    bound(scheme, token_jkt, proof)
+    if proof is not None:
+        await remember(provider, proof)
+
+
+async def remember(provider: Provider, proof: Proof) -> None:
+    """§11.1: the proof's jti is used once within its window, on every node (store/replay.py); a replay is
+    invalid_dpop_proof. A resource request is a read, so this is its one write: on PostgreSQL a single statement in
+    autocommit on the event loop's connections (no transaction around it); on SQLite through the writer, whose group
+    commit shares one fsync among the requests waiting."""
+    at = now()
+    until = datetime.fromtimestamp(proof.remember_until, UTC)
+
+    async def unit(tx: Tx) -> bool:
+        return await replay.first_use(tx, replay.DPOP_PROOF, proof.replay_digest, until, at=at)
+
+    if provider.db.pg is not None:
+        async with provider.lookups.reading() as tx:
+            first = await unit(tx)
+    else:
+        first = await provider.db.writer.run(unit)
+    if not first:
+        raise errors.InvalidDpopProof("The DPoP proof has been used before (its jti).")
+
+
+async def remember_in(tx: Tx, proof: Proof) -> None:
+    """``remember`` inside a unit of work the request runs anyway (the token endpoint's)."""
+    until = datetime.fromtimestamp(proof.remember_until, UTC)
+    if not await replay.first_use(tx, replay.DPOP_PROOF, proof.replay_digest, until, at=now()):
+        raise errors.InvalidDpopProof("The DPoP proof has been used before (its jti).")

@@ -42,7 +42,7 @@ from hospes.store.sql import PERSON_COLUMNS, AsyncpgTx, DbapiTx, Person, Tx, num
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
-    f"SELECT t.scope, g.claims, t.credential_id, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
+    f"SELECT t.scope, g.claims, t.credential_id, t.jkt, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
@@ -50,7 +50,7 @@ USERINFO_SQL = (
 
 # The customer API's token lookup: the token, its grant (the accounts chosen) and client, its person, and the
 # accounts the person reaches now (as store/accounts.py REACHED_SQL), one row per account.
-API_TOKEN_COLUMNS = (f"t.scope, g.accounts, t.grant_id, t.credential_id, cr.identifier, t.audience, t.acr, "
+API_TOKEN_COLUMNS = (f"t.scope, g.accounts, t.grant_id, t.credential_id, cr.identifier, t.audience, t.acr, t.jkt, "
                      f"{PERSON_COLUMNS}")
 _API_TOKEN_WIDTH = len(API_TOKEN_COLUMNS.split(","))
 _REACHED_END = _API_TOKEN_WIDTH + len(REACHED_COLUMNS.split(","))
@@ -103,6 +103,7 @@ class ApiTokenRow:
     acr: str | None = None  # how the person logged in (RFC 9470 step-up)
     # The client accounts the person reaches, read with the token (store/accounts.py ``reached``); None: not read.
     reached: tuple[ReachedAccount, ...] | None = None
+    jkt: str | None = None  # the DPoP key the token is bound to (RFC 9449 §6); None: a bearer token
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +117,14 @@ class FirstPage:
 
 def _api_token(rows: list[Any]) -> ApiTokenRow:
     """The token of API_TOKEN_SQL's rows, with the accounts its person reaches (one row each, or one without)."""
-    scope, accounts, grant_id, credential_id, identifier, audience, acr, *person = rows[0][:_API_TOKEN_WIDTH]
+    scope, accounts, grant_id, credential_id, identifier, audience, acr, jkt, *person = rows[0][:_API_TOKEN_WIDTH]
     chosen = tuple(int(a) for a in (accounts or "").split() if a.isdigit())
     reached: dict[int, Any] = {}
     for row in rows:
         if row[_API_TOKEN_WIDTH] is not None:
             reached.setdefault(row[_API_TOKEN_WIDTH], row[_API_TOKEN_WIDTH:_REACHED_END])
     return ApiTokenRow(tuple(scope.split()), chosen, grant_id, credential_id, identifier, Person.of(person),
-                       audience, acr, tuple(reached_of(reached.values())))
+                       audience, acr, tuple(reached_of(reached.values())), jkt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class UserinfoRow:
     scope: list[str]
     claims: str | None  # the grant's, asked for with the claims parameter
     credential_id: int  # the client the token was issued to
+    jkt: str | None  # the DPoP key the token is bound to (RFC 9449 §6); None: a bearer token
     person: Person
 
 
@@ -194,7 +196,8 @@ class Lookups:
         rows = await self._timed("userinfo", self._userinfo_sql, (token_hash, self._param_now(now)))
         if not rows:
             return None
-        return UserinfoRow(rows[0][0].split(), rows[0][1], rows[0][2], Person.of(rows[0][3:]))
+        row = rows[0]
+        return UserinfoRow(row[0].split(), row[1], row[2], row[3], Person.of(row[4:]))
 
     async def api_token(self, token_hash: bytes, now: datetime) -> ApiTokenRow | None:
         """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE), with the accounts
