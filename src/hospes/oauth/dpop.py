@@ -156,6 +156,7 @@ def _origin(url: str) -> str | None:
     return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
+@lru_cache(maxsize=1024)
 def _htu(url: str) -> str | None:
     """``url`` as §4.3 item 9 compares it: normalised origin and path, without query and fragment."""
     origin = _origin(url)
@@ -342,13 +343,21 @@ async def admit(provider: Provider, scheme: str, token_jkt: str | None, proof: P
         await remember(provider, proof)
 
 
+def replayed() -> errors.InvalidDpopProof:
+    return errors.InvalidDpopProof("The DPoP proof has been used before (its jti).")
+
+
+def expiry(proof: Proof) -> datetime:
+    """Until when seen_jtis keeps the proof's jti."""
+    return datetime.fromtimestamp(proof.remember_until, UTC)
+
+
 async def remember(provider: Provider, proof: Proof) -> None:
     """§11.1: the proof's jti is used once within its window, on every node (store/replay.py); a replay is
     invalid_dpop_proof. A resource request is a read, so this is its one write: on PostgreSQL a single statement in
     autocommit on the event loop's connections (no transaction around it); on SQLite through the writer, whose group
     commit shares one fsync among the requests waiting."""
-    at = now()
-    until = datetime.fromtimestamp(proof.remember_until, UTC)
+    at, until = now(), expiry(proof)
 
     async def unit(tx: Tx) -> bool:
         return await replay.first_use(tx, replay.DPOP_PROOF, proof.replay_digest, until, at=at)
@@ -359,11 +368,10 @@ async def remember(provider: Provider, proof: Proof) -> None:
     else:
         first = await provider.db.writer.run(unit)
     if not first:
-        raise errors.InvalidDpopProof("The DPoP proof has been used before (its jti).")
+        raise replayed()
 
 
 async def remember_in(tx: Tx, proof: Proof) -> None:
     """``remember`` inside a unit of work the request runs anyway (the token endpoint's)."""
-    until = datetime.fromtimestamp(proof.remember_until, UTC)
-    if not await replay.first_use(tx, replay.DPOP_PROOF, proof.replay_digest, until, at=now()):
-        raise errors.InvalidDpopProof("The DPoP proof has been used before (its jti).")
+    if not await replay.first_use(tx, replay.DPOP_PROOF, proof.replay_digest, expiry(proof), at=now()):
+        raise replayed()

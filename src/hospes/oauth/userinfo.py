@@ -15,6 +15,7 @@ from hospes.oauth import dpop, errors
 from hospes.oauth.params import MAX_TOKEN
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
+from hospes.store import replay
 
 
 def extract_token(authorization: str | None, form_token: list[str], query_token: list[str]) -> tuple[str, str]:
@@ -54,10 +55,22 @@ async def userinfo(provider: Provider, token: str, scheme: str = "bearer", proof
     """The claims for ``token``, presented with ``scheme``; ``proofs``: the request's DPoP headers, ``method`` and
     ``path`` what its proof must name (RFC 9449 §4.3)."""
     proof = provider.dpop.at_resource(scheme, token, proofs, method, path)
-    found = await provider.lookups.userinfo(digest(token), now()) if 0 < len(token) <= MAX_TOKEN else None
-    if found is None:
-        raise errors.InvalidToken("The access token is invalid, expired or revoked.")
-    await dpop.admit(provider, scheme, found.jkt, proof)
+    presentable = 0 < len(token) <= MAX_TOKEN
+    lookups = provider.lookups
+    if proof is not None and lookups.remembers_with_userinfo:
+        # PostgreSQL: the proof's jti recorded in the read's own round trip (store/lookups.py).
+        found, first = await lookups.userinfo_remembering(digest(token) if presentable else b"", now(),
+                                                          replay.DPOP_PROOF, proof.replay_digest, dpop.expiry(proof))
+        if found is None:
+            raise errors.InvalidToken("The access token is invalid, expired or revoked.")
+        dpop.bound(scheme, found.jkt, proof)
+        if not first:
+            raise dpop.replayed()
+    else:
+        found = await lookups.userinfo(digest(token), now()) if presentable else None
+        if found is None:
+            raise errors.InvalidToken("The access token is invalid, expired or revoked.")
+        await dpop.admit(provider, scheme, found.jkt, proof)
     if "openid" not in found.scope:
         raise errors.InsufficientScope("The access token was not issued for OpenID Connect (scope openid).")
     claims: dict[str, Any] = {"sub": found.person.uuid}

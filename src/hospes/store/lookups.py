@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 
 from hospes import metrics
 from hospes.config import DEFAULT_DB_TIMEOUT
-from hospes.store import records
+from hospes.store import records, replay
 from hospes.store.accounts import REACHED_COLUMNS, ReachedAccount, reached_of
 from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, REDIRECT_URIS_SQL, ClientRedirects, ClientWithToken
 from hospes.store.grants import ACCESS_TOKEN_LIVE
@@ -47,6 +47,13 @@ USERINFO_SQL = (
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
 
+# PostgreSQL, a DPoP request (RFC 9449 §11.1): its proof's jti recorded by store/replay.py's statement in the same
+# round trip as USERINFO_SQL's read; one row whatever the token: 1 when the jti was new, then the token's columns
+# (NULL: none).
+# Parameters: replay.first_use's (kind, digest, expires_at, now), then USERINFO_SQL's.
+USERINFO_REMEMBERING_SQL = (f"WITH seen AS ({replay.FIRST_USE_SQL} RETURNING 1) "  # noqa: S608 (constant text)
+                            f"SELECT (SELECT count(*) FROM seen), x.* FROM (SELECT 1) AS one "
+                            f"LEFT JOIN ({USERINFO_SQL}) AS x ON TRUE")
 
 # The customer API's token lookup: the token, its grant (the accounts chosen) and client, its person, and the
 # accounts the person reaches now (as store/accounts.py REACHED_SQL), one row per account.
@@ -150,6 +157,7 @@ class Lookups:
         self._first_page_sql: dict[tuple[str, bool], str] = {}
         self._userinfo_sql, self._introspection_sql = style(USERINFO_SQL), style(CLIENT_WITH_TOKEN_SQL)
         self._api_token_sql, self._audience_token_sql = style(API_TOKEN_SQL), style(AUDIENCE_TOKEN_SQL)
+        self._userinfo_remembering_sql = style(USERINFO_REMEMBERING_SQL)
 
     def _param_now(self, now: datetime) -> Any:
         # SQLite compares the stored text; PostgreSQL, timestamptz.
@@ -198,6 +206,20 @@ class Lookups:
             return None
         row = rows[0]
         return UserinfoRow(row[0].split(), row[1], row[2], row[3], Person.of(row[4:]))
+
+    @property
+    def remembers_with_userinfo(self) -> bool:
+        """Whether ``userinfo_remembering`` answers here: on PostgreSQL, where it saves a DPoP request a round trip
+        (SQLite's lookups are read-only; its writes go through the writer)."""
+        return self._pg is not None
+
+    async def userinfo_remembering(self, token_hash: bytes, now: datetime, kind: str, digest: bytes,
+                                   expires_at: datetime) -> tuple[UserinfoRow | None, bool]:
+        """PostgreSQL: ``userinfo``, and replay.first_use of ``digest`` in the same statement (its answer second)."""
+        params = (kind, digest, expires_at, now, token_hash, now)
+        row = (await self._timed("userinfo", self._userinfo_remembering_sql, params))[0]
+        found = UserinfoRow(row[1].split(), row[2], row[3], row[4], Person.of(row[5:])) if row[1] is not None else None
+        return found, row[0] == 1
 
     async def api_token(self, token_hash: bytes, now: datetime) -> ApiTokenRow | None:
         """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE), with the accounts
