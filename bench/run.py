@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+import dpop  # noqa: E402
 import loadgen  # noqa: E402
 
 # The peer next to the checkout (../shared/peers/oidc-provider), or where HOSPES_BENCH_PEER says.
@@ -88,8 +89,9 @@ def ensure_peer() -> Path | None:
         log("node/npm missing: measuring Hospes alone")
         return None
     PEER_DIR.mkdir(exist_ok=True)
-    for name in ("package.json", "server.mjs"):
-        shutil.copy(PEER_SRC / name, PEER_DIR / name)
+    for name in ("package.json", "server.mjs", "server-full.mjs"):
+        if (PEER_SRC / name).exists():
+            shutil.copy(PEER_SRC / name, PEER_DIR / name)
     if not (PEER_DIR / "node_modules" / "oidc-provider").exists():
         log("installing the peer (npm install)")
         sh(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=PEER_DIR)
@@ -197,9 +199,9 @@ def sampling(proc: Proc):
 
 
 def wrk(url: str, args: argparse.Namespace, *, method: str = "GET", body: str = "",
-        headers: dict[str, str] | None = None, proc: Proc | None = None) -> dict[str, Any]:
-    script = ""
-    if method != "GET" or body or headers:
+        headers: dict[str, str] | None = None, proc: Proc | None = None, script: str = "") -> dict[str, Any]:
+    """``script``: a Lua script of the caller's (the DPoP rows), instead of one for method, body and headers."""
+    if not script and (method != "GET" or body or headers):
         lines = [f'wrk.method = "{method}"']
         if body:
             lines.append(f"wrk.body = {json.dumps(body)}")
@@ -549,6 +551,40 @@ def par_rows(srv: Server) -> dict[str, Any]:
     return {PAR_ROW: {"path": path, "body": body}}
 
 
+async def _dpop_token(srv: Server, key: dpop.Key) -> str:
+    """A DPoP-bound access token (RFC 9449 §5): the login flow, then the code exchange with a proof."""
+    b = loadgen.Browser(srv.host, srv.port)
+    code = await srv.login(b)
+    if not code:
+        raise RuntimeError(f"{srv.kind}: login flow failed")
+    body = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}).encode()
+    r = await b.conn.request("POST", srv.token, body=body,
+                             headers={**srv.token_headers(), "DPoP": key.proof("POST", srv.base + srv.token)})
+    b.conn.close()
+    token = json.loads(r.body) if r.status == 200 else {}
+    if str(token.get("token_type", "")).lower() != "dpop":
+        raise RuntimeError(f"{srv.kind}: no DPoP-bound token: {r.status} {r.body[:200]!r}")
+    return str(token["access_token"])
+
+
+def dpop_userinfo(srv: Server, args: argparse.Namespace, proc: Proc) -> dict[str, Any]:
+    """userinfo with a DPoP-bound token, a fresh proof each request (bench/dpop.py)."""
+    import httpx
+
+    key = dpop.Key()
+    token = asyncio.run(_dpop_token(srv, key))
+    url = srv.base + srv.userinfo
+    check = httpx.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": key.proof("GET", url, token)}, timeout=10)
+    if check.status_code != 200:
+        raise RuntimeError(f"{srv.kind}: DPoP userinfo answered {check.status_code} {check.text[:200]}")
+    log(f"{srv.kind}: making {dpop.count_for(args.duration)} DPoP proofs")
+    proofs = dpop.proofs_file(key, url, token, dpop.count_for(args.duration))
+    try:
+        return wrk(url, args, script=dpop.lua(srv.userinfo, token, proofs), proc=proc)
+    finally:
+        dpop.remove(proofs)
+
+
 def _check_api(url: str, token: str, items: int) -> None:
     """The API answers the token with the account's records before it is measured (wrk counts only statuses)."""
     import httpx
@@ -575,6 +611,24 @@ def measure_peer(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | No
         res = simple(srv, args, proc, par_rows(srv))
         if not args.no_chains:
             res.update(run_chains(srv, args, proc))
+        return {"results": res, "rss_mb": proc.peak_rss, "storage": "in memory (not durable)"}
+    finally:
+        proc.stop()
+
+
+def measure_peer_full(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
+    """The rows that need the peer's wave-2 features (server-full.mjs: DPoP on), like with like."""
+    peer_dir = ensure_peer()
+    if peer_dir is None or not (peer_dir / "server-full.mjs").exists():
+        return None
+    port = 3001
+    env = {**os.environ, "PORT": str(port), "NODE_ENV": "production"}
+    proc = Proc(pinned(SERVER_CPU, ["node", str(peer_dir / "server-full.mjs")]), env, workdir, "peer-full")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
+        srv = Server("peer", f"http://127.0.0.1:{port}", "app", "app-secret-0123456789abcdef0123456789abcdef",
+                     "openid profile email", [f"bench-user-{i}" for i in range(args.connections)])
+        res = {dpop.ROW: dpop_userinfo(srv, args, proc)}
         return {"results": res, "rss_mb": proc.peak_rss, "storage": "in memory (not durable)"}
     finally:
         proc.stop()
@@ -658,6 +712,7 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
             **par_rows(srv)}
         api = {API_ROW: {"path": API_PATH, "scope": API_SCOPE, "items": len(API_PRODUCTS)}}
         res = simple(srv, args, proc, extra, api)
+        res[dpop.ROW] = dpop_userinfo(srv, args, proc)
         res["MCP: list services"] = wrk(srv.base + "/mcp", args, method="POST", body=MCP_LIST_SERVICES,
                                         headers=_mcp_headers(db_url, srv.base, made, cred["credentialId"]), proc=proc)
         if chains_too and not args.no_chains:
@@ -741,12 +796,12 @@ def password_hash_floor() -> dict[str, float]:
 
 # -- report ----------------------------------------------------------------------------------------------
 
-ORDER = ["discovery", "JWKS", "userinfo", API_ROW, "MCP: list services", "introspection", "token: code exchange",
-         "token: refresh (rotating)", "token: single_sign_on", PAR_ROW, "full login flow"]
+ORDER = ["discovery", "JWKS", "userinfo", dpop.ROW, API_ROW, "MCP: list services", "introspection",
+         "token: code exchange", "token: refresh (rotating)", "token: single_sign_on", PAR_ROW, "full login flow"]
 
 
 def table(report: dict[str, Any]) -> str:
-    peer = (report.get("peer") or {}).get("results", {})
+    peer = {**(report.get("peer") or {}).get("results", {}), **(report.get("peer-full") or {}).get("results", {})}
     cols = [k for k in ("hospes-sqlite", "hospes-postgresql") if report.get(k)]
     lines = []
     header = f"{'operation':28}" + f"{'peer req/s':>12}" + "".join(
@@ -829,6 +884,8 @@ def main() -> None:
         if not args.no_peer:
             log("measuring the peer (oidc-provider)")
             report["peer"] = measure_peer(args, work)
+            log("measuring the peer with DPoP on (server-full.mjs)")
+            report["peer-full"] = measure_peer_full(args, work)
         log("measuring Hospes on SQLite")
         (work / "sqlite").mkdir()
         report["hospes-sqlite"] = measure_hospes(args, work / "sqlite", f"sqlite:///{work}/sqlite/hospes.db")

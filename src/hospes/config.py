@@ -180,6 +180,10 @@ class Settings(BaseSettings):
     # RFC 9126 §5: every client must push its authorization requests (oauth/par.py); a credential may require
     # it for itself alone (`--require-par`). Discovery's require_pushed_authorization_requests says this.
     require_par: bool = False
+    # DPoP (RFC 9449 §8, §9; oauth/dpop.py): where a proof must carry a nonce of the server's: "off" (nowhere),
+    # "token" (the token endpoint) or "always" (the token endpoint and the resources: userinfo, the customer API,
+    # the MCP server). A client without one is answered use_dpop_nonce with a DPoP-Nonce header and retries.
+    dpop_nonce: str = "off"
 
     @field_validator("issuer")
     @classmethod
@@ -357,6 +361,14 @@ class Settings(BaseSettings):
     def _registration_unused(cls, v: int) -> int:
         if not 1 <= v <= 3650:
             raise ValueError("must be from 1 to 3650 days")
+        return v
+
+    @field_validator("dpop_nonce")
+    @classmethod
+    def _dpop_nonce(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in ("off", "token", "always"):
+            raise ValueError("must be off, token or always")
         return v
 
     @field_validator("api_step_up_scopes")

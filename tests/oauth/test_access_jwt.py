@@ -52,3 +52,12 @@ def test_what_is_not_known_is_left_out(db: Database):
     decoded = _verify(ring, sign(ring, claims))
     assert set(decoded.claims) == {"iss", "aud", "sub", "client_id", "scope", "iat", "exp", "jti"}
 
+
+
+def test_a_dpop_bound_token_names_its_key(db: Database):
+    # RFC 9449 §6.1: the confirmation claim with the key's JWK SHA-256 thumbprint.
+    ring = _ring(db)
+    claims = AccessTokenClaims(issuer=ISSUER, audience=RESOURCE, subject="client-abc", client_id="abc",
+                               scope="notes:read", issued_at=1, expires_at=2, jwt_id="j-3",
+                               jkt="0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+    assert _verify(ring, sign(ring, claims)).claims["cnf"] == {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}

@@ -27,11 +27,12 @@ class AccessTokenClaims:
     acr: str | None = None
     amr: tuple[str, ...] = ()
     act: dict[str, Any] | None = None  # RFC 8693 §4.1: who acts for the subject (a token obtained by exchange)
+    jkt: str | None = None  # the DPoP key the token is bound to (RFC 9449 §6.1)
 
 
 def payload(c: AccessTokenClaims) -> dict[str, Any]:
     """The claims of RFC 9068 §2.2; auth_time, acr and amr only when known (§2.2.1); act for a token obtained by
-    exchange (RFC 8693 §4.1)."""
+    exchange (RFC 8693 §4.1); cnf for a DPoP-bound one."""
     claims: dict[str, Any] = {
         "iss": c.issuer,
         "exp": c.expires_at,
@@ -50,6 +51,9 @@ def payload(c: AccessTokenClaims) -> dict[str, Any]:
         claims["amr"] = list(c.amr)
     if c.act:
         claims["act"] = c.act
+    if c.jkt is not None:
+        # RFC 9449 §6.1 (RFC 7800 §3.1): the confirmation claim names the key's thumbprint.
+        claims["cnf"] = {"jkt": c.jkt}
     return claims
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hospes import audit
 from hospes.clock import epoch, now
 from hospes.i18n import N_
-from hospes.oauth import audience, errors, id_token, pkce, redirects, registration
+from hospes.oauth import audience, dpop, errors, id_token, pkce, redirects, registration
 from hospes.oauth import claims as standard
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.provider import Provider
@@ -108,6 +108,8 @@ class AuthorizationRequest:
     # OIDC Core §3.1.2.1 ui_locales as sent (space-separated tags, most preferred first): the language of the
     # login, second-factor and consent pages (web/locale.py).
     ui_locales: str | None = None
+    # RFC 9449 §10: the DPoP key (RFC 7638 thumbprint) the code is bound to; the token request must prove it.
+    dpop_jkt: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -253,6 +255,11 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         # RFC 9700 §2.1.1: public clients MUST use PKCE.
         raise errors.InvalidRequest("PKCE (code_challenge with S256) is required for this client.")
 
+    dpop_jkt = _single(params, "dpop_jkt")
+    if dpop_jkt is not None and not dpop.valid_jkt(dpop_jkt):
+        # RFC 9449 §10: the base64url SHA-256 JWK thumbprint (RFC 7638) of the key the client will prove.
+        raise errors.InvalidRequest("The dpop_jkt is not a JWK SHA-256 thumbprint.")
+
     prompt = tuple(scope_table.parse(_single(params, "prompt")))
     for p in prompt:
         if p not in PROMPTS:
@@ -306,7 +313,7 @@ def _validate(provider: Provider, s: Session, cred: OAuthCredential, redirect_ur
         acr_values=acr_values, userinfo_claims=may_have(asked_claims.userinfo),
         id_token_claims=may_have(asked_claims.id_token),
         essential_acr=tuple(v[:64] for v in asked_claims.essential_acr[:8]),
-        resource=resource.identifier if resource is not None else None,
+        resource=resource.identifier if resource is not None else None, dpop_jkt=dpop_jkt,
         ui_locales=ui_locales[:255] if ui_locales else None,
     )
 
@@ -536,7 +543,7 @@ def issue_code(provider: Provider, s: Session, req: AuthorizationRequest, sessio
         code_hash=digest(code), grant_id=grant.id, credential_id=req.credential_id, user_id=session.user_id,
         redirect_uri=req.redirect_uri if req.redirect_uri_sent else "", scope=grant.scope, nonce=req.nonce,
         code_challenge=req.code_challenge, auth_time=session.auth_time, acr=acr_for(req, session),
-        amr=list(session.amr), session_id=session.sid,
+        amr=list(session.amr), session_id=session.sid, dpop_jkt=req.dpop_jkt,
         expires_at=t + timedelta(seconds=provider.settings.auth_code_ttl),
     ))
     if req.client_kind != "admin":

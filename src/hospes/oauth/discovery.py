@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from hospes import i18n
+from hospes.oauth.dpop import ALGS as DPOP_ALGS
 from hospes.oauth.keys import SUPPORTED_ALGS
 from hospes.oauth.request_object import ALGORITHMS as REQUEST_OBJECT_ALGORITHMS
 from hospes.oauth.scopes import SCOPES
@@ -77,6 +78,8 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         # RFC 9126 §5 (oauth/par.py): a credential may require it for itself (require_par), whatever this says.
         "pushed_authorization_request_endpoint": url("/oauth/par"),
         "require_pushed_authorization_requests": require_par,
+        # RFC 9449 §5.1: DPoP proofs are accepted at the token endpoint and the resources (oauth/dpop.py).
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
     }
     if "urn:ietf:params:oauth:grant-type:device_code" in grant_types:
         doc["device_authorization_endpoint"] = url("/oauth/device_authorization")  # RFC 8628 §4 (oauth/device.py)

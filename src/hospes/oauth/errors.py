@@ -172,6 +172,21 @@ class ExpiredToken(OAuthError):
     error = "expired_token"
 
 
+# RFC 9449 §5 and §7.1: a DPoP proof that fails a check of §4.3 (400 at the token endpoint; a resource answers 401
+# with a DPoP challenge, web/ sets the status), and §8/§9: the server wants a nonce of its own in the proof,
+# carried here so that web/ can give it in the DPoP-Nonce header.
+class InvalidDpopProof(OAuthError):
+    error = "invalid_dpop_proof"
+
+
+class UseDpopNonce(OAuthError):
+    error = "use_dpop_nonce"
+
+    def __init__(self, description: str = "", *, nonce: str) -> None:
+        super().__init__(description)
+        self.nonce = nonce
+
+
 class InvalidRedirect(Exception):
     """The client or redirect URI cannot be trusted: show an error page, never redirect.
 

@@ -5,7 +5,7 @@ Only the client a token was issued to learns that it is active (another client's
 of the client that obtained them, or verifies a JWT access token (RFC 9068) offline instead. An active token
 is described by its audience (``aud``: the resource it is for, RFC 8707, or the customer API), its scope,
 person (``sub``), client and, when known, the ``acr`` of the login behind it (RFC 9470: the resource decides
-whether that is enough).
+whether that is enough); a DPoP-bound token by ``token_type`` DPoP and ``cnf.jkt`` (RFC 9449 §6.2).
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ async def introspect(provider: Provider, authorization: str | None, form: Params
         # RFC 8693 §4.1, §2.2: a token obtained by exchange says who acts for its subject.
         body["act"] = found.act
     if found.kind == "access_token":
-        # RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a refresh token has none.
-        body["token_type"] = "Bearer"
+        # RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a refresh token has none. RFC 9449 §6.2: DPoP for one
+        # bound to a key.
+        body["token_type"] = "DPoP" if found.jkt is not None else "Bearer"
+    if found.jkt is not None:
+        # RFC 9449 §6.2: the key the token is bound to, for the resource server to check the proof against.
+        body["cnf"] = {"jkt": found.jkt}
     return body

@@ -69,14 +69,17 @@ async def refuse_reuse(tx: Tx, grant_id: int) -> Refused:
 
 async def issue_tokens(
     provider: Provider, tx: Tx, *, client: AuthenticatedClient, grant: GrantRow, scope: list[str],
-    auth: Authentication, refresh: bool, event: str, refresh_scope: list[str] | None = None,
+    auth: Authentication, refresh: bool, jkt: str | None, event: str, refresh_scope: list[str] | None = None,
     act: dict[str, Any] | None = None, not_after: datetime | None = None, ip: str = "",
     request_id: str | None = None,
 ) -> Issued:
     """An access token (and a refresh token when ``refresh``) under ``grant``, in the unit ``tx``. The access
     token's audience is the grant's resource (RFC 8707; None: the customer API) and its acr the login's, so a
-    refreshed token keeps the acr of the authentication the grant began with. A token exchange (RFC 8693) passes
-    the ``act`` claim and the subject token's expiry as ``not_after``, and gets no ID token.
+    refreshed token keeps the acr of the authentication the grant began with. ``jkt``: the key of the request's DPoP
+    proof (RFC 9449 §5), which the access token is bound to (token_type DPoP), and a public client's refresh token
+    too; None: a bearer token (every grant passes what its request proved, so a proof is never ignored). A token
+    exchange (RFC 8693) passes the ``act`` claim and the subject token's expiry as ``not_after``, and gets no ID
+    token.
 
     The audit entry (``event``: token.granted, token.refreshed or token.exchanged, from ``ip`` in request
     ``request_id``) is written with the access token's INSERT, in the same unit: no statement of its own on
@@ -97,7 +100,7 @@ async def issue_tokens(
         access = access_jwt.sign(provider.keys, access_jwt.AccessTokenClaims(
             issuer=provider.issuer, audience=grant.resource, subject=user.uuid, client_id=client.identifier,
             scope=scope_str, issued_at=issued_at, expires_at=issued_at + lifetime, jwt_id=new_token(),
-            auth_time=auth.auth_time or None, acr=auth.acr, amr=tuple(auth.amr), act=act))
+            auth_time=auth.auth_time or None, acr=auth.acr, amr=tuple(auth.amr), act=act, jkt=jkt))
     else:
         access = new_token()
     entry = audit.row(actor=f"user:{user.id}", action=event, target=f"grant:{grant_id}", ip=ip,
@@ -105,10 +108,10 @@ async def issue_tokens(
                       client_id=client.identifier, request_id=request_id)
     await store.create_access_token(tx, token_hash=digest(access), grant_id=grant_id, credential_id=client.id,
                                     user_id=user.id, scope=scope_str, audience=grant.resource, acr=auth.acr,
-                                    issued_at=t, expires_at=expires_at, act=act, audit=entry)
+                                    issued_at=t, expires_at=expires_at, act=act, jkt=jkt, audit=entry)
     body: dict[str, Any] = {
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if jkt is not None else "Bearer",  # RFC 9449 §5
         "expires_in": lifetime,
         "scope": scope_str,
     }
@@ -118,7 +121,10 @@ async def issue_tokens(
         await store.create_refresh_token(tx, token_hash=digest(rt), grant_id=grant_id, credential_id=client.id,
                                          user_id=user.id, scope=" ".join(refresh_scope) if refresh_scope else scope_str,
                                          auth_time=auth.auth_time, acr=auth.acr, amr=auth.amr, issued_at=t,
-                                         expires_at=t + timedelta(seconds=settings.refresh_token_ttl))
+                                         expires_at=t + timedelta(seconds=settings.refresh_token_ttl),
+                                         # RFC 9449 §5: a public client's refresh token is bound to the key; a
+                                         # confidential client's is bound to its authentication already.
+                                         jkt=jkt if client.public else None)
         body["refresh_token"] = rt
     return Issued(body, client, user, scope, auth, grant.claims, id_token=act is None)
 

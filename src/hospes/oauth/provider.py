@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from hospes.config import Settings, ensure_secret_key
 from hospes.oauth.discovery import Discovery
+from hospes.oauth.dpop import Dpop
 from hospes.oauth.keys import KeyRing
 from hospes.oauth.web_origins import WebOrigins
+from hospes.sealing import derive
 from hospes.store.db import Database
 from hospes.store.lookups import Lookups
 
@@ -30,6 +32,8 @@ class Provider:
     discovery: Discovery = field(init=False)
     #: The secret key (HOSPES_SECRET_KEY or var/secret_key): what seals a client_secret_jwt client's secret.
     secret_key: bytes = field(init=False)
+    #: DPoP proofs (RFC 9449) and the server's nonces, under a key derived from the secret key (every node's).
+    dpop: Dpop = field(init=False)
 
     def __post_init__(self) -> None:
         self.secret_key = ensure_secret_key(self.settings).encode()
@@ -39,6 +43,7 @@ class Provider:
                                    registration=self.settings.registration != "off",
                                    require_par=self.settings.require_par)
         self.keys = KeyRing.for_settings(self.db, self.settings)
+        self.dpop = Dpop(self.settings.issuer, derive(self.secret_key, b"hospes dpop nonce"), self.settings.dpop_nonce)
 
     @property
     def issuer(self) -> str:

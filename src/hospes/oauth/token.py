@@ -7,19 +7,22 @@ decided when the application is built (``Provider.grants``, from app.py ``create
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from hospes import metrics
-from hospes.oauth import client_auth, errors
+from hospes.oauth import client_auth, dpop, errors
 from hospes.oauth.grants.base import TokenRequest
 from hospes.oauth.params import Params
 from hospes.oauth.provider import Provider
 
 
 async def token_request(provider: Provider, authorization: str | None, form: Params,
-                        query: Params, ip: str = "") -> dict[str, Any]:
+                        query: Params, ip: str = "", *, dpop_proofs: Sequence[str] = (),
+                        path: str = "") -> dict[str, Any]:
     """The token response for a request with this Authorization header, posted form and query string from
-    ``ip``; counted (hospes/metrics.py) by the grant's own name, or refused by its error code."""
+    ``ip``, and the values of its DPoP headers (RFC 9449 §5) with the path it was posted to; counted
+    (hospes/metrics.py) by the grant's own name, or refused by its error code."""
     grant_type = None
     try:
         grant = provider.grants.select(form)
@@ -27,7 +30,9 @@ async def token_request(provider: Provider, authorization: str | None, form: Par
         params = grant.read(form, query)
         presented = client_auth.presented(authorization, params)
         declared = {name: params[name] for name in grant.parameters if name in params}
-        body = await grant.handle(provider, TokenRequest(presented, declared, ip))
+        value = dpop.one_proof(dpop_proofs)
+        proof = provider.dpop.check(value, "POST", path) if value is not None else None
+        body = await grant.handle(provider, TokenRequest(presented, declared, proof, ip))
     except errors.OAuthError as exc:
         metrics.token_refused(grant_type, exc.error)
         raise

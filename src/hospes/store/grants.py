@@ -31,7 +31,7 @@ ACCESS_TOKEN_LIVE = "t.revoked_at IS NULL AND t.expires_at > %s AND g.revoked_at
 REFRESH_TOKEN_LIVE = f"{ACCESS_TOKEN_LIVE} AND t.used_at IS NULL"
 
 _TOKEN_OF = "JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id"
-_LIVE_SELECT = "t.id, t.grant_id, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email, t.acr"
+_LIVE_SELECT = "t.id, t.grant_id, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email, t.acr, t.jkt"
 # The live token of either kind with this digest, with its audience (an access token's own; a refresh token's,
 # its grant's resource, which every access token it yields gets). Parameters: digest, now, digest, now.
 # An access token's act (RFC 8693 §4.1) too; a refresh token has none (an exchange issues none).
@@ -42,7 +42,7 @@ LIVE_TOKENS_SQL = (
     f"WHERE t.token_hash = %s AND {REFRESH_TOKEN_LIVE}"
 )
 # What a query over LIVE_TOKENS_SQL (as x) selects for ``LiveToken.of``, in its order.
-LIVE_TOKEN_COLUMNS = ("x.kind, x.id, x.grant_id, x.scope, x.issued_at, x.expires_at, x.uuid, x.email, x.acr, "
+LIVE_TOKEN_COLUMNS = ("x.kind, x.id, x.grant_id, x.scope, x.issued_at, x.expires_at, x.uuid, x.email, x.acr, x.jkt, "
                       "x.audience, x.act")
 
 
@@ -58,14 +58,15 @@ class LiveToken(NamedTuple):
     sub: str
     username: str
     acr: str | None  # how the person logged in for the grant (RFC 9470 step-up)
+    jkt: str | None  # the DPoP key it is bound to (RFC 9449 §6: cnf.jkt); None: a bearer token
     audience: str | None  # the operator's resource it is for (RFC 8707); None: the customer API
     act: dict[str, Any] | None  # who acts for the subject, for a token obtained by exchange (RFC 8693 §4.1)
 
     @classmethod
     def of(cls, cols: Sequence[Any]) -> LiveToken:
-        kind, tid, grant_id, scope, issued_at, expires_at, sub, email, acr, audience, act = cols
-        return cls(kind, tid, grant_id, scope, epoch_of(issued_at), epoch_of(expires_at), sub, email, acr, audience,
-                   json_object(act))
+        kind, tid, grant_id, scope, issued_at, expires_at, sub, email, acr, jkt, audience, act = cols
+        return cls(kind, tid, grant_id, scope, epoch_of(issued_at), epoch_of(expires_at), sub, email, acr, jkt,
+                   audience, json_object(act))
 
 
 # -- the grant a code or refresh token belongs to -----------------------------------------------------
@@ -108,7 +109,7 @@ async def _redeem(tx: Tx, table: str, row_id: int, at: datetime) -> bool:
 
 # -- authorization codes (RFC 6749 §4.1.2-4.1.3) ------------------------------------------------------
 _CODE_COLUMNS = ("c.id, c.credential_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, c.auth_time, c.acr, "
-                 "c.amr, c.session_id, c.expires_at, c.used_at")
+                 "c.amr, c.session_id, c.expires_at, c.used_at, c.dpop_jkt")
 _CODE_WIDTH = _CODE_COLUMNS.count(",") + 1
 CODE_SQL = (
     f"SELECT {_CODE_COLUMNS}, {GRANT_COLUMNS} FROM authorization_codes c "  # noqa: S608 (constant text)
@@ -137,14 +138,16 @@ class AuthorizationCodeRow(Redeemable):
     nonce: str | None
     code_challenge: str | None  # RFC 7636 S256
     session_id: str | None
+    dpop_jkt: str | None  # RFC 9449 §10: the DPoP key the token request must prove
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> AuthorizationCodeRow:
         (cid, credential_id, redirect_uri, scope, nonce, challenge, auth_time, acr, amr, session_id, expires_at,
-         used_at) = row[:_CODE_WIDTH]
+         used_at, dpop_jkt) = row[:_CODE_WIDTH]
         return cls(id=cid, credential_id=credential_id, scope=scope, auth_time=auth_time, acr=acr, amr=json_list(amr),
                    expires_at=aware(expires_at), used=used_at is not None, grant=GrantRow.of(row[_CODE_WIDTH:]),
-                   redirect_uri=redirect_uri, nonce=nonce, code_challenge=challenge, session_id=session_id)
+                   redirect_uri=redirect_uri, nonce=nonce, code_challenge=challenge, session_id=session_id,
+                   dpop_jkt=dpop_jkt)
 
 
 async def get_authorization_code(tx: Tx, code_hash: bytes) -> AuthorizationCodeRow | None:
@@ -158,7 +161,8 @@ async def invalidate_authorization_code(tx: Tx, code_id: int, at: datetime) -> b
 
 
 # -- refresh tokens (RFC 6749 §6) ---------------------------------------------------------------------
-_REFRESH_COLUMNS = "t.id, t.credential_id, t.scope, t.auth_time, t.acr, t.amr, t.expires_at, t.used_at, t.revoked_at"
+_REFRESH_COLUMNS = ("t.id, t.credential_id, t.scope, t.auth_time, t.acr, t.amr, t.expires_at, t.used_at, t.revoked_at, "
+                    "t.jkt")
 _REFRESH_WIDTH = _REFRESH_COLUMNS.count(",") + 1
 REFRESH_SQL = (
     f"SELECT {_REFRESH_COLUMNS}, {GRANT_COLUMNS} FROM refresh_tokens t {_TOKEN_OF} "  # noqa: S608 (constant text)
@@ -169,13 +173,14 @@ REFRESH_SQL = (
 @dataclass(frozen=True, slots=True)
 class RefreshTokenRow(Redeemable):
     revoked: bool
+    jkt: str | None  # RFC 9449 §5: a public client's refresh token, bound to its DPoP key
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> RefreshTokenRow:
-        tid, credential_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at = row[:_REFRESH_WIDTH]
+        tid, credential_id, scope, auth_time, acr, amr, expires_at, used_at, revoked_at, jkt = row[:_REFRESH_WIDTH]
         return cls(id=tid, credential_id=credential_id, scope=scope, auth_time=auth_time, acr=acr, amr=json_list(amr),
                    expires_at=aware(expires_at), used=used_at is not None, grant=GrantRow.of(row[_REFRESH_WIDTH:]),
-                   revoked=revoked_at is not None)
+                   revoked=revoked_at is not None, jkt=jkt)
 
 
 async def get_refresh_token(tx: Tx, token_hash: bytes) -> RefreshTokenRow | None:
@@ -229,24 +234,26 @@ async def live_access_token(tx: Tx, token_hash: bytes, at: datetime) -> SubjectT
 
 async def create_access_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
                               scope: str, audience: str | None, acr: str | None, issued_at: datetime,
-                              expires_at: datetime, act: dict[str, Any] | None = None,
+                              expires_at: datetime, jkt: str | None, act: dict[str, Any] | None = None,
                               audit: AuditRow | None = None) -> None:
-    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's; ``act``:
-    the acting party of a token obtained by exchange (RFC 8693 §4.1); ``audit``: an entry written with it
-    (store/audit.py ``insert_with``)."""
+    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's; ``jkt``:
+    the DPoP key it is bound to (RFC 9449 §6), None for a bearer token; ``act``: the acting party of a token
+    obtained by exchange (RFC 8693 §4.1); ``audit``: an entry written with it (store/audit.py ``insert_with``)."""
     await insert_with(tx, audit, "INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, "
-                      "audience, acr, issued_at, expires_at, act) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                      "audience, acr, issued_at, expires_at, act, jkt) "
+                      "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                       token_hash, grant_id, credential_id, user_id, scope, audience, acr, tx.ts(issued_at),
-                      tx.ts(expires_at), tx.json(act) if act is not None else None)
+                      tx.ts(expires_at), tx.json(act) if act is not None else None, jkt)
 
 
 async def create_refresh_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
                                scope: str, auth_time: int, acr: str | None, amr: list[str], issued_at: datetime,
-                               expires_at: datetime) -> None:
+                               expires_at: datetime, jkt: str | None) -> None:
+    """``jkt``: the DPoP key a public client's refresh token is bound to (RFC 9449 §5), else None."""
     await tx.execute("INSERT INTO refresh_tokens (token_hash, grant_id, credential_id, user_id, scope, auth_time, "
-                     "acr, amr, issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                     "acr, amr, issued_at, expires_at, jkt) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                      token_hash, grant_id, credential_id, user_id, scope, auth_time, acr, tx.json(list(amr)),
-                     tx.ts(issued_at), tx.ts(expires_at))
+                     tx.ts(issued_at), tx.ts(expires_at), jkt)
 
 
 # -- revoking -----------------------------------------------------------------------------------------

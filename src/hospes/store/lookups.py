@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 
 from hospes import metrics
 from hospes.config import DEFAULT_DB_TIMEOUT
-from hospes.store import records
+from hospes.store import records, replay
 from hospes.store.accounts import REACHED_COLUMNS, ReachedAccount, reached_of
 from hospes.store.clients import CLIENT_WITH_TOKEN_SQL, REDIRECT_URIS_SQL, ClientRedirects, ClientWithToken
 from hospes.store.grants import ACCESS_TOKEN_LIVE
@@ -42,15 +42,22 @@ from hospes.store.sql import PERSON_COLUMNS, AsyncpgTx, DbapiTx, Person, Tx, num
 
 # One query per lookup, all constant text. Written with %s; SQLite's "?" is substituted below.
 USERINFO_SQL = (
-    f"SELECT t.scope, g.claims, t.credential_id, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
+    f"SELECT t.scope, g.claims, t.credential_id, t.jkt, {PERSON_COLUMNS} "  # noqa: S608 (constant text)
     "FROM access_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id "
     f"WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE}"
 )
 
+# PostgreSQL, a DPoP request (RFC 9449 §11.1): its proof's jti recorded by store/replay.py's statement in the same
+# round trip as USERINFO_SQL's read; one row whatever the token: 1 when the jti was new, then the token's columns
+# (NULL: none).
+# Parameters: replay.first_use's (kind, digest, expires_at, now), then USERINFO_SQL's.
+USERINFO_REMEMBERING_SQL = (f"WITH seen AS ({replay.FIRST_USE_SQL} RETURNING 1) "  # noqa: S608 (constant text)
+                            f"SELECT (SELECT count(*) FROM seen), x.* FROM (SELECT 1) AS one "
+                            f"LEFT JOIN ({USERINFO_SQL}) AS x ON TRUE")
 
 # The customer API's token lookup: the token, its grant (the accounts chosen) and client, its person, and the
 # accounts the person reaches now (as store/accounts.py REACHED_SQL), one row per account.
-API_TOKEN_COLUMNS = (f"t.scope, g.accounts, t.grant_id, t.credential_id, cr.identifier, t.audience, t.acr, "
+API_TOKEN_COLUMNS = (f"t.scope, g.accounts, t.grant_id, t.credential_id, cr.identifier, t.audience, t.acr, t.jkt, "
                      f"{PERSON_COLUMNS}")
 _API_TOKEN_WIDTH = len(API_TOKEN_COLUMNS.split(","))
 _REACHED_END = _API_TOKEN_WIDTH + len(REACHED_COLUMNS.split(","))
@@ -103,6 +110,7 @@ class ApiTokenRow:
     acr: str | None = None  # how the person logged in (RFC 9470 step-up)
     # The client accounts the person reaches, read with the token (store/accounts.py ``reached``); None: not read.
     reached: tuple[ReachedAccount, ...] | None = None
+    jkt: str | None = None  # the DPoP key the token is bound to (RFC 9449 §6); None: a bearer token
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +124,14 @@ class FirstPage:
 
 def _api_token(rows: list[Any]) -> ApiTokenRow:
     """The token of API_TOKEN_SQL's rows, with the accounts its person reaches (one row each, or one without)."""
-    scope, accounts, grant_id, credential_id, identifier, audience, acr, *person = rows[0][:_API_TOKEN_WIDTH]
+    scope, accounts, grant_id, credential_id, identifier, audience, acr, jkt, *person = rows[0][:_API_TOKEN_WIDTH]
     chosen = tuple(int(a) for a in (accounts or "").split() if a.isdigit())
     reached: dict[int, Any] = {}
     for row in rows:
         if row[_API_TOKEN_WIDTH] is not None:
             reached.setdefault(row[_API_TOKEN_WIDTH], row[_API_TOKEN_WIDTH:_REACHED_END])
     return ApiTokenRow(tuple(scope.split()), chosen, grant_id, credential_id, identifier, Person.of(person),
-                       audience, acr, tuple(reached_of(reached.values())))
+                       audience, acr, tuple(reached_of(reached.values())), jkt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +139,7 @@ class UserinfoRow:
     scope: list[str]
     claims: str | None  # the grant's, asked for with the claims parameter
     credential_id: int  # the client the token was issued to
+    jkt: str | None  # the DPoP key the token is bound to (RFC 9449 §6); None: a bearer token
     person: Person
 
 
@@ -148,6 +157,7 @@ class Lookups:
         self._first_page_sql: dict[tuple[str, bool], str] = {}
         self._userinfo_sql, self._introspection_sql = style(USERINFO_SQL), style(CLIENT_WITH_TOKEN_SQL)
         self._api_token_sql, self._audience_token_sql = style(API_TOKEN_SQL), style(AUDIENCE_TOKEN_SQL)
+        self._userinfo_remembering_sql = style(USERINFO_REMEMBERING_SQL)
 
     def _param_now(self, now: datetime) -> Any:
         # SQLite compares the stored text; PostgreSQL, timestamptz.
@@ -194,7 +204,22 @@ class Lookups:
         rows = await self._timed("userinfo", self._userinfo_sql, (token_hash, self._param_now(now)))
         if not rows:
             return None
-        return UserinfoRow(rows[0][0].split(), rows[0][1], rows[0][2], Person.of(rows[0][3:]))
+        row = rows[0]
+        return UserinfoRow(row[0].split(), row[1], row[2], row[3], Person.of(row[4:]))
+
+    @property
+    def remembers_with_userinfo(self) -> bool:
+        """Whether ``userinfo_remembering`` answers here: on PostgreSQL, where it saves a DPoP request a round trip
+        (SQLite's lookups are read-only; its writes go through the writer)."""
+        return self._pg is not None
+
+    async def userinfo_remembering(self, token_hash: bytes, now: datetime, kind: str, digest: bytes,
+                                   expires_at: datetime) -> tuple[UserinfoRow | None, bool]:
+        """PostgreSQL: ``userinfo``, and replay.first_use of ``digest`` in the same statement (its answer second)."""
+        params = (kind, digest, expires_at, now, token_hash, now)
+        row = (await self._timed("userinfo", self._userinfo_remembering_sql, params))[0]
+        found = UserinfoRow(row[1].split(), row[2], row[3], row[4], Person.of(row[5:])) if row[1] is not None else None
+        return found, row[0] == 1
 
     async def api_token(self, token_hash: bytes, now: datetime) -> ApiTokenRow | None:
         """The customer API's bearer token, when it is live (store/grants.py ACCESS_TOKEN_LIVE), with the accounts

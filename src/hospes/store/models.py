@@ -275,6 +275,9 @@ class AuthorizationCode(Base):
     session_id: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # RFC 9449 §10: the DPoP key (its RFC 7638 thumbprint) the authorization request named; the token request
+    # must prove possession of it.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
 
 
 class AccessToken(Base):
@@ -297,6 +300,8 @@ class AccessToken(Base):
     # A token obtained by token exchange (RFC 8693 §4.1): the acting party, {"sub": client_id[, "act": {...}]},
     # the exchanged-from token's own act nested inside. NULL: a token the subject's client obtained itself.
     act: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    # RFC 9449 §6: the DPoP key the token is bound to (cnf.jkt, an RFC 7638 thumbprint); NULL: a bearer token.
+    jkt: Mapped[str | None] = mapped_column(String(43))
 
 
 class RefreshToken(Base):
@@ -315,6 +320,8 @@ class RefreshToken(Base):
     # Set when rotated (RFC 9700 §4.14.2): presenting it again revokes the grant.
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # RFC 9449 §5: a public client's refresh token is bound to the DPoP key it was obtained with.
+    jkt: Mapped[str | None] = mapped_column(String(43))
 
 
 class Consent(Base):

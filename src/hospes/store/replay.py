@@ -25,7 +25,7 @@ CLIENT_ASSERTION = "client_assertion"
 DPOP_PROOF = "dpop_proof"
 REQUEST_OBJECT = "request_object"
 
-_FIRST_USE_SQL = (
+FIRST_USE_SQL = (
     "INSERT INTO seen_jtis (kind, digest, expires_at) VALUES (%s, %s, %s) "
     "ON CONFLICT (kind, digest) DO UPDATE SET expires_at = excluded.expires_at "
     "WHERE seen_jtis.expires_at <= %s"
@@ -43,4 +43,4 @@ def key(belongs_to: str, jti: str) -> bytes:
 async def first_use(tx: Tx, kind: str, digest: bytes, expires_at: datetime, *, at: datetime) -> bool:
     """Record ``digest`` of ``kind`` as used until ``expires_at``: True when this is its first use (or the
     earlier use has expired), False when it was seen and is still within its time."""
-    return await tx.execute(_FIRST_USE_SQL, kind, digest, tx.ts(expires_at), tx.ts(at)) == 1
+    return await tx.execute(FIRST_USE_SQL, kind, digest, tx.ts(expires_at), tx.ts(at)) == 1

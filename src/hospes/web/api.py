@@ -40,7 +40,7 @@ from hospes.api.operations import (
     read_first_page,
     read_query,
 )
-from hospes.oauth import errors
+from hospes.oauth import dpop, errors
 from hospes.store.lookups import ApiTokenRow
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures
@@ -53,7 +53,8 @@ JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
 PUBLIC = [(b"cache-control", b"public, max-age=300"), (b"access-control-allow-origin", b"*")]
 METHODS = b"GET, HEAD, POST"
-CORS = ResourceCors(METHODS, request_headers=b"Authorization, Content-Type", expose=b"WWW-Authenticate")
+CORS = ResourceCors(METHODS, request_headers=b"Authorization, Content-Type, DPoP",
+                    expose=b"WWW-Authenticate, DPoP-Nonce")
 
 
 class MissingToken(errors.OAuthError):
@@ -114,19 +115,26 @@ class CustomerApi:
                                    [(b"allow", METHODS)])
             return self._error(NotFound("There is no such operation in this API."))
         token: ApiTokenRow | None = None
+        scheme: str | None = None
+        provider = self.web.provider
         try:
             query = self._query(request)  # a token in the query is refused before anything else is read
-            bearer = self._bearer(request)
+            scheme, bearer = self._bearer(request)
+            # RFC 9449 §7.1: a DPoP request's proof, checked before the token is looked up.
+            proof = (provider.dpop.at_resource(scheme, bearer, request.headers.getlist("dpop"), method,
+                                               request.scope["path"]) if scheme == "dpop" else None)
             listed = self._first_page(op, query)
             if listed is not None:  # a list's first page: the token, the accounts and the rows in one query
                 found = await read_first_page(self.web.provider, op, bearer, listed)
                 token = found.token
+                await dpop.admit(provider, scheme, token.jkt, proof)
                 check_scope(op, token.scope)
                 check_step_up(op, token, self.web.provider.settings.step_up_scopes)
                 args = listed
                 result: Answer = await first_page_of(op, found, listed)
             else:
                 token = await authenticate(self.web.provider, bearer)
+                await dpop.admit(provider, scheme, token.jkt, proof)
                 check_scope(op, token.scope)
                 check_step_up(op, token, self.web.provider.settings.step_up_scopes)
                 args = Args(id=path_id(raw_id) if raw_id is not None else None, query=read_query(op, query),
@@ -136,7 +144,7 @@ class CustomerApi:
                 else:  # on the event loop, as userinfo's lookup (store/lookups.py)
                     result = await perform_read(self.web.provider, op, token, args)
         except errors.OAuthError as exc:
-            status, body, headers = self._error(exc)
+            status, body, headers = self._error(exc, scheme=scheme)
         else:
             body = orjson.dumps(self._render(op, result, args))
             status, headers = op.status, [JSON, NO_STORE]
@@ -163,11 +171,12 @@ class CustomerApi:
             raise InvalidRequest("Send the access token in the Authorization header (RFC 6750 section 2.1).")
         return query
 
-    def _bearer(self, request: Request) -> str:
-        scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise MissingToken("An access token is required (Authorization: Bearer).")
-        return value.strip()
+    def _bearer(self, request: Request) -> tuple[str, str]:
+        """The scheme ("bearer", or "dpop": RFC 9449 §7.1) and the access token of the Authorization header."""
+        presented = dpop.scheme_and_token(request.headers.get("authorization"))
+        if presented is None:
+            raise MissingToken("An access token is required (Authorization: Bearer or DPoP).")
+        return presented
 
     async def _body(self, request: Request, op: Operation) -> dict[str, Any]:
         if op.body is None:
@@ -195,25 +204,37 @@ class CustomerApi:
             following = f"{self.base}{op.path}?{urlencode({**query, 'page': args.query.get('page', 1) + 1})}"
         return {"data": result.items, "next": following}
 
-    def _error(self, exc: errors.OAuthError, extra: Headers | None = None) -> tuple[int, bytes, Headers]:
+    def _error(self, exc: errors.OAuthError, extra: Headers | None = None,
+               scheme: str | None = None) -> tuple[int, bytes, Headers]:
         headers: Headers = [JSON, NO_STORE, *(extra or [])]
         status = exc.status_code
         if isinstance(exc, MalformedRequest) and not isinstance(exc, BodyTooLarge):
             status = 400
+        with_dpop = dpop.uses_dpop(scheme, exc)
+        if with_dpop and status == 400:
+            status = 401  # RFC 9449 §7.1: a resource answers a proof's failure 401
+        if isinstance(exc, errors.UseDpopNonce):
+            headers.append((b"dpop-nonce", exc.nonce.encode()))  # RFC 9449 §9
         if status in (401, 403):
             # RFC 6750 §3, RFC 9728 §5.1: the challenge names the error (none without a token), the scope
-            # needed, and where the resource's metadata is.
-            parts = ['Bearer realm="hospes"']
-            if not isinstance(exc, MissingToken):
-                parts.append(f'error="{exc.error}"')
-                if exc.description:
-                    parts.append(f'error_description="{_quoted(exc.description)}"')
+            # needed, and where the resource's metadata is; RFC 9449 §7.1: in the DPoP scheme for a DPoP request.
+            error = None if isinstance(exc, MissingToken) else exc
+            parts = []
             if isinstance(exc, InsufficientScope):
                 parts.append(f'scope="{exc.scope}"')
             if isinstance(exc, errors.InsufficientUserAuthentication):
                 parts.append(f'acr_values="{exc.acr_values}"')  # RFC 9470 §3
             parts.append(f'resource_metadata="{self.metadata_url}"')
-            headers.append((b"www-authenticate", ", ".join(parts).encode("ascii")))
+            if with_dpop:
+                challenge = self.web.provider.dpop.challenge_for(error, ", ".join(parts))
+            else:
+                described = []
+                if error is not None:
+                    described.append(f'error="{exc.error}"')
+                    if exc.description:
+                        described.append(f'error_description="{_quoted(exc.description)}"')
+                challenge = ", ".join(['Bearer realm="hospes"', *described, *parts])
+            headers.append((b"www-authenticate", challenge.encode("ascii")))
         return status, orjson.dumps(exc.as_dict()), headers
 
     async def _options(self, request: Request, origin: str | None) -> tuple[int, bytes, Headers]:

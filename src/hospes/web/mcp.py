@@ -55,7 +55,7 @@ from hospes.api import metadata, tools
 from hospes.api.errors import InsufficientScope
 from hospes.api.operations import check_scope, perform_read, perform_write
 from hospes.clock import now
-from hospes.oauth import errors
+from hospes.oauth import dpop, errors
 from hospes.secrets import digest
 from hospes.store.lookups import ApiTokenRow
 from hospes.store.unavailable import is_unavailable
@@ -69,9 +69,9 @@ NO_STORE = (b"cache-control", b"no-store")
 # The transport's headers; "*" covers 2026-07-28's Mcp-Param-* (a wildcard never covers Authorization, so it is
 # named: https://fetch.spec.whatwg.org/#cors-preflight-fetch).
 CORS = ResourceCors(b"GET, POST, DELETE",
-                    request_headers=(b"Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, "
-                                     b"Mcp-Method, Mcp-Name, Last-Event-ID, *"),
-                    expose=b"WWW-Authenticate, Mcp-Session-Id")
+                    request_headers=(b"Authorization, Content-Type, Accept, DPoP, Mcp-Protocol-Version, "
+                                     b"Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID, *"),
+                    expose=b"WWW-Authenticate, DPoP-Nonce, Mcp-Session-Id")
 MAX_BODY = 1 << 20  # a tool call's arguments are small; the SDK's own limit is 4 MiB
 MAX_TOKEN = 512
 
@@ -95,10 +95,11 @@ _CALLER: contextvars.ContextVar[McpCaller] = contextvars.ContextVar("hospes_mcp_
 class Refused(Exception):
     """An answer before the SDK: a bearer challenge (RFC 6750 §3) or a request the transport cannot take."""
 
-    def __init__(self, status: int, error: errors.OAuthError | None) -> None:
+    def __init__(self, status: int, error: errors.OAuthError | None, scheme: str | None = None) -> None:
         super().__init__(status)
         self.status = status
         self.error = error
+        self.scheme = scheme  # the Authorization header's ("bearer" or "dpop"), for the challenge's scheme
 
 
 # The SDK logs every stateless request at INFO ("Terminating session: None"); its warnings and errors still show.
@@ -141,10 +142,10 @@ class McpServer:
             if request.method == "OPTIONS":
                 await self._options(send, request, origin)
                 return
-            token = await self._authenticate(request)
+            token, scheme = await self._authenticate(request)
             body = await self._body(request) if request.method == "POST" else None
             message = _decoded(body) if body is not None else None
-            self._check_scopes(token, message)
+            self._check_scopes(token, message, scheme)
         except Refused as refused:
             await self._refuse(_adding(send, await self._cors(origin, None)), refused)
             return
@@ -185,18 +186,26 @@ class McpServer:
 
     # -- before the SDK -------------------------------------------------------------------------------------
 
-    async def _authenticate(self, request: Request) -> ApiTokenRow:
-        scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
-        value = value.strip()
-        if scheme.lower() != "bearer" or not value:
+    async def _authenticate(self, request: Request) -> tuple[ApiTokenRow, str]:
+        """The live token for this server and the scheme it came with ("bearer", or "dpop": RFC 9449 §7.1)."""
+        presented = dpop.scheme_and_token(request.headers.get("authorization"))
+        if presented is None:
             raise Refused(401, None)  # RFC 6750 §3.1: no error code when no token was sent
-        found = None
-        if len(value) <= MAX_TOKEN:
-            found = await self.web.provider.lookups.audience_token(digest(value), now(), self.audience)
-        if found is None:
-            raise Refused(401, errors.InvalidToken("The access token is invalid, expired, revoked or not for "
-                                                   "this MCP server."))
-        return found
+        scheme, value = presented
+        provider = self.web.provider
+        try:
+            # RFC 9449 §7.1: a DPoP request's proof, checked before the token is looked up, then the binding.
+            proof = (provider.dpop.at_resource(scheme, value, request.headers.getlist("dpop"), request.method,
+                                               request.scope["path"]) if scheme == "dpop" else None)
+            found = None
+            if len(value) <= MAX_TOKEN:
+                found = await provider.lookups.audience_token(digest(value), now(), self.audience)
+            if found is None:
+                raise errors.InvalidToken("The access token is invalid, expired, revoked or not for this MCP server.")
+            await dpop.admit(provider, scheme, found.jkt, proof)
+        except errors.OAuthError as exc:
+            raise Refused(401, exc, scheme) from None
+        return found, scheme
 
     async def _body(self, request: Request) -> bytes:
         body = b""
@@ -206,7 +215,7 @@ class McpServer:
                 raise Refused(413, None)
         return body
 
-    def _check_scopes(self, token: ApiTokenRow, message: Any) -> None:
+    def _check_scopes(self, token: ApiTokenRow, message: Any, scheme: str) -> None:
         """RFC 6750 §3.1 at the HTTP level for each tools/call the body holds (a JSON-RPC batch, 2025-03-26, may
         hold several). A body the SDK cannot read (None here) is left to it to answer."""
         for item in message if isinstance(message, list) else [message]:
@@ -219,27 +228,34 @@ class McpServer:
                 try:
                     check_scope(tool.operation, token.scope)
                 except InsufficientScope as exc:
-                    raise Refused(403, exc) from None
+                    raise Refused(403, exc, scheme) from None
 
     async def _refuse(self, send: Send, refused: Refused) -> None:
         headers: Headers = [JSON, NO_STORE]
         exc = refused.error
+        if isinstance(exc, errors.UseDpopNonce):
+            headers.append((b"dpop-nonce", exc.nonce.encode()))  # RFC 9449 §9
         if refused.status in (401, 403):
-            # RFC 6750 §3, RFC 9728 §5.1.
-            parts = ['Bearer realm="hospes"']
-            if exc is not None:
-                parts.append(f'error="{exc.error}"')
-                if exc.description:
-                    parts.append(f'error_description="{errors.description_text(exc.description)}"')
+            # RFC 6750 §3, RFC 9728 §5.1; RFC 9449 §7.1: the DPoP scheme for a DPoP request.
+            parts = []
             if isinstance(exc, InsufficientScope):
                 parts.append(f'scope="{exc.scope}"')
             parts.append(f'resource_metadata="{self.metadata_url}"')
-            headers.append((b"www-authenticate", ", ".join(parts).encode("ascii")))
+            if dpop.uses_dpop(refused.scheme, exc):
+                challenge = self.web.provider.dpop.challenge_for(exc, ", ".join(parts))
+            else:
+                described = []
+                if exc is not None:
+                    described.append(f'error="{exc.error}"')
+                    if exc.description:
+                        described.append(f'error_description="{errors.description_text(exc.description)}"')
+                challenge = ", ".join(['Bearer realm="hospes"', *described, *parts])
+            headers.append((b"www-authenticate", challenge.encode("ascii")))
         if exc is not None:
             body = orjson.dumps(exc.as_dict())
         elif refused.status == 401:
             body = orjson.dumps({"error": "invalid_token", "error_description": "An access token is required "
-                                 "(Authorization: Bearer)."})
+                                 "(Authorization: Bearer or DPoP)."})
         else:
             body = orjson.dumps({"error": "invalid_request", "error_description": "The request is too large."})
         await _send(send, refused.status, body, headers)

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hospes import logs
-from hospes.oauth import client_auth, device, errors, introspection, par, revocation, token, userinfo
+from hospes.oauth import client_auth, device, dpop, errors, introspection, par, revocation, token, userinfo
 from hospes.store.unavailable import is_unavailable
 from hospes.web import failures, not_found
 from hospes.web.context import Web
@@ -47,14 +47,15 @@ METHOD_NOT_ALLOWED = orjson.dumps(not_found.protocol_error(405))
 class Call:
     """What the handlers read of a request, taken from the ASGI scope in one pass."""
 
-    __slots__ = ("method", "query", "authorization", "content_type", "content_length", "origin", "client",
-                 "scope", "logged", "_receive")
+    __slots__ = ("method", "path", "query", "authorization", "content_type", "content_length", "origin", "client",
+                 "dpop", "scope", "logged", "_receive")
 
     def __init__(self, scope: Scope, receive: Receive, logged: bool = False) -> None:
         self.scope = scope
         # Whether the request's log line is written: it names the client, so the handlers find it out.
         self.logged = logged
         self.method: str = scope["method"]
+        self.path: str = scope["path"]
         self.query: str = scope.get("query_string", b"").decode("latin-1")
         self.authorization: str | None = None
         self.content_type = ""
@@ -63,6 +64,7 @@ class Call:
         # The client the answer is for, once a handler knows it (its id or identifier): CORS answers only
         # the origins of that client's redirect URIs.
         self.client: int | str | None = None
+        self.dpop: list[str] = []  # RFC 9449 §4.1: the DPoP headers' values (more than one is refused)
         for name, value in scope["headers"]:
             if name == b"authorization" and self.authorization is None:
                 self.authorization = value.decode("latin-1")
@@ -72,6 +74,8 @@ class Call:
                 self.content_length = value
             elif name == b"origin":
                 self.origin = value
+            elif name == b"dpop":
+                self.dpop.append(value.decode("latin-1"))
         self._receive = receive
 
     def ip(self, web: Web) -> str:
@@ -108,6 +112,8 @@ def _json(status: int, body: Any, headers: Headers) -> Answer:
 
 def _client_error(exc: errors.OAuthError) -> Answer:
     headers = list(NO_STORE)
+    if isinstance(exc, errors.UseDpopNonce):
+        headers.append((b"dpop-nonce", exc.nonce.encode()))  # RFC 9449 §8: the nonce to retry with
     if exc.status_code == 401:
         # RFC 9110 §15.5.2: a 401 carries a challenge. RFC 6749 §5.2: the scheme the client may use, also to a
         # client that tried client_secret_post or sent nothing.
@@ -127,6 +133,20 @@ def _bearer_error(exc: errors.OAuthError) -> Answer:
         challenge += f', error_description="{body["error_description"]}"'
     status = exc.status_code if exc.status_code in (401, 403) else 400
     return _json(status, body, [*NO_STORE, (b"www-authenticate", challenge.encode("ascii"))])
+
+
+def _scheme(authorization: str | None) -> str | None:
+    presented = dpop.scheme_and_token(authorization)
+    return presented[0] if presented is not None else None
+
+
+def _dpop_error(web: Web, exc: errors.OAuthError) -> Answer:
+    # RFC 9449 §7.1: a DPoP request's error is a DPoP challenge, 401 (403 for insufficient_scope, RFC 6750 §3.1);
+    # §9: use_dpop_nonce with the nonce to retry with.
+    headers = [*NO_STORE, (b"www-authenticate", web.provider.dpop.challenge_for(exc).encode("ascii"))]
+    if isinstance(exc, errors.UseDpopNonce):
+        headers.append((b"dpop-nonce", exc.nonce.encode()))
+    return _json(403 if exc.status_code == 403 else 401, exc.as_dict(), headers)
 
 
 # -- the endpoints ----------------------------------------------------------------------------------
@@ -168,10 +188,15 @@ async def token_endpoint(web: Web, call: Call) -> Answer:
             raise errors.InvalidRequest("The token endpoint accepts POST only.")
         form = await call.form()
         call.client = _presented_client(call, form)
-        body = await token.token_request(web.provider, call.authorization, form, call.params(), call.ip(web))
+        body = await token.token_request(web.provider, call.authorization, form, call.params(), call.ip(web),
+                                         dpop_proofs=call.dpop, path=call.path)
     except errors.OAuthError as exc:
         return _client_error(exc)
-    return _json(200, body, NO_STORE)
+    headers = list(NO_STORE)
+    if call.dpop and web.provider.dpop.nonce_required(resource=False):
+        # RFC 9449 §8.2: the nonce for the client's next proof, before the one it used runs out.
+        headers.append((b"dpop-nonce", web.provider.dpop.nonces.current().encode()))
+    return _json(200, body, headers)
 
 
 async def device_authorization_endpoint(web: Web, call: Call) -> Answer:
@@ -203,13 +228,18 @@ async def userinfo_endpoint(web: Web, call: Call) -> Answer:
     try:
         form = await call.form(required=False)
         query = call.params()
-        tok = userinfo.extract_token(call.authorization, form.get("access_token", []),
-                                     query.get("access_token", []))
-        found = await userinfo.userinfo(web.provider, tok)
+        scheme, tok = userinfo.extract_token(call.authorization, form.get("access_token", []),
+                                             query.get("access_token", []))
+        found = await userinfo.userinfo(web.provider, tok, scheme, call.dpop, call.method, call.path)
     except errors.OAuthError as exc:
+        if dpop.uses_dpop(_scheme(call.authorization), exc):
+            return _dpop_error(web, exc)
         return _bearer_error(exc)
     call.client = found.credential_id
-    return _json(200, found.claims, list(NO_STORE))
+    headers = list(NO_STORE)
+    if call.dpop and web.provider.dpop.nonce_required(resource=True):
+        headers.append((b"dpop-nonce", web.provider.dpop.nonces.current().encode()))  # RFC 9449 §9
+    return _json(200, found.claims, headers)
 
 
 async def introspection_endpoint(web: Web, call: Call) -> Answer:
@@ -252,8 +282,8 @@ PUBLIC_DOCUMENTS: frozenset[Handler] = frozenset({discovery, jwks})
 REQUEST_HEADERS = b"Authorization, Content-Type, DPoP"
 PREFLIGHT_MAX_AGE = (b"access-control-max-age", b"600")
 VARY_ORIGIN = (b"vary", b"Origin")
-# The bearer errors' challenge (RFC 6750 §3) is for the application to read.
-EXPOSE = (b"access-control-expose-headers", b"WWW-Authenticate")
+# The bearer errors' challenge (RFC 6750 §3) and the DPoP nonce (RFC 9449 §8) are for the application to read.
+EXPOSE = (b"access-control-expose-headers", b"WWW-Authenticate, DPoP-Nonce")
 
 
 class HotPaths:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from hospes.clock import now
 from hospes.oauth import audience, errors, pkce, redirects
 from hospes.oauth.client_auth import AuthenticatedClient
@@ -52,6 +54,12 @@ class AuthorizationCodeGrant(UnitGrant):
         elif verifier is not None:
             # RFC 9700 §2.1.1: refuse a verifier when no challenge was sent (PKCE downgrade).
             raise errors.InvalidGrant("A code_verifier was sent but no code_challenge was.")
+        if row.dpop_jkt is not None:
+            # RFC 9449 §10: the authorization request named the key (dpop_jkt); the token request proves it.
+            if request.proof is None:
+                raise errors.InvalidGrant("A DPoP proof by the key named in dpop_jkt is required.")
+            if not hmac.compare_digest(request.proof.jkt, row.dpop_jkt):
+                raise errors.InvalidGrant("The DPoP proof's key is not the one named in dpop_jkt.")
         # RFC 8707 §2.2: the resource the authorization was for, or none (the same); checked before the code is
         # used, so a refused request leaves it for a corrected one.
         audience.at_token_endpoint(request.every("resource"), provider.issuer, row.grant.resource)
@@ -63,5 +71,5 @@ class AuthorizationCodeGrant(UnitGrant):
         scopes = row.scope.split()
         auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=row.amr, nonce=row.nonce, sid=row.session_id)
         return await issue_tokens(provider, tx, client=client, grant=row.grant, scope=scopes,
-                                  auth=auth, refresh=wants_refresh(client, scopes), event="token.granted",
-                                  ip=request.ip, request_id=request.request_id)
+                                  auth=auth, refresh=wants_refresh(client, scopes), jkt=request.jkt,
+                                  event="token.granted", ip=request.ip, request_id=request.request_id)

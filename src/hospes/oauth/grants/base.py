@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy.orm import Session
 
 from hospes import logs
-from hospes.oauth import client_auth, errors, issuance
+from hospes.oauth import client_auth, dpop, errors, issuance
 from hospes.oauth.client_auth import AuthenticatedClient, Presented
 from hospes.oauth.params import Params, one
 from hospes.store.sql import Tx, drive, session_tx
@@ -40,17 +40,25 @@ if TYPE_CHECKING:
 
 
 class TokenRequest:
-    """A token request as a grant sees it: the client's presented credentials, and only the parameters
-    the grant declared (each read at most once, RFC 6749 §3.2); for the audit entry of a grant, the caller's
-    address and the request's id (read here, in the request's context: a unit may run on another thread)."""
+    """A token request as a grant sees it: the client's presented credentials, only the parameters the grant
+    declared (each read at most once, RFC 6749 §3.2), and its DPoP proof (RFC 9449 §5) when it came with one,
+    checked but for its jti's single use (recorded in the grant's unit); for the audit entry of a grant, the
+    caller's address and the request's id (read here, in the request's context: a unit may run on another
+    thread)."""
 
-    __slots__ = ("client", "params", "ip", "request_id")
+    __slots__ = ("client", "params", "proof", "ip", "request_id")
 
-    def __init__(self, client: Presented, params: Params, ip: str = "") -> None:
+    def __init__(self, client: Presented, params: Params, proof: dpop.Proof | None = None, ip: str = "") -> None:
         self.client = client
         self.params = params
+        self.proof = proof
         self.ip = ip
         self.request_id = logs.request_id()
+
+    @property
+    def jkt(self) -> str | None:
+        """The DPoP key the tokens are bound to (RFC 9449 §5), or None for bearer tokens."""
+        return self.proof.jkt if self.proof is not None else None
 
     def one(self, name: str) -> str | None:
         return one(self.params, name)
@@ -96,6 +104,11 @@ class UnitGrant(Grant):
 
         async def unit(tx: Tx) -> issuance.Issued | issuance.Refused:
             client = await client_auth.authenticate(tx, request.client)
+            if request.proof is not None:
+                await dpop.remember_in(tx, request.proof)  # RFC 9449 §11.1: its jti once, on every node
+            elif client.dpop_bound:
+                # RFC 9449 §5.2 (dpop_bound_access_tokens): this client's token requests must carry a proof.
+                raise errors.InvalidRequest("This client's tokens are DPoP-bound: send a DPoP proof (RFC 9449).")
             return await exchange(provider, tx, client, request)
 
         outcome = await provider.db.writer.run(unit, timeout)
@@ -114,6 +127,10 @@ class SessionGrant(Grant):
     """A grant that runs in an ORM session, in a worker thread (not for the hot path)."""
 
     async def handle(self, provider: Provider, request: TokenRequest) -> dict[str, Any]:
+        if request.proof is not None:
+            # RFC 9449 §5 binds the access token a request obtains; these grants issue none, so a proof that would
+            # bind nothing is refused rather than ignored.
+            raise errors.InvalidRequest(f"The {self.grant_type} grant does not issue DPoP-bound tokens.")
         return await asyncio.to_thread(self._in_session, provider, request)
 
     def _in_session(self, provider: Provider, request: TokenRequest) -> dict[str, Any]:

@@ -55,5 +55,5 @@ class DeviceCodeGrant(UnitGrant):
         scopes = row.scope.split()
         auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=row.amr)
         return await issue_tokens(provider, tx, client=client, grant=grant, scope=scopes, auth=auth,
-                                  refresh=wants_refresh(client, scopes), event="token.granted", ip=request.ip,
-                                  request_id=request.request_id)
+                                  refresh=wants_refresh(client, scopes), jkt=request.jkt, event="token.granted",
+                                  ip=request.ip, request_id=request.request_id)

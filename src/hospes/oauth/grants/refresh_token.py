@@ -3,6 +3,8 @@ resource (RFC 8707 §2.2) and the original login's acr carry over to every token
 
 from __future__ import annotations
 
+import hmac
+
 from hospes.clock import now
 from hospes.oauth import audience, errors
 from hospes.oauth import scopes as scope_table
@@ -46,10 +48,13 @@ class RefreshTokenGrant(UnitGrant):
             scopes = requested
         else:
             scopes = original
+        # RFC 9449 §5: a public client's refresh token is bound to its DPoP key; only a proof by it refreshes.
+        if row.jkt is not None and (request.proof is None or not hmac.compare_digest(request.proof.jkt, row.jkt)):
+            raise errors.InvalidGrant("The refresh token is bound to a DPoP key: send a proof signed with it.")
         audience.at_token_endpoint(request.every("resource"), provider.issuer, row.grant.resource)
         if not await store.invalidate_refresh_token(tx, row.id, t):
             return await refuse_reuse(tx, row.grant.id)
         auth = Authentication(auth_time=row.auth_time, acr=row.acr, amr=row.amr)
         return await issue_tokens(provider, tx, client=client, grant=row.grant, scope=scopes,
-                                  auth=auth, refresh=True, refresh_scope=original, event="token.refreshed",
-                                  ip=request.ip, request_id=request.request_id)
+                                  auth=auth, refresh=True, refresh_scope=original, jkt=request.jkt,
+                                  event="token.refreshed", ip=request.ip, request_id=request.request_id)

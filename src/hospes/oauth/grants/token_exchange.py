@@ -92,8 +92,8 @@ class TokenExchangeGrant(UnitGrant):
             act["act"] = subject.act
         issued = await issue_tokens(provider, tx, client=client, grant=subject.grant, scope=scopes,
                                     auth=Authentication(auth_time=0, acr=subject.acr, amr=[]), refresh=False,
-                                    act=act, not_after=subject.expires_at, event="token.exchanged", ip=request.ip,
-                                    request_id=request.request_id)
+                                    jkt=request.jkt, act=act, not_after=subject.expires_at, event="token.exchanged",
+                                    ip=request.ip, request_id=request.request_id)
         # RFC 8693 §2.2.1: issued_token_type is required in the response.
         issued.body["issued_token_type"] = ACCESS_TOKEN_TYPE
         return issued
