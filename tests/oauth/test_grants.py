@@ -14,7 +14,7 @@ from hospes.sso.grant import SingleSignOnGrant
 
 
 def test_the_application_offers_each_grant_once():
-    assert set(grants().grant_types) == {"authorization_code", "refresh_token", "single_sign_on"}
+    assert set(grants().grant_types) == {"authorization_code", "refresh_token", "client_credentials", "single_sign_on"}
 
 
 def test_grant_type_selects_the_grant():
@@ -56,6 +56,7 @@ def test_the_built_in_grants_read_only_what_they_declare():
     assert {g.grant_type: g.parameters for g in built_in()} == {
         "authorization_code": frozenset({"code", "redirect_uri", "code_verifier", "resource"}),
         "refresh_token": frozenset({"refresh_token", "scope", "resource"}),
+        "client_credentials": frozenset({"scope", "resource"}),
     }
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hospes.config import Settings, ensure_secret_key
+from hospes.oauth.client_assertion import ClientKeys, Verifier
 from hospes.oauth.discovery import Discovery
 from hospes.oauth.keys import KeyRing
 from hospes.oauth.web_origins import WebOrigins
@@ -30,9 +31,13 @@ class Provider:
     discovery: Discovery = field(init=False)
     #: The secret key (HOSPES_SECRET_KEY or var/secret_key): what seals a client_secret_jwt client's secret.
     secret_key: bytes = field(init=False)
+    #: The clients' key sets this process holds (private_key_jwt: registered, or fetched from a jwks_uri).
+    client_keys: ClientKeys = field(init=False)
+    _verifiers: dict[str, Verifier] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.secret_key = ensure_secret_key(self.settings).encode()
+        self.client_keys = ClientKeys(allow_private=self.settings.fetch_allow_private)
         self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
         self.origins = WebOrigins(self.lookups)
         self.discovery = Discovery(self.lookups, self.settings.issuer, self.grants.grant_types,
@@ -42,3 +47,13 @@ class Provider:
     @property
     def issuer(self) -> str:
         return self.settings.issuer
+
+    def verifier(self, path: str) -> Verifier:
+        """Checks client assertions (RFC 7523) sent to the endpoint at ``path`` below the issuer: their aud is the
+        issuer identifier, the token endpoint's URL or that endpoint's own (oauth/client_assertion.py)."""
+        found = self._verifiers.get(path)
+        if found is None:
+            issuer = self.issuer
+            audiences = (issuer, issuer + "/oauth/token.php", issuer + "/oauth/token", issuer + path)
+            found = self._verifiers[path] = Verifier(audiences, self.secret_key, self.client_keys)
+        return found

@@ -7,7 +7,7 @@ introspection's, store/clients.py), then the revocation.
 from __future__ import annotations
 
 from hospes.clock import now
-from hospes.oauth import client_auth, errors
+from hospes.oauth import client_assertion, client_auth, errors
 from hospes.oauth.params import MAX_TOKEN, Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
@@ -16,6 +16,7 @@ from hospes.store.clients import client_with_token
 from hospes.store.sql import Tx
 
 HINTS = ("access_token", "refresh_token")
+PATH = "/oauth/revoke"  # below the issuer: a client assertion's aud may name it
 
 
 async def revoke(provider: Provider, authorization: str | None, form: Params) -> None:
@@ -25,11 +26,15 @@ async def revoke(provider: Provider, authorization: str | None, form: Params) ->
     # Looked up with the client; checked (not repeated, not too long) once the client is authenticated.
     candidate = values[0] if len(values) == 1 and len(values[0]) <= MAX_TOKEN else ""
 
+    verifier = provider.verifier(PATH)
+
     async def unit(tx: Tx) -> None:
         t = now()
         row = await client_with_token(tx, presented.client_id, digest(candidate) if candidate else b"", t)
-        client_auth.check(presented, row.client if row else None)
+        client = client_auth.check(presented, row.client if row else None, verifier=verifier)
         assert row is not None
+        if client.assertion is not None:
+            await client_auth.record_assertion(tx, client)
         if not one(form, "token"):
             raise errors.InvalidRequest("The token parameter is required.")
         hint = one(form, "token_type_hint")
@@ -45,4 +50,4 @@ async def revoke(provider: Provider, authorization: str | None, form: Params) ->
         else:
             await store.revoke_access_token(tx, found.id, t)
 
-    await provider.db.writer.run(unit)
+    await client_assertion.keys_then(provider.client_keys, lambda: provider.db.writer.run(unit))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from hospes.oauth.grants.authorization_code import AuthorizationCodeGrant
 from hospes.oauth.grants.base import Grant
+from hospes.oauth.grants.client_credentials import ClientCredentialsGrant
 from hospes.oauth.grants.refresh_token import RefreshTokenGrant
 
 
 def built_in() -> list[Grant]:
-    """The grants of OAuth 2 itself that Hospes offers (RFC 6749 §4.1, §6)."""
-    return [AuthorizationCodeGrant(), RefreshTokenGrant()]
+    """The grants of OAuth 2 itself that Hospes offers (RFC 6749 §4.1, §4.4, §6)."""
+    return [AuthorizationCodeGrant(), RefreshTokenGrant(), ClientCredentialsGrant()]

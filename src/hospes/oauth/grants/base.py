@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.orm import Session
 
-from hospes.oauth import client_auth, errors, issuance
+from hospes.oauth import client_assertion, client_auth, errors, issuance
 from hospes.oauth.client_auth import AuthenticatedClient, Presented
 from hospes.oauth.params import Params, one
 from hospes.store.sql import Tx, drive, session_tx
@@ -36,6 +36,9 @@ from hospes.store.unavailable import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from hospes.oauth.provider import Provider
+
+# The token endpoint's path below the issuer (WHMCS's; /oauth/token answers too): a client assertion's aud.
+TOKEN_PATH = "/oauth/token.php"
 
 
 class TokenRequest:
@@ -89,12 +92,15 @@ class UnitGrant(Grant):
             if timeout <= 0:
                 raise DatabaseUnavailable("the signing keys' reload took the request's time")
         exchange = self.exchange
+        verifier = provider.verifier(TOKEN_PATH)
 
         async def unit(tx: Tx) -> issuance.Issued | issuance.Refused:
-            client = await client_auth.authenticate(tx, request.client)
+            client = await client_auth.authenticate(tx, request.client, verifier=verifier)
             return await exchange(provider, tx, client, request)
 
-        outcome = await provider.db.writer.run(unit, timeout)
+        # A client's keys at its jwks_uri are fetched before the unit, never inside it (client_assertion.py).
+        outcome = await client_assertion.keys_then(provider.client_keys,
+                                                   lambda: provider.db.writer.run(unit, timeout))
         if isinstance(outcome, issuance.Refused):
             # Its writes (the revoked grant) are committed; the request still fails.
             raise outcome.error
@@ -110,11 +116,13 @@ class SessionGrant(Grant):
     """A grant that runs in an ORM session, in a worker thread (not for the hot path)."""
 
     async def handle(self, provider: Provider, request: TokenRequest) -> dict[str, Any]:
-        return await asyncio.to_thread(self._in_session, provider, request)
+        return await client_assertion.keys_then(
+            provider.client_keys, lambda: asyncio.to_thread(self._in_session, provider, request))
 
     def _in_session(self, provider: Provider, request: TokenRequest) -> dict[str, Any]:
         with provider.db.transaction() as s:
-            client = drive(client_auth.authenticate(session_tx(s), request.client))
+            client = drive(client_auth.authenticate(session_tx(s), request.client,
+                                                    verifier=provider.verifier(TOKEN_PATH)))
             return self.exchange(provider, s, client, request)
 
     @abstractmethod
