@@ -39,7 +39,8 @@ AUTHORIZE_PARAMS = [
     "userAuthorization", "authz[]", "second_factor", "code", "backup_code",
 ]
 TOKEN_PARAMS = ["grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier",
-                "refresh_token", "scope", "access_token", "token", "token_type_hint"]
+                "refresh_token", "scope", "access_token", "token", "token_type_hint", "resource",
+                "client_assertion", "client_assertion_type"]
 BEARER_PARAMS = ["access_token", "token", "client_id", "scope"]
 
 # RFC 6749 §4.1.2.1 and OpenID Connect Core §3.1.2.6
@@ -51,7 +52,7 @@ AUTHORIZE_ERRORS = {
 }
 # RFC 6749 §5.2
 TOKEN_ERRORS = {"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-                "unsupported_grant_type", "invalid_scope"}
+                "unsupported_grant_type", "invalid_scope", "invalid_target"}
 # RFC 6750 §3.1
 BEARER_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
 # RFC 7009 §2.2.1 adds unsupported_token_type to RFC 6749 §5.2's
@@ -92,7 +93,10 @@ class World:
             "response_mode": ["query", "form_post"], "login_hint": [self.email], "request_hash": [self.request_hash],
             "token": [self.csrf, self.access_token, self.refresh_token], "username": [self.email],
             "password": [self.password], "userAuthorization": ["yes", "no"], "logout": ["1"],
-            "grant_type": ["authorization_code", "refresh_token", "single_sign_on"],
+            "grant_type": ["authorization_code", "refresh_token", "single_sign_on", "client_credentials"],
+            "client_assertion_type": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+            "client_assertion": ["eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4Iiwic3ViIjoieCJ9.c2ln", "a.b.c"],
+            "resource": ["https://status.example.com", "https://unknown.example.com"],
             "code_verifier": ["dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"],
             "refresh_token": [self.refresh_token], "access_token": [self.access_token],
             "token_type_hint": ["access_token", "refresh_token"],
