@@ -634,6 +634,118 @@ def measure_peer_full(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         proc.stop()
 
 
+# -- machine clients (issue 16): client_credentials, and a token request authenticated with private_key_jwt ----
+
+CC_ROW, PKJWT_ROW = "token: client_credentials", "token: private_key_jwt"
+# The resource a machine token is for, as the peer's server-full.mjs has it (PEER_RESOURCE), with JWT access
+# tokens (RFC 9068) on both sides.
+MACHINE_RESOURCE, MACHINE_SCOPE = "https://api.peer.test", "api:read"
+
+
+def _assertions(client_id: str, private_jwk: dict[str, Any], audience: str, n: int) -> list[bytes]:
+    """``n`` token request bodies for client_credentials, each with its own client assertion (RFC 7523: a jti is
+    used once), signed before the timed run so the load generator only sends."""
+    from joserfc import jwt
+    from joserfc.jwk import ECKey
+
+    key = ECKey.import_key(private_jwk)
+    t = int(time.time())
+    bodies = []
+    for i in range(n):
+        assertion = jwt.encode({"alg": "ES256", "kid": private_jwk["kid"]}, {
+            "iss": client_id, "sub": client_id, "aud": audience, "iat": t, "exp": t + 900,
+            "jti": f"{t}-{i}-{os.urandom(6).hex()}"}, key)
+        bodies.append(urlencode({"grant_type": "client_credentials", "resource": MACHINE_RESOURCE,
+                                 "scope": MACHINE_SCOPE, "client_assertion_type":
+                                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                                 "client_assertion": assertion}).encode())
+    return bodies
+
+
+async def _pkjwt(host: str, port: int, token: str, bodies: list[list[bytes]], args: argparse.Namespace,
+                 proc: Proc) -> dict[str, Any]:
+    conns = [loadgen.Connection(host, port) for _ in bodies]
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    first = await conns[0].request("POST", token, headers=headers, body=bodies[0].pop())
+    if first.status != 200:
+        raise RuntimeError(f"private_key_jwt token request: {first.status} {first.body[:300]!r}")
+
+    def sender(i: int):
+        async def work(body: bytes) -> bool:
+            return (await conns[i].request("POST", token, headers=headers, body=body)).status == 200
+        return work
+
+    cost = Costs(proc)
+    with cost.timed():
+        stats = await _per_worker(sender, bodies, args.duration)
+    for c in conns:
+        c.close()
+    return cost.summary(stats)
+
+
+def machine_rows(base: str, token: str, args: argparse.Namespace, proc: Proc, *, secret_client: tuple[str, str],
+                 jwt_client: tuple[str, dict[str, Any]], audience: str) -> dict[str, Any]:
+    """The two machine rows for a server at ``base`` whose token endpoint is ``token`` (a path): client_credentials
+    with client_secret_basic (wrk), and with private_key_jwt (loadgen, a fresh assertion per request)."""
+    res: dict[str, Any] = {}
+    body = urlencode({"grant_type": "client_credentials", "resource": MACHINE_RESOURCE, "scope": MACHINE_SCOPE})
+    res[CC_ROW] = wrk(base + token, args, method="POST", body=body, proc=proc, headers={
+        "Authorization": loadgen.basic(*secret_client), "Content-Type": "application/x-www-form-urlencoded"})
+    # Enough bodies for the run at 5,000 requests/s, spread over the connections.
+    per = max(50, args.duration * 5000 // args.connections)
+    bodies = _assertions(jwt_client[0], jwt_client[1], audience, per * args.connections)
+    parts = urlsplit(base)
+    if shutil.which("taskset"):
+        os.sched_setaffinity(0, {int(LOAD_CPU)})
+    try:
+        res[PKJWT_ROW] = asyncio.run(_pkjwt(parts.hostname or "127.0.0.1", parts.port or 80, token,
+                                            [bodies[i::args.connections] for i in range(args.connections)],
+                                            args, proc))
+    finally:
+        os.sched_setaffinity(0, set(range(CORES)))
+    return res
+
+
+def measure_peer_machines(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The machine rows of the peer with its wave-2 features on (server-full.mjs: clients m2m and m2m-jwt, whose
+    private key it prints on start); nothing when that file is not there."""
+    peer_dir = ensure_peer()
+    if peer_dir is None or not (peer_dir / "server-full.mjs").exists():
+        return {}
+    port = 3001
+    env = {**os.environ, "PORT": str(port), "NODE_ENV": "production", "PEER_RESOURCE": MACHINE_RESOURCE}
+    proc = Proc(pinned(SERVER_CPU, ["node", str(peer_dir / "server-full.mjs")]), env, workdir, "peer-full")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/.well-known/openid-configuration")
+        marker = "pkjwt client private JWK: "
+        line = next(x for x in (workdir / "peer-full.log").read_text().splitlines() if marker in x)
+        jwk = json.loads(line.split(marker, 1)[1])
+        return machine_rows(base, "/token", args, proc, secret_client=(
+            "m2m", "m2m-secret-0123456789abcdef0123456789abcdef"), jwt_client=("m2m-jwt", jwk), audience=base)
+    finally:
+        proc.stop()
+
+
+def hospes_machine_clients(env: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """Hospes's like-for-like set-up: the resource (JWT access tokens), a client_credentials client with a secret
+    and one with private_key_jwt (an ES256 key, as the peer's)."""
+    from joserfc.jwk import ECKey
+
+    _cli(env, "resources", "add", "--identifier", MACHINE_RESOURCE, "--name", "Bench API", "--scope",
+         f"{MACHINE_SCOPE}=Read the bench API", "--token-format", "jwt")
+    secret = _cli(env, "oauth-credentials", "create", "--grant-type", "client_credentials", "--scope",
+                  MACHINE_SCOPE, "--name", "Bench machine")
+    key = ECKey.generate_key("P-256", parameters={"kid": "pkjwt-1", "use": "sig"})
+    jwks = workdir / "bench-client.jwks.json"
+    jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    signed = _cli(env, "oauth-credentials", "create", "--grant-type", "client_credentials", "--scope",
+                  MACHINE_SCOPE, "--name", "Bench machine (JWT)", "--token-endpoint-auth-method", "private_key_jwt",
+                  "--jwks", str(jwks))
+    return {"secret_client": (secret["clientIdentifier"], secret["clientSecret"]),
+            "jwt_client": (signed["clientIdentifier"], key.as_dict(private=True))}
+
+
 def _hospes_env(db_url: str, port: int, workdir: Path) -> dict[str, str]:
     return {**os.environ, "HOSPES_ISSUER": f"http://127.0.0.1:{port}", "HOSPES_DATABASE_URL": db_url,
             "HOSPES_VAR_DIR": str(workdir / "var"), "HOSPES_AUTH_CODE_TTL": "120"}
@@ -700,6 +812,7 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
                for product in API_PRODUCTS]
     sso = _cli(env, "oauth-credentials", "create", "--grant-type", "single_sign_on", "--scope",
                "clientarea:sso clientarea:services", "--service-id", str(svc["serviceId"]))
+    machines = hospes_machine_clients(env, workdir)
     proc = Proc(pinned(cpus, [sys.executable, "-m", "hospes.cli", "serve", "--port", str(port),
                               "--workers", str(workers)]), env, workdir, f"hospes-{workers}")
     try:
@@ -715,6 +828,7 @@ def measure_hospes(args: argparse.Namespace, workdir: Path, db_url: str, *, work
         res[dpop.ROW] = dpop_userinfo(srv, args, proc)
         res["MCP: list services"] = wrk(srv.base + "/mcp", args, method="POST", body=MCP_LIST_SERVICES,
                                         headers=_mcp_headers(db_url, srv.base, made, cred["credentialId"]), proc=proc)
+        res.update(machine_rows(srv.base, "/oauth/token.php", args, proc, audience=srv.base, **machines))
         if chains_too and not args.no_chains:
             res.update(run_chains(srv, args, proc))
         return {"results": res, "rss_mb": proc.peak_rss, "workers": workers}
@@ -797,7 +911,8 @@ def password_hash_floor() -> dict[str, float]:
 # -- report ----------------------------------------------------------------------------------------------
 
 ORDER = ["discovery", "JWKS", "userinfo", dpop.ROW, API_ROW, "MCP: list services", "introspection",
-         "token: code exchange", "token: refresh (rotating)", "token: single_sign_on", PAR_ROW, "full login flow"]
+         "token: code exchange", "token: refresh (rotating)", "token: single_sign_on", CC_ROW, PKJWT_ROW, PAR_ROW,
+         "full login flow"]
 
 
 def table(report: dict[str, Any]) -> str:
@@ -886,6 +1001,9 @@ def main() -> None:
             report["peer"] = measure_peer(args, work)
             log("measuring the peer with DPoP on (server-full.mjs)")
             report["peer-full"] = measure_peer_full(args, work)
+            if report["peer"] is not None:
+                log("measuring the peer's machine clients (oidc-provider, server-full.mjs)")
+                report["peer"]["results"].update(measure_peer_machines(args, work))
         log("measuring Hospes on SQLite")
         (work / "sqlite").mkdir()
         report["hospes-sqlite"] = measure_hospes(args, work / "sqlite", f"sqlite:///{work}/sqlite/hospes.db")

@@ -41,7 +41,7 @@ AUTHORIZE_PARAMS = [
 TOKEN_PARAMS = ["grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier",
                 "refresh_token", "scope", "access_token", "token", "token_type_hint", "subject_token",
                 "subject_token_type", "actor_token", "actor_token_type", "requested_token_type", "resource",
-                "audience"]
+                "audience", "client_assertion", "client_assertion_type"]
 BEARER_PARAMS = ["access_token", "token", "client_id", "scope"]
 
 # RFC 6749 §4.1.2.1 and OpenID Connect Core §3.1.2.6
@@ -94,12 +94,15 @@ class World:
             "response_mode": ["query", "form_post"], "login_hint": [self.email], "request_hash": [self.request_hash],
             "token": [self.csrf, self.access_token, self.refresh_token], "username": [self.email],
             "password": [self.password], "userAuthorization": ["yes", "no"], "logout": ["1"],
-            "grant_type": ["authorization_code", "refresh_token", "single_sign_on",
+            "grant_type": ["authorization_code", "refresh_token", "single_sign_on", "client_credentials",
                            "urn:ietf:params:oauth:grant-type:token-exchange"],
             "subject_token": [self.access_token], "actor_token": [self.access_token],
             "subject_token_type": ["urn:ietf:params:oauth:token-type:access_token"],
             "actor_token_type": ["urn:ietf:params:oauth:token-type:access_token"],
             "audience": ["https://rp.example.com/api"],
+            "client_assertion_type": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+            "client_assertion": ["eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4Iiwic3ViIjoieCJ9.c2ln", "a.b.c"],
+            "resource": ["https://status.example.com", "https://unknown.example.com"],
             "code_verifier": ["dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"],
             "refresh_token": [self.refresh_token], "access_token": [self.access_token],
             "token_type_hint": ["access_token", "refresh_token"],

@@ -286,3 +286,32 @@ def test_require_par_is_a_checkbox_of_the_credential(client, db):
     assert r.status_code == 303
     [cred] = _credentials(db)
     assert cred.require_par is False
+
+
+def test_a_machine_clients_authentication_is_shown_and_its_secret_reset_as_its_method_needs(client, db, settings):
+    import json as _json
+
+    from joserfc.jwk import ECKey
+
+    from hospes.config import ensure_secret_key
+    from hospes.oauth import credentials
+
+    admin_session(client, db, permissions=OIDC)
+    jwks = {"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}
+    with db.transaction() as s:
+        keyed = credentials.create(s, grant_type=["client_credentials"], scope="openid", name="Billing job",
+                                   token_endpoint_auth_method="private_key_jwt", jwks=_json.dumps(jwks))
+        hmac = credentials.create(s, grant_type=["client_credentials"], scope="openid", name="Monitor",
+                                  token_endpoint_auth_method="client_secret_jwt",
+                                  secret_key=ensure_secret_key(settings).encode())
+    page = client.get(f"/admin/oauth/{keyed.credential_id}").text
+    assert "private_key_jwt; its keys registered" in text_of(page, "auth-method")
+    assert "client_credentials" in text_of(page, "grant-types") and "/reset" not in page
+    assert post(client, f"/admin/oauth/{keyed.credential_id}/reset", []).status_code == 400
+    r = post(client, f"/admin/oauth/{hmac.credential_id}/reset", [])
+    assert r.status_code == 200
+    new = re.search(r'id="client-secret" class="secret">([^<]+)<', r.text)
+    assert new and new.group(1) != hmac.client_secret
+    with db.transaction() as s:
+        sealed = s.get(OAuthCredential, hmac.credential_id).secret_sealed
+    assert credentials.open_secret(ensure_secret_key(settings).encode(), hmac.client_identifier, sealed) == new.group(1)

@@ -14,7 +14,7 @@ from hospes.sso.grant import SingleSignOnGrant
 
 
 def test_the_application_offers_each_grant_once():
-    assert set(grants().grant_types) == {"authorization_code", "refresh_token", "single_sign_on",
+    assert set(grants().grant_types) == {"authorization_code", "refresh_token", "client_credentials", "single_sign_on",
                                          "urn:ietf:params:oauth:grant-type:token-exchange",
                                          "urn:ietf:params:oauth:grant-type:device_code"}
 
@@ -62,6 +62,7 @@ def test_the_built_in_grants_read_only_what_they_declare():
             "subject_token", "subject_token_type", "actor_token", "actor_token_type", "requested_token_type",
             "scope", "resource", "audience"}),
         "urn:ietf:params:oauth:grant-type:device_code": frozenset({"device_code", "resource"}),
+        "client_credentials": frozenset({"scope", "resource"}),
     }
 
 

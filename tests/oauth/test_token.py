@@ -83,7 +83,7 @@ def test_missing_grant_type_is_invalid_request(client, cred):
 
 
 def test_unknown_grant_type_is_unsupported_grant_type(client, cred):
-    for gt in ("password", "client_credentials", "implicit", "urn:ietf:params:oauth:grant-type:saml2-bearer"):
+    for gt in ("password", "implicit", "urn:ietf:params:oauth:grant-type:saml2-bearer"):
         r = client.post(TOKEN, data={"grant_type": gt}, auth=(cred.client_id, cred.client_secret))
         assert_error(r, "unsupported_grant_type")
 

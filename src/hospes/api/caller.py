@@ -62,7 +62,11 @@ def presentable(token: str) -> bool:
 
 
 def refused() -> errors.InvalidToken:
-    """RFC 6750 §3.1: the token is not (or no longer) a live one."""
+    """RFC 6750 §3.1 invalid_token (401): the token is not (or no longer) a live one for a person. A
+    client_credentials token acts for no person and is never issued for this API (oauth/grants/
+    client_credentials.py): store/lookups.py joins every API token to its person, so one is refused here too,
+    with the same answer (RFC 6750 §3.1: "invalid for other reasons"; no scope would make it do, so not
+    insufficient_scope)."""
     return errors.InvalidToken("The access token is invalid, expired or revoked.")
 
 

@@ -1,6 +1,16 @@
-"""Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3).
+"""Client authentication at the token, revocation, introspection and PAR endpoints (RFC 6749 §2.3).
 
-Methods: client_secret_basic, client_secret_post, and none (public clients, which must use PKCE).
+Methods: client_secret_basic, client_secret_post, none (public clients, which must use PKCE), and a JWT
+(RFC 7523 §2.2: private_key_jwt, client_secret_jwt; the rules in oauth/client_assertion.py).
+
+``presented`` reads what the request presents, before any stored client is looked at; ``check`` decides
+against the client's row; ``authenticate`` reads the row in a transaction, checks, and records an
+assertion's jti there (store/replay.py), so an assertion is used once on every node.
+
+The credential's ``token_endpoint_auth_method`` is enforced: a private_key_jwt or client_secret_jwt client
+authenticates only with its JWT, never with a secret; a JWT is accepted only from such a client; a client
+registered for client_secret_basic or client_secret_post may send its secret either way (RFC 6749 §2.3.1
+has servers accept Basic, and both carry the same secret); a public client only as none.
 """
 
 from __future__ import annotations
@@ -11,9 +21,12 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from hospes.oauth import errors
+from hospes.clock import now
+from hospes.oauth import client_assertion, errors
+from hospes.oauth.client_assertion import Unverified, VerifiedAssertion, Verifier
 from hospes.oauth.params import one
 from hospes.secrets import check_secret
+from hospes.store import replay
 from hospes.store.clients import ClientRow, client_by_identifier
 from hospes.store.sql import Tx
 
@@ -32,6 +45,8 @@ class AuthenticatedClient(NamedTuple):
     id_token_signed_response_alg: str
     service_id: int | None
     row: ClientRow
+    # The client assertion it authenticated with (RFC 7523), whose jti ``authenticate`` records; None otherwise.
+    assertion: VerifiedAssertion | None = None
 
     @property
     def redirect_uris(self) -> tuple[str, ...]:
@@ -80,18 +95,37 @@ def _basic(header: str) -> tuple[str, str] | None:
 
 
 class Presented(NamedTuple):
-    """What the request presents: a client_id, maybe a secret, and the method they came by."""
+    """What the request presents: a client_id, maybe a secret or an assertion, and the method they came by."""
 
     client_id: str
     secret: str | None
-    method: str  # client_secret_basic | client_secret_post | none
+    method: str  # client_secret_basic | client_secret_post | none | client_assertion
+    assertion: Unverified | None = None  # RFC 7523 §2.2, read but not yet verified
+
+
+# Client authentication's own parameters (a grant reads the others).
+PARAMETERS = frozenset({"client_id", "client_secret", "client_assertion", "client_assertion_type"})
 
 
 def presented(authorization: str | None, form: Mapping[str, Sequence[str]]) -> Presented:
-    """What the request presents (RFC 6749 §2.3.1), before any stored client is looked at."""
+    """What the request presents (RFC 6749 §2.3.1, RFC 7521 §4.2), before any stored client is looked at."""
     basic = _basic(authorization) if authorization else None
     form_id = one(form, "client_id", limit=None)
     form_secret = one(form, "client_secret", limit=None)
+    assertion = one(form, "client_assertion", limit=None)
+    assertion_type = one(form, "client_assertion_type", limit=None)
+    if assertion is not None or assertion_type is not None:
+        if basic is not None or form_secret is not None:
+            # RFC 6749 §2.3: "The client MUST NOT use more than one authentication method."
+            raise errors.InvalidRequest("Use one client authentication method, not several.")
+        if assertion is None or assertion_type is None:
+            # RFC 7521 §4.2: both parameters, or neither.
+            raise errors.InvalidRequest("client_assertion and client_assertion_type go together.")
+        u = client_assertion.parse(assertion, assertion_type)
+        if form_id is not None and form_id != u.client_id:
+            # RFC 7521 §4.2: a client_id sent must identify the client of the assertion.
+            raise errors.InvalidClient("The client_id does not match the client assertion.")
+        return Presented(u.client_id, None, "client_assertion", u)
     if basic is not None:
         if form_secret is not None:
             # RFC 6749 §2.3: "The client MUST NOT use more than one authentication method."
@@ -110,11 +144,30 @@ def presented(authorization: str | None, form: Mapping[str, Sequence[str]]) -> P
     return Presented(client_id, secret, method)
 
 
-def check(p: Presented, row: ClientRow | None, *, allow_public: bool = True) -> AuthenticatedClient:
+# The methods a client may present, by its registered token_endpoint_auth_method (None: as before one was
+# recorded: a secret either way, or none for a public client).
+_ACCEPTS = {
+    "client_secret_basic": ("client_secret_basic", "client_secret_post"),
+    "client_secret_post": ("client_secret_basic", "client_secret_post"),
+    "private_key_jwt": ("client_assertion",),
+    "client_secret_jwt": ("client_assertion",),
+    "none": ("none",),
+}
+
+
+def check(p: Presented, row: ClientRow | None, *, allow_public: bool = True,
+          verifier: Verifier | None = None) -> AuthenticatedClient:
     """The rule: the client ``row`` (None: no client has that identifier) authenticated by ``p``, or
-    InvalidClient. The token endpoint, introspection and revocation all decide here."""
+    InvalidClient. The token endpoint, introspection, revocation and PAR all decide here. ``verifier``: the
+    endpoint's, for a client assertion (none: assertions are not accepted there)."""
     secret_hash = row.secret_hash if row is not None else None
-    if p.method == "none":
+    assertion = None
+    if p.assertion is not None:
+        if row is None or verifier is None:
+            raise errors.InvalidClient("The client credentials are invalid")
+        _method_allowed(p, row)
+        assertion = verifier.verify(p.assertion, row)
+    elif p.method == "none":
         if row is None or not row.public or not allow_public:
             # bshaffer/WHMCS wording, kept for compatibility.
             raise errors.InvalidClient("This client is invalid or must authenticate using a client secret")
@@ -123,14 +176,40 @@ def check(p: Presented, row: ClientRow | None, *, allow_public: bool = True) -> 
         ok = check_secret(p.secret or "", secret_hash)
         if row is None or not ok:
             raise errors.InvalidClient("The client credentials are invalid")
+        _method_allowed(p, row)
     assert row is not None
     return AuthenticatedClient(
         id=row.id, identifier=row.identifier, grant_types=row.grant_types, scope=row.scope, public=row.public,
         refresh_token_policy=row.refresh_token_policy, id_token_signed_response_alg=row.id_token_signed_response_alg,
-        service_id=row.service_id, row=row,
+        service_id=row.service_id, row=row, assertion=assertion,
     )
 
 
-async def authenticate(tx: Tx, p: Presented, *, allow_public: bool = True) -> AuthenticatedClient:
-    """Read the client named by ``p`` in ``tx`` and ``check`` it (an ORM session: ``session_tx``)."""
-    return check(p, await client_by_identifier(tx, p.client_id), allow_public=allow_public)
+def _method_allowed(p: Presented, row: ClientRow) -> None:
+    registered = row.token_endpoint_auth_method
+    if registered is None:
+        if p.method == "client_assertion":
+            raise errors.InvalidClient("This client does not authenticate with a JWT.")
+        return
+    if p.method not in _ACCEPTS.get(registered, ()):
+        # A client registered for a JWT never falls back to its secret (nor the other way round).
+        raise errors.InvalidClient(f"This client must authenticate with {registered}.")
+
+
+async def authenticate(tx: Tx, p: Presented, *, allow_public: bool = True,
+                       verifier: Verifier | None = None) -> AuthenticatedClient:
+    """Read the client named by ``p`` in ``tx``, ``check`` it, and record its assertion's jti in ``tx`` (an ORM
+    session: ``session_tx``). A client assertion whose client's keys are not held raises
+    client_assertion.KeysNeeded: run it under ``client_assertion.keys_then``."""
+    client = check(p, await client_by_identifier(tx, p.client_id), allow_public=allow_public, verifier=verifier)
+    if client.assertion is not None:
+        await record_assertion(tx, client)
+    return client
+
+
+async def record_assertion(tx: Tx, client: AuthenticatedClient) -> None:
+    """RFC 7523 §3 item 7: the assertion's jti used once; a second use (any node) is invalid_client."""
+    assert client.assertion is not None
+    digest = replay.key(client.identifier, client.assertion.jti)
+    if not await replay.first_use(tx, replay.CLIENT_ASSERTION, digest, client.assertion.expires_at, at=now()):
+        raise errors.InvalidClient("The client assertion has been used already (its jti).")

@@ -79,9 +79,10 @@ def new_identifier(company: str) -> str:
     return f"{prefix}.{secrets.token_hex(16)}"
 
 
-def new_secret() -> str:
-    """256 bits, URL-safe base64 without padding: nothing a client could mis-encode."""
-    return secrets.token_urlsafe(32)
+def new_secret(method: str | None = None) -> str:
+    """256 bits, URL-safe base64 without padding: nothing a client could mis-encode. A client_secret_jwt
+    secret is an HMAC key, which must be at least as long as the hash (RFC 7518 §3.2): 512 bits, for HS512."""
+    return secrets.token_urlsafe(64 if method == "client_secret_jwt" else 32)
 
 
 def validate_redirect_uri(uri: str) -> str:
@@ -361,7 +362,7 @@ def create(
     keys = _keys(method, jwks_value(jwks), jwks_uri_value(jwks_uri), public=public, grants=names)
     if method == "client_secret_jwt" and secret_key is None:
         raise CredentialError("client_secret_jwt credentials are made with the server's secret key.")
-    secret = "" if public or method == "private_key_jwt" else new_secret()
+    secret = "" if public or method == "private_key_jwt" else new_secret(method)
     cred = OAuthCredential(
         identifier=new_identifier(company), secret_hash=hash_secret(secret) if secret else None,
         grant_type=grants, scope=scope, name=name,
@@ -531,7 +532,7 @@ def give_secret(cred: OAuthCredential, secret_key: bytes | None = None) -> str:
     """A new secret for ``cred``, returned once: only its salted digest is kept (and, for client_secret_jwt,
     the secret sealed under ``secret_key``), and the old secret (if any) stops working at once. It is what
     client authentication (oauth/client_auth.py) checks."""
-    secret = new_secret()
+    secret = new_secret(cred.token_endpoint_auth_method)
     cred.secret_hash = hash_secret(secret)
     if cred.token_endpoint_auth_method == "client_secret_jwt":
         if secret_key is None:

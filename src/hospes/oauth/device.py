@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from hospes.clock import now
 from hospes.i18n import N_
-from hospes.oauth import audience, client_auth, errors
+from hospes.oauth import audience, client_assertion, client_auth, errors
 from hospes.oauth import authorize as core
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.client_auth import AuthenticatedClient
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 GRANT_TYPE = DEVICE_CODE  # urn:ietf:params:oauth:grant-type:device_code, RFC 8628 §3.4
 PAGE_PATH = "/device"  # the verification_uri, {issuer}/device
+# The device authorization endpoint (app.py): a client assertion sent there may name its URL as aud.
+PATH = "/oauth/device_authorization"
 ENDPOINT_PATH = "/oauth/device_authorization"
 
 # RFC 8628 §6.1: twenty consonants, no vowels (no words), none that looks like another (no A E I O U Y, no 0/O,
@@ -98,7 +100,7 @@ async def device_authorization(provider: Provider, authorization: str | None, fo
     device_code = new_token()  # 256 bits (RFC 8628 §5.2: high entropy, a bearer of the approval)
 
     async def unit(tx: Tx) -> str:
-        client = await client_auth.authenticate(tx, presented)
+        client = await client_auth.authenticate(tx, presented, verifier=provider.verifier(PATH))
         if not may_use(client):
             raise errors.UnauthorizedClient("This client may not use the device authorization grant.")
         resource = await audience.resolve(tx, audience.named(resource_values, provider.issuer), provider.issuer)
@@ -114,7 +116,8 @@ async def device_authorization(provider: Provider, authorization: str | None, fo
                 return user_code
         raise errors.ServerError("No free user code was found.")
 
-    user_code = await provider.db.writer.run(unit)
+    # A private_key_jwt client's keys at its jwks_uri are fetched first, outside the unit.
+    user_code = await client_assertion.keys_then(provider.client_keys, lambda: provider.db.writer.run(unit))
     page = provider.issuer + PAGE_PATH
     return {
         "device_code": device_code,

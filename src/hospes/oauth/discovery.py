@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from hospes import i18n
+from hospes.oauth.client_assertion import JWT_METHODS, SIGNING_ALGS
 from hospes.oauth.dpop import ALGS as DPOP_ALGS
 from hospes.oauth.keys import SUPPORTED_ALGS
 from hospes.oauth.request_object import ALGORITHMS as REQUEST_OBJECT_ALGORITHMS
@@ -21,6 +22,7 @@ from hospes.store.lookups import Lookups
 
 RELOAD_SECONDS = 30.0
 
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 CLAIMS = [
     "iss", "aud", "exp", "iat", "sub", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "sid",
     "name", "given_name", "family_name", "preferred_username", "locale", "updated_at", "email", "email_verified",
@@ -53,9 +55,13 @@ def document(issuer: str, grant_types: tuple[str, ...], operator_scopes: tuple[s
         "end_session_endpoint": url("/oauth/logout"),
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": list(grant_types),  # the grants the application was built with
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        # RFC 8414 §2; the JWT methods and their algorithms: RFC 7523, OIDC Core §9 (oauth/client_assertion.py).
+        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, *JWT_METHODS, "none"],
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
+        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, *JWT_METHODS, "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
+        "introspection_endpoint_auth_methods_supported": [*SECRET_METHODS, *JWT_METHODS],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": True,  # OIDC Core §5.5 (oauth/claims.py)

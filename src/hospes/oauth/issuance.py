@@ -18,6 +18,7 @@ from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
 from hospes.store import grants as store
 from hospes.store.grants import GrantRow
+from hospes.store.resources import ResourceRow
 from hospes.store.sql import Person, Tx
 
 
@@ -46,7 +47,7 @@ class Issued:
 
     body: dict[str, Any]
     client: AuthenticatedClient
-    user: Person
+    user: Person | None  # None: a client_credentials token, for no person (never an ID token)
     scope: list[str]
     auth: Authentication
     claims: str | None = None  # the grant's, asked for with the claims parameter
@@ -129,10 +130,49 @@ async def issue_tokens(
     return Issued(body, client, user, scope, auth, grant.claims, id_token=act is None)
 
 
+# A client_credentials token's Authentication: no person logged in.
+NO_LOGIN = Authentication(auth_time=0, acr=None, amr=[])
+
+
+async def issue_client_token(provider: Provider, tx: Tx, *, client: AuthenticatedClient, resource: ResourceRow,
+                             scope: list[str], jkt: str | None, ip: str = "", request_id: str | None = None) -> Issued:
+    """A client_credentials access token (RFC 6749 §4.4.3) for the operator's ``resource``, in the unit ``tx``:
+    for no person (its grant's and its own user_id NULL), with no refresh token (§4.4.3: "A refresh token
+    SHOULD NOT be included") and no ID token. A resource of token format jwt gets an RFC 9068 JWT whose
+    ``sub`` is the client's identifier (§2.2: "in cases of access tokens obtained through grants where no
+    resource owner is involved, such as the client credentials grant, the value of sub SHOULD correspond to
+    an identifier the authorization server uses to indicate the client application"), and no auth_time, acr
+    or amr. ``jkt``: the key of the request's DPoP proof, which the token is bound to (RFC 9449 §5). Its audit
+    entry (token.granted, the client as actor) is written with it."""
+    settings = provider.settings
+    t = now()
+    scope_str = " ".join(scope)
+    grant_id = await store.create_client_grant(tx, credential_id=client.id, scope=scope_str,
+                                               resource=resource.identifier, at=t)
+    if resource.token_format == "jwt":
+        issued_at = int(t.timestamp())
+        access = access_jwt.sign(provider.keys, access_jwt.AccessTokenClaims(
+            issuer=provider.issuer, audience=resource.identifier, subject=client.identifier,
+            client_id=client.identifier, scope=scope_str, issued_at=issued_at,
+            expires_at=issued_at + settings.access_token_ttl, jwt_id=new_token(), jkt=jkt))
+    else:
+        access = new_token()
+    entry = audit.row(actor=f"client:{client.identifier}", action="token.granted", target=f"grant:{grant_id}",
+                      ip=ip, details={"scope": scope_str, "with_refresh": False, "resource": resource.identifier},
+                      client_id=client.identifier, request_id=request_id)
+    await store.create_access_token(tx, token_hash=digest(access), grant_id=grant_id, credential_id=client.id,
+                                    user_id=None, scope=scope_str, audience=resource.identifier, acr=None,
+                                    issued_at=t, expires_at=t + timedelta(seconds=settings.access_token_ttl),
+                                    jkt=jkt, audit=entry)
+    body: dict[str, Any] = {"access_token": access, "token_type": "DPoP" if jkt is not None else "Bearer",
+                            "expires_in": settings.access_token_ttl, "scope": scope_str}
+    return Issued(body, client, None, scope, NO_LOGIN)
+
+
 def respond(provider: Provider, issued: Issued) -> dict[str, Any]:
     """The token response (RFC 6749 §5.1), with the ID token when openid was granted (OIDC Core §3.1.3.3)."""
     body = issued.body
-    if "openid" in issued.scope and issued.id_token:
+    if "openid" in issued.scope and issued.id_token and issued.user is not None:
         auth = issued.auth
         body["id_token"] = id_token.issue(
             provider, client_id=issued.client.identifier, sub=issued.user.uuid, auth_time=auth.auth_time,

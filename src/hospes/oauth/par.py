@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hospes.clock import now
-from hospes.oauth import authorize, client_auth, errors, request_object
+from hospes.oauth import authorize, client_assertion, client_auth, errors, request_object
 from hospes.oauth.params import Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
@@ -37,6 +37,8 @@ PREFIX = "urn:ietf:params:oauth:request_uri:"
 TTL = 60
 # Client authentication's own parameters (RFC 6749 §2.3.1; RFC 7523 §2.2): not part of the authorization
 # request, and never stored.
+# The endpoint's path below the issuer (app.py): a client assertion sent here may name its URL as aud (RFC 9126 §2).
+PATH = "/oauth/par"
 CLIENT_AUTHENTICATION = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
 
 
@@ -44,7 +46,9 @@ async def push(provider: Provider, authorization: str | None, form: Params) -> d
     """The PAR endpoint: the client authenticated, the request validated and kept; the response (RFC 9126 §2.2),
     or an ``OAuthError`` to answer as JSON (§2.3)."""
     presented = client_auth.presented(authorization, form)
-    return await asyncio.to_thread(_push, provider, presented, form)
+    # A private_key_jwt client's keys at its jwks_uri are fetched first, outside any transaction.
+    return await client_assertion.keys_then(provider.client_keys,
+                                            lambda: asyncio.to_thread(_push, provider, presented, form))
 
 
 def _push(provider: Provider, presented: client_auth.Presented, form: Params) -> dict[str, Any]:
@@ -55,7 +59,7 @@ def _push(provider: Provider, presented: client_auth.Presented, form: Params) ->
     # A transaction of its own, committed before any key of a request object is fetched (a client assertion's
     # jti is recorded as it authenticates).
     with provider.db.transaction() as s:
-        client = drive(client_auth.authenticate(session_tx(s), presented))
+        client = drive(client_auth.authenticate(session_tx(s), presented, verifier=provider.verifier(PATH)))
     # RFC 9126 §2.1: the client_id is the authenticated client's (client_auth.presented refuses another).
     params = {name: list(values) for name, values in form.items() if name not in CLIENT_AUTHENTICATION}
     params["client_id"] = [client.identifier]

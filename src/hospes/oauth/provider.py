@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hospes.config import Settings, ensure_secret_key
+from hospes.oauth.client_assertion import ClientKeys, Verifier
 from hospes.oauth.discovery import Discovery
 from hospes.oauth.dpop import Dpop
 from hospes.oauth.keys import KeyRing
@@ -34,9 +35,13 @@ class Provider:
     secret_key: bytes = field(init=False)
     #: DPoP proofs (RFC 9449) and the server's nonces, under a key derived from the secret key (every node's).
     dpop: Dpop = field(init=False)
+    #: The clients' key sets this process holds (private_key_jwt: registered, or fetched from a jwks_uri).
+    client_keys: ClientKeys = field(init=False)
+    _verifiers: dict[str, Verifier] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.secret_key = ensure_secret_key(self.settings).encode()
+        self.client_keys = ClientKeys(allow_private=self.settings.fetch_allow_private)
         self.lookups = Lookups(self.db.engine, self.db.pg, self.db.timeout)
         self.origins = WebOrigins(self.lookups)
         self.discovery = Discovery(self.lookups, self.settings.issuer, self.grants.grant_types,
@@ -48,3 +53,13 @@ class Provider:
     @property
     def issuer(self) -> str:
         return self.settings.issuer
+
+    def verifier(self, path: str) -> Verifier:
+        """Checks client assertions (RFC 7523) sent to the endpoint at ``path`` below the issuer: their aud is the
+        issuer identifier, the token endpoint's URL or that endpoint's own (oauth/client_assertion.py)."""
+        found = self._verifiers.get(path)
+        if found is None:
+            issuer = self.issuer
+            audiences = (issuer, issuer + "/oauth/token.php", issuer + "/oauth/token", issuer + path)
+            found = self._verifiers[path] = Verifier(audiences, self.secret_key, self.client_keys)
+        return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from hospes import audit, logs
 from hospes.clock import now
-from hospes.oauth import client_auth, errors
+from hospes.oauth import client_assertion, client_auth, errors
 from hospes.oauth.params import MAX_TOKEN, Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest
@@ -18,6 +18,7 @@ from hospes.store.clients import client_with_token
 from hospes.store.sql import Tx
 
 HINTS = ("access_token", "refresh_token")
+PATH = "/oauth/revoke"  # below the issuer: a client assertion's aud may name it
 
 
 async def revoke(provider: Provider, authorization: str | None, form: Params, ip: str = "") -> None:
@@ -30,11 +31,15 @@ async def revoke(provider: Provider, authorization: str | None, form: Params, ip
     # Looked up with the client; checked (not repeated, not too long) once the client is authenticated.
     candidate = values[0] if len(values) == 1 and len(values[0]) <= MAX_TOKEN else ""
 
+    verifier = provider.verifier(PATH)
+
     async def unit(tx: Tx) -> None:
         t = now()
         row = await client_with_token(tx, presented.client_id, digest(candidate) if candidate else b"", t)
-        client_auth.check(presented, row.client if row else None)
+        client = client_auth.check(presented, row.client if row else None, verifier=verifier)
         assert row is not None
+        if client.assertion is not None:
+            await client_auth.record_assertion(tx, client)
         if not one(form, "token"):
             raise errors.InvalidRequest("The token parameter is required.")
         hint = one(form, "token_type_hint")
@@ -54,4 +59,4 @@ async def revoke(provider: Provider, authorization: str | None, form: Params, ip
                                    target=f"grant:{found.grant_id}", ip=ip, details={"kind": found.kind},
                                    client_id=row.client.identifier, request_id=request_id))
 
-    await provider.db.writer.run(unit)
+    await client_assertion.keys_then(provider.client_keys, lambda: provider.db.writer.run(unit))

@@ -27,17 +27,21 @@ from hospes.store.sql import PERSON_COLUMNS, Person, Tx, aware, drive, epoch_of,
 
 # -- liveness: the one definition, shared by userinfo, introspection and revocation ------------------
 # (t: the token's table, g: grants, u: users; the parameter is the current time.)
-ACCESS_TOKEN_LIVE = "t.revoked_at IS NULL AND t.expires_at > %s AND g.revoked_at IS NULL AND NOT u.disabled"
+# ``IS NOT TRUE``: a client_credentials token has no person (user_id NULL; joined as NULLs by LIVE_TOKENS_SQL).
+ACCESS_TOKEN_LIVE = ("t.revoked_at IS NULL AND t.expires_at > %s AND g.revoked_at IS NULL "
+                     "AND u.disabled IS NOT TRUE")
 REFRESH_TOKEN_LIVE = f"{ACCESS_TOKEN_LIVE} AND t.used_at IS NULL"
 
 _TOKEN_OF = "JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = t.user_id"
+# Introspection and revocation also find a token for no person (RFC 6749 §4.4, client_credentials).
+_ANY_TOKEN_OF = "JOIN grants g ON g.id = t.grant_id LEFT JOIN users u ON u.id = t.user_id"
 _LIVE_SELECT = "t.id, t.grant_id, t.credential_id, t.scope, t.issued_at, t.expires_at, u.uuid, u.email, t.acr, t.jkt"
 # The live token of either kind with this digest, with its audience (an access token's own; a refresh token's,
 # its grant's resource, which every access token it yields gets). Parameters: digest, now, digest, now.
 # An access token's act (RFC 8693 §4.1) too; a refresh token has none (an exchange issues none).
 LIVE_TOKENS_SQL = (
     f"SELECT 'access_token' AS kind, {_LIVE_SELECT}, t.audience, t.act FROM access_tokens t "  # noqa: S608
-    f"{_TOKEN_OF} WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE} UNION ALL "
+    f"{_ANY_TOKEN_OF} WHERE t.token_hash = %s AND {ACCESS_TOKEN_LIVE} UNION ALL "
     f"SELECT 'refresh_token' AS kind, {_LIVE_SELECT}, g.resource, NULL FROM refresh_tokens t {_TOKEN_OF} "
     f"WHERE t.token_hash = %s AND {REFRESH_TOKEN_LIVE}"
 )
@@ -55,8 +59,8 @@ class LiveToken(NamedTuple):
     scope: str
     issued_at: int  # epoch seconds
     expires_at: int
-    sub: str
-    username: str
+    sub: str | None  # the person's; None for a client_credentials token (no person)
+    username: str | None
     acr: str | None  # how the person logged in for the grant (RFC 9470 step-up)
     jkt: str | None  # the DPoP key it is bound to (RFC 9449 §6: cnf.jkt); None: a bearer token
     audience: str | None  # the operator's resource it is for (RFC 8707); None: the customer API
@@ -232,13 +236,23 @@ async def live_access_token(tx: Tx, token_hash: bytes, at: datetime) -> SubjectT
 # -- issuing ------------------------------------------------------------------------------------------
 
 
-async def create_access_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int, user_id: int,
-                              scope: str, audience: str | None, acr: str | None, issued_at: datetime,
-                              expires_at: datetime, jkt: str | None, act: dict[str, Any] | None = None,
-                              audit: AuditRow | None = None) -> None:
-    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's; ``jkt``:
-    the DPoP key it is bound to (RFC 9449 §6), None for a bearer token; ``act``: the acting party of a token
-    obtained by exchange (RFC 8693 §4.1); ``audit``: an entry written with it (store/audit.py ``insert_with``)."""
+async def create_client_grant(tx: Tx, *, credential_id: int, scope: str, resource: str, at: datetime) -> int:
+    """A client_credentials grant (RFC 6749 §4.4), for no person: what its token is revoked with (the
+    credential deleted, the resource removed, RFC 7009). Its id."""
+    row = await tx.one("INSERT INTO grants (credential_id, user_id, scope, resource, created_at) "
+                       "VALUES (%s, NULL, %s, %s, %s) RETURNING id", credential_id, scope, resource, tx.ts(at))
+    assert row is not None
+    return int(row[0])
+
+
+async def create_access_token(tx: Tx, *, token_hash: bytes, grant_id: int, credential_id: int,
+                              user_id: int | None, scope: str, audience: str | None, acr: str | None,
+                              issued_at: datetime, expires_at: datetime, jkt: str | None,
+                              act: dict[str, Any] | None = None, audit: AuditRow | None = None) -> None:
+    """``audience``: the operator's resource (RFC 8707), None for the customer API; ``acr``: the login's;
+    ``user_id`` None: a client_credentials token; ``jkt``: the DPoP key it is bound to (RFC 9449 §6), None for a
+    bearer token; ``act``: the acting party of a token obtained by exchange (RFC 8693 §4.1); ``audit``: an entry
+    written with it (store/audit.py ``insert_with``)."""
     await insert_with(tx, audit, "INSERT INTO access_tokens (token_hash, grant_id, credential_id, user_id, scope, "
                       "audience, acr, issued_at, expires_at, act, jkt) "
                       "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",

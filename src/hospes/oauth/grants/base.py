@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy.orm import Session
 
 from hospes import logs
-from hospes.oauth import client_auth, dpop, errors, issuance
+from hospes.oauth import client_assertion, client_auth, dpop, errors, issuance
 from hospes.oauth.client_auth import AuthenticatedClient, Presented
 from hospes.oauth.params import Params, one
 from hospes.store.sql import Tx, drive, session_tx
@@ -37,6 +37,9 @@ from hospes.store.unavailable import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from hospes.oauth.provider import Provider
+
+# The token endpoint's path below the issuer (WHMCS's; /oauth/token answers too): a client assertion's aud.
+TOKEN_PATH = "/oauth/token.php"
 
 
 class TokenRequest:
@@ -101,9 +104,10 @@ class UnitGrant(Grant):
             if timeout <= 0:
                 raise DatabaseUnavailable("the signing keys' reload took the request's time")
         exchange = self.exchange
+        verifier = provider.verifier(TOKEN_PATH)
 
         async def unit(tx: Tx) -> issuance.Issued | issuance.Refused:
-            client = await client_auth.authenticate(tx, request.client)
+            client = await client_auth.authenticate(tx, request.client, verifier=verifier)
             if request.proof is not None:
                 await dpop.remember_in(tx, request.proof)  # RFC 9449 §11.1: its jti once, on every node
             elif client.dpop_bound:
@@ -111,7 +115,9 @@ class UnitGrant(Grant):
                 raise errors.InvalidRequest("This client's tokens are DPoP-bound: send a DPoP proof (RFC 9449).")
             return await exchange(provider, tx, client, request)
 
-        outcome = await provider.db.writer.run(unit, timeout)
+        # A client's keys at its jwks_uri are fetched before the unit, never inside it (client_assertion.py).
+        outcome = await client_assertion.keys_then(provider.client_keys,
+                                                   lambda: provider.db.writer.run(unit, timeout))
         if isinstance(outcome, issuance.Refused):
             # Its writes (the revoked grant) are committed; the request still fails.
             raise outcome.error
@@ -131,11 +137,13 @@ class SessionGrant(Grant):
             # RFC 9449 §5 binds the access token a request obtains; these grants issue none, so a proof that would
             # bind nothing is refused rather than ignored.
             raise errors.InvalidRequest(f"The {self.grant_type} grant does not issue DPoP-bound tokens.")
-        return await asyncio.to_thread(self._in_session, provider, request)
+        return await client_assertion.keys_then(
+            provider.client_keys, lambda: asyncio.to_thread(self._in_session, provider, request))
 
     def _in_session(self, provider: Provider, request: TokenRequest) -> dict[str, Any]:
         with provider.db.transaction() as s:
-            client = drive(client_auth.authenticate(session_tx(s), request.client))
+            client = drive(client_auth.authenticate(session_tx(s), request.client,
+                                                    verifier=provider.verifier(TOKEN_PATH)))
             return self.exchange(provider, s, client, request)
 
     @abstractmethod

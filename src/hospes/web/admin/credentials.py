@@ -248,10 +248,14 @@ def reset_secret(ctx: Ctx, s: Session, cred: CredentialRow) -> Response:
     """GET: ask first. POST: a new secret, shown once; the old one stops working at once."""
     if cred.public:
         return _manage_page(ctx, cred, status=400, error="This is a public client: it has no secret to reset.")
+    if cred.token_endpoint_auth_method == "private_key_jwt":
+        return _manage_page(ctx, cred, status=400, error="This client authenticates with its own key "
+                            "(private_key_jwt): it has no secret to reset.")
     if ctx.request.method == "GET":
         return _confirm(ctx, cred, "reset", heading="Reset Client Secret", question=RESET_QUESTION, ok_label="OK")
+    # The secret key seals the new secret of a client_secret_jwt client (oauth/credentials.py seal_secret).
     secret = credentials.update_credential(s, credentials.find(s, credential_id=cred.id), reset_secret=True,
-                                           actor=ctx.admin.actor, ip=ctx.ip)
+                                           actor=ctx.admin.actor, ip=ctx.ip, secret_key=ctx.web.provider.secret_key)
     return _manage_page(ctx, cred, secret=secret,
                         notice="The client secret was reset. Copy the new secret now: it is shown only once.")
 
