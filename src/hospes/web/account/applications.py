@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hospes.accounts import connected_apps, sessions
+from hospes.i18n import N_
 from hospes.store.values import row_id
 from hospes.web.clientarea.gate import Ctx, date, page
 from hospes.web.context import SESSION_COOKIE, Web, web_of
@@ -22,7 +23,7 @@ def _revoke(ctx: Ctx) -> Response:
         found = connected_apps.revoke(s, user_id=ctx.current.user_id, app_id=app_id or 0, actor=ctx.actor,
                                       ip=ctx.ip)
     if found is None:
-        return ctx.not_found("That application")
+        return ctx.not_found(N_("That application was not found in your account."))
     return ctx.redirect(PATH, revoked=found.credential_id)
 
 
