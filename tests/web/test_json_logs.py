@@ -20,7 +20,7 @@ from hospes import audit
 from tests.adminapi import make_api_credential
 from tests.browserless import authorize, query_of
 from tests.e2e import REDIRECT_URI, add_credential, add_user, discover, rp
-from tests.mailbox import text
+from tests.mailbox import text as mail_text
 
 NEW_PASSWORD = "a much better passphrase " + secrets.token_hex(4)
 WRONG_PASSWORD = "wrong passphrase " + secrets.token_hex(4)
@@ -81,7 +81,7 @@ def test_a_whole_flow_logs_json_lines_with_request_ids_and_no_secret(server, db,
         # A password reset by the link in its mail.
         page = browser.get("/password/reset")
         assert browser.post("/password/reset", data={"token": _csrf(page.text), "email": user.email}).status_code == 200
-        body = text(smtp[0].wait(1)[0])
+        body = mail_text(smtp[0].wait(1)[0])
         link = re.search(re.escape(server.url) + r"/password/reset/([A-Za-z0-9_-]+)", body)
         assert link, body
         used.append(link.group(1))
