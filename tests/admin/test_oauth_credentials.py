@@ -315,3 +315,35 @@ def test_a_machine_clients_authentication_is_shown_and_its_secret_reset_as_its_m
     with db.transaction() as s:
         sealed = s.get(OAuthCredential, hmac.credential_id).secret_sealed
     assert credentials.open_secret(ensure_secret_key(settings).encode(), hmac.client_identifier, sealed) == new.group(1)
+
+
+def test_a_machine_client_is_made_in_the_admin_area_with_its_grant_types_keys_and_dpop(client, db):
+    import json as _json
+
+    from joserfc.jwk import ECKey
+
+    admin_session(client, db, permissions=OIDC)
+    page = client.get("/admin/oauth/new").text
+    assert 'name="grant_type" value="client_credentials"' in page and 'name="token_endpoint_auth_method"' in page
+    jwks = _json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=False)]})
+    r = _create(client, grant_type=["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
+                token_endpoint_auth_method="private_key_jwt", jwks=jwks, dpop_bound="yes", redirect_uri=[])
+    assert r.status_code == 201, r.text
+    [cred] = _credentials(db)
+    assert set(cred.grant_type.split()) == {"client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"}
+    assert cred.token_endpoint_auth_method == "private_key_jwt" and cred.secret_hash is None
+    assert cred.jwks == _json.loads(jwks) and cred.dpop_bound is True
+    # Saving the manage form without pasting keys again keeps them; unticking DPoP is saved.
+    r = post(client, f"/admin/oauth/{cred.id}", [("name", "Billing job"), ("scope", "openid"),
+                                                 ("grant_type", "client_credentials"),
+                                                 ("token_endpoint_auth_method", "private_key_jwt"), ("op", "save")])
+    assert r.status_code == 303, r.text
+    [cred] = _credentials(db)
+    assert cred.grant_type == "client_credentials" and cred.jwks == _json.loads(jwks) and cred.dpop_bound is False
+
+
+def test_a_bad_key_set_in_the_admin_form_is_refused_with_the_rule(client, db):
+    admin_session(client, db, permissions=OIDC)
+    r = _create(client, grant_type=["client_credentials"], token_endpoint_auth_method="private_key_jwt",
+                jwks='{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}', redirect_uri=[])
+    assert r.status_code == 400 and _credentials(db) == []

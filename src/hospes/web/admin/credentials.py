@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -33,6 +34,17 @@ RESET_QUESTION = "The previous secret will immediately become invalid. Continue?
 # When the application gets refresh tokens (credentials.REFRESH_POLICIES), in the admin's words.
 REFRESH_CHOICES = (("offline_access", "When it asks for offline_access (and the customer agrees)"),
                    ("always", "Always"), ("never", "Never"))
+# The grant types the form offers (single sign-on credentials are made for a service, from the client's page or
+# by Application Links), in the admin's words.
+GRANT_CHOICES = ((credentials.AUTHORIZATION_CODE, "Authorization code: a person logs in and approves (web, mobile)"),
+                 (credentials.DEVICE_CODE, "Device authorization: a person approves on another screen (RFC 8628)"),
+                 (credentials.CLIENT_CREDENTIALS, "Client credentials: a machine acting for itself (RFC 6749 §4.4)"),
+                 (credentials.TOKEN_EXCHANGE, "Token exchange: narrows a person's token for an agent (RFC 8693)"))
+# How a confidential client authenticates at the token endpoint (RFC 7591 §2; RFC 7523 for the JWT ones).
+AUTH_CHOICES = (("client_secret_basic", "Client secret in HTTP Basic (client_secret_basic)"),
+                ("client_secret_post", "Client secret in the form (client_secret_post)"),
+                ("client_secret_jwt", "A JWT signed with the client secret (client_secret_jwt)"),
+                ("private_key_jwt", "A JWT signed with the client's own key (private_key_jwt)"))
 
 
 @dataclass
@@ -52,6 +64,11 @@ class CredentialForm:
     post_logout_redirect_uris: str = ""  # one a line
     refresh_token_policy: str = "offline_access"
     id_token_alg: str = "RS256"
+    grant_types: list[str] = field(default_factory=lambda: [credentials.AUTHORIZATION_CODE])
+    token_endpoint_auth_method: str = "client_secret_basic"
+    jwks_uri: str = ""
+    jwks: str = ""  # a JWK Set as JSON; empty: none (or, editing, keep what is registered)
+    dpop_bound: bool = False
 
     @classmethod
     def from_post(cls, ctx: Ctx) -> CredentialForm:
@@ -64,7 +81,10 @@ class CredentialForm:
                    public=ctx.field("public") == "yes",
                    post_logout_redirect_uris=ctx.field("post_logout_redirect_uris"),
                    refresh_token_policy=ctx.field("refresh_token_policy", "offline_access"),
-                   id_token_alg=ctx.field("id_token_alg", "RS256"))
+                   id_token_alg=ctx.field("id_token_alg", "RS256"),
+                   grant_types=[v[:100] for v in ctx.form.get("grant_type", [])[:10]],
+                   token_endpoint_auth_method=ctx.field("token_endpoint_auth_method", "client_secret_basic"),
+                   jwks_uri=ctx.field("jwks_uri"), jwks=ctx.field("jwks"), dpop_bound=ctx.field("dpop_bound") == "yes")
 
     @classmethod
     def from_credential(cls, cred: CredentialRow) -> CredentialForm:
@@ -74,7 +94,17 @@ class CredentialForm:
                    backchannel_logout_session_required=cred.backchannel_logout_session_required,
                    require_par=cred.require_par,
                    public=cred.public, post_logout_redirect_uris="\n".join(cred.post_logout_redirect_uris),
-                   refresh_token_policy=cred.refresh_token_policy, id_token_alg=cred.id_token_signed_response_alg)
+                   refresh_token_policy=cred.refresh_token_policy, id_token_alg=cred.id_token_signed_response_alg,
+                   grant_types=sorted(cred.grant_types), token_endpoint_auth_method=cred.token_endpoint_auth_method,
+                   jwks_uri=cred.jwks_uri, dpop_bound=cred.dpop_bound)
+
+    def grant_type_value(self) -> list[str]:
+        """The grant types ticked; refresh_token is implied by the refresh policy, as before."""
+        return self.grant_types or [credentials.AUTHORIZATION_CODE]
+
+    def auth_method(self) -> str | None:
+        """The token endpoint authentication method, for a confidential client (a public one has none)."""
+        return None if self.public else self.token_endpoint_auth_method
 
     def post_logout_uris(self) -> list[str]:
         """One a line; blank lines are room to type (credentials.redirect_uri_list checks each)."""
@@ -116,8 +146,20 @@ def _resource_scopes(ctx: Ctx) -> dict[str, str]:
         return {scope.name: f"{scope.description} ({row.name})" for row in resources.every(s) for scope in row.scopes}
 
 
+def _key_fields(cred: CredentialRow, form: CredentialForm) -> dict[str, Any]:
+    """How the client authenticates, as the manage form changes it: a public client stays public
+    (credentials.update_credential); the registered keys stay unless new ones are pasted."""
+    fields: dict[str, Any] = {"jwks_uri": form.jwks_uri}
+    if not cred.public:
+        fields["token_endpoint_auth_method"] = form.token_endpoint_auth_method
+    if form.jwks.strip():
+        fields["jwks"] = form.jwks
+    return fields
+
+
 def _choices() -> dict[str, object]:
-    return {"refresh_choices": REFRESH_CHOICES, "id_token_algs": SUPPORTED_ALGS}
+    return {"refresh_choices": REFRESH_CHOICES, "id_token_algs": SUPPORTED_ALGS, "grant_choices": GRANT_CHOICES,
+            "auth_choices": AUTH_CHOICES}
 
 
 def _form_page(ctx: Ctx, form: CredentialForm, *, status: int = 200, error: str | None = None) -> Response:
@@ -168,7 +210,7 @@ def new(ctx: Ctx) -> Response:
     try:
         with ctx.db.transaction() as s:
             made = credentials.create(
-                s, grant_type="authorization_code", scope=form.scope(), name=form.name,
+                s, grant_type=form.grant_type_value(), scope=form.scope(), name=form.name,
                 description=form.description, logo_uri=form.logo_uri, redirect_uris=form.uris(),
                 company=ctx.settings.company_name, actor=ctx.admin.actor, ip=ctx.ip,
                 backchannel_logout_uri=form.backchannel_logout_uri,
@@ -176,6 +218,8 @@ def new(ctx: Ctx) -> Response:
                 require_par=form.require_par,
                 public=form.public, post_logout_redirect_uris=form.post_logout_uris(),
                 refresh_token_policy=form.refresh_token_policy, id_token_signed_response_alg=form.id_token_alg,
+                token_endpoint_auth_method=form.auth_method(), jwks_uri=form.jwks_uri or None,
+                jwks=form.jwks or None, dpop_bound=form.dpop_bound, secret_key=ctx.web.provider.secret_key,
             )
             cred = credentials.get_credential(s, made.credential_id)
     except CredentialError as exc:
@@ -214,7 +258,9 @@ def manage(ctx: Ctx) -> Response:
                                           require_par=form.require_par,
                                           post_logout_redirect_uris=form.post_logout_uris(),
                                           refresh_token_policy=form.refresh_token_policy,
-                                          id_token_signed_response_alg=form.id_token_alg)
+                                          id_token_signed_response_alg=form.id_token_alg,
+                                          grant_type=form.grant_type_value(), dpop_bound=form.dpop_bound,
+                                          **_key_fields(cred, form), secret_key=ctx.web.provider.secret_key)
     except CredentialError as exc:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
