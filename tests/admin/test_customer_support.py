@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from hospes.accounts import twofactor
 from hospes.config import load_settings
 from hospes.store.models import BackchannelLogout, LoginSession, User
+from tests import mailbox
 from tests.account import BASE, login, login_password, post_form
 from tests.admin import CLIENTS, OIDC, admin_session, audit_rows, post, text_of
 from tests.browserless import tokens_for
@@ -188,7 +189,7 @@ def test_a_reset_link_arrives_by_mail_and_sets_a_new_password(mail_admin, mail_a
     assert r.status_code == 303 and r.headers["location"].endswith("?done=reset_sent")
     [message] = inbox.wait(1)
     assert message["To"] == acct.email
-    found = LINK.search(message.get_payload(decode=True).decode())
+    found = LINK.search(mailbox.text(message))
     assert found
     with browser(mail_app) as owner:
         page = owner.get(found.group(0)[len(BASE):])
