@@ -156,7 +156,7 @@ def create_app(settings: Settings | None = None) -> oauth_endpoints.HotPaths | M
     app = Starlette(
         routes=app_routes,
         middleware=[Middleware(SecurityHeaders, https=settings.secure_cookies, request_log=request_log),
-                    Middleware(Language, prefix=prefix)],
+                    Middleware(Language)],
         # A query or form no page can read is a 400 page wherever it is read; a path or method the site does
         # not serve, its own 404 or 405 page; anything else unexpected, a 500 page that still carries the
         # security headers.

@@ -120,6 +120,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current.get()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """A message whose English reads the same as another's but means something else ("Client ID": the
+    customer number in the client area, an OAuth client's identifier in the admin area)."""
+    return translations(_current.get()).pgettext(context, message)
+
+
 def N_(message: str) -> str:  # noqa: N802 (gettext's name)
     """Marks a string for the catalogue where it is defined; ``gettext`` translates it where it is shown."""
     return message

@@ -23,5 +23,6 @@ def environment(template_dir: str | None = None) -> Environment:
     )
     # The catalogue's msgids have their whitespace collapsed (pybabel extracts them so too).
     env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext)
     return env

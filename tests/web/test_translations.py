@@ -24,6 +24,7 @@ from hospes.config import load_settings
 from hospes.store import accounts as store_accounts
 from hospes.web.clientarea.gate import STATUS_WORDS
 from tests import mailbox
+from tests.admin import admin_session
 from tests.browserless import form_with, login_form
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +154,7 @@ def test_login_and_consent_pages_in_german_by_accept_language(client, make_accou
     assert '<html lang="en">' in plain.text and "Not you? Log out" in plain.text
 
 
-def test_the_client_area_and_its_errors_in_german_and_the_admin_area_in_english(client, make_account):
+def test_the_client_area_and_its_errors_in_german(client, make_account):
     acct = make_account(first_name="Jana")
     german = {"Accept-Language": "de"}
     r = client.get("/login", headers=german)
@@ -168,8 +169,23 @@ def test_the_client_area_and_its_errors_in_german_and_the_admin_area_in_english(
     assert missing.status_code == 404 and "Dieser Dienst wurde in Ihrem Konto nicht gefunden." in page_text(missing)
     nowhere = client.get("/no/such/page", headers={**german, "Accept": "text/html"})
     assert nowhere.status_code == 404 and "Seite nicht gefunden" in page_text(nowhere)
-    admin = client.get("/admin/login", headers=german)
-    assert '<html lang="en">' in admin.text and "Skip to content" in admin.text
+
+
+def test_the_admin_area_in_german_by_accept_language_and_english_by_default(client, db):
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    login = client.get("/admin/login", headers=german)
+    assert '<html lang="de">' in login.text
+    text = page_text(login)
+    assert "Melden Sie sich mit Ihrem Mitarbeiter-Benutzernamen und Passwort an." in text
+    assert "Benutzername" in text and "Zum Inhalt springen" in text and "Username" not in text
+    assert BeautifulSoup(login.text, "html.parser").find("a", hreflang="en") is not None
+    english = client.get("/admin/login")
+    assert '<html lang="en">' in english.text and "Log in with your staff username and password." in english.text
+    admin_session(client, db)
+    listing = page_text(client.get("/admin/oauth", headers=german))
+    assert "Neue Client-API-Zugangsdaten erzeugen" in listing and "Angemeldet als alice" in listing
+    assert "Es gibt noch keine Client-API-Zugangsdaten." in listing and "Abmelden" in listing
+    assert "Generate New Client API Credentials" in page_text(client.get("/admin/oauth"))
 
 
 def test_the_switch_link_remembers_the_language(client):

@@ -2,7 +2,7 @@
 
 In order: a language the person picked with the switch link (a cookie), the authorization request's
 ``ui_locales`` (OIDC Core §3.1.2.1; carried with the request to the login, second-factor and consent pages),
-the browser's Accept-Language, English. The admin area is English only.
+the browser's Accept-Language, English. The admin area chooses the same way.
 """
 
 from __future__ import annotations
@@ -48,26 +48,21 @@ def switch_links() -> list[tuple[str, str, str]]:
 class Language:
     """Pure ASGI: sets the request's language before any page renders."""
 
-    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.admin = prefix + "/admin"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            if path == self.admin or path.startswith(self.admin + "/"):
-                i18n.use(i18n.DEFAULT)
-                _here.set(None)
-            else:
-                headers = {k: v for k, v in scope["headers"] if k in (b"cookie", b"accept-language")}
-                cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"))
-                i18n.use(_chosen(cookie, None, headers.get(b"accept-language", b"").decode("latin-1")))
-                query = scope.get("query_string", b"").decode("latin-1")
-                # No switch on a page whose address holds a secret (a reset link, a token in the query): the
-                # link would copy it into another address.
-                secret = "token" in query or any(p in path for p in SECRET_PATHS)
-                _here.set(scope.get("root_path", "") + path + ("?" + query if query else "")
-                          if scope["method"] == "GET" and len(query) < 4096 and not secret else None)
+            headers = {k: v for k, v in scope["headers"] if k in (b"cookie", b"accept-language")}
+            cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"))
+            i18n.use(_chosen(cookie, None, headers.get(b"accept-language", b"").decode("latin-1")))
+            query = scope.get("query_string", b"").decode("latin-1")
+            # No switch on a page whose address holds a secret (a reset link, a token in the query): the
+            # link would copy it into another address.
+            secret = "token" in query or any(p in path for p in SECRET_PATHS)
+            _here.set(scope.get("root_path", "") + path + ("?" + query if query else "")
+                      if scope["method"] == "GET" and len(query) < 4096 and not secret else None)
         await self.app(scope, receive, send)
 
 

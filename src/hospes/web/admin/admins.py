@@ -15,6 +15,7 @@ from starlette.responses import Response
 from hospes.accounts import staff
 from hospes.accounts.service import ADMIN_PERMISSIONS, AccountError, add_admin
 from hospes.accounts.staff import AdminRow
+from hospes.i18n import N_
 from hospes.web.admin.auth import Ctx, page
 
 NOTICES = {
@@ -88,7 +89,7 @@ def detail(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
         row = staff.get(s, ctx.path_int("id"))
     if row is None:
-        return ctx.not_found("That admin")
+        return ctx.not_found(N_("That admin was not found."))
     if ctx.request.method == "GET":
         return _detail(ctx, row)
     form = AdminForm.from_post(ctx)
@@ -104,7 +105,7 @@ def _set_disabled(ctx: Ctx, disabled: bool) -> Response:
     with ctx.db.read() as s:
         row = staff.get(s, ctx.path_int("id"))
     if row is None:
-        return ctx.not_found("That admin")
+        return ctx.not_found(N_("That admin was not found."))
     try:
         with ctx.db.transaction() as s:
             staff.set_disabled(s, row.id, disabled, actor=ctx.admin.actor, ip=ctx.ip)
@@ -129,7 +130,7 @@ def reset_password(ctx: Ctx) -> Response:
     with ctx.db.read() as s:
         row = staff.get(s, ctx.path_int("id"))
     if row is None:
-        return ctx.not_found("That admin")
+        return ctx.not_found(N_("That admin was not found."))
     if ctx.request.method == "GET":
         return ctx.render("confirm.html", heading="Reset password", subject=row.username,
                           question="Their current password stops working and every session of theirs ends. "

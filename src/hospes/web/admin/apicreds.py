@@ -18,6 +18,7 @@ import hospes.adminapi.commands  # noqa: F401  (registers the commands, so their
 from hospes.adminapi import credentials as apicreds
 from hospes.adminapi.credentials import ApiCredentialError
 from hospes.adminapi.dispatch import COMMANDS
+from hospes.i18n import N_
 from hospes.web.admin.auth import Ctx, page
 
 NOTICES = {
@@ -124,7 +125,7 @@ def revoke(ctx: Ctx) -> Response:
     with ctx.db.transaction() as s:
         cred = apicreds.get_credential(s, ctx.path_int("id"))
         if cred is None:
-            return ctx.not_found("That API credential")
+            return ctx.not_found(N_("That API credential was not found."))
         if ctx.request.method == "GET":
             if cred.revoked_at is not None:
                 return ctx.redirect("/admin/api?done=revoked")
@@ -153,7 +154,7 @@ def edit_role(ctx: Ctx) -> Response:
     """GET: the role's form. POST: save it (the rules are create_role's)."""
     role = _get_role(ctx)
     if role is None:
-        return ctx.not_found("That API role")
+        return ctx.not_found(N_("That API role was not found."))
     if ctx.request.method == "GET":
         return _role_page(ctx, role)
     form = RoleForm.from_post(ctx)
@@ -171,7 +172,7 @@ def delete_role(ctx: Ctx) -> Response:
     """GET: ask first, naming the credentials that hold it. POST: delete it."""
     role = _get_role(ctx)
     if role is None:
-        return ctx.not_found("That API role")
+        return ctx.not_found(N_("That API role was not found."))
     if ctx.request.method == "GET":
         with ctx.db.read() as s:
             holders = apicreds.role_holders(s, role.id)

@@ -21,6 +21,7 @@ from hospes import audit
 from hospes.accounts import admin_sessions as sessions
 from hospes.accounts import login as accounts_login
 from hospes.accounts.admin_sessions import AdminUser
+from hospes.i18n import N_, _
 from hospes.store.values import row_id
 from hospes.web.context import PageCtx, Web, form_expired, web_of
 from hospes.web.http import first, query_params, read_form
@@ -42,18 +43,18 @@ class Section:
 
 
 SECTIONS = (
-    Section("home", "Dashboard", "/admin/", "What you can do here."),
-    Section("oidc", "OpenID Connect", "/admin/oauth",
-            "Client API credentials for applications that log customers in with OpenID Connect."),
-    Section("resources", "Resource servers", "/admin/resources",
-            "Your own APIs that accept access tokens: their identifiers, scopes and token format."),
-    Section("clients", "Clients", "/admin/clients",
-            "Find client accounts; change their status and the Allow Single Sign-On switch."),
-    Section("api", "API credentials", "/admin/api", "API roles and the API credentials of staff."),
-    Section("admins", "Admins", "/admin/admins",
-            "Staff who use the admin area: add, disable, permissions, password resets."),
-    Section("keys", "Signing keys", "/admin/keys", "The keys that sign ID tokens: their state, and rotation."),
-    Section("audit", "Audit log", "/admin/audit", "Who changed what, when and from where."),
+    Section("home", N_("Dashboard"), "/admin/", N_("What you can do here.")),
+    Section("oidc", N_("OpenID Connect"), "/admin/oauth",
+            N_("Client API credentials for applications that log customers in with OpenID Connect.")),
+    Section("resources", N_("Resource servers"), "/admin/resources",
+            N_("Your own APIs that accept access tokens: their identifiers, scopes and token format.")),
+    Section("clients", N_("Clients"), "/admin/clients",
+            N_("Find client accounts; change their status and the Allow Single Sign-On switch.")),
+    Section("api", N_("API credentials"), "/admin/api", N_("API roles and the API credentials of staff.")),
+    Section("admins", N_("Admins"), "/admin/admins",
+            N_("Staff who use the admin area: add, disable, permissions, password resets.")),
+    Section("keys", N_("Signing keys"), "/admin/keys", N_("The keys that sign ID tokens: their state, and rotation.")),
+    Section("audit", N_("Audit log"), "/admin/audit", N_("Who changed what, when and from where.")),
 )
 
 
@@ -70,7 +71,7 @@ def may(admin: AdminUser, area: str) -> bool:
 
 
 def nav(web: Web, admin: AdminUser) -> list[dict[str, str]]:
-    return [{"key": s.key, "label": s.label, "href": web.path(s.path), "summary": s.summary}
+    return [{"key": s.key, "label": _(s.label), "href": web.path(s.path), "summary": _(s.summary)}
             for s in SECTIONS if may(admin, s.key)]
 
 
@@ -101,7 +102,8 @@ class Ctx(PageCtx):
         return RedirectResponse(self.path(p), status_code=303)
 
     def not_found(self, what: str) -> Response:
-        return self.render("message.html", status=404, heading="Not found", message=f"{what} was not found.")
+        """``what``: the whole message, marked with ``N_`` ("That admin was not found.")."""
+        return self.render("message.html", status=404, heading=_("Not found"), message=_(what))
 
     def audit(self, s: Any, action: str, target: str = "", **details: Any) -> None:
         audit.record(s, actor=self.admin.actor, action=action, target=target, ip=self.ip, details=details)
@@ -138,9 +140,9 @@ def page(area: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respons
             ctx = Ctx(request=request, web=web, admin=admin, area=area, form=form, query=query,
                       ip=web.ip(request))
             if not may(admin, area):
-                return ctx.render("message.html", status=403, heading="You do not have access to this page",
-                                  message="Your admin account does not have the permission this page needs.",
-                                  hint="Ask a full administrator to grant it if you need it.")
+                return ctx.render("message.html", status=403, heading=_("You do not have access to this page"),
+                                  message=_("Your admin account does not have the permission this page needs."),
+                                  hint=_("Ask a full administrator to grant it if you need it."))
             if request.method == "POST" and not web.csrf_ok(request, first(form, "token")):
                 return _csrf_refused(web, request, admin)
             return await run_in_threadpool(fn, ctx)
@@ -192,7 +194,7 @@ async def login(request: Request) -> Response:
         nxt = _safe_next(web, first(query, "next"))
         if await run_in_threadpool(_current, web, request.cookies.get(COOKIE)) is not None:
             return RedirectResponse(nxt, status_code=303)
-        notice = "You have logged out." if first(query, "logged_out") else None
+        notice = _("You have logged out.") if first(query, "logged_out") else None
         return _login_page(web, request, nxt=nxt, notice=notice)
     form = await read_form(request, required=False)
     nxt = _safe_next(web, first(form, "next"))
@@ -202,7 +204,7 @@ async def login(request: Request) -> Response:
     password = first(form, "password") or ""
     if not username or not password:
         return _login_page(web, request, nxt=nxt, status=400, username=username,
-                           error="Enter your username and password.")
+                           error=_("Enter your username and password."))
     name = accounts_login.login_name(username)
     attempt = accounts_login.Attempt(login=username, password=password, ip=web.ip(request),
                                      user_agent=request.headers.get("user-agent", ""),
@@ -213,7 +215,7 @@ async def login(request: Request) -> Response:
         return _login_page(web, request, nxt=nxt, status=429, username=username,
                            error=accounts_login.throttled_message(out.wait))
     if isinstance(out, accounts_login.Wrong):
-        return _login_page(web, request, nxt=nxt, status=401, username=username, error=accounts_login.INCORRECT)
+        return _login_page(web, request, nxt=nxt, status=401, username=username, error=_(accounts_login.INCORRECT))
     response = RedirectResponse(nxt, status_code=303)
     set_admin_cookie(web, response, out.token)
     web.set_device(response, name, out.device, cookie=DEVICE_COOKIE, path=web.path("/admin"), samesite="strict")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from hospes.accounts import service
 from hospes.accounts.service import CLIENT_STATUSES, AccountError
+from hospes.i18n import N_
 from hospes.store import accounts
 from hospes.web.admin.auth import Ctx, page
 from hospes.web.http import number
@@ -45,7 +46,7 @@ def _detail(ctx: Ctx, client_id: int, *, status: int = 200, error: str | None = 
     with ctx.db.transaction() as s:
         found = accounts.client_detail(s, client_id)
     if found is None:
-        return ctx.not_found("That client")
+        return ctx.not_found(N_("That client was not found."))
     client = found.client
     form = typed or {"status": client.status, "allow_sso": client.allow_sso}
     return ctx.render("client.html", status=status, client=client, owner=found.owner, users=found.users,
@@ -63,7 +64,7 @@ def detail(ctx: Ctx) -> Response:
     try:
         with ctx.db.transaction() as s:
             if accounts.client_account(s, client_id) is None:
-                return ctx.not_found("That client")
+                return ctx.not_found(N_("That client was not found."))
             service.update_client(s, service.get_client(s, client_id), status=new_status, allow_sso=allow_sso,
                                   actor=ctx.admin.actor, ip=ctx.ip)
     except AccountError as exc:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from hospes.accounts.service import MANAGE_SSO
+from hospes.i18n import N_
 from hospes.oauth import backchannel, credentials, resources
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.credentials import CredentialError, CredentialRow
@@ -225,7 +226,7 @@ def new(ctx: Ctx) -> Response:
     except CredentialError as exc:
         return _form_page(ctx, form, status=400, error=str(exc))
     if cred is None:  # cannot happen: made in the transaction above
-        return ctx.not_found("That credential")
+        return ctx.not_found(N_("That credential was not found."))
     # Rendered from the POST itself: the secret travels in this one answer (no-store) and nowhere else.
     return _manage_page(ctx, cred, status=201, secret=made.client_secret,
                         notice="The credential was created. Copy the Client Secret now: it is shown only once.")
@@ -238,7 +239,7 @@ def manage(ctx: Ctx) -> Response:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
         if cred is None:
-            return ctx.not_found("That credential")
+            return ctx.not_found(N_("That credential was not found."))
         notice = "Your changes were saved." if ctx.arg("done") == "saved" else None
         return _manage_page(ctx, cred, notice=notice)
     form = CredentialForm.from_post(ctx)
@@ -246,7 +247,7 @@ def manage(ctx: Ctx) -> Response:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
             if cred is None:
-                return ctx.not_found("That credential")
+                return ctx.not_found(N_("That credential was not found."))
             if form.edit_rows(ctx.field("op")):
                 return _manage_page(ctx, cred, form)
             credentials.update_credential(s, credentials.find(s, credential_id=cred.id), name=form.name,
@@ -265,7 +266,7 @@ def manage(ctx: Ctx) -> Response:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
         if cred is None:
-            return ctx.not_found("That credential")
+            return ctx.not_found(N_("That credential was not found."))
         return _manage_page(ctx, cred, form, status=400, error=str(exc))
     return ctx.redirect(f"/admin/oauth/{cred.id}?done=saved")
 
@@ -284,7 +285,7 @@ def _one_credential(fn: Callable[[Ctx, Session, CredentialRow], Response]) -> Ca
     def step(ctx: Ctx) -> Response:
         with ctx.db.transaction() as s:
             cred = _load(s, ctx)
-            return ctx.not_found("That credential") if cred is None else fn(ctx, s, cred)
+            return ctx.not_found(N_("That credential was not found.")) if cred is None else fn(ctx, s, cred)
     return step
 
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from hospes import mail
 from hospes.accounts import support
 from hospes.accounts.service import AccountError
+from hospes.i18n import N_
 from hospes.store.values import row_id
 from hospes.web.admin.auth import Ctx, page
 
@@ -39,7 +40,7 @@ def _page(ctx: Ctx, user_id: int, *, status: int = 200, error: str | None = None
     with ctx.db.read() as s:
         found = support.customer(s, user_id)
     if found is None:
-        return ctx.not_found("That user")
+        return ctx.not_found(N_("That user was not found."))
     p = found.person
     form = typed or {"first_name": p.first_name, "last_name": p.last_name, "email": p.email}
     return ctx.render("customer.html", status=status, c=found, p=p, form=form, error=error,
@@ -109,14 +110,14 @@ def step(ctx: Ctx) -> Response:
         return _reset_link(ctx, user_id)
     fn = STEPS.get(name)
     if fn is None:
-        return ctx.not_found("That page")
+        return ctx.not_found(N_("That page was not found."))
     try:
         with ctx.db.transaction() as s:
             done = fn(ctx, s, user_id)
     except AccountError:
-        return ctx.not_found("That user")
+        return ctx.not_found(N_("That user was not found."))
     if done is None:
-        return ctx.not_found("That session or application")
+        return ctx.not_found(N_("That session or application was not found."))
     return ctx.redirect(f"/admin/users/{user_id}?done={done}")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
+from hospes.i18n import N_
 from hospes.oauth import resources
 from hospes.oauth.resources import ResourceError, ResourceRow
 from hospes.web.admin.auth import Ctx, page
@@ -97,7 +98,7 @@ def manage(ctx: Ctx) -> Response:
     with ctx.db.transaction() as s:
         row = resources.get(s, ctx.path_int("id"))
     if row is None:
-        return ctx.not_found("That resource server")
+        return ctx.not_found(N_("That resource server was not found."))
     if ctx.request.method == "GET":
         done = ctx.arg("done")
         notice = {"added": "The resource server was added.", "saved": "Your changes were saved."}.get(done)
@@ -119,7 +120,7 @@ def delete(ctx: Ctx) -> Response:
     with ctx.db.transaction() as s:
         row = resources.get(s, ctx.path_int("id"))
         if row is None:
-            return ctx.not_found("That resource server")
+            return ctx.not_found(N_("That resource server was not found."))
         if ctx.request.method == "POST":
             resources.delete(s, row.id, actor=ctx.admin.actor, ip=ctx.ip)
             return ctx.redirect("/admin/resources?done=deleted")
