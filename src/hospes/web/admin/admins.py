@@ -15,14 +15,19 @@ from starlette.responses import Response
 from hospes.accounts import staff
 from hospes.accounts.service import ADMIN_PERMISSIONS, AccountError, add_admin
 from hospes.accounts.staff import AdminRow
-from hospes.i18n import N_
+from hospes.i18n import N_, _
 from hospes.web.admin.auth import Ctx, page
 
 NOTICES = {
-    "saved": "Your changes were saved.",
-    "disabled": "The admin was disabled: their sessions have ended and they can no longer log in.",
-    "enabled": "The admin was enabled: they can log in again.",
+    "saved": N_("Your changes were saved."),
+    "disabled": N_("The admin was disabled: their sessions have ended and they can no longer log in."),
+    "enabled": N_("The admin was enabled: they can log in again."),
 }
+
+
+def _notice(ctx: Ctx) -> str | None:
+    done = NOTICES.get(ctx.arg("done"))
+    return _(done) if done else None
 
 
 @dataclass
@@ -48,7 +53,7 @@ class AdminForm:
         if self.full:
             return []
         if not self.permissions:
-            raise AccountError("Choose at least one permission, or make the admin a full administrator.")
+            raise AccountError(_("Choose at least one permission, or make the admin a full administrator."))
         return self.permissions
 
 
@@ -56,7 +61,7 @@ def _list(ctx: Ctx, form: AdminForm | None = None, *, status: int = 200, error: 
     with ctx.db.read() as s:
         rows = staff.every(s)
     return ctx.render("admins.html", status=status, admins=rows, f=form or AdminForm(), error=error,
-                      permissions=ADMIN_PERMISSIONS, notice=NOTICES.get(ctx.arg("done")))
+                      permissions=ADMIN_PERMISSIONS, notice=_notice(ctx))
 
 
 @page("admins")
@@ -72,14 +77,14 @@ def index(ctx: Ctx) -> Response:
                                  permissions=form.chosen(), actor=ctx.admin.actor, ip=ctx.ip)
     except AccountError as exc:
         return _list(ctx, form, status=400, error=str(exc))
-    return ctx.render("admin_password.html", status=201, heading="Admin added", username=form.username.strip(),
+    return ctx.render("admin_password.html", status=201, heading=_("Admin added"), username=form.username.strip(),
                       password=password, admin_id=admin_id)
 
 
 def _detail(ctx: Ctx, row: AdminRow, form: AdminForm | None = None, *, status: int = 200,
             error: str | None = None) -> Response:
     return ctx.render("admin_detail.html", status=status, row=row, f=form or AdminForm.from_row(row), error=error,
-                      permissions=ADMIN_PERMISSIONS, notice=NOTICES.get(ctx.arg("done")),
+                      permissions=ADMIN_PERMISSIONS, notice=_notice(ctx),
                       is_self=row.id == ctx.admin.id)
 
 
@@ -132,12 +137,12 @@ def reset_password(ctx: Ctx) -> Response:
     if row is None:
         return ctx.not_found(N_("That admin was not found."))
     if ctx.request.method == "GET":
-        return ctx.render("confirm.html", heading="Reset password", subject=row.username,
-                          question="Their current password stops working and every session of theirs ends. "
-                                   "You will see a temporary password once, to give them. Continue?",
+        return ctx.render("confirm.html", heading=_("Reset password"), subject=row.username,
+                          question=_("Their current password stops working and every session of theirs ends. "
+                                     "You will see a temporary password once, to give them. Continue?"),
                           action=ctx.path(f"/admin/admins/{row.id}/password"),
-                          cancel=ctx.path(f"/admin/admins/{row.id}"), ok_label="Reset password", danger=True)
+                          cancel=ctx.path(f"/admin/admins/{row.id}"), ok_label=_("Reset password"), danger=True)
     with ctx.db.transaction() as s:
         password = staff.reset_password(s, row.id, actor=ctx.admin.actor, ip=ctx.ip)
-    return ctx.render("admin_password.html", heading="Password reset", username=row.username, password=password,
+    return ctx.render("admin_password.html", heading=_("Password reset"), username=row.username, password=password,
                       admin_id=row.id)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from hospes.accounts import service
 from hospes.accounts.service import CLIENT_STATUSES, AccountError
-from hospes.i18n import N_
+from hospes.i18n import N_, _
 from hospes.store import accounts
 from hospes.web.admin.auth import Ctx, page
 from hospes.web.http import number
@@ -58,7 +58,7 @@ def _detail(ctx: Ctx, client_id: int, *, status: int = 200, error: str | None = 
 def detail(ctx: Ctx) -> Response:
     client_id = ctx.path_int("id")
     if ctx.request.method == "GET":
-        return _detail(ctx, client_id, notice="Your changes were saved." if ctx.arg("done") == "saved" else None)
+        return _detail(ctx, client_id, notice=_("Your changes were saved.") if ctx.arg("done") == "saved" else None)
     new_status = ctx.field("status")
     allow_sso = bool(ctx.field("allow_sso"))
     try:

@@ -9,15 +9,16 @@ from datetime import datetime
 from starlette.responses import Response
 
 from hospes.clock import now
+from hospes.i18n import N_, _, ngettext
 from hospes.oauth.keys import KeyInfo, KeysUnreadable
 from hospes.web.admin.auth import Ctx, page
 
 # The key ring's states in the admin's words.
 STATES = {
-    "pending": "Upcoming (published, signs from its activation)",
-    "active": "Active (signs now)",
-    "retiring": "Retired (no longer signs; published until its tokens expire)",
-    "unpublished": "Unpublished",
+    "pending": N_("Upcoming (published, signs from its activation)"),
+    "active": N_("Active (signs now)"),
+    "retiring": N_("Retired (no longer signs; published until its tokens expire)"),
+    "unpublished": N_("Unpublished"),
 }
 
 
@@ -27,11 +28,12 @@ def _when(value: str | None) -> str:
 
 def _age(created: str) -> str:
     days = (now() - datetime.fromisoformat(created)).days
-    return "today" if days < 1 else f"{days} day{'' if days == 1 else 's'}"
+    return _("today") if days < 1 else ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
 
 
 def _row(k: KeyInfo) -> dict[str, str]:
-    return {"kid": k.kid, "alg": k.alg, "state": k.state, "state_label": STATES.get(k.state, k.state),
+    label = _(STATES[k.state]) if k.state in STATES else k.state
+    return {"kid": k.kid, "alg": k.alg, "state": k.state, "state_label": label,
             "created": _when(k.created_at), "activates": _when(k.activates_at), "retired": _when(k.retired_at),
             "unpublish": _when(k.unpublish_at), "age": _age(k.created_at)}
 
@@ -39,7 +41,7 @@ def _row(k: KeyInfo) -> dict[str, str]:
 @page("keys")
 def index(ctx: Ctx) -> Response:
     keys = [_row(k) for k in ctx.web.provider.keys.list()]
-    notice = "New signing keys were added." if ctx.arg("done") == "rotated" else None
+    notice = _("New signing keys were added.") if ctx.arg("done") == "rotated" else None
     return ctx.render("keys.html", keys=keys, notice=notice,
                       delay=int(ctx.web.provider.keys.activation_delay))
 
@@ -53,5 +55,6 @@ def rotate(ctx: Ctx) -> Response:
     try:
         ctx.web.provider.keys.rotate(at_once=at_once, actor=ctx.admin.actor, ip=ctx.ip)
     except KeysUnreadable as exc:
-        return ctx.render("message.html", status=500, heading="The keys cannot be rotated", message=str(exc))
+        return ctx.render("message.html", status=500, heading=_("The keys cannot be rotated"),
+                          message=str(exc))
     return ctx.redirect("/admin/keys?done=rotated")
