@@ -25,11 +25,6 @@ NOTICES = {
 }
 
 
-def _notice(ctx: Ctx) -> str | None:
-    done = NOTICES.get(ctx.arg("done"))
-    return _(done) if done else None
-
-
 @dataclass
 class AdminForm:
     """The add form and the permissions form: "full" (every permission, now and later) or the ones ticked."""
@@ -61,7 +56,7 @@ def _list(ctx: Ctx, form: AdminForm | None = None, *, status: int = 200, error: 
     with ctx.db.read() as s:
         rows = staff.every(s)
     return ctx.render("admins.html", status=status, admins=rows, f=form or AdminForm(), error=error,
-                      permissions=ADMIN_PERMISSIONS, notice=_notice(ctx))
+                      permissions=ADMIN_PERMISSIONS, notice=ctx.done_notice(NOTICES))
 
 
 @page("admins")
@@ -84,7 +79,7 @@ def index(ctx: Ctx) -> Response:
 def _detail(ctx: Ctx, row: AdminRow, form: AdminForm | None = None, *, status: int = 200,
             error: str | None = None) -> Response:
     return ctx.render("admin_detail.html", status=status, row=row, f=form or AdminForm.from_row(row), error=error,
-                      permissions=ADMIN_PERMISSIONS, notice=_notice(ctx),
+                      permissions=ADMIN_PERMISSIONS, notice=ctx.done_notice(NOTICES),
                       is_self=row.id == ctx.admin.id)
 
 

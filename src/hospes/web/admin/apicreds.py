@@ -18,14 +18,14 @@ import hospes.adminapi.commands  # noqa: F401  (registers the commands, so their
 from hospes.adminapi import credentials as apicreds
 from hospes.adminapi.credentials import ApiCredentialError
 from hospes.adminapi.dispatch import COMMANDS
-from hospes.i18n import N_
+from hospes.i18n import N_, _, ngettext
 from hospes.web.admin.auth import Ctx, page
 
 NOTICES = {
-    "role": "The API role was created.",
-    "role_saved": "The API role was saved: credentials holding it get its actions at their next call.",
-    "role_deleted": "The API role was deleted.",
-    "revoked": "The API credential was revoked: it no longer works.",
+    "role": N_("The API role was created."),
+    "role_saved": N_("The API role was saved: credentials holding it get its actions at their next call."),
+    "role_deleted": N_("The API role was deleted."),
+    "revoked": N_("The API credential was revoked: it no longer works."),
 }
 
 
@@ -85,7 +85,7 @@ def _page(ctx: Ctx, *, status: int = 200, role_form: RoleForm | None = None,
 
 @page("api")
 def index(ctx: Ctx) -> Response:
-    return _page(ctx, notice=NOTICES.get(ctx.arg("done")))
+    return _page(ctx, notice=ctx.done_notice(NOTICES))
 
 
 @page("api")
@@ -108,7 +108,7 @@ def create_credential(ctx: Ctx) -> Response:
         with ctx.db.transaction() as s:
             owner = apicreds.api_admin(s, form.admin)
             if owner is None:
-                raise ApiCredentialError("Choose an admin who holds the API Access permission.")
+                raise ApiCredentialError(_("Choose an admin who holds the API Access permission."))
             made = apicreds.create_credential(s, admin_username=owner, roles=form.roles,
                                               description=form.description.strip(), actor=ctx.admin.actor,
                                               ip=ctx.ip)
@@ -130,10 +130,10 @@ def revoke(ctx: Ctx) -> Response:
             if cred.revoked_at is not None:
                 return ctx.redirect("/admin/api?done=revoked")
             return ctx.render(
-                "confirm.html", heading="Revoke API credential", subject=cred.identifier,
-                question="Scripts using this API credential stop working at once. This cannot be undone. Continue?",
+                "confirm.html", heading=_("Revoke API credential"), subject=cred.identifier,
+                question=_("Scripts using this API credential stop working at once. This cannot be undone. Continue?"),
                 action=ctx.path(f"/admin/api/credentials/{cred.id}/revoke"), cancel=ctx.path("/admin/api"),
-                ok_label="Revoke", danger=True)
+                ok_label=_("Revoke"), danger=True)
         apicreds.revoke_credential(s, cred.id, actor=ctx.admin.actor, ip=ctx.ip)
     return ctx.redirect("/admin/api?done=revoked")
 
@@ -176,12 +176,14 @@ def delete_role(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         with ctx.db.read() as s:
             holders = apicreds.role_holders(s, role.id)
-        held = ("" if not holders else " 1 API credential holds it and loses its actions at once."
-                if len(holders) == 1 else f" {len(holders)} API credentials hold it and lose its actions at once.")
-        return ctx.render("confirm.html", heading="Delete API role", subject=role.name,
-                          question=f"Delete this role?{held} This cannot be undone. Continue?",
+        question = (ngettext("Delete this role? %(n)d API credential holds it and loses its actions at once. "
+                             "This cannot be undone. Continue?",
+                             "Delete this role? %(n)d API credentials hold it and lose its actions at once. "
+                             "This cannot be undone. Continue?", len(holders)) % {"n": len(holders)}
+                    if holders else _("Delete this role? This cannot be undone. Continue?"))
+        return ctx.render("confirm.html", heading=_("Delete API role"), subject=role.name, question=question,
                           action=ctx.path(f"/admin/api/roles/{role.id}/delete"),
-                          cancel=ctx.path(f"/admin/api/roles/{role.id}"), ok_label="Delete", danger=True)
+                          cancel=ctx.path(f"/admin/api/roles/{role.id}"), ok_label=_("Delete"), danger=True)
     with ctx.db.transaction() as s:
         apicreds.delete_role(s, role.id, actor=ctx.admin.actor, ip=ctx.ip)
     return ctx.redirect("/admin/api?done=role_deleted")

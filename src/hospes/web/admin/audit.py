@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from hospes import audit
 from hospes.accounts.service import find_user_by_email
 from hospes.clock import day, day_end, day_start, now
+from hospes.i18n import N_, _
 from hospes.store.models import AuditEvent
 from hospes.web.admin.auth import Ctx, page
 from hospes.web.admin.clients import page_number
@@ -60,8 +61,9 @@ def index(ctx: Ctx) -> Response:
     number = page_number(ctx)
     start = day(filters["from"]) if filters["from"] else None
     end = day(filters["to"]) if filters["to"] else None
-    errors = [f"{label} must be a date such as 2024-05-31." for key, label, parsed in
-              (("from", "From", start), ("to", "To", end)) if filters[key] and parsed is None]
+    errors = [_(message) for key, message, parsed in
+              (("from", N_("From must be a date such as 2024-05-31."), start),
+               ("to", N_("To must be a date such as 2024-05-31."), end)) if filters[key] and parsed is None]
     # Dates are days in UTC, the timezone the log is kept and shown in; "to" takes in the whole day.
     since = day_start(start) if start else None
     until = day_end(end) if end else None

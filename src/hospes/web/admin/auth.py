@@ -90,6 +90,11 @@ class Ctx(PageCtx):
         """A form field, bounded (longer values are refused by the rules they go to)."""
         return (first(self.form, name) or default)[:10000]
 
+    def done_notice(self, notices: dict[str, str]) -> str | None:
+        """The notice (marked with ``N_``) for the ``done`` the last POST redirected with, translated."""
+        done = notices.get(self.arg("done"))
+        return _(done) if done else None
+
     def path_int(self, name: str) -> int:
         """An id from the path; 0 (no such row) when beyond a database integer."""
         return row_id(self.request.path_params[name]) or 0

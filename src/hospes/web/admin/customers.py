@@ -22,16 +22,16 @@ from hospes.store.values import row_id
 from hospes.web.admin.auth import Ctx, page
 
 NOTICES = {
-    "saved": "Your changes were saved.",
-    "unchanged": "Nothing was changed.",
-    "sessions": "Every session ended: the person is logged out everywhere, and the applications were told.",
-    "session": "The session ended.",
-    "revoked": "The application's access was revoked.",
-    "second_factor": "Two-factor login is off: the next login asks for the password alone.",
-    "unlocked": "The login is unlocked: the next attempt is checked at once.",
-    "reset_sent": "A password-reset link was sent.",
-    "reset_failed": "The password-reset link could not be sent: see the server's log for the mail error.",
-    "verified": "The email address is marked as verified.",
+    "saved": N_("Your changes were saved."),
+    "unchanged": N_("Nothing was changed."),
+    "sessions": N_("Every session ended: the person is logged out everywhere, and the applications were told."),
+    "session": N_("The session ended."),
+    "revoked": N_("The application's access was revoked."),
+    "second_factor": N_("Two-factor login is off: the next login asks for the password alone."),
+    "unlocked": N_("The login is unlocked: the next attempt is checked at once."),
+    "reset_sent": N_("A password-reset link was sent."),
+    "reset_failed": N_("The password-reset link could not be sent: see the server's log for the mail error."),
+    "verified": N_("The email address is marked as verified."),
 }
 
 
@@ -44,7 +44,7 @@ def _page(ctx: Ctx, user_id: int, *, status: int = 200, error: str | None = None
     p = found.person
     form = typed or {"first_name": p.first_name, "last_name": p.last_name, "email": p.email}
     return ctx.render("customer.html", status=status, c=found, p=p, form=form, error=error,
-                      notice=NOTICES.get(ctx.arg("done")), locked_minutes=(found.locked_for + 59) // 60)
+                      notice=ctx.done_notice(NOTICES), locked_minutes=(found.locked_for + 59) // 60)
 
 
 @page("clients")

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from hospes.i18n import N_
+from hospes.i18n import N_, _
 from hospes.oauth import resources
 from hospes.oauth.resources import ResourceError, ResourceRow
 from hospes.web.admin.auth import Ctx, page
 from hospes.web.http import first
 
 # The required acr's choices, in the admin's words (accounts/assurance.py: "1" password, "2" second factor).
-ACR_CHOICES = (("", "None"), ("1", "A password login"), ("2", "A login with the second factor (step-up)"))
-TOKEN_FORMATS = (("opaque", "Opaque (the resource server asks the introspection endpoint)"),
-                 ("jwt", "JWT (RFC 9068: the resource server verifies it with the JWKS)"))
+ACR_CHOICES = (("", N_("None")), ("1", N_("A password login")), ("2", N_("A login with the second factor (step-up)")))
+TOKEN_FORMATS = (("opaque", N_("Opaque (the resource server asks the introspection endpoint)")),
+                 ("jwt", N_("JWT (RFC 9068: the resource server verifies it with the JWKS)")))
 # The body is at most 64 KiB (web/http.py); a scopes field longer than this is refused, never cut short.
 MAX_SCOPES_FIELD = 60_000
 
@@ -50,14 +50,15 @@ class ResourceForm:
     def scope_pairs(self) -> list[tuple[str, str]]:
         """One ``name = description`` a line; blank lines are room to type."""
         if len(self.scopes) > MAX_SCOPES_FIELD:
-            raise ResourceError("The scopes are too long.")
+            raise ResourceError(_("The scopes are too long."))
         pairs = []
         for number, line in enumerate(self.scopes.splitlines(), start=1):
             if not line.strip():
                 continue
             name, sep, description = line.partition("=")
             if not sep:
-                raise ResourceError(f"Scopes, line {number}: write the scope's name, =, and its description.")
+                raise ResourceError(_("Scopes, line %(number)s: write the scope's name, =, and its description.")
+                                    % {"number": number})
             pairs.append((name, description))
         return pairs
 
@@ -73,7 +74,7 @@ def _form_page(ctx: Ctx, form: ResourceForm, row: ResourceRow | None = None, *, 
 def index(ctx: Ctx) -> Response:
     with ctx.db.transaction() as s:
         rows = resources.every(s)
-    notice = "The resource server was deleted." if ctx.arg("done") == "deleted" else None
+    notice = _("The resource server was deleted.") if ctx.arg("done") == "deleted" else None
     return ctx.render("resources.html", resources=rows, notice=notice)
 
 
@@ -101,7 +102,7 @@ def manage(ctx: Ctx) -> Response:
         return ctx.not_found(N_("That resource server was not found."))
     if ctx.request.method == "GET":
         done = ctx.arg("done")
-        notice = {"added": "The resource server was added.", "saved": "Your changes were saved."}.get(done)
+        notice = {"added": _("The resource server was added."), "saved": _("Your changes were saved.")}.get(done)
         return _form_page(ctx, ResourceForm.from_row(row), row, notice=notice)
     form = ResourceForm.from_post(ctx)
     form.identifier = row.identifier
@@ -124,8 +125,8 @@ def delete(ctx: Ctx) -> Response:
         if ctx.request.method == "POST":
             resources.delete(s, row.id, actor=ctx.admin.actor, ip=ctx.ip)
             return ctx.redirect("/admin/resources?done=deleted")
-    return ctx.render("confirm.html", heading="Delete resource server", subject=f"{row.name} ({row.identifier})",
-                      question="Every token issued for it stops working at once, and the grants given for it "
-                               "are revoked. This cannot be undone. Continue?",
+    return ctx.render("confirm.html", heading=_("Delete resource server"), subject=f"{row.name} ({row.identifier})",
+                      question=_("Every token issued for it stops working at once, and the grants given for it "
+                                 "are revoked. This cannot be undone. Continue?"),
                       action=ctx.path(f"/admin/resources/{row.id}/delete"),
-                      cancel=ctx.path(f"/admin/resources/{row.id}"), ok_label="Delete", danger=True)
+                      cancel=ctx.path(f"/admin/resources/{row.id}"), ok_label=_("Delete"), danger=True)
