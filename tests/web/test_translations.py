@@ -185,6 +185,7 @@ def test_the_admin_area_in_german_by_accept_language_and_english_by_default(clie
     listing = page_text(client.get("/admin/oauth", headers=german))
     assert "Neue Client-API-Zugangsdaten erzeugen" in listing and "Angemeldet als alice" in listing
     assert "Es gibt noch keine Client-API-Zugangsdaten." in listing and "Abmelden" in listing
+    assert "Ressourcenserver" in listing and "Signaturschlüssel" in listing  # the navigation (Python, N_)
     assert "Generate New Client API Credentials" in page_text(client.get("/admin/oauth"))
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from hospes.accounts.service import MANAGE_SSO
-from hospes.i18n import N_
+from hospes.i18n import N_, _
 from hospes.oauth import backchannel, credentials, resources
 from hospes.oauth import scopes as scope_table
 from hospes.oauth.credentials import CredentialError, CredentialRow
@@ -31,21 +31,22 @@ from hospes.web.http import number
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 OFFERED_SCOPES = OIDC_SCOPES + scope_table.API_SCOPES
 DEFAULT_SCOPES = ("openid", "profile", "email")
-RESET_QUESTION = "The previous secret will immediately become invalid. Continue?"
+RESET_QUESTION = N_("The previous secret will immediately become invalid. Continue?")
 # When the application gets refresh tokens (credentials.REFRESH_POLICIES), in the admin's words.
-REFRESH_CHOICES = (("offline_access", "When it asks for offline_access (and the customer agrees)"),
-                   ("always", "Always"), ("never", "Never"))
+REFRESH_CHOICES = (("offline_access", N_("When it asks for offline_access (and the customer agrees)")),
+                   ("always", N_("Always")), ("never", N_("Never")))
 # The grant types the form offers (single sign-on credentials are made for a service, from the client's page or
 # by Application Links), in the admin's words.
-GRANT_CHOICES = ((credentials.AUTHORIZATION_CODE, "Authorization code: a person logs in and approves (web, mobile)"),
-                 (credentials.DEVICE_CODE, "Device authorization: a person approves on another screen (RFC 8628)"),
-                 (credentials.CLIENT_CREDENTIALS, "Client credentials: a machine acting for itself (RFC 6749 §4.4)"),
-                 (credentials.TOKEN_EXCHANGE, "Token exchange: narrows a person's token for an agent (RFC 8693)"))
+GRANT_CHOICES = (
+    (credentials.AUTHORIZATION_CODE, N_("Authorization code: a person logs in and approves (web, mobile)")),
+    (credentials.DEVICE_CODE, N_("Device authorization: a person approves on another screen (RFC 8628)")),
+    (credentials.CLIENT_CREDENTIALS, N_("Client credentials: a machine acting for itself (RFC 6749 §4.4)")),
+    (credentials.TOKEN_EXCHANGE, N_("Token exchange: narrows a person's token for an agent (RFC 8693)")))
 # How a confidential client authenticates at the token endpoint (RFC 7591 §2; RFC 7523 for the JWT ones).
-AUTH_CHOICES = (("client_secret_basic", "Client secret in HTTP Basic (client_secret_basic)"),
-                ("client_secret_post", "Client secret in the form (client_secret_post)"),
-                ("client_secret_jwt", "A JWT signed with the client secret (client_secret_jwt)"),
-                ("private_key_jwt", "A JWT signed with the client's own key (private_key_jwt)"))
+AUTH_CHOICES = (("client_secret_basic", N_("Client secret in HTTP Basic (client_secret_basic)")),
+                ("client_secret_post", N_("Client secret in the form (client_secret_post)")),
+                ("client_secret_jwt", N_("A JWT signed with the client secret (client_secret_jwt)")),
+                ("private_key_jwt", N_("A JWT signed with the client's own key (private_key_jwt)")))
 
 
 @dataclass
@@ -196,7 +197,7 @@ def _load(s: Session, ctx: Ctx) -> CredentialRow | None:
 def index(ctx: Ctx) -> Response:
     with ctx.db.transaction() as s:
         rows = [cred for cred in credentials.credential_rows(s) if _may_see(ctx, cred)]
-    notice = "The credential was deleted." if ctx.arg("done") == "deleted" else None
+    notice = _("The credential was deleted.") if ctx.arg("done") == "deleted" else None
     return ctx.render("oauth_list.html", credentials=rows, notice=notice)
 
 
@@ -229,7 +230,7 @@ def new(ctx: Ctx) -> Response:
         return ctx.not_found(N_("That credential was not found."))
     # Rendered from the POST itself: the secret travels in this one answer (no-store) and nowhere else.
     return _manage_page(ctx, cred, status=201, secret=made.client_secret,
-                        notice="The credential was created. Copy the Client Secret now: it is shown only once.")
+                        notice=_("The credential was created. Copy the Client Secret now: it is shown only once."))
 
 
 @page("oidc")
@@ -240,7 +241,7 @@ def manage(ctx: Ctx) -> Response:
             cred = _load(s, ctx)
         if cred is None:
             return ctx.not_found(N_("That credential was not found."))
-        notice = "Your changes were saved." if ctx.arg("done") == "saved" else None
+        notice = _("Your changes were saved.") if ctx.arg("done") == "saved" else None
         return _manage_page(ctx, cred, notice=notice)
     form = CredentialForm.from_post(ctx)
     try:
@@ -294,17 +295,18 @@ def _one_credential(fn: Callable[[Ctx, Session, CredentialRow], Response]) -> Ca
 def reset_secret(ctx: Ctx, s: Session, cred: CredentialRow) -> Response:
     """GET: ask first. POST: a new secret, shown once; the old one stops working at once."""
     if cred.public:
-        return _manage_page(ctx, cred, status=400, error="This is a public client: it has no secret to reset.")
+        return _manage_page(ctx, cred, status=400, error=_("This is a public client: it has no secret to reset."))
     if cred.token_endpoint_auth_method == "private_key_jwt":
-        return _manage_page(ctx, cred, status=400, error="This client authenticates with its own key "
-                            "(private_key_jwt): it has no secret to reset.")
+        return _manage_page(ctx, cred, status=400, error=_("This client authenticates with its own key "
+                                                                       "(private_key_jwt): it has no secret to reset."))
     if ctx.request.method == "GET":
-        return _confirm(ctx, cred, "reset", heading="Reset Client Secret", question=RESET_QUESTION, ok_label="OK")
+        return _confirm(ctx, cred, "reset", heading=_("Reset Client Secret"), question=_(RESET_QUESTION),
+                        ok_label=_("OK"))
     # The secret key seals the new secret of a client_secret_jwt client (oauth/credentials.py seal_secret).
     secret = credentials.update_credential(s, credentials.find(s, credential_id=cred.id), reset_secret=True,
                                            actor=ctx.admin.actor, ip=ctx.ip, secret_key=ctx.web.provider.secret_key)
     return _manage_page(ctx, cred, secret=secret,
-                        notice="The client secret was reset. Copy the new secret now: it is shown only once.")
+                        notice=_("The client secret was reset. Copy the new secret now: it is shown only once."))
 
 
 @page("oidc")
@@ -312,8 +314,8 @@ def reset_secret(ctx: Ctx, s: Session, cred: CredentialRow) -> Response:
 def delete(ctx: Ctx, s: Session, cred: CredentialRow) -> Response:
     """GET: ask first. POST: the credential goes, with every token and consent issued to it."""
     if ctx.request.method == "GET":
-        return _confirm(ctx, cred, "delete", heading="Delete credential", ok_label="Delete", danger=True,
-                        question="Applications using this credential stop working at once, and every token "
-                                 "and consent issued to it is revoked. This cannot be undone. Continue?")
+        return _confirm(ctx, cred, "delete", heading=_("Delete credential"), ok_label=_("Delete"), danger=True,
+                        question=_("Applications using this credential stop working at once, and every token "
+                                   "and consent issued to it is revoked. This cannot be undone. Continue?"))
     credentials.delete_credential(s, credentials.find(s, credential_id=cred.id), actor=ctx.admin.actor, ip=ctx.ip)
     return ctx.redirect("/admin/oauth?done=deleted")
