@@ -171,7 +171,8 @@ def test_the_client_area_and_its_errors_in_german(client, make_account):
     assert nowhere.status_code == 404 and "Seite nicht gefunden" in page_text(nowhere)
 
 
-def test_the_admin_area_in_german_by_accept_language_and_english_by_default(client, db):
+def test_the_admin_area_in_german_by_accept_language_and_english_by_default(client, db, make_account,
+                                                                           make_credential):
     german = {"Accept-Language": "de-DE,de;q=0.9"}
     login = client.get("/admin/login", headers=german)
     assert '<html lang="de">' in login.text
@@ -187,6 +188,19 @@ def test_the_admin_area_in_german_by_accept_language_and_english_by_default(clie
     assert "Es gibt noch keine Client-API-Zugangsdaten." in listing and "Abmelden" in listing
     assert "Ressourcenserver" in listing and "Signaturschlüssel" in listing  # the navigation (Python, N_)
     assert "Generate New Client API Credentials" in page_text(client.get("/admin/oauth"))
+    # Every other admin page renders in German too (its trans blocks and the handlers' words).
+    pages = {"/admin/": "Administrationsbereich", "/admin/oauth/new": "Erlaubte Weiterleitungs-URIs",
+             "/admin/resources/new": "Ressourcenserver hinzufügen", "/admin/api": "API-Rolle anlegen",
+             "/admin/admins": "Administrator hinzufügen", "/admin/keys": "Schlüssel rotieren",
+             "/admin/keys/rotate": "Sofort, für einen kompromittierten Schlüssel", "/admin/audit": "Ereignistyp",
+             "/admin/clients": "Nach Name, E-Mail-Adresse oder Firma suchen"}
+    acct, cred = make_account(), make_credential()
+    pages[f"/admin/oauth/{cred.credential_id}"] = "Client-Geheimnis zurücksetzen"
+    pages[f"/admin/users/{acct.user_id}"] = "Link zum Zurücksetzen des Passworts senden"
+    pages[f"/admin/clients/{acct.client_id}"] = "Benutzer mit Zugang zu diesem Konto"
+    for path, words in pages.items():
+        r = client.get(path, headers=german)
+        assert r.status_code == 200 and '<html lang="de">' in r.text and words in page_text(r), path
 
 
 def test_the_switch_link_remembers_the_language(client):
