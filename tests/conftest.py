@@ -269,7 +269,9 @@ def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Ite
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """The PostgreSQL pass (``make test``'s second) runs the tests that use a database, browser tests aside (the
-    slowest; once is enough for what a browser adds): one that takes no
+    slowest; once is enough for what a browser adds) and tests of the ``server`` process aside (each starts
+    Python processes; the same requests run in-process on PostgreSQL), but for those marked ``both_databases``
+    (races between requests, several nodes, the MCP SDK's whole connection): one that takes no
     ``database_url`` (directly or through ``db``, ``app``, ``server`` …) and does not choose a database itself
     runs the same on both, so once, in the SQLite pass, is enough."""
     if backend() != "postgresql":
@@ -278,11 +280,17 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     chooses: dict[str, bool] = {}
     browser = pytest.mark.skip(reason="a browser test: run once, in the SQLite pass (the pages' database paths run "
                                       "on both in the HTTP tests)")
+    process = pytest.mark.skip(reason="a test of the server process: its storage paths run on PostgreSQL in the "
+                                      "in-process tests; marked both_databases where the process itself matters")
     for item in items:
         if item.get_closest_marker("browser") is not None:
             item.add_marker(browser)
             continue
-        if "database_url" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "server" in fixtures and item.get_closest_marker("both_databases") is None:
+            item.add_marker(process)
+            continue
+        if "database_url" in fixtures:
             continue
         path = str(item.path)
         if path not in chooses:

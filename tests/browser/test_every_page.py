@@ -114,8 +114,9 @@ def crawl(page: Any, server: Any, start: str, below: tuple[str, ...], findings: 
                 continue
             rest = url[len(origin):]
             target = urlsplit(rest)
+            # A link with download or to a file (the audit log's CSV export) is not a page.
             if (not target.path.startswith(below) or any(target.path.startswith(p) for p in SKIP)
-                    or rest in seen):
+                    or "format=csv" in target.query or rest in seen):
                 continue
             seen.add(rest)
             queue.append(rest)

@@ -87,6 +87,7 @@ def test_a_device_polls_while_the_person_approves_on_the_page(server: Any) -> No
     assert info.status_code == 200 and info.json()["email"] == jane.email
 
 
+@pytest.mark.both_databases
 def test_two_polls_at_once_get_one_set_of_tokens(server: Any) -> None:
     jane = add_user(server, "Jane")
     cred = device_credential(server)

@@ -82,6 +82,7 @@ def _structured(result: Any) -> Any:
     return json.loads(result.content[0].text)
 
 
+@pytest.mark.both_databases
 def test_an_assistant_connects_without_registration_works_within_its_grant_and_is_cut_off(server: Any) -> None:
     jane = add_user(server, "Jane")
     service = cli_json(server, "services", "add", "--client-id", str(jane.client_id), "--product", "Shared Hosting",

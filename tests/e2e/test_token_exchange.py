@@ -12,6 +12,7 @@ import time
 from typing import Any, cast
 
 import httpx
+import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from bs4 import BeautifulSoup
 from joserfc import jwt
@@ -58,6 +59,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.mark.both_databases
 def test_an_agent_acts_for_a_customer_with_a_narrower_token_until_the_application_is_revoked(server: Any) -> None:
     jane, other = person_with_two_accounts(server)
     for client_id, product in ((jane.client_id, "Jane's Hosting"), (other, "Olga's Hosting")):
