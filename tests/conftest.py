@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from hospes.accounts.service import add_client, add_service
@@ -27,6 +26,7 @@ from hospes.oauth import credentials
 from hospes.store.db import Database
 from hospes.store.migrate import upgrade
 from tests.mailbox import Inbox
+from tests.pg_databases import PostgresDatabases
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct horse battery staple"
@@ -43,65 +43,50 @@ once_per_suite = pytest.mark.skipif(
     reason="a client program over HTTP: run once per suite, on SQLite (the server's paths run on both elsewhere)")
 
 
-def _pg_admin() -> Any:
-    admin_url = os.environ.get("HOSPES_TEST_DATABASE_URL", PG_DEFAULT)
-    return admin_url, create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                                    isolation_level="AUTOCOMMIT")
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PostgresDatabases]:
+    """This test process's PostgreSQL test databases, reused from test to test (tests/pg_databases.py)."""
+    databases = PostgresDatabases(os.environ.get("HOSPES_TEST_DATABASE_URL", PG_DEFAULT))
+    yield databases
+    databases.close()
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database migrated to the newest schema once per test process, which each test that would migrate its
-    own (through ``db`` or ``server``) gets a copy of: migrating from nothing costs far more than copying (SQLite
-    rebuilds tables for each ALTER). The SQLite file's path, or the PostgreSQL database's name."""
-    if backend() != "postgresql":
-        path = tmp_path_factory.mktemp("template") / "hospes.db"
-        upgrade(f"sqlite:///{path}")
-        yield str(path)
-        return
-    admin_url, admin = _pg_admin()
-    name = f"hospes_template_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        upgrade(f"{admin_url.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1))
-        yield name
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite database migrated to the newest schema once per test process, which each test that would migrate
+    its own (through ``db`` or ``server``) gets a copy of: migrating from nothing costs far more than copying
+    (SQLite rebuilds tables for each ALTER). On PostgreSQL, ``pg_databases`` does the same."""
+    path = tmp_path_factory.mktemp("template") / "hospes.db"
+    upgrade(f"sqlite:///{path}")
+    return str(path)
 
 
-# The databases made as a copy of ``migrated_template``: ``db`` need not migrate them.
+# The databases made as a copy of a migrated one: ``db`` need not migrate them.
 _MIGRATED: set[str] = set()
 
 
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of the test's own, created and dropped around it: empty, or, for a test that would migrate it
-    first anyway (it uses ``db`` or ``server``), already migrated (a copy of ``migrated_template``)."""
-    template = request.getfixturevalue("migrated_template") if {"db", "server"} & set(request.fixturenames) else None
+    """A database of the test's own: empty, or, for a test that would migrate it first anyway (it uses ``db`` or
+    ``server``), already migrated."""
+    migrated = bool({"db", "server"} & set(request.fixturenames))
     if backend() != "postgresql":
         url = f"sqlite:///{tmp_path}/hospes.db"
-        if template is not None:
-            shutil.copyfile(template, tmp_path / "hospes.db")
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("migrated_template"), tmp_path / "hospes.db")
             _MIGRATED.add(url)
         yield url
+        _MIGRATED.discard(url)
         return
-    admin_url, admin = _pg_admin()
-    name = f"hospes_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
-    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    if template is not None:
+    databases: PostgresDatabases = request.getfixturevalue("pg_databases")
+    url = databases.take(migrated)
+    if migrated:
         _MIGRATED.add(url)
     try:
         yield url
     finally:
         _MIGRATED.discard(url)
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        databases.give_back(url, migrated)
 
 
 @pytest.fixture
