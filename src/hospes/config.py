@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     # it for itself alone (`--require-par`). Discovery's require_pushed_authorization_requests says this.
     require_par: bool = False
     # DPoP (RFC 9449 §8, §9; oauth/dpop.py): where a proof must carry a nonce of the server's: "off" (nowhere),
-    # "token" (the token endpoint) or "always" (the token endpoint and the resources: userinfo, the customer API,
+    # "token" (the token and PAR endpoints) or "always" (those and the resources: userinfo, the customer API,
     # the MCP server). A client without one is answered use_dpop_nonce with a DPoP-Nonce header and retries.
     dpop_nonce: str = "off"
 

@@ -1,6 +1,6 @@
 """Pushed authorization requests (RFC 9126) as a client and a person see them: the PAR endpoint's answers and
 refusals, the authorization endpoint with a request_uri (one use, its own client, not after expiry, the query
-ignored but client_id), and a client or server that requires PAR."""
+ignored but client_id), a client or server that requires PAR, and a DPoP proof with the push (RFC 9449 §10.1)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from hospes.oauth import par, pkce
 from hospes.store.models import PushedAuthorizationRequest
 from tests.browserless import authorize, query_of
 from tests.oauth.test_authorize import assert_client_error, assert_error_page, is_login_page
+from tests.oauth.test_dpop_flow import TOKEN, Key, token_request
 from tests.oauth.test_token import exchange
 
 PAR = "/oauth/par"
@@ -33,12 +34,14 @@ def request_params(cred: Any, **extra: Any) -> dict[str, str]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-def push(client: Any, cred: Any, **extra: Any) -> Any:
-    return client.post(PAR, data=request_params(cred, **extra), auth=(cred.client_id, cred.client_secret))
+def push(client: Any, cred: Any, *, dpop: str | None = None, **extra: Any) -> Any:
+    headers = {"DPoP": dpop} if dpop is not None else {}
+    return client.post(PAR, data=request_params(cred, **extra), headers=headers,
+                       auth=(cred.client_id, cred.client_secret))
 
 
-def pushed_uri(client: Any, cred: Any, **extra: Any) -> str:
-    r = push(client, cred, **extra)
+def pushed_uri(client: Any, cred: Any, *, dpop: str | None = None, **extra: Any) -> str:
+    r = push(client, cred, dpop=dpop, **extra)
     assert r.status_code == 201, r.text
     return str(r.json()["request_uri"])
 
@@ -193,3 +196,88 @@ def test_a_credential_that_requires_par_is_refused_without_it(client, make_accou
     assert query_of(r.headers["location"])["code"]
     # The server as a whole does not require it: another client is not refused.
     assert client.get("/.well-known/openid-configuration").json()["require_pushed_authorization_requests"] is False
+
+
+# -- DPoP with the push (RFC 9449 §10.1) ------------------------------------------------------------------
+
+
+def code_of(client: Any, acct: Any, cred: Any, request_uri: str) -> str:
+    r = authorize(client, authz_with(cred.client_id, request_uri), acct.email, acct.password)
+    assert r.status_code in (302, 303), r.text
+    return query_of(r.headers["location"])["code"]
+
+
+def test_a_proof_with_the_push_binds_the_code_to_its_key(client, make_account, cred):
+    acct, key = make_account(), Key()
+    proof = key.proof("POST", PAR)
+    uri = pushed_uri(client, cred, dpop=proof)
+    # RFC 9449 §11.1: the proof is used once.
+    assert_json_error(push(client, cred, dpop=proof), "invalid_dpop_proof")
+    code = code_of(client, acct, cred, uri)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": cred.redirect_uri,
+            "code_verifier": VERIFIER}
+    # As if dpop_jkt had been pushed: no proof, or another key's, is refused, and the code stays for the right one.
+    assert_json_error(token_request(client, cred, data), "invalid_grant")
+    assert_json_error(token_request(client, cred, data, Key().proof("POST", TOKEN)), "invalid_grant")
+    r = token_request(client, cred, data, key.proof("POST", TOKEN))
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "DPoP"
+
+
+def test_a_push_without_a_proof_binds_nothing(client, make_account, cred):
+    acct = make_account()
+    code = code_of(client, acct, cred, pushed_uri(client, cred))
+    tok = exchange(client, cred, code, code_verifier=VERIFIER)
+    assert tok.status_code == 200, tok.text
+    assert tok.json()["token_type"] == "Bearer"
+
+
+def test_a_bad_proof_with_the_push_is_invalid_dpop_proof(client, cred):
+    key = Key()
+    # htu of the token endpoint, not of the PAR endpoint (RFC 9449 §4.3 item 9).
+    assert_json_error(push(client, cred, dpop=key.proof("POST", TOKEN)), "invalid_dpop_proof")
+    assert_json_error(push(client, cred, dpop=key.proof("GET", PAR)), "invalid_dpop_proof")
+    assert_json_error(push(client, cred, dpop=key.proof("POST", PAR, iat=1)), "invalid_dpop_proof")
+    assert_json_error(push(client, cred, dpop="not.a.proof"), "invalid_dpop_proof")
+    head, body, _ = key.proof("POST", PAR).split(".")
+    assert_json_error(push(client, cred, dpop=f"{head}.{body}.{Key().proof('POST', PAR).split('.')[2]}"),
+                      "invalid_dpop_proof")
+    two = client.post(PAR, data=request_params(cred), auth=(cred.client_id, cred.client_secret),
+                      headers=[("DPoP", key.proof("POST", PAR)), ("DPoP", key.proof("POST", PAR))])
+    assert_json_error(two, "invalid_dpop_proof")
+
+
+def test_a_dpop_jkt_pushed_with_a_proof_must_name_its_key(client, make_account, cred):
+    acct, key = make_account(), Key()
+    # RFC 9449 §10.1: "MUST reject the request if the JWK Thumbprint in dpop_jkt does not match".
+    other = push(client, cred, dpop=key.proof("POST", PAR), dpop_jkt=Key().jkt)
+    body = assert_json_error(other, "invalid_request")
+    assert "dpop_jkt" in body["error_description"]
+    uri = pushed_uri(client, cred, dpop=key.proof("POST", PAR), dpop_jkt=key.jkt)
+    data = {"grant_type": "authorization_code", "code": code_of(client, acct, cred, uri),
+            "redirect_uri": cred.redirect_uri, "code_verifier": VERIFIER}
+    assert_json_error(token_request(client, cred, data, Key().proof("POST", TOKEN)), "invalid_grant")
+    assert token_request(client, cred, data, key.proof("POST", TOKEN)).status_code == 200
+
+
+@pytest.fixture
+def nonce_client(settings: Any, db: Any) -> Any:
+    from hospes.app import create_app
+
+    with TestClient(create_app(settings.model_copy(update={"dpop_nonce": "token"})), base_url="http://127.0.0.1:8000",
+                    follow_redirects=False) as c:
+        yield c
+
+
+def test_the_push_asks_for_the_servers_nonce_when_the_token_endpoint_does(nonce_client, cred):
+    key = Key()
+    r = push(nonce_client, cred, dpop=key.proof("POST", PAR))
+    assert_json_error(r, "use_dpop_nonce")  # RFC 9449 §8
+    nonce = r.headers["dpop-nonce"]
+    r = push(nonce_client, cred, dpop=key.proof("POST", PAR, nonce=nonce))
+    assert r.status_code == 201, r.text
+    assert r.headers["dpop-nonce"]  # §8.2: the next one
+    assert_json_error(push(nonce_client, cred, dpop=key.proof("POST", PAR, nonce="not-the-servers")),
+                      "use_dpop_nonce")
+    # Without a proof, no nonce is asked for.
+    assert push(nonce_client, cred).status_code == 201

@@ -8,14 +8,15 @@ and fragment, built from the configured issuer's origin, never from the request'
 the only trustworthy one), ``iat`` within the window (``IAT_PAST`` back, ``IAT_AHEAD`` ahead for clock skew);
 ``ath`` (§4.2: SHA-256 of the access token) when a token comes with it; the server's ``nonce`` when one is
 required (``HOSPES_DPOP_NONCE``). The ``jti``'s single use (§11.1) is a write, done last: ``remember_in`` inside the
-token endpoint's unit of work, ``remember`` for a resource (``admit``, after the token's binding is checked), both
-through store/replay.py, so a proof is accepted once across every node within its window.
+token (or PAR) endpoint's unit of work, ``remember`` for a resource (``admit``, after the token's binding is
+checked), both through store/replay.py, so a proof is accepted once across every node within its window.
 
 Nonces (§8, §9) are stateless: an HMAC, under a key derived from the secret key, of a ``NONCE_SLOT``-second slot
 of the clock, so every node gives and accepts the same ones without sharing anything but the secret key. A nonce
 is accepted in its own slot and the next (so it lives from one to two slots). ``HOSPES_DPOP_NONCE`` says where one
 is required: ``off`` (nowhere; the default: a proof's ``iat`` window and its single-use ``jti`` already bound a
-replay, and a nonce costs the client a round trip), ``token`` (the token endpoint, where a proof buys a token),
+replay, and a nonce costs the client a round trip), ``token`` (the token endpoint, where a proof buys a token, and
+the PAR endpoint, where it binds the code: oauth/par.py),
 ``always`` (the token endpoint and the resources). A proof that carries a nonce has it checked wherever it comes.
 
 The key a token is bound to is its JWK SHA-256 thumbprint (RFC 7638), ``cnf.jkt`` (§6).

@@ -11,11 +11,17 @@ ignored.
 
 A client that must push (its credential's ``require_par``, or HOSPES_REQUIRE_PAR for all) is refused at the
 authorization endpoint without a pushed request (§5).
+
+A DPoP proof sent with the push (RFC 9449 §10.1) is checked as at the token endpoint (oauth/dpop.py: htu is this
+endpoint's URL; a server nonce when HOSPES_DPOP_NONCE asks for one at the token endpoint; its jti used once) and
+binds the request to its key exactly as a ``dpop_jkt`` parameter would: the code issued for it is redeemed only
+with a proof by that key (grants/authorization_code.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -23,7 +29,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hospes.clock import now
-from hospes.oauth import authorize, client_assertion, client_auth, errors, request_object
+from hospes.oauth import authorize, client_assertion, client_auth, dpop, errors, request_object
 from hospes.oauth.params import Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
@@ -42,16 +48,35 @@ PATH = "/oauth/par"
 CLIENT_AUTHENTICATION = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
 
 
-async def push(provider: Provider, authorization: str | None, form: Params) -> dict[str, Any]:
+async def push(provider: Provider, authorization: str | None, form: Params, *, dpop_proofs: Sequence[str] = (),
+               path: str = PATH) -> dict[str, Any]:
     """The PAR endpoint: the client authenticated, the request validated and kept; the response (RFC 9126 §2.2),
-    or an ``OAuthError`` to answer as JSON (§2.3)."""
+    or an ``OAuthError`` to answer as JSON (§2.3). ``dpop_proofs``: the values of the request's DPoP headers, and
+    ``path`` the one it was posted to (the issuer's path included), for the proof's htu (RFC 9449 §10.1)."""
     presented = client_auth.presented(authorization, form)
+    # RFC 9449 §10.1: "the authorization server MUST check the provided DPoP proof JWT as defined in Section 4.3",
+    # as the token endpoint does (oauth/token.py): before the client is authenticated; its jti is recorded last.
+    value = dpop.one_proof(dpop_proofs)
+    proof = provider.dpop.check(value, "POST", path) if value is not None else None
     # A private_key_jwt client's keys at its jwks_uri are fetched first, outside any transaction.
     return await client_assertion.keys_then(provider.client_keys,
-                                            lambda: asyncio.to_thread(_push, provider, presented, form))
+                                            lambda: asyncio.to_thread(_push, provider, presented, form, proof))
 
 
-def _push(provider: Provider, presented: client_auth.Presented, form: Params) -> dict[str, Any]:
+def bind_to_proof(params: dict[str, list[str]], proof: dpop.Proof) -> None:
+    """RFC 9449 §10.1: a push with a DPoP proof is bound to its key "as if the contained public key's thumbprint was
+    provided using dpop_jkt"; a ``dpop_jkt`` sent as well must name that key ("the authorization server MUST
+    reject the request if the JWK Thumbprint in dpop_jkt does not match the public key in the DPoP header"). The
+    RFC names no error code for the mismatch: the parameter's value is wrong, so invalid_request (RFC 6749 §5.2),
+    the proof itself being valid."""
+    for sent in params.get("dpop_jkt") or ():
+        if not hmac.compare_digest(sent.encode(), proof.jkt.encode()):
+            raise errors.InvalidRequest("The dpop_jkt does not match the key of the DPoP proof.")
+    params["dpop_jkt"] = [proof.jkt]
+
+
+def _push(provider: Provider, presented: client_auth.Presented, form: Params,
+          proof: dpop.Proof | None) -> dict[str, Any]:
     if one(form, "request_uri") is not None:
         # RFC 9126 §2.1: "The request_uri authorization request parameter is one exception, and it MUST NOT
         # be provided."
@@ -66,6 +91,8 @@ def _push(provider: Provider, presented: client_auth.Presented, form: Params) ->
     if request_object.carried(params):
         # RFC 9126 §3: a request object may be pushed; its parameters alone count (RFC 9101 §6.3).
         params = request_object.unpack(provider, params)
+    if proof is not None:
+        bind_to_proof(params, proof)
     with provider.db.transaction() as s:
         try:
             authorize.parse_request(provider, s, params, pushed=True)
@@ -74,6 +101,8 @@ def _push(provider: Provider, presented: client_auth.Presented, form: Params) ->
             raise errors.InvalidRequest(exc.description) from None
         except authorize.AuthorizationError as exc:
             raise exc.error from None
+        if proof is not None:
+            drive(dpop.remember_in(session_tx(s), proof))  # RFC 9449 §11.1: its jti once, on every node
         request_uri = PREFIX + new_token()
         drive(store.push(session_tx(s), digest(request_uri), client.id, params, now() + timedelta(seconds=TTL)))
     return {"request_uri": request_uri, "expires_in": TTL}

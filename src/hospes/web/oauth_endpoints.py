@@ -213,15 +213,19 @@ async def device_authorization_endpoint(web: Web, call: Call) -> Answer:
 
 
 async def par_endpoint(web: Web, call: Call) -> Answer:
-    """RFC 9126 §2: a pushed authorization request; 201 with its request_uri, or the §2.3 JSON error (a method
-    other than POST: the 405 of HotPaths)."""
+    """RFC 9126 §2: a pushed authorization request, with a DPoP proof or none (RFC 9449 §10.1); 201 with its
+    request_uri, or the §2.3 JSON error (a method other than POST: the 405 of HotPaths)."""
     try:
         form = await call.form()
         call.client = _presented_client(call, form)
-        body = await par.push(web.provider, call.authorization, form)
+        body = await par.push(web.provider, call.authorization, form, dpop_proofs=call.dpop, path=call.path)
     except errors.OAuthError as exc:
         return _client_error(exc)
-    return _json(201, body, NO_STORE)
+    headers = list(NO_STORE)
+    if call.dpop and web.provider.dpop.nonce_required(resource=False):
+        # RFC 9449 §8.2: the nonce for the client's next proof (its token request), as the token endpoint gives it.
+        headers.append((b"dpop-nonce", web.provider.dpop.nonces.current().encode()))
+    return _json(201, body, headers)
 
 
 async def userinfo_endpoint(web: Web, call: Call) -> Answer:
