@@ -152,6 +152,11 @@ BAD_METADATA: list[tuple[Any, str]] = [
     ({"redirect_uris": [WEB_REDIRECT], "grant_types": ["refresh_token"]}, "invalid_client_metadata"),
     ({"redirect_uris": [WEB_REDIRECT], "response_types": ["token"]}, "invalid_client_metadata"),
     ({"redirect_uris": [WEB_REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"),
+    ({"redirect_uris": [WEB_REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": []},
+      "jwks_uri": "https://app.example.org/jwks"}, "invalid_client_metadata"),
+    ({"redirect_uris": [WEB_REDIRECT], "token_endpoint_auth_method": "private_key_jwt",
+      "jwks_uri": "http://app.example.org/jwks"}, "invalid_client_metadata"),
+    ({"redirect_uris": [WEB_REDIRECT], "token_endpoint_auth_method": "tls_client_auth"}, "invalid_client_metadata"),
     ({"redirect_uris": [WEB_REDIRECT], "application_type": "desktop"}, "invalid_client_metadata"),
     ({"redirect_uris": [WEB_REDIRECT], "scope": "openid clientarea:sso"}, "invalid_client_metadata"),
     ({"redirect_uris": [WEB_REDIRECT], "scope": "openid unheard:of"}, "invalid_client_metadata"),
@@ -283,11 +288,13 @@ def test_a_bad_registration_setting_stops_the_start(database_url: str, tmp_path:
 # -- fuzzing ----------------------------------------------------------------------------------------
 
 FIELDS = ["redirect_uris", "client_name", "logo_uri", "client_uri", "scope", "grant_types", "response_types",
-          "token_endpoint_auth_method", "application_type", "contacts", "jwks", "software_id", "client_id"]
+          "token_endpoint_auth_method", "application_type", "contacts", "jwks", "jwks_uri", "software_id",
+          "client_id"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70), st.floats(),
                     st.text(max_size=40),
                     st.sampled_from([NATIVE_REDIRECT, WEB_REDIRECT, "none", "client_secret_post", "native", "web",
-                                     "authorization_code", "refresh_token", "code", "openid", "\x00", "http://[::1"]))
+                                     "authorization_code", "refresh_token", "code", "openid", "\x00", "http://[::1",
+                                     "private_key_jwt", "client_secret_jwt", "https://app.example.org/jwks"]))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                        st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                       max_leaves=10)

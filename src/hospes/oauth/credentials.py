@@ -359,7 +359,7 @@ def create(
         raise CredentialError("The ID token signing algorithm must be RS256 or ES256.")
     method = auth_method_value(token_endpoint_auth_method)
     public = public or method == "none"
-    keys = _keys(method, jwks_value(jwks), jwks_uri_value(jwks_uri), public=public, grants=names)
+    keys = key_rules(method, jwks_value(jwks), jwks_uri_value(jwks_uri), public=public, grants=names)
     if method == "client_secret_jwt" and secret_key is None:
         raise CredentialError("client_secret_jwt credentials are made with the server's secret key.")
     secret = "" if public or method == "private_key_jwt" else new_secret(method)
@@ -393,9 +393,10 @@ def create(
     return CreatedCredential(cred.id, cred.identifier, secret)
 
 
-def _keys(method: str | None, jwks: dict[str, Any] | None, jwks_uri: str | None, *, public: bool,
-          grants: frozenset[str]) -> tuple[dict[str, Any] | None, str | None]:
-    """The one rule set joining a credential's grant types, how it authenticates and its keys."""
+def key_rules(method: str | None, jwks: dict[str, Any] | None, jwks_uri: str | None, *, public: bool,
+              grants: frozenset[str]) -> tuple[dict[str, Any] | None, str | None]:
+    """The one rule set joining a credential's grant types, how it authenticates and its keys (``jwks`` and
+    ``jwks_uri`` already checked by ``jwks_value`` and ``jwks_uri_value``); dynamic registration's too."""
     if public and method not in (None, "none"):
         raise CredentialError("A public client authenticates with none: it has no secret and no keys.")
     if public and not grants <= PUBLIC_GRANTS:
@@ -476,7 +477,7 @@ def update_credential(
         new_jwks_uri = None  # one replaces the other (RFC 7591 §2: never both)
     if jwks_uri is not _UNSET and jwks is _UNSET and new_jwks_uri is not None:
         new_jwks = None
-    _keys(method, new_jwks, new_jwks_uri, public=was_public, grants=names)
+    key_rules(method, new_jwks, new_jwks_uri, public=was_public, grants=names)
     if method == "client_secret_jwt" and cred.secret_sealed is None and secret_key is None:
         raise CredentialError("client_secret_jwt credentials are made with the server's secret key.")
     cred.grant_type = new_grant

@@ -14,6 +14,13 @@ Metadata (RFC 7591 §2) that Hospes does not use is ignored; values it cannot ho
 ``invalid_client_metadata``, bad redirect URIs with ``invalid_redirect_uri`` (§3.2.2). Defaults follow §2:
 ``grant_types`` ["authorization_code"], ``response_types`` ["code"], ``token_endpoint_auth_method``
 ``client_secret_basic`` (a client that wants none must say so: it is then public and must use PKCE).
+
+Every method of credentials.AUTH_METHODS may be registered, the JWT ones of RFC 7523 §2.2 too: a
+``client_secret_jwt`` client is issued a secret (kept sealed, the HMAC key of its assertions), a
+``private_key_jwt`` client none, but its public keys, as ``jwks`` or ``jwks_uri`` (§2: never both). The keys
+pass the rules an operator's credential does (credentials.py ``jwks_value``, ``jwks_uri_value``, ``key_rules``:
+public keys only, https; a jwks_uri is fetched by oauth/fetch.py's rules against request forgery), and serve the
+client's assertions (client_assertion.py) and request objects (request_object.py).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from hospes.store.models import OAuthCredential, RegistrationToken
 from hospes.store.values import forbidden_character
 
 MODES = ("open", "token", "off")
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+AUTH_METHODS = credentials.AUTH_METHODS
 GRANT_TYPES = ("authorization_code", "refresh_token")
 APPLICATION_TYPES = ("web", "native")
 # RFC 7591 §2 ("If omitted, an authorization server MAY register a client with a default set of scopes"):
@@ -97,6 +104,8 @@ class ClientMetadata:
     client_uri: str
     logo_uri: str
     scope: str
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
     @property
     def public(self) -> bool:
@@ -179,6 +188,7 @@ def parse_metadata(body: Any) -> ClientMetadata:
                                            "use authorization_code (and refresh_token).")
     if "authorization_code" not in grant_types:
         raise errors.InvalidClientMetadata("grant_types must include authorization_code.")
+    jwks, jwks_uri = _client_keys(body, method, grant_types)
     response_types = _strings(body, "response_types", ("code",))
     # RFC 7591 §2.1: authorization_code goes with the response type code, and code is the only one here.
     if response_types != ("code",):
@@ -202,7 +212,22 @@ def parse_metadata(body: Any) -> ClientMetadata:
         response_types=response_types, application_type=application_type, client_name=name,
         client_uri=_web_uri(_string(body, "client_uri"), "client_uri"),
         logo_uri=_web_uri(_string(body, "logo_uri"), "logo_uri"), scope=scope_table.join(names),
+        jwks=jwks, jwks_uri=jwks_uri,
     )
+
+
+def _client_keys(body: Mapping[str, Any], method: str,
+                 grant_types: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
+    """RFC 7591 §2 ``jwks`` (a JSON object, a JWK Set) and ``jwks_uri``, by the rules of an operator's credential."""
+    jwks = body.get("jwks")
+    if jwks is not None and not isinstance(jwks, dict):
+        raise errors.InvalidClientMetadata("jwks must be a JSON object, a JWK Set (RFC 7517 §5).")
+    try:
+        return credentials.key_rules(method, credentials.jwks_value(jwks),
+                                     credentials.jwks_uri_value(_string(body, "jwks_uri")),
+                                     public=method == "none", grants=frozenset(grant_types))
+    except credentials.CredentialError as exc:
+        raise _as_client_metadata(exc) from None
 
 
 def _fallback_name(meta: ClientMetadata) -> str:
@@ -238,6 +263,10 @@ def _answer(cred: OAuthCredential, issuer: str, *, secret: str | None = None, to
                  "application_type": meta.get("application_type", "web")})
     if cred.logo_uri:
         body["logo_uri"] = cred.logo_uri
+    if cred.jwks is not None:
+        body["jwks"] = cred.jwks
+    if cred.jwks_uri:
+        body["jwks_uri"] = cred.jwks_uri
     if meta.get("client_uri"):
         body["client_uri"] = meta["client_uri"]
     return Registered(body)
@@ -279,8 +308,9 @@ def turn_away(s: Session, *, mode: str, address: str, peek: Admit) -> None:
 
 
 def register(s: Session, meta: ClientMetadata, *, mode: str, issuer: str, address: str, admit: Admit,
-             initial_token: str | None = None, company: str = "Hospes") -> Registered:
-    """RFC 7591 §3.1: let the registration in by ``mode``, create the client, answer §3.2.1."""
+             secret_key: bytes, initial_token: str | None = None, company: str = "Hospes") -> Registered:
+    """RFC 7591 §3.1: let the registration in by ``mode``, create the client, answer §3.2.1. ``secret_key``:
+    the server's, which seals a client_secret_jwt client's secret (credentials.py ``seal_secret``)."""
     if mode == "off":
         raise RegistrationOff
     if mode == "token":
@@ -295,7 +325,9 @@ def register(s: Session, meta: ClientMetadata, *, mode: str, issuer: str, addres
             s, grant_type="authorization_code", scope=meta.scope, name=meta.client_name or _fallback_name(meta),
             logo_uri=meta.logo_uri, redirect_uris=list(meta.redirect_uris), public=meta.public,
             refresh_token_policy=refresh_policy(meta), company=company, actor="registration", ip=address,
-            registration=credentials.Registration("dynamic", digest(token), meta.stored, address))
+            registration=credentials.Registration("dynamic", digest(token), meta.stored, address),
+            token_endpoint_auth_method=meta.token_endpoint_auth_method, jwks=meta.jwks, jwks_uri=meta.jwks_uri,
+            secret_key=secret_key)
     except credentials.CredentialError as exc:  # a scope no resource server defines
         raise _as_client_metadata(exc) from None
     cred = s.get(OAuthCredential, made.credential_id)
@@ -321,8 +353,10 @@ def read(s: Session, client_id: str, token: str | None, *, issuer: str) -> Regis
     return _answer(_registered(s, client_id, token), issuer)
 
 
-def replace(s: Session, client_id: str, token: str | None, body: Any, *, issuer: str, address: str) -> Registered:
-    """RFC 7592 §2.2: the registration replaced by the metadata sent (omitted values take their defaults)."""
+def replace(s: Session, client_id: str, token: str | None, body: Any, *, issuer: str, address: str,
+            secret_key: bytes) -> Registered:
+    """RFC 7592 §2.2: the registration replaced by the metadata sent (omitted values take their defaults, keys
+    none)."""
     cred = _registered(s, client_id, token)
     if not isinstance(body, dict):
         raise errors.InvalidClientMetadata("The request body must be a JSON object of client metadata.")
@@ -334,18 +368,22 @@ def replace(s: Session, client_id: str, token: str | None, body: Any, *, issuer:
                                         and credentials.check_client_secret(sent_secret, cred.secret_hash)):
         # RFC 7592 §2.2: a client_secret sent must be the current one.
         raise errors.InvalidRequest("client_secret does not match the client's secret.")
-    secret: str | None = None
+    if meta.public != clients.is_public(cred.secret_hash, cred.token_endpoint_auth_method):
+        # Unlike an operator's credential, a registration may turn public or confidential: it is replaced whole.
+        # Its new method is set first, so update_credential takes it as the client's kind: a client that becomes
+        # public has no secret any more; one that becomes confidential is given one there (or, for
+        # private_key_jwt, has its keys).
+        cred.token_endpoint_auth_method = meta.token_endpoint_auth_method
+        if meta.public:
+            cred.secret_hash = cred.secret_sealed = None
     try:
-        credentials.update_credential(
+        secret = credentials.update_credential(
             s, cred, name=meta.client_name or _fallback_name(meta), scope=meta.scope, logo_uri=meta.logo_uri,
             redirect_uris=list(meta.redirect_uris), refresh_token_policy=refresh_policy(meta),
-            actor="registration", ip=address)
+            token_endpoint_auth_method=meta.token_endpoint_auth_method, jwks=meta.jwks, jwks_uri=meta.jwks_uri,
+            actor="registration", ip=address, secret_key=secret_key)
     except credentials.CredentialError as exc:
         raise _as_client_metadata(exc) from None
-    if meta.public and cred.secret_hash is not None:
-        cred.secret_hash = None  # a client that becomes public has no secret any more
-    elif not meta.public and cred.secret_hash is None:
-        secret = credentials.give_secret(cred)  # a public client that asks to authenticate gets a secret
     cred.registration_metadata = meta.stored
     return _answer(cred, issuer, secret=secret)
 

@@ -143,7 +143,7 @@ async def register(request: Request) -> Response:
         await run_in_threadpool(_turn_away, web, web.ip(request))
         done = await run_in_threadpool(
             _in_transaction, web, core.register, meta, mode=web.settings.registration, issuer=web.provider.issuer,
-            address=web.ip(request), admit=_admit_for(web), initial_token=token,
+            address=web.ip(request), admit=_admit_for(web), secret_key=web.provider.secret_key, initial_token=token,
             company=web.settings.company_name)
         return _answer(done.body, 201)
 
@@ -165,7 +165,7 @@ async def manage(request: Request) -> Response:
             await run_in_threadpool(_in_transaction, web, core.read, client_id, token, issuer=issuer)
             body = await _json_body(request)
             done = await run_in_threadpool(_in_transaction, web, core.replace, client_id, token, body,
-                                           issuer=issuer, address=address)
+                                           issuer=issuer, address=address, secret_key=web.provider.secret_key)
             return _answer(done.body, 200)
         await run_in_threadpool(_in_transaction, web, core.delete, client_id, token, address=address)
         return Response(status_code=204, headers={**NO_STORE, **CORS})
