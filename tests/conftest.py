@@ -69,6 +69,9 @@ _MIGRATED: set[str] = set()
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of the test's own: empty, or, for a test that would migrate it first anyway (it uses ``db`` or
     ``server``), already migrated."""
+    if request.node.get_closest_marker("one_server") is not None:
+        yield request.getfixturevalue("module_database_url")
+        return
     migrated = bool({"db", "server"} & set(request.fixturenames))
     if backend() != "postgresql":
         url = f"sqlite:///{tmp_path}/hospes.db"
@@ -245,9 +248,50 @@ def stop_server(srv: Server) -> None:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path, server_env: dict[str, str]) -> Iterator[Server]:
-    """``hospes serve`` in a subprocess on a free port, its issuer set to that port."""
+def server(request: pytest.FixtureRequest, database_url: str, tmp_path: Path,
+           server_env: dict[str, str]) -> Iterator[Server]:
+    """``hospes serve`` in a subprocess on a free port, its issuer set to that port: the test's own, or in a module
+    marked ``one_server``, the module's (``module_server``)."""
+    if request.node.get_closest_marker("one_server") is not None:
+        yield request.getfixturevalue("module_server")
+        return
     srv = start_server(database_url, tmp_path, server_env)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database for all the tests of a module marked ``one_server``: their ``database_url``.
+
+    Starting ``hospes serve`` costs about 1.8 s of CPU, the largest part of many an HTTP test. A module whose tests
+    do not depend on starting from an empty database (each makes its own accounts and credentials; none counts
+    rows or trips a limit that would hold for the next test) shares one server and its database."""
+    if backend() != "postgresql":
+        path = tmp_path_factory.mktemp("module") / "hospes.db"
+        shutil.copyfile(request.getfixturevalue("migrated_template"), path)
+        url = f"sqlite:///{path}"
+        _MIGRATED.add(url)
+        yield url
+        _MIGRATED.discard(url)
+        return
+    databases: PostgresDatabases = request.getfixturevalue("pg_databases")
+    url = databases.take(True)
+    _MIGRATED.add(url)
+    try:
+        yield url
+    finally:
+        _MIGRATED.discard(url)
+        databases.give_back(url, True)
+
+
+@pytest.fixture(scope="module")
+def module_server(request: pytest.FixtureRequest, module_database_url: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``hospes serve`` for all the tests of a module marked ``one_server``, with the module's ``SERVER_ENV`` as
+    its extra environment."""
+    env = getattr(request.module, "SERVER_ENV", {})
+    srv = start_server(module_database_url, tmp_path_factory.mktemp("server"), env)
     yield srv
     stop_server(srv)
 

@@ -28,12 +28,11 @@ from tests.e2e import (
     verify_id_token,
 )
 
+# Unbuffered, so the log holds everything the server wrote when the test reads it.
+SERVER_ENV = {"PYTHONUNBUFFERED": "1"}
 
-@pytest.fixture
-def server_env() -> dict[str, str]:
-    # Unbuffered, so the log holds everything the server wrote when the test reads it.
-    return {"PYTHONUNBUFFERED": "1"}
 
+pytestmark = pytest.mark.one_server  # the tests share one server (tests/conftest.py)
 
 def userinfo_bearer(meta: dict[str, Any], access_token: str) -> httpx.Response:
     return httpx.get(meta["userinfo_endpoint"], headers={"Authorization": "Bearer " + access_token}, timeout=10)
@@ -46,10 +45,8 @@ def assert_dead(meta: dict[str, Any], access_token: str) -> None:
     assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
 
 
-def stop(server: Any) -> str:
-    """Stop the server so its log is complete, and return the log."""
-    server.process.terminate()
-    server.process.wait(10)
+def server_log(server: Any) -> str:
+    """What the server has written to its log (unbuffered, SERVER_ENV: everything so far)."""
     return str(server.log.read_text(errors="replace"))
 
 
@@ -129,7 +126,7 @@ def test_code_flow(server, auth_method):
     assert_dead(meta, tok["access_token"])
 
     # Nothing secret reached the server's log.
-    log = stop(server)
+    log = server_log(server)
     assert "Hospes issuer" in log
     for secret in (tok["access_token"], tok["refresh_token"], flow.code, cred.client_secret, user.password):
         assert secret not in log
@@ -170,7 +167,7 @@ def test_refresh_rotates_and_reuse_revokes_the_grant(server):
     assert oauth.introspect_token(meta["introspection_endpoint"], token=third["refresh_token"]).json() == {
         "active": False}
 
-    log = stop(server)
+    log = server_log(server)
     for secret in (first["refresh_token"], second["refresh_token"], third["refresh_token"],
                    third["access_token"], cred.client_secret):
         assert secret not in log

@@ -20,10 +20,9 @@ from tests.browserless import authorize, query_of
 from tests.conftest import Account
 from tests.e2e import User, add_user, cli_json, discover, verify_id_token
 
+pytestmark = pytest.mark.one_server  # the tests share one server (tests/conftest.py)
 
-@pytest.fixture
-def server_env() -> dict[str, str]:
-    return {"PYTHONUNBUFFERED": "1"}
+SERVER_ENV = {"PYTHONUNBUFFERED": "1"}
 
 
 def credential(server: Any, *redirect_uris: str, scope: str = "openid profile email") -> OAuth2Client:

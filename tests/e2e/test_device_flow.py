@@ -20,6 +20,8 @@ from tests.browserless import device_page
 from tests.conftest import once_per_suite
 from tests.e2e import REDIRECT_URI, Credential, add_user, cli_json, discover
 
+pytestmark = pytest.mark.one_server  # the tests share one server (tests/conftest.py)
+
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SCOPE = "openid email offline_access"
 JS = Path(__file__).resolve().parents[1] / "js"

@@ -25,6 +25,8 @@ from tests.browserless import authorize, form_with
 from tests.e2e import REDIRECT_URI, Credential, User, add_user, cli_json, discover
 from tests.e2e.test_customer_api import grant, person_with_two_accounts
 
+pytestmark = pytest.mark.one_server  # the tests share one server (tests/conftest.py)
+
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
 

@@ -20,6 +20,8 @@ from hospes.store.models import AuditEvent, Ticket
 from tests.aio import run
 from tests.mcp import Seen, connected, issue
 
+pytestmark = pytest.mark.one_server  # the tests share one server (tests/conftest.py)
+
 READ_AND_WRITE = "services:read tickets:read tickets:write"
 
 

@@ -10,7 +10,10 @@ import pytest
 from tests.conftest import start_server, stop_server
 from tests.web.test_pages_security import assert_page_headers
 
+# The tests share one server (tests/conftest.py), but for the one with an issuer path, which starts its own.
+one_server = pytest.mark.one_server
 
+@one_server
 def test_root_leads_to_the_client_area(server):
     r = httpx.get(server.url + "/", follow_redirects=False)
     assert r.status_code == 302 and r.headers["location"] == "/clientarea.php"
@@ -19,6 +22,7 @@ def test_root_leads_to_the_client_area(server):
     assert page.status_code == 200 and 'name="password"' in page.text
 
 
+@one_server
 def test_an_unknown_path_gets_the_site_page(server):
     r = httpx.get(server.url + "/no/such/page", headers={"Accept": "text/html,*/*"})
     assert r.status_code == 404
@@ -28,12 +32,14 @@ def test_an_unknown_path_gets_the_site_page(server):
     assert httpx.get(server.url + "/no/such/page").headers["content-type"].startswith("text/html")
 
 
+@one_server
 def test_an_api_client_asking_for_json_gets_json(server):
     r = httpx.get(server.url + "/no/such/page", headers={"Accept": "application/json"})
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
     assert r.json()["error"] == "invalid_request"
 
 
+@one_server
 @pytest.mark.parametrize("path", ["/oauth/tokens", "/oauth/userinfo.php/x", "/.well-known/jwks.json"])
 def test_an_unknown_protocol_path_answers_a_program_in_json(server, path):
     # A relying party with a mistyped endpoint reads an RFC 6749 §5.2 error, not a page it cannot parse.
@@ -47,6 +53,7 @@ def test_an_unknown_protocol_path_answers_a_program_in_json(server, path):
     assert_page_headers(page)
 
 
+@one_server
 @pytest.mark.parametrize("path", ["/oauth/token.php", "/oauth/userinfo", "/.well-known/openid-configuration"])
 def test_a_method_a_protocol_endpoint_does_not_take_is_json(server, path):
     r = httpx.request("DELETE", server.url + path)
@@ -55,6 +62,7 @@ def test_a_method_a_protocol_endpoint_does_not_take_is_json(server, path):
     assert int(r.headers["content-length"]) == len(r.content)
 
 
+@one_server
 def test_a_method_the_admin_api_does_not_take_is_a_whmcs_answer(server):
     r = httpx.put(server.url + "/includes/api.php", data={"action": "GetClients"},
                   headers={"Accept": "text/html,*/*"})
@@ -62,6 +70,7 @@ def test_a_method_the_admin_api_does_not_take_is_a_whmcs_answer(server):
     assert r.json()["result"] == "error" and r.json()["message"]
 
 
+@one_server
 def test_a_method_a_page_does_not_take_is_a_page_too(server):
     r = httpx.post(server.url + "/healthz")
     assert r.status_code == 405 and "GET" in r.headers["allow"]
