@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from hospes.config import Settings, load_settings
 from hospes.oauth import credentials
 from hospes.store.db import Database
 from hospes.store.migrate import upgrade
+from tests import processes
 from tests.mailbox import Inbox
 from tests.pg_databases import PostgresDatabases
 
@@ -186,12 +186,12 @@ def free_port() -> int:
 class Server:
     url: str
     env: dict[str, str]
-    process: subprocess.Popen[bytes]
+    process: processes.Forked
     log: Path
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "hospes.cli", *args], env=self.env, input=stdin,
-                              capture_output=True, text=True, timeout=60)
+        """``hospes <args>`` with the server's settings (a forked process: tests/processes.py)."""
+        return processes.run(list(args), self.env, stdin=stdin, timeout=60)
 
 
 @pytest.fixture
@@ -222,9 +222,7 @@ def start_server(database_url: str, tmp_path: Path, server_env: dict[str, str], 
            "HOSPES_VAR_DIR": str(tmp_path / "var"), **server_env}
     env.pop("HOSPES_CONFIG", None)
     log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hospes.cli", "serve", "--port", str(port), *args], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    proc = processes.Forked(["serve", "--port", str(port), *args], env, tmp_path, stdout=log)
     deadline = time.monotonic() + 120  # generous: a loaded CI machine starts a process slowly
     while True:
         try:

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, select
 from hospes.accounts.passwords import verify_password
 from hospes.oauth import pkce
 from hospes.store.models import Admin, Domain, Invoice, User, UserClient
+from tests import processes
 from tests.browserless import authorize, query_of
 from tests.conftest import backend, free_port
 
@@ -30,7 +31,8 @@ def clean_environ() -> dict[str, str]:
 
 
 class Hospes:
-    """``python -m hospes.cli`` with a clean environment pointing at the test's own database."""
+    """``hospes`` in a process of its own (forked: tests/processes.py) with a clean environment pointing at the
+    test's own database."""
 
     def __init__(self, database_url: str, tmp_path: Path) -> None:
         self.database_url = database_url
@@ -39,8 +41,7 @@ class Hospes:
 
     def __call__(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "hospes.cli", *args], env={**self.env, **(env or {})},
-                              input=stdin, capture_output=True, text=True, timeout=timeout, cwd=self.cwd)
+        return processes.run(list(args), {**self.env, **(env or {})}, stdin=stdin, timeout=timeout, cwd=self.cwd)
 
     def json(self, *args: str, stdin: str | None = None) -> dict[str, Any]:
         r = self(*args, "--json", stdin=stdin)
