@@ -133,3 +133,9 @@ def test_a_request_object_is_checked_with_the_keys_at_the_clients_jwks_uri(
     forged = jwt.encode({"alg": "ES256", "kid": "k"}, {"iss": cred.client_id, "aud": hospes.url}, other)
     r = httpx.get(hospes.url + "/oauth/authorize.php?" + urlencode({"client_id": cred.client_id, "request": forged}))
     assert r.status_code == 400 and "invalid_request_object" in r.text
+    # Keys that cannot be fetched (the document is missing): refused with the reason, shown on the page.
+    gone = add_credential(hospes, "--jwks-uri", server.url("/missing.json"), scope=SCOPE)
+    lost = jwt.encode({"alg": "ES256", "kid": "k", "typ": "oauth-authz-req+jwt"},
+                      {"iss": gone.client_id, "aud": hospes.url}, key)
+    r = httpx.get(hospes.url + "/oauth/authorize.php?" + urlencode({"client_id": gone.client_id, "request": lost}))
+    assert r.status_code == 400 and "invalid_request_object" in r.text and "could not be fetched" in r.text

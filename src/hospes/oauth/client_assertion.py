@@ -121,6 +121,7 @@ class _Fetched(NamedTuple):
     fetched_at: float  # time.monotonic()
     fresh_until: float
     error: str
+    document: dict[str, Any] | None = None  # the JWK Set as fetched (request objects read it)
 
 
 class KeysNeeded(Exception):  # noqa: N818 (a request to the caller, not an error)
@@ -171,6 +172,18 @@ class ClientKeys:
             raise KeysNeeded(uri)  # the client may have rotated its keys
         return entry.keys
 
+    def document(self, uri: str) -> dict[str, Any]:
+        """The JWK Set at ``uri`` as a JSON object (for request objects, oauth/request_object.py), fetched first
+        when not held fresh, by the same rules as ``at_uri``: blocking, so called from a thread. invalid_client
+        with the reason when it cannot be had."""
+        entry = self._fetched.get(uri)
+        t = self._clock()
+        if entry is None or (t >= entry.fresh_until and t - entry.fetched_at >= REFETCH_AFTER):
+            entry = self._fetched[uri] = self._fetch(uri)
+        if entry.document is None:
+            raise _bad(f"The client's keys could not be fetched from its jwks_uri: {entry.error or 'no keys'}")
+        return entry.document
+
     async def fetch(self, uri: str) -> None:
         """Fetch ``uri`` (in a thread: oauth/fetch.py blocks) and keep what came, or why nothing did."""
         entry = self._fetched.get(uri)
@@ -189,7 +202,7 @@ class ClientKeys:
         except (fetch.FetchError, CredentialError, UnicodeDecodeError, JoseError, ValueError) as exc:
             return _Fetched(None, t, t + REFETCH_AFTER, str(exc))
         keep = DEFAULT_KEEP if got.max_age is None else min(max(float(got.max_age), MIN_KEEP), MAX_KEEP)
-        return _Fetched(keys, t, t + keep, "")
+        return _Fetched(keys, t, t + keep, "", checked)  # type: ignore[arg-type]
 
 
 async def keys_then(keys: ClientKeys, attempt: Callable[[], Awaitable[T]]) -> T:

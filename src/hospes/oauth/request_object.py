@@ -28,7 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from hospes.clock import now
-from hospes.oauth import client_keys, errors
+from hospes.oauth import errors
 from hospes.oauth.params import one
 from hospes.store import clients, replay
 from hospes.store.sql import drive, session_tx
@@ -200,7 +200,12 @@ def unpack(provider: Provider, params: Mapping[str, Sequence[str]]) -> dict[str,
             raise errors.InvalidRedirect("invalid_client", "The client id supplied is invalid")
         jwks, jwks_uri = cred.jwks, cred.jwks_uri
     header(token)  # a malformed or oversized object is refused before any key is fetched
-    keys = client_keys.of(provider, jwks, jwks_uri)
+    keys = jwks
+    if not keys and jwks_uri:
+        try:
+            keys = provider.client_keys.document(jwks_uri)  # the keys private_key_jwt uses too
+        except errors.InvalidClient as exc:
+            raise errors.InvalidRequestObject(exc.description) from None
     if not keys:
         raise errors.InvalidRequestObject("The client has registered no keys (jwks or jwks_uri) to sign with.")
     at = now()
