@@ -43,7 +43,7 @@ from hospes.api.operations import (
 from hospes.oauth import dpop, errors
 from hospes.store.lookups import ApiTokenRow
 from hospes.store.unavailable import is_unavailable
-from hospes.web import failures
+from hospes.web import failures, resource_auth
 from hospes.web.context import Web
 from hospes.web.http import BodyTooLarge, MalformedRequest, parse_params, read_body
 from hospes.web.resource_cors import ResourceCors
@@ -62,11 +62,6 @@ class MissingToken(errors.OAuthError):
 
     error = "invalid_token"
     status_code = 401
-
-
-def _quoted(text: str) -> str:
-    # RFC 9110 §5.6.4 quoted-string: the descriptions keep to RFC 6749's characters (oauth/errors.py).
-    return errors.description_text(text)
 
 
 class CustomerApi:
@@ -120,9 +115,7 @@ class CustomerApi:
         try:
             query = self._query(request)  # a token in the query is refused before anything else is read
             scheme, bearer = self._bearer(request)
-            # RFC 9449 §7.1: a DPoP request's proof, checked before the token is looked up.
-            proof = (provider.dpop.at_resource(scheme, bearer, request.headers.getlist("dpop"), method,
-                                               request.scope["path"]) if scheme == "dpop" else None)
+            proof = resource_auth.proof_of(provider, scheme, bearer, request)
             listed = self._first_page(op, query)
             if listed is not None:  # a list's first page: the token, the accounts and the rows in one query
                 found = await read_first_page(self.web.provider, op, bearer, listed)
@@ -173,7 +166,7 @@ class CustomerApi:
 
     def _bearer(self, request: Request) -> tuple[str, str]:
         """The scheme ("bearer", or "dpop": RFC 9449 §7.1) and the access token of the Authorization header."""
-        presented = dpop.scheme_and_token(request.headers.get("authorization"))
+        presented = resource_auth.presented(request)
         if presented is None:
             raise MissingToken("An access token is required (Authorization: Bearer or DPoP).")
         return presented
@@ -210,31 +203,16 @@ class CustomerApi:
         status = exc.status_code
         if isinstance(exc, MalformedRequest) and not isinstance(exc, BodyTooLarge):
             status = 400
-        with_dpop = dpop.uses_dpop(scheme, exc)
-        if with_dpop and status == 400:
+        if dpop.uses_dpop(scheme, exc) and status == 400:
             status = 401  # RFC 9449 §7.1: a resource answers a proof's failure 401
-        if isinstance(exc, errors.UseDpopNonce):
-            headers.append((b"dpop-nonce", exc.nonce.encode()))  # RFC 9449 §9
-        if status in (401, 403):
-            # RFC 6750 §3, RFC 9728 §5.1: the challenge names the error (none without a token), the scope
-            # needed, and where the resource's metadata is; RFC 9449 §7.1: in the DPoP scheme for a DPoP request.
-            error = None if isinstance(exc, MissingToken) else exc
-            parts = []
-            if isinstance(exc, InsufficientScope):
-                parts.append(f'scope="{exc.scope}"')
-            if isinstance(exc, errors.InsufficientUserAuthentication):
-                parts.append(f'acr_values="{exc.acr_values}"')  # RFC 9470 §3
-            parts.append(f'resource_metadata="{self.metadata_url}"')
-            if with_dpop:
-                challenge = self.web.provider.dpop.challenge_for(error, ", ".join(parts))
-            else:
-                described = []
-                if error is not None:
-                    described.append(f'error="{exc.error}"')
-                    if exc.description:
-                        described.append(f'error_description="{_quoted(exc.description)}"')
-                challenge = ", ".join(['Bearer realm="hospes"', *described, *parts])
-            headers.append((b"www-authenticate", challenge.encode("ascii")))
+        parts = []
+        if isinstance(exc, InsufficientScope):
+            parts.append(f'scope="{exc.scope}"')
+        if isinstance(exc, errors.InsufficientUserAuthentication):
+            parts.append(f'acr_values="{exc.acr_values}"')  # RFC 9470 §3
+        parts.append(f'resource_metadata="{self.metadata_url}"')
+        headers += resource_auth.refusal_headers(self.web.provider, status, scheme,
+                                                 None if isinstance(exc, MissingToken) else exc, parts)
         return status, orjson.dumps(exc.as_dict()), headers
 
     async def _options(self, request: Request, origin: str | None) -> tuple[int, bytes, Headers]:

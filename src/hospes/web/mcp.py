@@ -59,7 +59,7 @@ from hospes.oauth import dpop, errors
 from hospes.secrets import digest
 from hospes.store.lookups import ApiTokenRow
 from hospes.store.unavailable import is_unavailable
-from hospes.web import failures
+from hospes.web import failures, resource_auth
 from hospes.web.context import Web
 from hospes.web.resource_cors import ResourceCors
 
@@ -188,15 +188,14 @@ class McpServer:
 
     async def _authenticate(self, request: Request) -> tuple[ApiTokenRow, str]:
         """The live token for this server and the scheme it came with ("bearer", or "dpop": RFC 9449 §7.1)."""
-        presented = dpop.scheme_and_token(request.headers.get("authorization"))
+        presented = resource_auth.presented(request)
         if presented is None:
             raise Refused(401, None)  # RFC 6750 §3.1: no error code when no token was sent
         scheme, value = presented
         provider = self.web.provider
         try:
             # RFC 9449 §7.1: a DPoP request's proof, checked before the token is looked up, then the binding.
-            proof = (provider.dpop.at_resource(scheme, value, request.headers.getlist("dpop"), request.method,
-                                               request.scope["path"]) if scheme == "dpop" else None)
+            proof = resource_auth.proof_of(provider, scheme, value, request)
             found = None
             if len(value) <= MAX_TOKEN:
                 found = await provider.lookups.audience_token(digest(value), now(), self.audience)
@@ -231,26 +230,11 @@ class McpServer:
                     raise Refused(403, exc, scheme) from None
 
     async def _refuse(self, send: Send, refused: Refused) -> None:
-        headers: Headers = [JSON, NO_STORE]
         exc = refused.error
-        if isinstance(exc, errors.UseDpopNonce):
-            headers.append((b"dpop-nonce", exc.nonce.encode()))  # RFC 9449 §9
-        if refused.status in (401, 403):
-            # RFC 6750 §3, RFC 9728 §5.1; RFC 9449 §7.1: the DPoP scheme for a DPoP request.
-            parts = []
-            if isinstance(exc, InsufficientScope):
-                parts.append(f'scope="{exc.scope}"')
-            parts.append(f'resource_metadata="{self.metadata_url}"')
-            if dpop.uses_dpop(refused.scheme, exc):
-                challenge = self.web.provider.dpop.challenge_for(exc, ", ".join(parts))
-            else:
-                described = []
-                if exc is not None:
-                    described.append(f'error="{exc.error}"')
-                    if exc.description:
-                        described.append(f'error_description="{errors.description_text(exc.description)}"')
-                challenge = ", ".join(['Bearer realm="hospes"', *described, *parts])
-            headers.append((b"www-authenticate", challenge.encode("ascii")))
+        parts = [f'scope="{exc.scope}"'] if isinstance(exc, InsufficientScope) else []
+        parts.append(f'resource_metadata="{self.metadata_url}"')
+        headers: Headers = [JSON, NO_STORE, *resource_auth.refusal_headers(self.web.provider, refused.status,
+                                                                            refused.scheme, exc, parts)]
         if exc is not None:
             body = orjson.dumps(exc.as_dict())
         elif refused.status == 401:
