@@ -9,12 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -24,6 +29,39 @@ from tests.browserless import authorize, query_of
 REDIRECT_URI = "http://127.0.0.1:9/cb"
 SCOPE = "openid profile email offline_access"
 PASSWORD = "correct horse battery staple"
+# The JavaScript relying-party libraries (tests/js: make test installs them), or another node_modules.
+JS = Path(__file__).resolve().parents[1] / "js"
+MODULES = Path(os.environ.get("HOSPES_TEST_NODE_MODULES") or JS / "node_modules")
+
+
+def need_node(*packages: str) -> None:
+    """Skip unless node and these packages of tests/js are here."""
+    if not shutil.which("node") or not all((MODULES / p).is_dir() for p in packages):
+        pytest.skip(f"needs node and {', '.join(packages)} (make test installs tests/js)")
+
+
+def node_rp(script: str, server: Any, email: str, password: str,
+            env: dict[str, str]) -> tuple[list[dict[str, Any]], str]:
+    """Run a relying-party script of tests/js with ``env``: it prints its authorization URL; the person logs in
+    and consents (tests/browserless.py); it reads where they were sent back on its input and prints JSON lines.
+    Its lines and the authorization URL."""
+    # An .mjs resolves packages from its own folder's node_modules: run the script where they are.
+    proc = subprocess.Popen(["node", str(JS / script)], cwd=JS, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HOSPES_ISSUER": server.url, "NODE_PATH": str(MODULES), **env})
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith(server.url + "/oauth/authorize.php?"), url + (proc.stderr.read() if proc.stderr else "")
+        with httpx.Client(follow_redirects=False, timeout=30) as http:
+            back = authorize(http, url, email, password)
+        assert back.status_code in (302, 303), back.text[:2000]
+        out, err = proc.communicate(back.headers["location"] + "\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    return [json.loads(line) for line in out.splitlines()], url
 
 
 def cli_json(server: Any, *args: str, stdin: str | None = None) -> dict[str, Any]:

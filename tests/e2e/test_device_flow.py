@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,14 +17,12 @@ import pytest
 
 from tests.browserless import device_page
 from tests.conftest import once_per_suite
-from tests.e2e import REDIRECT_URI, Credential, add_user, cli_json, discover
+from tests.e2e import JS, MODULES, REDIRECT_URI, Credential, add_user, cli_json, discover
 
 pytestmark = pytest.mark.one_server  # the tests share one server (tests/conftest.py)
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SCOPE = "openid email offline_access"
-JS = Path(__file__).resolve().parents[1] / "js"
-MODULES = Path(os.environ.get("HOSPES_TEST_NODE_MODULES") or JS / "node_modules")
 
 
 def device_credential(server: Any, *extra: str) -> Credential:

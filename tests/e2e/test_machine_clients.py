@@ -21,9 +21,8 @@ from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT, private_key_j
 from joserfc.jwk import ECKey
 
 from tests.conftest import Server, once_per_suite
-from tests.e2e import cli_json, discover
+from tests.e2e import JS, MODULES, cli_json, discover
 from tests.e2e.test_client_metadata_documents import DocumentServer, Route, _hospes
-from tests.e2e.test_openid_client import JS, MODULES
 from tests.examples import example_resource_server
 from tests.tls import make_certificates
 

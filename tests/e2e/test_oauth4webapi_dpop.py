@@ -5,22 +5,13 @@ at the token endpoint and at userinfo."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.browserless import authorize
 from tests.conftest import once_per_suite
-from tests.e2e import REDIRECT_URI, add_credential, add_user
+from tests.e2e import REDIRECT_URI, add_credential, add_user, need_node, node_rp
 
-JS = Path(__file__).resolve().parents[1] / "js"
-MODULES = Path(os.environ.get("HOSPES_TEST_NODE_MODULES") or JS / "node_modules")
 SCOPE = "openid email offline_access"
 
 
@@ -31,28 +22,13 @@ def server_env() -> dict[str, str]:
 
 @once_per_suite
 def test_oauth4webapi_gets_dpop_bound_tokens_and_uses_them(server: Any) -> None:
-    if not shutil.which("node") or not (MODULES / "oauth4webapi").is_dir():
-        pytest.skip("needs node and oauth4webapi (make test installs tests/js)")
+    need_node("oauth4webapi")
     jane = add_user(server, "Jane")
     cred = add_credential(server, "--public", "--refresh-tokens", "always", scope=SCOPE)
-    env = {**os.environ, "HOSPES_ISSUER": server.url, "CLIENT_ID": cred.client_id, "REDIRECT_URI": REDIRECT_URI,
-           "SCOPE": SCOPE, "NODE_PATH": str(MODULES)}
-    proc = subprocess.Popen(["node", str(JS / "oauth4webapi_dpop_rp.mjs")], cwd=JS, env=env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith(server.url + "/oauth/authorize.php?"), url + (proc.stderr.read() if proc.stderr else "")
-        assert "dpop_jkt=" in url
-        with httpx.Client(follow_redirects=False, timeout=30) as http:
-            back = authorize(http, url, jane.email, jane.password)
-        assert back.status_code in (302, 303)
-        out, err = proc.communicate(back.headers["location"] + "\n", timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    steps = {line["step"]: line for line in map(json.loads, out.splitlines())}
+    lines, url = node_rp("oauth4webapi_dpop_rp.mjs", server, jane.email, jane.password, {
+        "CLIENT_ID": cred.client_id, "REDIRECT_URI": REDIRECT_URI, "SCOPE": SCOPE})
+    assert "dpop_jkt=" in url
+    steps = {line["step"]: line for line in lines}
     code = steps["code"]
     assert code["token_type"].lower() == "dpop" and code["refresh"] is True
     assert steps["userinfo"] == {"step": "userinfo", "sub": code["sub"], "email": jane.email}

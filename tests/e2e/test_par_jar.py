@@ -5,10 +5,7 @@ consent pages over HTTP; then what the server refuses: a request_uri or a reques
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +19,8 @@ from joserfc.jwk import ECKey
 
 from tests.browserless import authorize, query_of
 from tests.conftest import once_per_suite
-from tests.e2e import REDIRECT_URI, add_credential, add_user
+from tests.e2e import REDIRECT_URI, add_credential, add_user, need_node, node_rp
 from tests.e2e.test_client_metadata_documents import DocumentServer, Route, _hospes
-from tests.e2e.test_openid_client import JS, MODULES
 from tests.tls import make_certificates
 
 SCOPE = "openid email"
@@ -32,26 +28,11 @@ SCOPE = "openid email"
 
 def run_rp(server: Any, cred: Any, user: Any, lib: str, mode: str, **env: str) -> tuple[dict[str, Any], str]:
     """Run the relying party; log in and consent as the person; its JSON line and the authorization URL."""
-    if not shutil.which("node") or not (MODULES / "oauth4webapi").is_dir():
-        pytest.skip("needs node and tests/js (make test installs it)")
-    full = {**os.environ, "HOSPES_ISSUER": server.url, "CLIENT_ID": cred.client_id,
-            "CLIENT_SECRET": cred.client_secret, "REDIRECT_URI": REDIRECT_URI, "SCOPE": SCOPE, "LIB": lib,
-            "MODE": mode, "NODE_PATH": str(MODULES), **env}
-    proc = subprocess.Popen(["node", str(JS / "par_rp.mjs")], cwd=JS, env=full, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith(server.url + "/oauth/authorize.php?"), url + (proc.stderr.read() if proc.stderr else "")
-        with httpx.Client(follow_redirects=False, timeout=30) as http:
-            back = authorize(http, url, user.email, user.password)
-        assert back.status_code in (302, 303), back.text[:2000]
-        out, err = proc.communicate(back.headers["location"] + "\n", timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    return json.loads(out.splitlines()[-1]), url
+    need_node("oauth4webapi", "openid-client")
+    lines, url = node_rp("par_rp.mjs", server, user.email, user.password, {
+        "CLIENT_ID": cred.client_id, "CLIENT_SECRET": cred.client_secret, "REDIRECT_URI": REDIRECT_URI,
+        "SCOPE": SCOPE, "LIB": lib, "MODE": mode, **env})
+    return lines[-1], url
 
 
 @once_per_suite
