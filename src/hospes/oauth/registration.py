@@ -221,7 +221,7 @@ def _client_keys(body: Mapping[str, Any], method: str,
     """RFC 7591 §2 ``jwks`` (a JSON object, a JWK Set) and ``jwks_uri``, by the rules of an operator's credential."""
     jwks = body.get("jwks")
     if jwks is not None and not isinstance(jwks, dict):
-        raise errors.InvalidClientMetadata("jwks must be a JSON object, a JWK Set (RFC 7517 §5).")
+        raise errors.InvalidClientMetadata("jwks must be a JSON object, a JWK Set (RFC 7517 section 5).")
     try:
         return credentials.key_rules(method, credentials.jwks_value(jwks),
                                      credentials.jwks_uri_value(_string(body, "jwks_uri")),
