@@ -182,30 +182,39 @@ def _presented_client(call: Call, form: Params) -> str | None:
         return None
 
 
+async def _client_form(call: Call, endpoint: str | None) -> Params:
+    """The form a client POSTs (RFC 6749 §3.2), the client it presents noted for CORS and the request log.
+    ``endpoint``: its name for the error when another method was used (None: HotPaths answers that 405)."""
+    if endpoint is not None and call.method != "POST":
+        raise errors.InvalidRequest(f"The {endpoint} endpoint accepts POST only.")
+    form = await call.form()
+    call.client = _presented_client(call, form)
+    return form
+
+
+def _with_next_nonce(web: Web, call: Call) -> Headers:
+    """NO_STORE, and after a request with a DPoP proof when nonces are required at the authorization server, the
+    nonce for the client's next proof, before the one it used runs out (RFC 9449 §8.2)."""
+    headers = list(NO_STORE)
+    if call.dpop and web.provider.dpop.nonce_required(resource=False):
+        headers.append((b"dpop-nonce", web.provider.dpop.nonces.current().encode()))
+    return headers
+
+
 async def token_endpoint(web: Web, call: Call) -> Answer:
     try:
-        if call.method != "POST":
-            raise errors.InvalidRequest("The token endpoint accepts POST only.")
-        form = await call.form()
-        call.client = _presented_client(call, form)
+        form = await _client_form(call, "token")
         body = await token.token_request(web.provider, call.authorization, form, call.params(), call.ip(web),
                                          dpop_proofs=call.dpop, path=call.path)
     except errors.OAuthError as exc:
         return _client_error(exc)
-    headers = list(NO_STORE)
-    if call.dpop and web.provider.dpop.nonce_required(resource=False):
-        # RFC 9449 §8.2: the nonce for the client's next proof, before the one it used runs out.
-        headers.append((b"dpop-nonce", web.provider.dpop.nonces.current().encode()))
-    return _json(200, body, headers)
+    return _json(200, body, _with_next_nonce(web, call))
 
 
 async def device_authorization_endpoint(web: Web, call: Call) -> Answer:
     """RFC 8628 §3.1-3.2 (oauth/device.py)."""
     try:
-        if call.method != "POST":
-            raise errors.InvalidRequest("The device authorization endpoint accepts POST only.")
-        form = await call.form()
-        call.client = _presented_client(call, form)
+        form = await _client_form(call, "device authorization")
         body = await device.device_authorization(web.provider, call.authorization, form)
     except errors.OAuthError as exc:
         return _client_error(exc)
@@ -216,16 +225,11 @@ async def par_endpoint(web: Web, call: Call) -> Answer:
     """RFC 9126 §2: a pushed authorization request, with a DPoP proof or none (RFC 9449 §10.1); 201 with its
     request_uri, or the §2.3 JSON error (a method other than POST: the 405 of HotPaths)."""
     try:
-        form = await call.form()
-        call.client = _presented_client(call, form)
+        form = await _client_form(call, None)
         body = await par.push(web.provider, call.authorization, form, dpop_proofs=call.dpop, path=call.path)
     except errors.OAuthError as exc:
         return _client_error(exc)
-    headers = list(NO_STORE)
-    if call.dpop and web.provider.dpop.nonce_required(resource=False):
-        # RFC 9449 §8.2: the nonce for the client's next proof (its token request), as the token endpoint gives it.
-        headers.append((b"dpop-nonce", web.provider.dpop.nonces.current().encode()))
-    return _json(201, body, headers)
+    return _json(201, body, _with_next_nonce(web, call))
 
 
 async def userinfo_endpoint(web: Web, call: Call) -> Answer:
@@ -248,10 +252,7 @@ async def userinfo_endpoint(web: Web, call: Call) -> Answer:
 
 async def introspection_endpoint(web: Web, call: Call) -> Answer:
     try:
-        if call.method != "POST":
-            raise errors.InvalidRequest("The introspection endpoint accepts POST only.")
-        form = await call.form()
-        call.client = _presented_client(call, form)
+        form = await _client_form(call, "introspection")
         body = await introspection.introspect(web.provider, call.authorization, form)
     except errors.OAuthError as exc:
         return _client_error(exc)
@@ -260,10 +261,7 @@ async def introspection_endpoint(web: Web, call: Call) -> Answer:
 
 async def revocation_endpoint(web: Web, call: Call) -> Answer:
     try:
-        if call.method != "POST":
-            raise errors.InvalidRequest("The revocation endpoint accepts POST only.")
-        form = await call.form()
-        call.client = _presented_client(call, form)
+        form = await _client_form(call, "revocation")
         await revocation.revoke(web.provider, call.authorization, form, call.ip(web))
     except errors.OAuthError as exc:
         return _client_error(exc)
