@@ -34,7 +34,7 @@ from hospes.oauth.params import Params, one
 from hospes.oauth.provider import Provider
 from hospes.secrets import digest, new_token
 from hospes.store import pushed_requests as store
-from hospes.store.sql import drive, session_tx
+from hospes.store.sql import Tx, drive, session_tx
 
 # RFC 9126 §2.2: "urn:ietf:params:oauth:request_uri:" followed by a reference of the server's choice.
 PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -59,8 +59,7 @@ async def push(provider: Provider, authorization: str | None, form: Params, *, d
     value = dpop.one_proof(dpop_proofs)
     proof = provider.dpop.check(value, "POST", path) if value is not None else None
     # A private_key_jwt client's keys at its jwks_uri are fetched first, outside any transaction.
-    return await client_assertion.keys_then(provider.client_keys,
-                                            lambda: asyncio.to_thread(_push, provider, presented, form, proof))
+    return await client_assertion.keys_then(provider.client_keys, lambda: _push(provider, presented, form, proof))
 
 
 def bind_to_proof(params: dict[str, list[str]], proof: dpop.Proof) -> None:
@@ -75,25 +74,48 @@ def bind_to_proof(params: dict[str, list[str]], proof: dpop.Proof) -> None:
     params["dpop_jkt"] = [proof.jkt]
 
 
-def _push(provider: Provider, presented: client_auth.Presented, form: Params,
-          proof: dpop.Proof | None) -> dict[str, Any]:
+async def _push(provider: Provider, presented: client_auth.Presented, form: Params,
+                proof: dpop.Proof | None) -> dict[str, Any]:
     if one(form, "request_uri") is not None:
         # RFC 9126 §2.1: "The request_uri authorization request parameter is one exception, and it MUST NOT
         # be provided."
         raise errors.InvalidRequest("The request_uri parameter must not be pushed.")
-    # A transaction of its own, committed before any key of a request object is fetched (a client assertion's
-    # jti is recorded as it authenticates).
-    with provider.db.transaction() as s:
-        client = drive(client_auth.authenticate(session_tx(s), presented, verifier=provider.verifier(PATH)))
     # RFC 9126 §2.1: the client_id is the authenticated client's (client_auth.presented refuses another).
     params = {name: list(values) for name, values in form.items() if name not in CLIENT_AUTHENTICATION}
-    params["client_id"] = [client.identifier]
-    if request_object.carried(params):
-        # RFC 9126 §3: a request object may be pushed; its parameters alone count (RFC 9101 §6.3).
-        params = request_object.unpack(provider, params)
-    if proof is not None:
-        bind_to_proof(params, proof)
-    with provider.db.transaction() as s:
+    params["client_id"] = [presented.client_id]
+    params, credential_id = await asyncio.to_thread(_checked, provider, presented, params, proof)
+    request_uri = PREFIX + new_token()
+
+    async def unit(tx: Tx) -> None:
+        if proof is not None:
+            await dpop.remember_in(tx, proof)  # RFC 9449 §11.1: its jti once, on every node
+        await store.push(tx, digest(request_uri), credential_id, params, now() + timedelta(seconds=TTL))
+
+    # The one write, through the writer (on SQLite, committed with the other requests' writes of the moment).
+    await provider.db.writer.run(unit)
+    return {"request_uri": request_uri, "expires_in": TTL}
+
+
+def _checked(provider: Provider, presented: client_auth.Presented, params: dict[str, list[str]],
+             proof: dpop.Proof | None) -> tuple[dict[str, list[str]], int]:
+    """The client authenticated, then the request checked as the authorization endpoint would (RFC 9126 §2.1):
+    the parameters to keep and the client's credential id."""
+    verifier = provider.verifier(PATH)
+    client = None
+    if presented.assertion is not None or request_object.carried(params):
+        # A transaction of its own, committed before any key of a request object is fetched, and whatever the
+        # request's fate: a client assertion's jti is recorded as it authenticates (RFC 7523 §3).
+        with provider.db.transaction() as s:
+            client = drive(client_auth.authenticate(session_tx(s), presented, verifier=verifier))
+        if request_object.carried(params):
+            # RFC 9126 §3: a request object may be pushed; its parameters alone count (RFC 9101 §6.3).
+            params = request_object.unpack(provider, params)
+    # A client that authenticates with its secret (or none) writes nothing here: it is read with the request.
+    with provider.db.read() as s:
+        if client is None:
+            client = drive(client_auth.authenticate(session_tx(s), presented, verifier=verifier))
+        if proof is not None:
+            bind_to_proof(params, proof)
         try:
             authorize.parse_request(provider, s, params, pushed=True)
         except errors.InvalidRedirect as exc:
@@ -101,11 +123,7 @@ def _push(provider: Provider, presented: client_auth.Presented, form: Params,
             raise errors.InvalidRequest(exc.description) from None
         except authorize.AuthorizationError as exc:
             raise exc.error from None
-        if proof is not None:
-            drive(dpop.remember_in(session_tx(s), proof))  # RFC 9449 §11.1: its jti once, on every node
-        request_uri = PREFIX + new_token()
-        drive(store.push(session_tx(s), digest(request_uri), client.id, params, now() + timedelta(seconds=TTL)))
-    return {"request_uri": request_uri, "expires_in": TTL}
+    return params, client.id
 
 
 def names_pushed_request(params: Mapping[str, Sequence[str]]) -> bool:
