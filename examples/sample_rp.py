@@ -1,6 +1,6 @@
 """A sample relying party: "Log in with Hospes" in a few dozen lines, using Authlib's Starlette client.
 
-    .venv/bin/python examples/sample_rp.py --client-id ID --client-secret SECRET [--issuer URL] [--port 8001]
+    .venv/bin/python examples/sample_rp.py --client-id ID --client-secret=SECRET [--issuer URL] [--port 8001]
         [--scope "openid profile email"]
 
 It listens on http://127.0.0.1:8001 (``--port``); register http://127.0.0.1:<port>/cb as the credential's

@@ -76,7 +76,7 @@ def sample_rp(server, cred, tmp_path: Path, *extra: str):
     port = int(cred.redirect_uri.split(":")[2].split("/")[0])
     env = {**os.environ, "HOSPES_ISSUER": server.url}  # no --issuer: the sample reads HOSPES_ISSUER
     cmd = [sys.executable, str(ROOT / "examples" / "sample_rp.py"), "--client-id", cred.client_id,
-           "--client-secret", cred.client_secret, "--port", str(port), *extra]
+           f"--client-secret={cred.client_secret}", "--port", str(port), *extra]
     return process(cmd, env, tmp_path / f"rp-{port}.log", f"http://127.0.0.1:{port}/"), f"http://127.0.0.1:{port}"
 
 
