@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -597,41 +598,50 @@ def _check_api(url: str, token: str, items: int) -> None:
 # -- the two servers -----------------------------------------------------------------------------------
 
 
-def measure_peer(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
+@contextmanager
+def peer_server(script: str, port: int, workdir: Path, name: str, **env: str) -> Iterator[tuple[Proc, str] | None]:
+    """The peer's ``script`` on ``port`` (pinned to the server core) once it answers discovery: its process and
+    base URL; None when the peer or that script is not there."""
     peer_dir = ensure_peer()
-    if peer_dir is None:
-        return None
-    port = 3000
-    env = {**os.environ, "PORT": str(port), "NODE_ENV": "production"}
-    proc = Proc(pinned(SERVER_CPU, ["node", str(peer_dir / "server.mjs")]), env, workdir, "peer")
+    if peer_dir is None or not (peer_dir / script).exists():
+        yield None
+        return
+    base = f"http://127.0.0.1:{port}"
+    proc = Proc(pinned(SERVER_CPU, ["node", str(peer_dir / script)]),
+                {**os.environ, "PORT": str(port), "NODE_ENV": "production", **env}, workdir, name)
     try:
-        wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
-        srv = Server("peer", f"http://127.0.0.1:{port}", "app", "app-secret-0123456789abcdef0123456789abcdef",
-                     "openid profile email", [f"bench-user-{i}" for i in range(args.connections)])
+        wait_http(base + "/.well-known/openid-configuration")
+        yield proc, base
+    finally:
+        proc.stop()
+
+
+def _peer_app(base: str, args: argparse.Namespace) -> Server:
+    """The peer's browser client, as both of its scripts register it."""
+    return Server("peer", base, "app", "app-secret-0123456789abcdef0123456789abcdef", "openid profile email",
+                  [f"bench-user-{i}" for i in range(args.connections)])
+
+
+def measure_peer(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
+    with peer_server("server.mjs", 3000, workdir, "peer") as running:
+        if running is None:
+            return None
+        proc, base = running
+        srv = _peer_app(base, args)
         res = simple(srv, args, proc, par_rows(srv))
         if not args.no_chains:
             res.update(run_chains(srv, args, proc))
         return {"results": res, "rss_mb": proc.peak_rss, "storage": "in memory (not durable)"}
-    finally:
-        proc.stop()
 
 
 def measure_peer_full(args: argparse.Namespace, workdir: Path) -> dict[str, Any] | None:
     """The rows that need the peer's wave-2 features (server-full.mjs: DPoP on), like with like."""
-    peer_dir = ensure_peer()
-    if peer_dir is None or not (peer_dir / "server-full.mjs").exists():
-        return None
-    port = 3001
-    env = {**os.environ, "PORT": str(port), "NODE_ENV": "production"}
-    proc = Proc(pinned(SERVER_CPU, ["node", str(peer_dir / "server-full.mjs")]), env, workdir, "peer-full")
-    try:
-        wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
-        srv = Server("peer", f"http://127.0.0.1:{port}", "app", "app-secret-0123456789abcdef0123456789abcdef",
-                     "openid profile email", [f"bench-user-{i}" for i in range(args.connections)])
-        res = {dpop.ROW: dpop_userinfo(srv, args, proc)}
+    with peer_server("server-full.mjs", 3001, workdir, "peer-full") as running:
+        if running is None:
+            return None
+        proc, base = running
+        res = {dpop.ROW: dpop_userinfo(_peer_app(base, args), args, proc)}
         return {"results": res, "rss_mb": proc.peak_rss, "storage": "in memory (not durable)"}
-    finally:
-        proc.stop()
 
 
 # -- machine clients (issue 16): client_credentials, and a token request authenticated with private_key_jwt ----
@@ -709,22 +719,15 @@ def machine_rows(base: str, token: str, args: argparse.Namespace, proc: Proc, *,
 def measure_peer_machines(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """The machine rows of the peer with its wave-2 features on (server-full.mjs: clients m2m and m2m-jwt, whose
     private key it prints on start); nothing when that file is not there."""
-    peer_dir = ensure_peer()
-    if peer_dir is None or not (peer_dir / "server-full.mjs").exists():
-        return {}
-    port = 3001
-    env = {**os.environ, "PORT": str(port), "NODE_ENV": "production", "PEER_RESOURCE": MACHINE_RESOURCE}
-    proc = Proc(pinned(SERVER_CPU, ["node", str(peer_dir / "server-full.mjs")]), env, workdir, "peer-full")
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(base + "/.well-known/openid-configuration")
+    with peer_server("server-full.mjs", 3001, workdir, "peer-full", PEER_RESOURCE=MACHINE_RESOURCE) as running:
+        if running is None:
+            return {}
+        proc, base = running
         marker = "pkjwt client private JWK: "
         line = next(x for x in (workdir / "peer-full.log").read_text().splitlines() if marker in x)
         jwk = json.loads(line.split(marker, 1)[1])
         return machine_rows(base, "/token", args, proc, secret_client=(
             "m2m", "m2m-secret-0123456789abcdef0123456789abcdef"), jwt_client=("m2m-jwt", jwk), audience=base)
-    finally:
-        proc.stop()
 
 
 def hospes_machine_clients(env: dict[str, str], workdir: Path) -> dict[str, Any]:
