@@ -72,11 +72,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.node.get_closest_marker("one_server") is not None:
         yield request.getfixturevalue("module_database_url")
         return
-    migrated = bool({"db", "server"} & set(request.fixturenames))
+    yield from _own_database(request, tmp_path, migrated=bool({"db", "server"} & set(request.fixturenames)))
+
+
+def _own_database(request: pytest.FixtureRequest, directory: Path, *, migrated: bool) -> Iterator[str]:
+    """A database's URL for as long as it is used: a file in ``directory`` on SQLite (a copy of
+    ``migrated_template`` when ``migrated``), one of ``pg_databases`` on PostgreSQL."""
     if backend() != "postgresql":
-        url = f"sqlite:///{tmp_path}/hospes.db"
+        url = f"sqlite:///{directory}/hospes.db"
         if migrated:
-            shutil.copyfile(request.getfixturevalue("migrated_template"), tmp_path / "hospes.db")
+            shutil.copyfile(request.getfixturevalue("migrated_template"), directory / "hospes.db")
             _MIGRATED.add(url)
         yield url
         _MIGRATED.discard(url)
@@ -265,22 +270,7 @@ def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest
     Starting ``hospes serve`` costs about 1.8 s of CPU, the largest part of many an HTTP test. A module whose tests
     do not depend on starting from an empty database (each makes its own accounts and credentials; none counts
     rows or trips a limit that would hold for the next test) shares one server and its database."""
-    if backend() != "postgresql":
-        path = tmp_path_factory.mktemp("module") / "hospes.db"
-        shutil.copyfile(request.getfixturevalue("migrated_template"), path)
-        url = f"sqlite:///{path}"
-        _MIGRATED.add(url)
-        yield url
-        _MIGRATED.discard(url)
-        return
-    databases: PostgresDatabases = request.getfixturevalue("pg_databases")
-    url = databases.take(True)
-    _MIGRATED.add(url)
-    try:
-        yield url
-    finally:
-        _MIGRATED.discard(url)
-        databases.give_back(url, True)
+    yield from _own_database(request, tmp_path_factory.mktemp("module"), migrated=True)
 
 
 @pytest.fixture(scope="module")
