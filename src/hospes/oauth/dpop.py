@@ -197,16 +197,23 @@ class Nonces:
         return now_ok or before_ok
 
 
+def _json_object(segment: str, part: str) -> dict[str, Any]:
+    """A proof's base64url segment read as the JSON object it must be (RFC 7515 §7.1), or invalid_dpop_proof
+    naming the ``part`` ("header is", "claims are")."""
+    try:
+        value = orjson.loads(urlsafe_b64decode(segment.encode("ascii")))
+    except (ValueError, UnicodeEncodeError):
+        raise errors.InvalidDpopProof(f"The DPoP proof's {part} not JSON.") from None
+    if not isinstance(value, dict):
+        raise errors.InvalidDpopProof(f"The DPoP proof's {part} not a JSON object.")
+    return value
+
+
 @lru_cache(maxsize=2048)
 def _header(segment: str) -> _Header:
     """The checks of a proof's protected header (§4.3 items 3-6) and its key, imported once per distinct header: a
     client signs every proof under the same header, so its key is parsed, checked and thumbprinted once."""
-    try:
-        header = orjson.loads(urlsafe_b64decode(segment.encode("ascii")))
-    except (ValueError, UnicodeEncodeError):
-        raise errors.InvalidDpopProof("The DPoP proof's header is not JSON.") from None
-    if not isinstance(header, dict):
-        raise errors.InvalidDpopProof("The DPoP proof's header is not a JSON object.")
+    header = _json_object(segment, "header is")
     if header.get("typ") != "dpop+jwt":
         raise errors.InvalidDpopProof("The DPoP proof's typ must be dpop+jwt.")
     alg = header.get("alg")
@@ -274,12 +281,7 @@ class Dpop:
             ok = False
         if not ok:
             raise errors.InvalidDpopProof("The DPoP proof's signature does not verify.")
-        try:
-            claims = orjson.loads(urlsafe_b64decode(body.encode("ascii")))
-        except (ValueError, UnicodeEncodeError):
-            raise errors.InvalidDpopProof("The DPoP proof's claims are not JSON.") from None
-        if not isinstance(claims, dict):
-            raise errors.InvalidDpopProof("The DPoP proof's claims are not a JSON object.")
+        claims = _json_object(body, "claims are")
         jti, htm, htu, iat = claims.get("jti"), claims.get("htm"), claims.get("htu"), claims.get("iat")
         if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI:
             raise errors.InvalidDpopProof("The DPoP proof needs a jti.")
